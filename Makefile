@@ -1,0 +1,145 @@
+# zoneci: a plain Makefile. `make` builds build/zoneci; `make check` installs missing
+# Debian packages (as root), then builds and runs every suite twice (plain, then under
+# AddressSanitizer + UndefinedBehaviorSanitizer) and smoke-runs the fuzz targets.
+
+CC ?= cc
+WERROR ?= 1
+SANITIZER ?=
+CFLAGS ?=
+LDFLAGS ?=
+
+# Debian packages the build, the tests and `make run` need.
+DEBS := build-essential pkg-config libmicrohttpd-dev libhiredis-dev libgit2-dev libjansson-dev \
+        libicu-dev check libcurl4-openssl-dev libssl-dev libpg-query-dev libjwt-dev \
+        redis-server tzdata git clang libclang-rt-14-dev
+PKGS := libmicrohttpd hiredis libgit2 jansson icu-uc icu-i18n libcurl openssl libjwt
+
+ifeq ($(SANITIZER),)
+BUILD := build
+SANFLAGS :=
+else
+BUILD := build/san
+SANFLAGS := -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
+            -Wundef
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+
+# pkg-config runs once, on first use, so that `make deps` can install it first.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+CHECK_LIBS = $(eval CHECK_LIBS := $$(shell pkg-config --libs check))$(CHECK_LIBS)
+
+ZCFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g $(WARNINGS) $(SANFLAGS) -I. \
+          $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ZLIBS = $(PKG_LIBS) -lpg_query -lpthread -lm
+
+MODULES := core scheduler policies notifier webhooks
+LIB_SRC := $(wildcard $(addsuffix /*.c,$(MODULES)))
+CLI_SRC := $(wildcard cli/*.c)
+TEST_SRC := $(wildcard tests/*/test_*.c) $(wildcard tests/support/*.c) tests/runner.c
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+SUITES := $(sort $(patsubst tests/%.c,%,$(wildcard tests/*/test_*.c)))
+
+.PHONY: all check test run clean format headercheck deps fuzz fuzz-smoke bench
+all: deps
+	@$(MAKE) --no-print-directory $(BUILD)/zoneci
+
+$(BUILD)/zoneci: $(CLI_OBJ) $(BUILD)/libzoneci.a
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(ZLIBS)
+
+$(BUILD)/libzoneci.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ZCFLAGS) -c -o $@ $<
+
+# The runner adds every suite: tests/<module>/test_<file>.c exports suite_<module>_<file>().
+$(BUILD)/suites.h: $(wildcard tests/*/test_*.c) Makefile
+	@mkdir -p $(@D)
+	@printf '%s\n' $(subst /test_,_,$(SUITES)) | sed 's/.*/ZONECI_SUITE(&)/' > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/obj/tests/runner.o: $(BUILD)/suites.h
+$(BUILD)/obj/tests/%.o: ZCFLAGS += -I$(BUILD) -Wno-missing-prototypes
+
+$(BUILD)/zoneci-tests: $(TEST_OBJ) $(BUILD)/libzoneci.a
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(ZLIBS)
+
+# Runs the suites against this build's binary. CK_FORK=no under sanitizers so that a
+# report aborts the run instead of one forked child.
+test: $(BUILD)/zoneci $(BUILD)/zoneci-tests
+	ZONECI_BIN=$(BUILD)/zoneci $(if $(SANITIZER),CK_FORK=no) \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	$(BUILD)/zoneci-tests
+
+check: deps
+	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory SANITIZER=address,undefined test
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+# libFuzzer targets: clang, its own build directory, every library source.
+FUZZ_BUILD := build/fuzz
+FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -fsanitize=fuzzer,address,undefined \
+              -I. $(PKG_CFLAGS)
+FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard */*.h)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(ZLIBS)
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+# A short bounded run of each target over its seed corpus, as a regression test.
+fuzz-smoke: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$${f##*/}; seeds=tests/fuzz/corpus/$${n#fuzz_}; \
+	  echo "fuzz: $$n"; $$f -runs=20000 -max_len=65536 $$( [ -d $$seeds ] && echo $$seeds ) \
+	  > $(FUZZ_BUILD)/$$n.log 2>&1 || { tail -40 $(FUZZ_BUILD)/$$n.log; exit 1; }; done
+
+# Installs what is missing; as root only (never sudo behind the user's back).
+deps:
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	  | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing packages: $$missing (run as root or install them)" >&2; exit 1; fi; \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+RUN_DIR := run
+run: all
+	@mkdir -p $(RUN_DIR)
+	@redis-cli -s $(RUN_DIR)/redis.sock ping >/dev/null 2>&1 || \
+	  redis-server --port 0 --unixsocket $(CURDIR)/$(RUN_DIR)/redis.sock --unixsocketperm 700 \
+	    --dir $(CURDIR)/$(RUN_DIR) --appendonly yes --daemonize yes \
+	    --pidfile $(CURDIR)/$(RUN_DIR)/redis.pid --logfile $(CURDIR)/$(RUN_DIR)/redis.log
+	@for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -s $(RUN_DIR)/redis.sock ping >/dev/null 2>&1 && break; sleep 0.2; done
+	ZONECI_GITHUB_SECRET=$${ZONECI_GITHUB_SECRET:-dev-webhook-secret} \
+	ZONECI_RUNNER_TOKENS=$${ZONECI_RUNNER_TOKENS:-dev-runner-token} \
+	ZONECI_API_TOKENS=$${ZONECI_API_TOKENS:-dev-operator-token} \
+	  $(BUILD)/zoneci serve --config examples/zoneci.json
+
+# Compiles each public header on its own: it must include what it uses.
+HEADERS := $(foreach m,$(MODULES),$(wildcard $(m)/$(m).h))
+headercheck: deps
+	@for h in $(HEADERS); do echo "#include \"$$h\"" | \
+	  $(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARNINGS) -I. -x c -fsyntax-only - || exit 1; done
+	@echo "headers ok: $(HEADERS)"
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard */*.h) $(wildcard tests/*/*.c tests/*/*.h) $(FUZZ_SRC)
+
+bench: all
+	bench/webhook/run.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,160 @@
+/* core: errors, logging, growable buffers, time and small helpers shared by every
+ * zoneci module. It depends on nothing but libc, so every other module may use it. */
+#ifndef ZONECI_CORE_H
+#define ZONECI_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- errors ----------------------------------------------------------------------------
+ * Actions return 0 or a negative CORE_E* code and fill a caller-owned core_error (NULL
+ * allowed). Only codes that callers branch on exist. */
+enum {
+    CORE_OK = 0,
+    CORE_EINVAL = -1,       /* bad input: the message names the field or value */
+    CORE_ENOTFOUND = -2,    /* the thing asked for does not exist */
+    CORE_EAGAIN = -3,       /* transient: retry later */
+    CORE_ETOOBIG = -4,      /* input over a hard cap */
+    CORE_EUNAVAILABLE = -5, /* a dependency (Redis, a peer) cannot be reached */
+    CORE_ENOMEM = -6,       /* allocation failed */
+    CORE_ECONFLICT = -7,    /* state changed under us: stale lease, duplicate, lost race */
+    CORE_EAUTH = -8,        /* authentication or authorisation failed */
+    CORE_EIO = -9,          /* an operating-system call failed */
+};
+
+#define CORE_ERROR_MSG_MAX 256
+
+typedef struct core_error {
+    int code;
+    char msg[CORE_ERROR_MSG_MAX];
+} core_error;
+
+/* Records code and a printf-style one-line message in err (if not NULL) and returns code,
+ * so that callers can write `return core_error_set(err, CORE_EINVAL, "...")`. Never
+ * allocates; a long message is truncated. */
+int core_error_set(core_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prepends "context: " to err's message, keeping its code; returns the code. */
+int core_error_wrap(core_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Clears err (if not NULL). */
+void core_error_clear(core_error *err);
+
+/* A stable lower-case name for a code ("invalid", "not_found", ...). */
+const char *core_error_name(int code);
+
+/* A broken invariant is a programming error: report and abort. */
+#define CORE_ASSERT(cond)                                                                      \
+    do {                                                                                       \
+        if (!(cond))                                                                           \
+            core_assert_fail(#cond, __FILE__, __LINE__);                                       \
+    } while (0)
+_Noreturn void core_assert_fail(const char *expr, const char *file, int line);
+
+/* ---- logging ---------------------------------------------------------------------------
+ * One line per event on stderr: `ts=... level=info event=name key=value ...`. Callers use
+ * CORE_LOG so that the arguments are not evaluated when the level is off. Never pass a
+ * secret: messages are written as given. Thread-safe (one write(2) per line). */
+typedef enum core_log_level {
+    CORE_LOG_DEBUG = 0,
+    CORE_LOG_INFO = 1,
+    CORE_LOG_WARN = 2,
+    CORE_LOG_ERROR = 3,
+    CORE_LOG_OFF = 4,
+} core_log_level;
+
+void core_log_set_level(core_log_level level);
+bool core_log_enabled(core_log_level level);
+/* Parses "debug", "info", "warn", "error", "off"; returns false for anything else. */
+bool core_log_level_parse(const char *name, core_log_level *out);
+void core_log_write(core_log_level level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define CORE_LOG(level, event, ...)                                                            \
+    do {                                                                                       \
+        if (core_log_enabled(level))                                                           \
+            core_log_write(level, event, __VA_ARGS__);                                         \
+    } while (0)
+
+/* ---- buffers ---------------------------------------------------------------------------
+ * A growable byte buffer, always NUL-terminated after a successful append. Zero-initialise
+ * (`core_buf b = {0};`) to start; core_buf_free releases the memory. */
+typedef struct core_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} core_buf;
+
+int core_buf_append(core_buf *b, const void *data, size_t len);
+int core_buf_puts(core_buf *b, const char *s);
+int core_buf_printf(core_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int core_buf_vprintf(core_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* Appends s as the inside of a JSON string (quotes not included), escaping as RFC 8259
+ * requires; bytes are copied as they are otherwise. */
+int core_buf_json_escape(core_buf *b, const char *s, size_t len);
+/* Ensures room for `more` bytes beyond len. */
+int core_buf_reserve(core_buf *b, size_t more);
+void core_buf_reset(core_buf *b);
+void core_buf_free(core_buf *b);
+/* Hands the data to the caller (free() it) and leaves b empty. */
+char *core_buf_steal(core_buf *b);
+
+/* ---- time ------------------------------------------------------------------------------
+ * Instants are int64 milliseconds since the Unix epoch (UTC). Time is injected: library
+ * code takes an instant argument; only the edges call core_time_now_ms(). */
+#define CORE_ISO_MAX 40
+
+int64_t core_time_now_ms(void);
+/* Monotonic milliseconds, for durations and timeouts only. */
+int64_t core_time_mono_ms(void);
+/* Microseconds on the monotonic clock, for latency measurement. */
+int64_t core_time_mono_us(void);
+/* Formats ms as "2026-03-09T17:30:00Z" (milliseconds shown only when not zero). */
+void core_time_format_iso(int64_t ms, char out[CORE_ISO_MAX]);
+/* Parses ISO 8601 "YYYY-MM-DDTHH:MM[:SS[.fff]]" followed by "Z" or "+HH:MM"/"-HH:MM".
+ * A missing offset is an error: an instant must say which one it means. */
+int core_time_parse_iso(const char *s, int64_t *out, core_error *err);
+
+/* Weekly working hours: "Mon-Fri 09:00-18:00", "Sat 10:00-14:00", "Mon,Wed,Fri 08:00-12:00",
+ * "Fri-Mon 22:00-06:00". Days are bit 0 = Monday .. bit 6 = Sunday. Minutes are local
+ * wall-clock minutes since midnight; end may be 1440 ("24:00"). An end not after the
+ * start means the window crosses midnight into the next day. */
+typedef struct core_hours {
+    uint8_t days;
+    uint16_t start_min;
+    uint16_t end_min;
+} core_hours;
+
+int core_hours_parse(const char *spec, core_hours *out, core_error *err);
+/* True when the window ends on the day after it starts. */
+bool core_hours_crosses_midnight(const core_hours *h);
+
+/* Parses a local date "YYYY-MM-DD" (a holiday) into its parts; validates the calendar. */
+int core_date_parse(const char *s, int *year, int *month, int *day, core_error *err);
+
+/* True when the system time-zone database (/usr/share/zoneinfo, or $TZDIR) has `name`. */
+bool core_tz_exists(const char *name);
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+/* Compares two byte strings in time that depends only on len, never on where they differ. */
+bool core_ct_equal(const void *a, const void *b, size_t len);
+
+/* Fills out with 2*nbytes lower-case hex characters from the kernel CSPRNG plus a NUL;
+ * out must hold 2*nbytes+1 bytes. */
+int core_random_hex(char *out, size_t nbytes, core_error *err);
+
+/* Lower-case hex of bytes, out holds 2*len+1. */
+void core_hex_encode(const unsigned char *bytes, size_t len, char *out);
+
+/* Reads a whole file (at most max bytes) into a NUL-terminated malloc'd buffer. */
+int core_file_read(const char *path, size_t max, char **out, size_t *len, core_error *err);
+
+/* strdup that reports failure as CORE_ENOMEM through a NULL return only. */
+char *core_strndup(const char *s, size_t n);
+
+#endif

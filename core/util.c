@@ -1,0 +1,108 @@
+/* Small helpers: constant-time comparison, random identifiers, hex, whole-file reads. */
+#define _DEFAULT_SOURCE /* getrandom(2) */
+#include "core/core.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+bool core_ct_equal(const void *a, const void *b, size_t len)
+{
+    const volatile unsigned char *x = a;
+    const volatile unsigned char *y = b;
+    unsigned char diff = 0;
+
+    for (size_t i = 0; i < len; i++)
+        diff |= (unsigned char)(x[i] ^ y[i]);
+    return diff == 0;
+}
+
+void core_hex_encode(const unsigned char *bytes, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hex[bytes[i] >> 4];
+        out[2 * i + 1] = hex[bytes[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+int core_random_hex(char *out, size_t nbytes, core_error *err)
+{
+    unsigned char raw[64];
+    size_t got = 0;
+
+    CORE_ASSERT(nbytes <= sizeof(raw));
+    while (got < nbytes) {
+        ssize_t n = getrandom(raw + got, nbytes - got, 0);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return core_error_set(err, CORE_EIO, "getrandom: %s", strerror(errno));
+        }
+        got += (size_t)n;
+    }
+    core_hex_encode(raw, nbytes, out);
+    return 0;
+}
+
+int core_file_read(const char *path, size_t max, char **out, size_t *len, core_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    char *data = NULL;
+    size_t n;
+    int rc = 0;
+
+    *out = NULL;
+    if (!f)
+        return core_error_set(err, errno == ENOENT ? CORE_ENOTFOUND : CORE_EIO, "%s: %s", path,
+                              strerror(errno));
+    if (fstat(fileno(f), &st) != 0) {
+        rc = core_error_set(err, CORE_EIO, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = core_error_set(err, CORE_EINVAL, "%s: not a regular file", path);
+        goto out;
+    }
+    if ((size_t)st.st_size > max) {
+        rc = core_error_set(err, CORE_ETOOBIG, "%s: larger than %zu bytes", path, max);
+        goto out;
+    }
+    data = malloc((size_t)st.st_size + 1);
+    if (!data) {
+        rc = core_error_set(err, CORE_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    n = fread(data, 1, (size_t)st.st_size, f);
+    if (ferror(f)) {
+        rc = core_error_set(err, CORE_EIO, "%s: read failed", path);
+        goto out;
+    }
+    data[n] = '\0';
+    if (len)
+        *len = n;
+    *out = data;
+    data = NULL;
+out:
+    free(data);
+    fclose(f);
+    return rc;
+}
+
+char *core_strndup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}

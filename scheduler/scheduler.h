@@ -1,0 +1,104 @@
+/* scheduler: jobs and their life cycle, kept in Redis (the only shared state), so any
+ * number of zoneci processes can serve one fleet. The store is thread-safe: it holds a
+ * small pool of Redis connections and every call borrows one. Calls fail with
+ * CORE_EUNAVAILABLE while Redis cannot be reached and reconnect by themselves. */
+#ifndef ZONECI_SCHEDULER_H
+#define ZONECI_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+typedef struct sched_store sched_store;
+
+typedef struct sched_store_options {
+    const char *url;    /* redis://[:password@]host:port[/db], unix:///abs/path, unix://rel/path */
+    const char *prefix; /* every key starts with "{prefix}:" (one Redis Cluster hash slot) */
+    size_t pool_size;   /* connections; at least 1 */
+    int connect_timeout_ms;   /* default 1000 when 0 */
+    int command_timeout_ms;   /* default 2000 when 0 */
+    int dedup_ttl_seconds;    /* how long a delivery id is remembered; default 86400 */
+} sched_store_options;
+
+/* Creates a store; it connects lazily, so this succeeds while Redis is down (readiness is
+ * sched_store_ping). The options' strings are copied. */
+int sched_store_new(sched_store **out, const sched_store_options *opts, core_error *err);
+void sched_store_free(sched_store *store);
+/* PING over a pooled connection: 0 when Redis answers. */
+int sched_store_ping(sched_store *store, core_error *err);
+/* Number of Redis errors (connection or command) seen since start, for /metrics. */
+uint64_t sched_store_error_count(const sched_store *store);
+
+/* Job states (SPEC section 2), as stored and as shown by the API. */
+#define SCHED_STATE_LIST                                                                       \
+    X(RECEIVED, "received")                                                                    \
+    X(INSPECTING, "inspecting")                                                                \
+    X(AWAITING_APPROVAL, "awaiting_approval")                                                  \
+    X(DEFERRED, "deferred")                                                                    \
+    X(QUEUED, "queued")                                                                        \
+    X(LEASED, "leased")                                                                        \
+    X(SUCCEEDED, "succeeded")                                                                  \
+    X(FAILED, "failed")                                                                        \
+    X(REJECTED, "rejected")                                                                    \
+    X(DEAD, "dead")                                                                            \
+    X(SUPERSEDED, "superseded")                                                                \
+    X(CANCELLED, "cancelled")
+
+/* True for a name in SCHED_STATE_LIST. */
+bool sched_state_valid(const char *name);
+/* True for states a job never leaves (succeeded, failed, rejected, dead, superseded,
+ * cancelled). */
+bool sched_state_final(const char *name);
+
+/* What a pull_request event tells us about the build to run. Strings are borrowed. */
+typedef struct sched_pr_ref {
+    const char *repo; /* "owner/name" */
+    int64_t pr;
+    const char *head_sha;
+    const char *base_sha;
+    const char *head_ref;
+    const char *base_ref;
+    const char *title;
+    const char *author;    /* GitHub login */
+    const char *clone_url; /* may be "" */
+    int64_t installation_id;
+} sched_pr_ref;
+
+typedef enum sched_intake_outcome {
+    SCHED_INTAKE_CREATED = 0,   /* a new job */
+    SCHED_INTAKE_DUPLICATE,     /* this delivery id was seen in the last 24 h */
+    SCHED_INTAKE_LIVE,          /* (repo, pr, head_sha) already has a live job */
+    SCHED_INTAKE_CLOSED,        /* a close event: pending jobs of the PR cancelled */
+} sched_intake_outcome;
+
+typedef struct sched_intake {
+    sched_intake_outcome outcome;
+    char job_id[32];        /* created or existing job ("" for CLOSED) */
+    char superseded_id[32]; /* older live job of the same PR now superseded, or "" */
+    int cancelled;          /* CLOSED: how many jobs were cancelled */
+} sched_intake;
+
+/* Records a pull_request delivery and creates its job in one atomic Redis step (one Lua
+ * script): the delivery is never marked seen without its job, or the reverse. A newer
+ * head SHA supersedes the PR's older live job. The job starts in `received` with its
+ * first history entry (actor "github"). */
+int sched_intake_pull_request(sched_store *store, const char *delivery_id,
+                              const sched_pr_ref *pr, int64_t now_ms, sched_intake *out,
+                              core_error *err);
+/* A closed PR: cancels its non-final jobs, atomically with the delivery's dedup mark. */
+int sched_intake_pr_closed(sched_store *store, const char *delivery_id, const char *repo,
+                           int64_t pr, int64_t now_ms, sched_intake *out, core_error *err);
+
+/* Appends the job's JSON (SPEC section 9: id, state, repo, pr, head_sha, region, reason,
+ * attempts, history, ...) to out. CORE_ENOTFOUND for an unknown id. */
+int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error *err);
+
+/* Appends {"jobs":[...],"next":CURSOR|null} to out: newest first, only `state` when not
+ * NULL, starting after `cursor` (NULL for the first page), at most limit (1..1000) jobs.
+ * CORE_EINVAL for an unknown state or a malformed cursor. */
+int sched_job_list_json(sched_store *store, const char *state, const char *cursor,
+                        size_t limit, core_buf *out, core_error *err);
+
+#endif

@@ -1,0 +1,79 @@
+/* Test support: throwaway redis-server and zoneci processes, temp dirs, a libcurl client,
+ * and signing helpers. Everything here is real: real processes, real sockets. */
+#ifndef ZONECI_TEST_SUPPORT_H
+#define ZONECI_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A fresh temporary directory (mkdtemp under $TMPDIR); the caller frees the string and
+ * may remove the tree with ts_rmtree. Aborts the test on failure. */
+char *ts_tmpdir(void);
+void ts_rmtree(const char *dir);
+/* Writes content to dir/name; returns the malloc'd path. */
+char *ts_write_file(const char *dir, const char *name, const char *content);
+/* Reads a file into a malloc'd NUL-terminated string, or NULL. */
+char *ts_read_file(const char *path, size_t *len);
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int ts_free_port(void);
+/* Polls pred(ctx) every few milliseconds until it is true or timeout_ms passes. */
+bool ts_wait_until(bool (*pred)(void *ctx), void *ctx, int timeout_ms);
+
+/* A redis-server on a unix socket in its own temp dir (AOF optional). */
+typedef struct ts_redis {
+    pid_t pid;
+    char *dir;
+    char url[600];    /* unix:///.../redis.sock */
+    char socket[512];
+    bool aof;
+} ts_redis;
+
+ts_redis *ts_redis_start(bool aof);
+void ts_redis_stop(ts_redis *r);         /* SIGKILL and wait; the dir stays */
+void ts_redis_resume(ts_redis *r);       /* start again in the same dir */
+void ts_redis_free(ts_redis *r);         /* stop if running and remove the dir */
+/* Runs one redis-cli command against r and returns its trimmed output (malloc'd). */
+char *ts_redis_cli(ts_redis *r, const char *args);
+
+/* A `zoneci` child process (ZONECI_BIN, default build/zoneci). */
+typedef struct ts_proc {
+    pid_t pid;
+    char log[512]; /* stderr of the child */
+} ts_proc;
+
+/* Starts `zoneci ARGV...` with extra environment entries (NULL-terminated "K=V" list).
+ * For `serve`, waits until GET base_url/healthz answers 200. */
+ts_proc *ts_zoneci_spawn(char *const argv[], char *const env[], const char *log_dir,
+                         const char *wait_url);
+/* Sends sig and waits for exit; returns the exit status as waitpid gives it. */
+int ts_proc_signal_wait(ts_proc *p, int sig);
+void ts_proc_free(ts_proc *p);
+/* Runs `zoneci ARGV...` to completion, capturing stdout and stderr (malloc'd) and the
+ * exit code. */
+int ts_zoneci_run(char *const argv[], char *const env[], char **out, char **errout);
+
+/* HTTP through libcurl. */
+typedef struct ts_response {
+    long status;
+    char *body; /* NUL-terminated, malloc'd */
+    size_t len;
+    char *headers;
+} ts_response;
+
+/* headers is a NULL-terminated list of "Name: value". Returns 0, or -1 if the request
+ * could not be made (connection refused...). */
+int ts_http(const char *method, const char *url, const char *const *headers, const char *body,
+            size_t len, ts_response *out);
+void ts_response_free(ts_response *r);
+
+/* "sha256=<hex>" of HMAC-SHA256(secret, body) into out (at least 72 bytes). */
+void ts_github_signature(const char *secret, const char *body, size_t len, char *out);
+/* "v0=<hex>" of HMAC-SHA256(secret, "v0:" ts ":" body) into out (at least 72 bytes). */
+void ts_slack_signature(const char *secret, const char *ts, const char *body, size_t len,
+                        char *out);
+
+/* Path of the shared fixtures (ZONECI_FIXTURES or ../shared/fixtures); NULL if absent. */
+const char *ts_fixtures_dir(void);
+
+#endif
