@@ -2,14 +2,39 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "cli/cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"serve", cli_serve, "serve --config FILE       run the webhook endpoint and API"},
+    {"check-config", cli_check_config, "check-config FILE         validate a configuration file"},
+    {"version", cli_version, "version                   print versions"},
+};
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: zoneci COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %s\n", commands[i].help);
+    return out == stdout ? 0 : 2;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "version") == 0) {
-        printf("zoneci 0.1.0\n");
-        return 0;
+    if (argc < 2)
+        return usage(stderr);
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0)
+        return usage(stdout);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     }
-    fprintf(stderr, "usage: zoneci COMMAND\n");
-    return 2;
+    fprintf(stderr, "zoneci: unknown command \"%s\"\n", argv[1]);
+    return usage(stderr);
 }

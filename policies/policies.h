@@ -37,7 +37,7 @@ typedef enum policy_approval {
 } policy_approval;
 
 typedef struct policy_policy {
-    char **repos; /* fnmatch(3) patterns on "owner/name", e.g. "acme/*" */
+    char **repos; /* fnmatch(3) patterns on "owner/name", e.g. "acme/" followed by a star */
     size_t n_repos;
     char **regions; /* names of configured regions, in order of preference */
     size_t n_regions;
@@ -75,7 +75,8 @@ typedef struct policy_secret_ref {
 } policy_secret_ref;
 
 typedef struct policy_config {
-    char *source; /* the path it was loaded from */
+    char *source;    /* the path it was loaded from */
+    char *log_level; /* "debug" | "info" | "warn" | "error"; NULL = info */
     struct {
         char *listen; /* "host:port" as written */
         char *host;

@@ -1,0 +1,139 @@
+/* `zoneci serve --config FILE`: the long-running service. The main thread owns the
+ * signals (blocked everywhere else, taken with sigtimedwait): SIGTERM/SIGINT drain and
+ * exit 0, SIGHUP reloads the configuration and keeps the old one if the new is invalid. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "core/core.h"
+#include "policies/policies.h"
+#include "webhooks/webhooks.h"
+
+#define ZONECI_VERSION "0.1.0"
+#define DRAIN_TIMEOUT_MS 30000
+
+static void log_problems(const char *path, const policy_problems *problems)
+{
+    for (size_t i = 0; i < problems->count; i++)
+        CORE_LOG(CORE_LOG_ERROR, "config_problem", "file=%s line=%d path=%s msg=\"%s\"", path,
+                 problems->items[i].line, problems->items[i].path, problems->items[i].msg);
+}
+
+static int load(const char *path, policy_config **cfg)
+{
+    policy_problems problems = {0};
+    core_error err = {0};
+    int rc = policy_config_load(path, cfg, &problems, &err);
+
+    if (rc < 0) {
+        log_problems(path, &problems);
+        CORE_LOG(CORE_LOG_ERROR, "config_invalid", "file=%s msg=\"%s\"", path, err.msg);
+    }
+    policy_problems_free(&problems);
+    return rc;
+}
+
+/* The Redis URL without its password, for logs. */
+static void redact_url(const char *url, char *out, size_t len)
+{
+    const char *at = strchr(url, '@');
+    const char *scheme = strstr(url, "://");
+
+    if (at && scheme && scheme < at)
+        snprintf(out, len, "%.*s://***@%s", (int)(scheme - url), url, at + 1);
+    else
+        snprintf(out, len, "%s", url);
+}
+
+static void apply_log_level(const policy_config *cfg)
+{
+    core_log_level level;
+
+    if (cfg->log_level && core_log_level_parse(cfg->log_level, &level))
+        core_log_set_level(level);
+}
+
+static void reload(wh_server *srv, const char *path)
+{
+    policy_config *cfg = NULL;
+    core_error err = {0};
+
+    if (load(path, &cfg) < 0) {
+        CORE_LOG(CORE_LOG_ERROR, "config_reload", "file=%s outcome=kept_old", path);
+        return;
+    }
+    apply_log_level(cfg);
+    if (wh_server_reload(srv, cfg, &err) < 0) {
+        CORE_LOG(CORE_LOG_ERROR, "config_reload", "file=%s outcome=kept_old msg=\"%s\"", path,
+                 err.msg);
+        return;
+    }
+    CORE_LOG(CORE_LOG_INFO, "config_reload", "file=%s outcome=applied", path);
+}
+
+int cli_serve(int argc, char **argv)
+{
+    const char *path = NULL;
+    policy_config *cfg = NULL;
+    wh_server *srv = NULL;
+    core_error err = {0};
+    sigset_t set;
+    char redis[300];
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else {
+            fprintf(stderr, "usage: zoneci serve --config FILE\n");
+            return 2;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "usage: zoneci serve --config FILE\n");
+        return 2;
+    }
+    if (load(path, &cfg) < 0) {
+        fprintf(stderr, "zoneci: %s is invalid; run `zoneci check-config %s`\n", path, path);
+        return 1;
+    }
+    apply_log_level(cfg);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    redact_url(cfg->redis.url, redis, sizeof(redis));
+    CORE_LOG(CORE_LOG_INFO, "start", "version=%s config=%s listen=%s threads=%d redis=%s",
+             ZONECI_VERSION, path, cfg->server.listen, cfg->server.threads, redis);
+    if (wh_server_start(&srv, cfg, &err) < 0) {
+        CORE_LOG(CORE_LOG_ERROR, "start_failed", "msg=\"%s\"", err.msg);
+        return 1;
+    }
+    CORE_LOG(CORE_LOG_INFO, "listening", "port=%d", wh_server_port(srv));
+    for (;;) {
+        struct timespec tick = {1, 0};
+        int sig = sigtimedwait(&set, NULL, &tick);
+
+        if (sig == SIGHUP) {
+            reload(srv, path);
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            CORE_LOG(CORE_LOG_INFO, "shutdown", "signal=%s msg=\"draining\"",
+                     sig == SIGTERM ? "TERM" : "INT");
+            break;
+        }
+    }
+    wh_server_stop(srv, DRAIN_TIMEOUT_MS);
+    CORE_LOG(CORE_LOG_INFO, "stopped", "msg=\"bye\"");
+    return 0;
+}
+
+int cli_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("zoneci %s\n", ZONECI_VERSION);
+    return 0;
+}

@@ -1,0 +1,82 @@
+/* State shared by every request thread of one server (private to webhooks/): the
+ * configuration (swapped whole on SIGHUP under a read-write lock), the secrets it
+ * names, the Redis store and the metrics counters. */
+#ifndef ZONECI_WEBHOOKS_APP_H
+#define ZONECI_WEBHOOKS_APP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+struct policy_config;
+struct sched_store;
+
+typedef enum wh_route {
+    WH_ROUTE_GITHUB = 0,
+    WH_ROUTE_JOBS_LIST,
+    WH_ROUTE_JOB_GET,
+    WH_ROUTE_HEALTHZ,
+    WH_ROUTE_READYZ,
+    WH_ROUTE_METRICS,
+    WH_ROUTE_NOT_FOUND,
+    WH_ROUTE_COUNT
+} wh_route;
+
+typedef enum wh_event_kind {
+    WH_EVENT_PING = 0,
+    WH_EVENT_PULL_REQUEST,
+    WH_EVENT_INSTALLATION,
+    WH_EVENT_INSTALLATION_REPOSITORIES,
+    WH_EVENT_OTHER,
+    WH_EVENT_COUNT
+} wh_event_kind;
+
+typedef enum wh_outcome {
+    WH_OUTCOME_ACCEPTED = 0, /* a job was created */
+    WH_OUTCOME_DUPLICATE,    /* redelivery, or the commit already has a live job */
+    WH_OUTCOME_CANCELLED,    /* a close event cancelled pending jobs */
+    WH_OUTCOME_IGNORED,      /* valid, nothing to do */
+    WH_OUTCOME_INVALID,      /* 400 */
+    WH_OUTCOME_UNAUTHORIZED, /* 401 */
+    WH_OUTCOME_TOO_LARGE,    /* 413 */
+    WH_OUTCOME_UNAVAILABLE,  /* 503: Redis down */
+    WH_OUTCOME_COUNT
+} wh_outcome;
+
+/* Status codes counted per route; anything else is counted as "other". */
+#define WH_STATUS_CODES 200, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 500, 503
+#define WH_N_STATUS 14
+#define WH_N_BUCKETS 14
+
+typedef struct wh_metrics {
+    atomic_uint_fast64_t requests[WH_ROUTE_COUNT][WH_N_STATUS];
+    atomic_uint_fast64_t latency_bucket[WH_ROUTE_COUNT][WH_N_BUCKETS];
+    atomic_uint_fast64_t latency_sum_us[WH_ROUTE_COUNT];
+    atomic_uint_fast64_t deliveries[WH_EVENT_COUNT][WH_OUTCOME_COUNT];
+    int64_t started_ms;
+} wh_metrics;
+
+typedef struct wh_app {
+    pthread_rwlock_t cfg_lock; /* readers: requests; writer: reload */
+    struct policy_config *cfg;
+    char **github_secrets; /* one or two (rotation) */
+    size_t n_github_secrets;
+    char **api_tokens; /* operator tokens; none means the read API is open */
+    size_t n_api_tokens;
+    struct sched_store *store;
+    wh_metrics metrics;
+} wh_app;
+
+void wh_metrics_request(wh_metrics *m, wh_route route, int status, int64_t micros);
+void wh_metrics_delivery(wh_metrics *m, wh_event_kind kind, wh_outcome outcome);
+wh_event_kind wh_event_kind_of(const char *header);
+
+/* Splits a comma-separated secret list into trimmed, non-empty entries (malloc'd);
+ * the caller frees with wh_secrets_free, which wipes them first. */
+int wh_secrets_split(const char *list, char ***out, size_t *n, core_error *err);
+void wh_secrets_free(char **list, size_t n);
+
+#endif

@@ -1,0 +1,222 @@
+/* POST /webhooks/github: verify, then dispatch on X-GitHub-Event. The signature is
+ * checked before a single byte of the body is parsed. Nothing slow happens here: a
+ * pull_request event becomes one Lua script in Redis (dedup + job creation) and the
+ * answer; inspection and routing happen later, in workers. */
+#include <stdio.h>
+#include <string.h>
+
+#include "policies/policies.h"
+#include "scheduler/scheduler.h"
+#include "webhooks/app.h"
+#include "webhooks/event.h"
+#include "webhooks/http.h"
+#include "webhooks/signature.h"
+
+#define DELIVERY_ID_MAX 128
+
+typedef struct delivery {
+    const wh_request *req;
+    wh_response *resp;
+    wh_event_kind kind;
+    const char *event;
+    const char *id;
+} delivery;
+
+static void finish(const delivery *d, wh_outcome outcome, const char *job_id, const char *why)
+{
+    static const char *const names[WH_OUTCOME_COUNT] = {
+        "accepted", "duplicate", "cancelled", "ignored", "invalid", "unauthorized", "too_large",
+        "unavailable"};
+
+    wh_metrics_delivery(&d->req->app->metrics, d->kind, outcome);
+    CORE_LOG(outcome >= WH_OUTCOME_INVALID ? CORE_LOG_WARN : CORE_LOG_INFO, "github_delivery",
+             "delivery=%.64s event=%.40s outcome=%s status=%d job=%s reason=\"%s\"",
+             d->id ? d->id : "-", d->event ? d->event : "-", names[outcome], d->resp->status,
+             job_id && *job_id ? job_id : "-", why ? why : "");
+}
+
+static bool delivery_id_valid(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+
+    if (n == 0 || n > DELIVERY_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static void store_failed(const delivery *d, int rc, const core_error *err)
+{
+    if (rc == CORE_EUNAVAILABLE) {
+        strcpy(d->resp->retry_after, "10");
+        wh_response_error(d->resp, 503, "redis_unavailable",
+                          "state store unreachable; GitHub will redeliver: %s", err->msg);
+        finish(d, WH_OUTCOME_UNAVAILABLE, NULL, err->msg);
+        return;
+    }
+    wh_response_error(d->resp, 500, "internal", "%s", err->msg);
+    finish(d, WH_OUTCOME_UNAVAILABLE, NULL, err->msg);
+}
+
+static void ignore(const delivery *d, const char *why)
+{
+    core_buf *b = &d->resp->body;
+
+    d->resp->status = 200;
+    core_buf_reset(b);
+    core_buf_puts(b, "{\"ignored\":true,\"reason\":\"");
+    core_buf_json_escape(b, why, strlen(why));
+    core_buf_puts(b, "\"}");
+    finish(d, WH_OUTCOME_IGNORED, NULL, why);
+}
+
+static void answer_intake(const delivery *d, const sched_intake *in)
+{
+    switch (in->outcome) {
+    case SCHED_INTAKE_CREATED:
+        wh_response_json(d->resp, 202, "{\"job_id\":\"%s\",\"state\":\"received\"%s%s%s}",
+                         in->job_id, in->superseded_id[0] ? ",\"superseded\":\"" : "",
+                         in->superseded_id, in->superseded_id[0] ? "\"" : "");
+        finish(d, WH_OUTCOME_ACCEPTED, in->job_id, "job created");
+        break;
+    case SCHED_INTAKE_DUPLICATE:
+        wh_response_json(d->resp, 200, "{\"duplicate\":true,\"job_id\":\"%s\"}", in->job_id);
+        finish(d, WH_OUTCOME_DUPLICATE, in->job_id, "delivery seen before");
+        break;
+    case SCHED_INTAKE_LIVE:
+        wh_response_json(d->resp, 200, "{\"duplicate\":true,\"existing\":true,\"job_id\":\"%s\"}",
+                         in->job_id);
+        finish(d, WH_OUTCOME_DUPLICATE, in->job_id, "commit already has a live job");
+        break;
+    case SCHED_INTAKE_CLOSED:
+        wh_response_json(d->resp, 200, "{\"cancelled\":%d}", in->cancelled);
+        finish(d, WH_OUTCOME_CANCELLED, NULL, "pull request closed");
+        break;
+    }
+}
+
+static void handle_pull_request(const delivery *d)
+{
+    const wh_request *req = d->req;
+    wh_pr_event ev;
+    core_error err = {0};
+    sched_intake in = {0};
+    sched_pr_ref ref;
+    int rc;
+
+    if (!delivery_id_valid(d->id)) {
+        wh_response_error(d->resp, 400, "invalid_delivery",
+                          "X-GitHub-Delivery header is missing or malformed");
+        finish(d, WH_OUTCOME_INVALID, NULL, "bad delivery id");
+        return;
+    }
+    if (wh_pr_event_parse(req->body, req->body_len, &ev, &err) < 0) {
+        wh_response_error(d->resp, 400, "invalid_payload", "%s", err.msg);
+        finish(d, WH_OUTCOME_INVALID, NULL, err.msg);
+        return;
+    }
+    if (!policy_match(req->app->cfg, ev.repo)) {
+        char why[320];
+
+        snprintf(why, sizeof(why), "no policy matches repository %s", ev.repo);
+        ignore(d, why);
+        return;
+    }
+    if (ev.action == WH_PR_CLOSED) {
+        rc = sched_intake_pr_closed(req->app->store, d->id, ev.repo, ev.number,
+                                    core_time_now_ms(), &in, &err);
+    } else if (!wh_pr_action_builds(ev.action)) {
+        char why[80];
+
+        snprintf(why, sizeof(why), "action %s does not start a build", ev.action_name);
+        ignore(d, why);
+        return;
+    } else if (ev.draft) {
+        ignore(d, "draft pull requests are not built");
+        return;
+    } else {
+        ref = (sched_pr_ref){.repo = ev.repo,
+                             .pr = ev.number,
+                             .head_sha = ev.head_sha,
+                             .base_sha = ev.base_sha,
+                             .head_ref = ev.head_ref,
+                             .base_ref = ev.base_ref,
+                             .title = ev.title,
+                             .author = ev.author,
+                             .clone_url = ev.clone_url,
+                             .installation_id = ev.installation_id};
+        rc = sched_intake_pull_request(req->app->store, d->id, &ref, core_time_now_ms(), &in,
+                                       &err);
+    }
+    if (rc < 0) {
+        store_failed(d, rc, &err);
+        return;
+    }
+    answer_intake(d, &in);
+}
+
+static bool is_json_content_type(const char *ct)
+{
+    /* Absent is accepted: some proxies drop it; the body is still validated as JSON. */
+    return !ct || strncmp(ct, "application/json", 16) == 0;
+}
+
+void wh_github_handle(const wh_request *req, wh_response *resp)
+{
+    const char *sig = wh_request_header(req, "X-Hub-Signature-256");
+    delivery d = {.req = req, .resp = resp};
+    core_error err = {0};
+
+    d.event = wh_request_header(req, "X-GitHub-Event");
+    d.id = wh_request_header(req, "X-GitHub-Delivery");
+    d.kind = wh_event_kind_of(d.event);
+    if (!sig) {
+        wh_response_error(resp, 401, "missing_signature",
+                          "X-Hub-Signature-256 header is missing");
+        finish(&d, WH_OUTCOME_UNAUTHORIZED, NULL, "no signature");
+        return;
+    }
+    if (!wh_github_signature_valid(sig, req->body, req->body_len, req->app->github_secrets,
+                                   req->app->n_github_secrets)) {
+        wh_response_error(resp, 401, "bad_signature",
+                          "X-Hub-Signature-256 does not match the body for any configured secret");
+        finish(&d, WH_OUTCOME_UNAUTHORIZED, NULL, "signature mismatch");
+        return;
+    }
+    if (!d.event || !*d.event) {
+        wh_response_error(resp, 400, "missing_event", "X-GitHub-Event header is missing");
+        finish(&d, WH_OUTCOME_INVALID, NULL, "no event header");
+        return;
+    }
+    if (!is_json_content_type(wh_request_header(req, "Content-Type"))) {
+        wh_response_error(resp, 415, "unsupported_media_type",
+                          "set the webhook content type to application/json");
+        finish(&d, WH_OUTCOME_INVALID, NULL, "not json");
+        return;
+    }
+    switch (d.kind) {
+    case WH_EVENT_PULL_REQUEST:
+        handle_pull_request(&d);
+        return;
+    case WH_EVENT_PING:
+    case WH_EVENT_INSTALLATION:
+    case WH_EVENT_INSTALLATION_REPOSITORIES:
+        if (wh_json_validate_object(req->body, req->body_len, &err) < 0) {
+            wh_response_error(resp, 400, "invalid_payload", "%s", err.msg);
+            finish(&d, WH_OUTCOME_INVALID, NULL, err.msg);
+            return;
+        }
+        wh_response_json(resp, 200, "{\"ok\":true,\"event\":\"%s\"}", d.event);
+        finish(&d, WH_OUTCOME_IGNORED, NULL, "acknowledged");
+        return;
+    default:
+        ignore(&d, "event not used by zoneci");
+        return;
+    }
+}

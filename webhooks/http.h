@@ -1,0 +1,51 @@
+/* The request and response that route handlers see (private to webhooks/). Handlers are
+ * plain functions of these; only server.c knows libmicrohttpd. */
+#ifndef ZONECI_WEBHOOKS_HTTP_H
+#define ZONECI_WEBHOOKS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/core.h"
+#include "webhooks/app.h"
+
+typedef struct wh_request {
+    const char *method;
+    const char *path; /* without the query string */
+    const char *body; /* NUL-terminated; body_len excludes the NUL */
+    size_t body_len;
+    wh_app *app;
+    const void *conn; /* server.c's connection, for header and query lookups */
+} wh_request;
+
+typedef struct wh_response {
+    int status;
+    core_buf body;
+    const char *content_type; /* static string; default application/json */
+    char retry_after[16];     /* Retry-After seconds when not empty */
+} wh_response;
+
+/* Header value (case-insensitive name) or NULL; valid for the request's lifetime. */
+const char *wh_request_header(const wh_request *req, const char *name);
+/* Decoded query argument or NULL; valid for the request's lifetime. */
+const char *wh_request_query(const wh_request *req, const char *name);
+
+/* Sets status and a JSON error body {"error":code,"detail":detail}. */
+void wh_response_error(wh_response *resp, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Sets status and a JSON body built with printf (the caller escapes strings). */
+void wh_response_json(wh_response *resp, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Route handlers. Each fills resp; none blocks on anything but Redis. */
+void wh_github_handle(const wh_request *req, wh_response *resp);
+void wh_api_jobs_list(const wh_request *req, wh_response *resp);
+void wh_api_job_get(const wh_request *req, wh_response *resp, const char *id);
+void wh_health_live(const wh_request *req, wh_response *resp);
+void wh_health_ready(const wh_request *req, wh_response *resp);
+void wh_metrics_render(const wh_request *req, wh_response *resp);
+
+/* Checks "Authorization: Bearer T" against tokens in constant time per token. */
+bool wh_bearer_matches(const wh_request *req, char *const *tokens, size_t n_tokens);
+
+#endif

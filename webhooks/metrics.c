@@ -1,0 +1,158 @@
+/* Prometheus metrics: lock-free counters bumped by request threads, rendered on demand
+ * in the text exposition format (version 0.0.4). */
+#include <stdio.h>
+#include <string.h>
+
+#include "scheduler/scheduler.h"
+#include "webhooks/app.h"
+#include "webhooks/http.h"
+
+static const int status_codes[WH_N_STATUS - 1] = {WH_STATUS_CODES};
+static const char *const route_names[WH_ROUTE_COUNT] = {
+    "github_webhook", "jobs_list", "job_get", "healthz", "readyz", "metrics", "not_found"};
+static const char *const event_names[WH_EVENT_COUNT] = {
+    "ping", "pull_request", "installation", "installation_repositories", "other"};
+static const char *const outcome_names[WH_OUTCOME_COUNT] = {
+    "accepted", "duplicate", "cancelled", "ignored", "invalid", "unauthorized", "too_large",
+    "unavailable"};
+/* Upper bounds in microseconds; the last bucket is +Inf. */
+static const int64_t bucket_us[WH_N_BUCKETS - 1] = {250,   500,   1000,   2500,   5000,
+                                                     10000, 25000, 50000,  100000, 250000,
+                                                     500000, 1000000, 5000000};
+
+static int status_index(int status)
+{
+    for (int i = 0; i < WH_N_STATUS - 1; i++) {
+        if (status_codes[i] == status)
+            return i;
+    }
+    return WH_N_STATUS - 1;
+}
+
+void wh_metrics_request(wh_metrics *m, wh_route route, int status, int64_t micros)
+{
+    int b = 0;
+
+    atomic_fetch_add_explicit(&m->requests[route][status_index(status)], 1,
+                              memory_order_relaxed);
+    while (b < WH_N_BUCKETS - 1 && micros > bucket_us[b])
+        b++;
+    atomic_fetch_add_explicit(&m->latency_bucket[route][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->latency_sum_us[route], (uint_fast64_t)(micros < 0 ? 0 : micros),
+                              memory_order_relaxed);
+}
+
+void wh_metrics_delivery(wh_metrics *m, wh_event_kind kind, wh_outcome outcome)
+{
+    atomic_fetch_add_explicit(&m->deliveries[kind][outcome], 1, memory_order_relaxed);
+}
+
+wh_event_kind wh_event_kind_of(const char *header)
+{
+    if (!header)
+        return WH_EVENT_OTHER;
+    for (int k = 0; k < WH_EVENT_OTHER; k++) {
+        if (strcmp(header, event_names[k]) == 0)
+            return (wh_event_kind)k;
+    }
+    return WH_EVENT_OTHER;
+}
+
+static void render_requests(const wh_metrics *m, core_buf *b)
+{
+    core_buf_puts(b, "# HELP zoneci_http_requests_total HTTP requests by route and status.\n"
+                     "# TYPE zoneci_http_requests_total counter\n");
+    for (int r = 0; r < WH_ROUTE_COUNT; r++) {
+        for (int s = 0; s < WH_N_STATUS; s++) {
+            uint64_t n = atomic_load_explicit(&m->requests[r][s], memory_order_relaxed);
+
+            if (!n)
+                continue;
+            if (s < WH_N_STATUS - 1)
+                core_buf_printf(b, "zoneci_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+                                route_names[r], status_codes[s], (unsigned long long)n);
+            else
+                core_buf_printf(b,
+                                "zoneci_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+                                route_names[r], (unsigned long long)n);
+        }
+    }
+}
+
+static void render_latency(const wh_metrics *m, core_buf *b)
+{
+    core_buf_puts(b, "# HELP zoneci_http_request_duration_seconds Time from request headers to "
+                     "response, by route.\n"
+                     "# TYPE zoneci_http_request_duration_seconds histogram\n");
+    for (int r = 0; r < WH_ROUTE_COUNT; r++) {
+        uint64_t cum = 0;
+
+        for (int i = 0; i < WH_N_BUCKETS; i++)
+            cum += atomic_load_explicit(&m->latency_bucket[r][i], memory_order_relaxed);
+        if (!cum)
+            continue;
+        cum = 0;
+        for (int i = 0; i < WH_N_BUCKETS; i++) {
+            cum += atomic_load_explicit(&m->latency_bucket[r][i], memory_order_relaxed);
+            if (i < WH_N_BUCKETS - 1)
+                core_buf_printf(b,
+                                "zoneci_http_request_duration_seconds_bucket{route=\"%s\","
+                                "le=\"%g\"} %llu\n",
+                                route_names[r], (double)bucket_us[i] / 1e6,
+                                (unsigned long long)cum);
+            else
+                core_buf_printf(b,
+                                "zoneci_http_request_duration_seconds_bucket{route=\"%s\","
+                                "le=\"+Inf\"} %llu\n",
+                                route_names[r], (unsigned long long)cum);
+        }
+        core_buf_printf(b, "zoneci_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+                        route_names[r],
+                        (double)atomic_load_explicit(&m->latency_sum_us[r],
+                                                     memory_order_relaxed) /
+                            1e6);
+        core_buf_printf(b, "zoneci_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                        route_names[r], (unsigned long long)cum);
+    }
+}
+
+static void render_deliveries(const wh_metrics *m, core_buf *b)
+{
+    core_buf_puts(b, "# HELP zoneci_webhook_deliveries_total GitHub deliveries by event and "
+                     "outcome.\n"
+                     "# TYPE zoneci_webhook_deliveries_total counter\n");
+    for (int e = 0; e < WH_EVENT_COUNT; e++) {
+        for (int o = 0; o < WH_OUTCOME_COUNT; o++) {
+            uint64_t n = atomic_load_explicit(&m->deliveries[e][o], memory_order_relaxed);
+
+            if (n)
+                core_buf_printf(b,
+                                "zoneci_webhook_deliveries_total{event=\"%s\",outcome=\"%s\"} "
+                                "%llu\n",
+                                event_names[e], outcome_names[o], (unsigned long long)n);
+        }
+    }
+}
+
+void wh_metrics_render(const wh_request *req, wh_response *resp)
+{
+    wh_app *app = req->app;
+    core_buf *b = &resp->body;
+
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    core_buf_reset(b);
+    render_requests(&app->metrics, b);
+    render_latency(&app->metrics, b);
+    render_deliveries(&app->metrics, b);
+    core_buf_printf(b,
+                    "# HELP zoneci_redis_errors_total Redis connection and command errors.\n"
+                    "# TYPE zoneci_redis_errors_total counter\n"
+                    "zoneci_redis_errors_total %llu\n",
+                    (unsigned long long)sched_store_error_count(app->store));
+    core_buf_printf(b,
+                    "# HELP zoneci_start_time_seconds When this process started.\n"
+                    "# TYPE zoneci_start_time_seconds gauge\n"
+                    "zoneci_start_time_seconds %lld\n",
+                    (long long)(app->metrics.started_ms / 1000));
+}

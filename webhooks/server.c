@@ -1,0 +1,521 @@
+/* The HTTP server: libmicrohttpd's internal thread pool on epoll, one port. This is the
+ * only file that includes libmicrohttpd. Rules of that library kept here: a response is
+ * destroyed right after it is queued; the access handler is called once for the headers,
+ * then once per body chunk, then once more with no data, and only then do we route;
+ * a response queued before the body is read makes MHD close the connection after it,
+ * which is what a 413 wants. */
+#include "webhooks/webhooks.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "policies/policies.h"
+#include "scheduler/scheduler.h"
+#include "webhooks/app.h"
+#include "webhooks/http.h"
+
+struct wh_server {
+    struct MHD_Daemon *daemon;
+    wh_app app;
+    atomic_int in_flight;
+    int port;
+};
+
+/* Per-request state, from the first call of the access handler to completion. */
+typedef struct request_ctx {
+    core_buf body;
+    size_t max_body;
+    bool too_big;
+    int64_t started_us;
+} request_ctx;
+
+const char *wh_request_header(const wh_request *req, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND,
+                                       name);
+}
+
+const char *wh_request_query(const wh_request *req, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn,
+                                       MHD_GET_ARGUMENT_KIND, name);
+}
+
+void wh_response_error(wh_response *resp, int status, const char *code, const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    resp->status = status;
+    core_buf_reset(&resp->body);
+    core_buf_puts(&resp->body, "{\"error\":\"");
+    core_buf_json_escape(&resp->body, code, strlen(code));
+    core_buf_puts(&resp->body, "\",\"detail\":\"");
+    core_buf_json_escape(&resp->body, detail, strlen(detail));
+    core_buf_puts(&resp->body, "\"}");
+}
+
+void wh_response_json(wh_response *resp, int status, const char *fmt, ...)
+{
+    va_list ap;
+
+    resp->status = status;
+    core_buf_reset(&resp->body);
+    va_start(ap, fmt);
+    core_buf_vprintf(&resp->body, fmt, ap);
+    va_end(ap);
+}
+
+static wh_route route_of(const char *method, const char *path, const char **job_id)
+{
+    static const char jobs[] = "/api/v1/jobs";
+
+    (void)method;
+    if (strcmp(path, "/webhooks/github") == 0)
+        return WH_ROUTE_GITHUB;
+    if (strcmp(path, jobs) == 0)
+        return WH_ROUTE_JOBS_LIST;
+    if (strncmp(path, jobs, sizeof(jobs) - 1) == 0 && path[sizeof(jobs) - 1] == '/' &&
+        path[sizeof(jobs)] != '\0' && !strchr(path + sizeof(jobs), '/')) {
+        *job_id = path + sizeof(jobs);
+        return WH_ROUTE_JOB_GET;
+    }
+    if (strcmp(path, "/healthz") == 0)
+        return WH_ROUTE_HEALTHZ;
+    if (strcmp(path, "/readyz") == 0)
+        return WH_ROUTE_READYZ;
+    if (strcmp(path, "/metrics") == 0)
+        return WH_ROUTE_METRICS;
+    return WH_ROUTE_NOT_FOUND;
+}
+
+/* Which method each route takes; anything else is 405. */
+static const char *route_method(wh_route route)
+{
+    return route == WH_ROUTE_GITHUB ? "POST" : "GET";
+}
+
+static void dispatch(const wh_request *req, wh_response *resp, wh_route route, const char *id)
+{
+    if (route != WH_ROUTE_NOT_FOUND && strcmp(req->method, route_method(route)) != 0 &&
+        !(strcmp(req->method, "HEAD") == 0 && strcmp(route_method(route), "GET") == 0)) {
+        wh_response_error(resp, 405, "method_not_allowed", "%s takes %s, not %s", req->path,
+                          route_method(route), req->method);
+        return;
+    }
+    switch (route) {
+    case WH_ROUTE_GITHUB:
+        wh_github_handle(req, resp);
+        break;
+    case WH_ROUTE_JOBS_LIST:
+        wh_api_jobs_list(req, resp);
+        break;
+    case WH_ROUTE_JOB_GET:
+        wh_api_job_get(req, resp, id);
+        break;
+    case WH_ROUTE_HEALTHZ:
+        wh_health_live(req, resp);
+        break;
+    case WH_ROUTE_READYZ:
+        wh_health_ready(req, resp);
+        break;
+    case WH_ROUTE_METRICS:
+        wh_metrics_render(req, resp);
+        break;
+    default:
+        wh_response_error(resp, 404, "not_found", "no route for %s %s", req->method, req->path);
+    }
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, wh_response *resp)
+{
+    size_t len = resp->body.len;
+    char *data = core_buf_steal(&resp->body);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    enum MHD_Result ok;
+
+    if (!r) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            resp->content_type ? resp->content_type : "application/json");
+    if (resp->retry_after[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
+    ok = MHD_queue_response(conn, (unsigned int)resp->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static size_t current_max_body(wh_app *app)
+{
+    size_t max;
+
+    pthread_rwlock_rdlock(&app->cfg_lock);
+    max = app->cfg->server.max_body_bytes;
+    pthread_rwlock_unlock(&app->cfg_lock);
+    return max;
+}
+
+/* Answers 413 before reading the body, counting it like any other request. */
+static enum MHD_Result refuse_too_big(wh_server *srv, struct MHD_Connection *conn,
+                                      request_ctx *ctx, const char *path, const char *how)
+{
+    wh_response resp = {0};
+    const char *id = NULL;
+    wh_route route = route_of("POST", path, &id);
+    enum MHD_Result ok;
+
+    wh_response_error(&resp, 413, "body_too_large", "request body %s max_body_bytes (%zu)", how,
+                      ctx->max_body);
+    if (route == WH_ROUTE_GITHUB)
+        wh_metrics_delivery(&srv->app.metrics,
+                            wh_event_kind_of(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                         "X-GitHub-Event")),
+                            WH_OUTCOME_TOO_LARGE);
+    wh_metrics_request(&srv->app.metrics, route, 413,
+                       core_time_mono_us() - ctx->started_us);
+    CORE_LOG(CORE_LOG_INFO, "request_refused", "path=%s status=413 reason=\"body %s limit\"",
+             path, how);
+    ok = queue(conn, &resp);
+    core_buf_free(&resp.body);
+    return ok;
+}
+
+static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn,
+                                     const char *url, void **con_cls)
+{
+    request_ctx *ctx = calloc(1, sizeof(*ctx));
+    const char *cl;
+
+    if (!ctx)
+        return MHD_NO;
+    *con_cls = ctx;
+    atomic_fetch_add(&srv->in_flight, 1);
+    ctx->started_us = core_time_mono_us();
+    ctx->max_body = current_max_body(&srv->app);
+    cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long n;
+
+        errno = 0;
+        n = strtoull(cl, &end, 10);
+        if (errno || *end || n > ctx->max_body) {
+            ctx->too_big = true;
+            return refuse_too_big(srv, conn, ctx, url, "exceeds");
+        }
+        if (core_buf_reserve(&ctx->body, (size_t)n) < 0)
+            return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    wh_server *srv = cls;
+    request_ctx *ctx = *con_cls;
+    wh_response resp = {0};
+    wh_request req;
+    const char *id = NULL;
+    wh_route route;
+    enum MHD_Result ok;
+
+    (void)version;
+    if (!ctx)
+        return start_request(srv, conn, url, con_cls);
+    if (ctx->too_big) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (ctx->body.len + *upload_data_size > ctx->max_body) {
+            ctx->too_big = true;
+            *upload_data_size = 0;
+            return refuse_too_big(srv, conn, ctx, url, "grew past");
+        }
+        if (core_buf_append(&ctx->body, upload_data, *upload_data_size) < 0)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    req.method = method;
+    req.path = url;
+    req.body = ctx->body.data ? ctx->body.data : "";
+    req.body_len = ctx->body.len;
+    req.app = &srv->app;
+    req.conn = conn;
+    route = route_of(method, url, &id);
+    pthread_rwlock_rdlock(&srv->app.cfg_lock);
+    dispatch(&req, &resp, route, id);
+    pthread_rwlock_unlock(&srv->app.cfg_lock);
+    if (strcmp(method, "HEAD") == 0)
+        core_buf_reset(&resp.body);
+    wh_metrics_request(&srv->app.metrics, route, resp.status,
+                       core_time_mono_us() - ctx->started_us);
+    ok = queue(conn, &resp);
+    core_buf_free(&resp.body);
+    return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    wh_server *srv = cls;
+    request_ctx *ctx = *con_cls;
+
+    (void)conn;
+    (void)why;
+    if (!ctx)
+        return;
+    core_buf_free(&ctx->body);
+    free(ctx);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    for (char *p = msg; *p; p++) {
+        if (*p == '"')
+            *p = '\'';
+    }
+    CORE_LOG(CORE_LOG_WARN, "http_server", "msg=\"%s\"", msg);
+}
+
+static int resolve_listen(const char *host, int port, struct sockaddr_storage *ss, bool *ipv6,
+                          core_error *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char service[8];
+    char bare[256];
+    size_t hl = strlen(host);
+    int rc;
+
+    /* "[::1]" is how an IPv6 address is written next to a port. */
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']' && hl - 2 < sizeof(bare)) {
+        memcpy(bare, host + 1, hl - 2);
+        bare[hl - 2] = '\0';
+        host = bare;
+    }
+    snprintf(service, sizeof(service), "%d", port);
+    rc = getaddrinfo(*host ? host : NULL, service, &hints, &res);
+    if (rc != 0)
+        return core_error_set(err, CORE_EINVAL, "server.listen: cannot resolve \"%s\": %s", host,
+                              gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *ipv6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_t *n_gh,
+                        char ***api, size_t *n_api, core_error *err)
+{
+    char *value = NULL;
+    int rc;
+
+    (void)app;
+    *gh = *api = NULL;
+    *n_gh = *n_api = 0;
+    rc = policy_secret_read(&cfg->github.webhook_secret, &value, err);
+    if (rc < 0)
+        return core_error_wrap(err, "github webhook secret");
+    rc = wh_secrets_split(value, gh, n_gh, err);
+    memset(value, 0, strlen(value));
+    free(value);
+    value = NULL;
+    if (rc < 0)
+        return core_error_wrap(err, "github webhook secret");
+    if (*n_gh > 2) {
+        wh_secrets_free(*gh, *n_gh);
+        *gh = NULL;
+        *n_gh = 0;
+        return core_error_set(err, CORE_EINVAL,
+                              "github webhook secret: at most two secrets (old,new) at once");
+    }
+    if (cfg->api.present) {
+        rc = policy_secret_read(&cfg->api.tokens, &value, err);
+        if (rc == 0) {
+            rc = wh_secrets_split(value, api, n_api, err);
+            memset(value, 0, strlen(value));
+            free(value);
+        }
+        if (rc < 0) {
+            wh_secrets_free(*gh, *n_gh);
+            *gh = NULL;
+            *n_gh = 0;
+            return core_error_wrap(err, "api tokens");
+        }
+    }
+    return 0;
+}
+
+static void app_release(wh_app *app)
+{
+    wh_secrets_free(app->github_secrets, app->n_github_secrets);
+    wh_secrets_free(app->api_tokens, app->n_api_tokens);
+    sched_store_free(app->store);
+    policy_config_free(app->cfg);
+    pthread_rwlock_destroy(&app->cfg_lock);
+}
+
+static int app_init(wh_app *app, policy_config *cfg, core_error *err)
+{
+    sched_store_options so = {0};
+    int rc;
+
+    memset(app, 0, sizeof(*app));
+    pthread_rwlock_init(&app->cfg_lock, NULL);
+    app->cfg = cfg;
+    app->metrics.started_ms = core_time_now_ms();
+    rc = load_secrets(app, cfg, &app->github_secrets, &app->n_github_secrets, &app->api_tokens,
+                      &app->n_api_tokens, err);
+    if (rc < 0)
+        return rc;
+    so.url = cfg->redis.url;
+    so.prefix = cfg->redis.prefix;
+    /* One connection per server thread, plus one for the main thread's housekeeping. */
+    so.pool_size = (size_t)cfg->server.threads + 1;
+    return sched_store_new(&app->store, &so, err);
+}
+
+int wh_server_start(wh_server **out, policy_config *cfg, core_error *err)
+{
+    wh_server *srv = calloc(1, sizeof(*srv));
+    struct sockaddr_storage ss;
+    const union MHD_DaemonInfo *info;
+    bool ipv6 = false;
+    unsigned int flags;
+    int rc;
+
+    *out = NULL;
+    if (!srv) {
+        policy_config_free(cfg);
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    }
+    rc = app_init(&srv->app, cfg, err);
+    if (rc < 0)
+        goto fail;
+    rc = resolve_listen(cfg->server.host, cfg->server.port, &ss, &ipv6, err);
+    if (rc < 0)
+        goto fail;
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ITC | (ipv6 ? MHD_USE_IPv6 : 0);
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->server.port, NULL, NULL, on_request, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)cfg->server.threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned int)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (!srv->daemon) {
+        rc = core_error_set(err, CORE_EIO, "cannot listen on %s (in use, or not allowed)",
+                            cfg->server.listen);
+        goto fail;
+    }
+    info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : cfg->server.port;
+    *out = srv;
+    return 0;
+fail:
+    /* app_init always takes cfg and the lock first, so a full release is right. */
+    app_release(&srv->app);
+    free(srv);
+    return rc;
+}
+
+int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
+{
+    policy_config *old;
+    char **gh, **api;
+    size_t n_gh, n_api;
+    char **old_gh, **old_api;
+    size_t old_n_gh, old_n_api;
+    int rc;
+
+    rc = load_secrets(&srv->app, cfg, &gh, &n_gh, &api, &n_api, err);
+    if (rc < 0) {
+        policy_config_free(cfg);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&srv->app.cfg_lock);
+    old = srv->app.cfg;
+    if (strcmp(old->server.listen, cfg->server.listen) != 0 ||
+        old->server.threads != cfg->server.threads ||
+        strcmp(old->redis.url, cfg->redis.url) != 0 ||
+        strcmp(old->redis.prefix, cfg->redis.prefix) != 0)
+        CORE_LOG(CORE_LOG_WARN, "config_reload",
+                 "msg=\"server.listen, server.threads and redis take effect on restart\"");
+    srv->app.cfg = cfg;
+    old_gh = srv->app.github_secrets;
+    old_n_gh = srv->app.n_github_secrets;
+    old_api = srv->app.api_tokens;
+    old_n_api = srv->app.n_api_tokens;
+    srv->app.github_secrets = gh;
+    srv->app.n_github_secrets = n_gh;
+    srv->app.api_tokens = api;
+    srv->app.n_api_tokens = n_api;
+    pthread_rwlock_unlock(&srv->app.cfg_lock);
+    policy_config_free(old);
+    wh_secrets_free(old_gh, old_n_gh);
+    wh_secrets_free(old_api, old_n_api);
+    return 0;
+}
+
+void wh_server_stop(wh_server *srv, int timeout_ms)
+{
+    int64_t deadline;
+    MHD_socket listener;
+
+    if (!srv)
+        return;
+    listener = MHD_quiesce_daemon(srv->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
+    deadline = core_time_mono_ms() + timeout_ms;
+    while (atomic_load(&srv->in_flight) > 0 && core_time_mono_ms() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&srv->in_flight) > 0)
+        CORE_LOG(CORE_LOG_WARN, "shutdown", "in_flight=%d msg=\"drain timed out\"",
+                 atomic_load(&srv->in_flight));
+    MHD_stop_daemon(srv->daemon);
+    app_release(&srv->app);
+    free(srv);
+}
+
+int wh_server_port(const wh_server *srv)
+{
+    return srv->port;
+}
