@@ -136,6 +136,10 @@ bool core_hours_crosses_midnight(const core_hours *h);
 /* Parses a local date "YYYY-MM-DD" (a holiday) into its parts; validates the calendar. */
 int core_date_parse(const char *s, int *year, int *month, int *day, core_error *err);
 
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t core_days_from_civil(int64_t year, int month, int day);
+void core_civil_from_days(int64_t days, int64_t *year, int *month, int *day);
+
 /* True when the system time-zone database (/usr/share/zoneinfo, or $TZDIR) has `name`. */
 bool core_tz_exists(const char *name);
 

@@ -35,7 +35,7 @@ int64_t core_time_mono_us(void)
 }
 
 /* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t core_days_from_civil(int64_t y, int m, int d)
 {
     int64_t era;
     int64_t yoe, doy, doe;
@@ -48,7 +48,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void core_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     int64_t era, doe, yoe, doy, mp;
 
@@ -75,7 +75,7 @@ void core_time_format_iso(int64_t ms, char out[CORE_ISO_MAX])
         rem += 86400000;
         days--;
     }
-    civil_from_days(days, &y, &m, &d);
+    core_civil_from_days(days, &y, &m, &d);
     h = (int)(rem / 3600000);
     mi = (int)(rem / 60000 % 60);
     s = (int)(rem / 1000 % 60);
@@ -173,7 +173,7 @@ int core_time_parse_iso(const char *s, int64_t *out, core_error *err)
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
         sec > 60 || oh > 23 || om > 59)
         goto bad;
-    *out = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec == 60 ? 59 : sec) -
+    *out = (core_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec == 60 ? 59 : sec) -
             sign * (oh * 3600 + om * 60)) *
                1000 +
            milli;

@@ -101,4 +101,58 @@ int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error
 int sched_job_list_json(sched_store *store, const char *state, const char *cursor,
                         size_t limit, core_buf *out, core_error *err);
 
+/* ---- working windows (scheduler/windows.c, ICU) ---------------------------------------
+ * A zone is a time zone's UTC-offset history read from ICU once and cached for the life
+ * of the process: lookups are lock-free and safe on any thread. Instants are UTC ms;
+ * "wall" times are local wall-clock ms counted as if the zone were UTC. */
+typedef struct sched_zone sched_zone;
+
+#define SCHED_NO_INSTANT INT64_MIN
+
+/* The zone for an IANA id. CORE_EINVAL, naming the id and ICU's data version, when ICU
+ * does not know it (never a silent fallback to GMT). *out is owned by the cache. */
+int sched_zone_get(const char *tzid, const sched_zone **out, core_error *err);
+const char *sched_zone_id(const sched_zone *zone);
+/* UTC offset (ms) in force at utc_ms. */
+int32_t sched_zone_offset_ms(const sched_zone *zone, int64_t utc_ms);
+/* The instant a local wall time means: a time that occurs twice means its first
+ * occurrence; a time a DST jump skips means the first instant after the gap. */
+int64_t sched_zone_wall_to_utc(const sched_zone *zone, int64_t wall_ms);
+/* ICU's time-zone data version, e.g. "2022e". */
+const char *sched_tz_data_version(void);
+
+typedef struct sched_tz_mismatch {
+    bool differs;
+    int64_t at_ms; /* first instant checked where the offsets differ */
+    int32_t icu_offset_ms;
+    int32_t system_offset_ms;
+} sched_tz_mismatch;
+
+/* Compares ICU's offsets with the system database's (glibc localtime_r with TZ) every
+ * 15 minutes over [from_ms, from_ms + days). Sets and restores TZ: call it only while
+ * no other thread reads the local time zone (start-up, check-config). */
+int sched_zone_check_system(const sched_zone *zone, int64_t from_ms, int days,
+                            sched_tz_mismatch *out, core_error *err);
+
+/* A region's working windows: weekly hours in a zone, minus holidays (local dates; a
+ * holiday closes the windows that start on it). Immutable once made; any thread. */
+typedef struct sched_windows sched_windows;
+
+typedef struct sched_window_state {
+    bool open;
+    int32_t offset_ms;  /* UTC offset at the instant */
+    int64_t next_open;  /* first instant after `at` going closed -> open, or SCHED_NO_INSTANT */
+    int64_t next_close; /* first instant after `at` going open -> closed, or SCHED_NO_INSTANT */
+} sched_window_state;
+
+/* hours and holidays ("YYYY-MM-DD") are copied. */
+int sched_windows_new(sched_windows **out, const char *tzid, const core_hours *hours,
+                      size_t n_hours, char *const *holidays, size_t n_holidays,
+                      core_error *err);
+void sched_windows_free(sched_windows *w);
+const sched_zone *sched_windows_zone(const sched_windows *w);
+/* Open or not at `at`, and the next changes within a year (SPEC section 3). Windows that
+ * touch or overlap are one open span. Allocation-free. */
+void sched_windows_eval(const sched_windows *w, int64_t at, sched_window_state *out);
+
 #endif

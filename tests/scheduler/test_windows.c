@@ -1,0 +1,433 @@
+/* scheduler/windows.c: table tests computed by hand from the IANA database (see
+ * shared/reference/tz-cases.md), and a property test against an oracle built only on
+ * glibc (TZ + localtime_r), sharing no code with the engine. */
+#define _DEFAULT_SOURCE
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/core.h"
+#include "scheduler/scheduler.h"
+
+static int64_t iso(const char *s)
+{
+    int64_t ms;
+    core_error err;
+
+    ck_assert_msg(core_time_parse_iso(s, &ms, &err) == 0, "%s: %s", s, err.msg);
+    return ms;
+}
+
+static const char *fmt(int64_t ms)
+{
+    static char buf[4][CORE_ISO_MAX];
+    static int k;
+
+    k = (k + 1) % 4;
+    if (ms == SCHED_NO_INSTANT)
+        return "null";
+    core_time_format_iso(ms, buf[k]);
+    return buf[k];
+}
+
+/* Wall time "YYYY-MM-DDTHH:MM" as ms counted as if UTC. */
+static int64_t wall(const char *s)
+{
+    char z[40];
+
+    snprintf(z, sizeof(z), "%sZ", s);
+    return iso(z);
+}
+
+static sched_windows *make(const char *tz, const char *const *hours, const char *holiday)
+{
+    core_hours h[8];
+    size_t n = 0;
+    sched_windows *w;
+    core_error err;
+    char *hol[1] = {(char *)holiday};
+
+    for (; hours[n]; n++)
+        ck_assert_int_eq(core_hours_parse(hours[n], &h[n], NULL), 0);
+    ck_assert_msg(sched_windows_new(&w, tz, h, n, hol, holiday ? 1 : 0, &err) == 0, "%s",
+                  err.msg);
+    return w;
+}
+
+START_TEST(offsets_match_iana_table)
+{
+    static const struct {
+        const char *zone, *utc;
+        int offset_min;
+    } rows[] = {
+        {"America/Los_Angeles", "2026-03-08T09:59:59Z", -480},
+        {"America/Los_Angeles", "2026-03-08T10:00:00Z", -420},
+        {"America/Los_Angeles", "2026-11-01T08:30:00Z", -420},
+        {"America/Los_Angeles", "2026-11-01T09:30:00Z", -480},
+        {"Europe/Berlin", "2026-03-29T00:59:59Z", 60},
+        {"Europe/Berlin", "2026-03-29T01:00:00Z", 120},
+        {"Europe/Berlin", "2026-10-25T00:30:00Z", 120},
+        {"Europe/Berlin", "2026-10-25T01:30:00Z", 60},
+        {"Australia/Lord_Howe", "2026-10-03T15:29:59Z", 630},
+        {"Australia/Lord_Howe", "2026-10-03T15:30:00Z", 660},
+        {"Australia/Lord_Howe", "2026-04-04T14:45:00Z", 660},
+        {"Australia/Lord_Howe", "2026-04-04T15:15:00Z", 630},
+        {"Asia/Kathmandu", "2026-06-01T03:15:00Z", 345},
+        {"Asia/Kathmandu", "1986-01-01T00:00:00Z", 345},
+        {"Asia/Kathmandu", "1985-12-31T18:29:59Z", 330},
+        {"Asia/Kolkata", "2026-06-01T03:30:00Z", 330},
+        {"America/Sao_Paulo", "2018-11-04T03:00:00Z", -120},
+        {"America/Sao_Paulo", "2019-02-17T01:30:00Z", -120},
+        {"America/Sao_Paulo", "2019-02-17T02:30:00Z", -180},
+        {"America/Sao_Paulo", "2019-11-03T03:00:00Z", -180},
+        {"Pacific/Apia", "2011-12-30T09:59:59Z", -600},
+        {"Pacific/Apia", "2011-12-30T10:00:00Z", 840},
+        {"Pacific/Apia", "2021-06-01T00:00:00Z", 780},
+        {"Europe/Dublin", "2026-01-15T09:00:00Z", 0},
+        {"Europe/Dublin", "2026-07-15T08:00:00Z", 60},
+        {"Pacific/Chatham", "2026-01-15T00:00:00Z", 825},
+        {"Pacific/Kiritimati", "2026-01-15T10:00:00Z", 840},
+        {"Pacific/Pago_Pago", "2026-01-15T10:00:00Z", -660},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const sched_zone *z;
+
+        ck_assert_int_eq(sched_zone_get(rows[i].zone, &z, NULL), 0);
+        ck_assert_msg(sched_zone_offset_ms(z, iso(rows[i].utc)) == rows[i].offset_min * 60000,
+                      "%s at %s: got %d min, want %d", rows[i].zone, rows[i].utc,
+                      sched_zone_offset_ms(z, iso(rows[i].utc)) / 60000, rows[i].offset_min);
+    }
+}
+END_TEST
+
+START_TEST(wall_times_resolve_by_spec)
+{
+    static const struct {
+        const char *zone, *wall, *utc;
+    } rows[] = {
+        {"America/Los_Angeles", "2026-03-09T17:00", "2026-03-10T00:00:00Z"},
+        {"America/Los_Angeles", "2026-03-08T02:00", "2026-03-08T10:00:00Z"}, /* gap */
+        {"America/Los_Angeles", "2026-03-08T02:30", "2026-03-08T10:00:00Z"}, /* gap */
+        {"America/Los_Angeles", "2026-11-01T01:30", "2026-11-01T08:30:00Z"}, /* first */
+        {"America/Los_Angeles", "2026-11-01T03:00", "2026-11-01T11:00:00Z"},
+        {"Europe/Berlin", "2026-03-29T02:15", "2026-03-29T01:00:00Z"},
+        {"Europe/Berlin", "2026-10-25T02:15", "2026-10-25T00:15:00Z"},
+        {"Australia/Lord_Howe", "2026-10-04T02:00", "2026-10-03T15:30:00Z"},
+        {"Australia/Lord_Howe", "2026-10-04T02:29", "2026-10-03T15:30:00Z"},
+        {"Australia/Lord_Howe", "2026-04-05T01:45", "2026-04-04T14:45:00Z"},
+        {"America/Sao_Paulo", "2018-11-04T00:00", "2018-11-04T03:00:00Z"},
+        {"America/Sao_Paulo", "2019-11-03T00:00", "2019-11-03T03:00:00Z"},
+        {"Europe/Dublin", "2026-03-29T01:30", "2026-03-29T01:00:00Z"},
+        {"Europe/Dublin", "2026-10-25T01:30", "2026-10-25T00:30:00Z"},
+        {"Pacific/Apia", "2011-12-30T09:00", "2011-12-30T10:00:00Z"}, /* a lost day */
+        {"Asia/Kathmandu", "2026-06-01T09:00", "2026-06-01T03:15:00Z"},
+        {"Europe/Berlin", "2026-03-31T00:00", "2026-03-30T22:00:00Z"},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const sched_zone *z;
+        int64_t got;
+
+        ck_assert_int_eq(sched_zone_get(rows[i].zone, &z, NULL), 0);
+        got = sched_zone_wall_to_utc(z, wall(rows[i].wall));
+        ck_assert_msg(got == iso(rows[i].utc), "%s %s: got %s want %s", rows[i].zone,
+                      rows[i].wall, fmt(got), rows[i].utc);
+    }
+}
+END_TEST
+
+typedef struct scenario {
+    const char *zone;
+    const char *hours[4];
+    const char *holiday;
+    const char *at;
+    bool open;
+    const char *next_open, *next_close; /* NULL = null */
+} scenario;
+
+static void check_scenario(const scenario *c)
+{
+    sched_windows *w = make(c->zone, c->hours, c->holiday);
+    sched_window_state st;
+    int64_t want_open = c->next_open ? iso(c->next_open) : SCHED_NO_INSTANT;
+    int64_t want_close = c->next_close ? iso(c->next_close) : SCHED_NO_INSTANT;
+
+    sched_windows_eval(w, iso(c->at), &st);
+    ck_assert_msg(st.open == c->open, "%s %s at %s: open=%d", c->zone, c->hours[0], c->at,
+                  st.open);
+    ck_assert_msg(st.next_open == want_open, "%s %s at %s: next_open %s want %s", c->zone,
+                  c->hours[0], c->at, fmt(st.next_open), fmt(want_open));
+    ck_assert_msg(st.next_close == want_close, "%s %s at %s: next_close %s want %s", c->zone,
+                  c->hours[0], c->at, fmt(st.next_close), fmt(want_close));
+    sched_windows_free(w);
+}
+
+START_TEST(window_scenarios)
+{
+    static const scenario rows[] = {
+        /* Seattle's night shift crosses midnight. */
+        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, NULL, "2026-03-10T08:59:59Z", true,
+         "2026-03-11T00:00:00Z", "2026-03-10T09:00:00Z"},
+        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, NULL, "2026-03-14T08:30:00Z", true,
+         "2026-03-17T00:00:00Z", "2026-03-14T09:00:00Z"},
+        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, NULL, "2026-03-08T09:30:00Z", false,
+         "2026-03-10T00:00:00Z", "2026-03-10T09:00:00Z"},
+        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, NULL, "2026-03-09T17:30:00Z", false,
+         "2026-03-10T00:00:00Z", "2026-03-10T09:00:00Z"},
+        /* Holidays close windows that start on them, not ones that end on them. */
+        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, "2026-03-09", "2026-03-10T05:00:00Z",
+         false, "2026-03-11T00:00:00Z", "2026-03-11T09:00:00Z"},
+        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, "2026-03-10", "2026-03-10T08:00:00Z",
+         true, "2026-03-12T00:00:00Z", "2026-03-10T09:00:00Z"},
+        /* Always open. */
+        {"Asia/Tokyo", {"Mon-Sun 00:00-24:00"}, NULL, "2026-03-09T17:30:00Z", true, NULL, NULL},
+        /* Touching windows merge. */
+        {"Europe/Berlin", {"Mon-Fri 09:00-18:00", "Mon-Fri 18:00-20:00"}, NULL,
+         "2026-03-30T15:00:00Z", true, "2026-03-31T07:00:00Z", "2026-03-30T18:00:00Z"},
+        /* Overlapping windows merge. */
+        {"Europe/Berlin", {"Mon-Fri 09:00-13:00", "Mon-Fri 12:00-18:00"}, NULL,
+         "2026-03-30T08:00:00Z", true, "2026-03-31T07:00:00Z", "2026-03-30T16:00:00Z"},
+        /* Berlin's 09:00 moves in UTC across the switch. */
+        {"Europe/Berlin", {"Mon-Fri 09:00-18:00"}, NULL, "2026-03-27T18:00:00Z", false,
+         "2026-03-30T07:00:00Z", "2026-03-30T16:00:00Z"},
+        /* The Apia Friday that never was contributes no window. */
+        {"Pacific/Apia", {"Mon-Fri 09:00-17:00"}, NULL, "2011-12-30T03:00:00Z", false,
+         "2012-01-01T19:00:00Z", "2012-01-02T03:00:00Z"},
+        /* A window wholly inside a DST gap is not open that day. */
+        {"America/Los_Angeles", {"Sun 02:10-02:50"}, NULL, "2026-03-08T09:00:00Z", false,
+         "2026-03-15T09:10:00Z", "2026-03-15T09:50:00Z"},
+        /* Start in the gap: opens at the first instant after it. */
+        {"America/Los_Angeles", {"Sun 02:30-06:00"}, NULL, "2026-03-08T09:00:00Z", false,
+         "2026-03-08T10:00:00Z", "2026-03-08T13:00:00Z"},
+        /* Start in the repeated hour: its first occurrence; 1.5 local hours last 2.5. */
+        {"America/Los_Angeles", {"Sun 01:30-03:00"}, NULL, "2026-11-01T08:00:00Z", false,
+         "2026-11-01T08:30:00Z", "2026-11-01T11:00:00Z"},
+        {"America/Los_Angeles", {"Sun 01:30-03:00"}, NULL, "2026-11-01T10:30:00Z", true,
+         "2026-11-08T09:30:00Z", "2026-11-01T11:00:00Z"},
+        /* Lord Howe's half-hour DST. */
+        {"Australia/Lord_Howe", {"Sun 02:00-04:00"}, NULL, "2026-10-03T15:00:00Z", false,
+         "2026-10-03T15:30:00Z", "2026-10-03T17:00:00Z"},
+        /* Quarter- and three-quarter-hour offsets. */
+        {"Asia/Kathmandu", {"Mon-Fri 09:00-18:00"}, NULL, "2026-06-01T03:14:59Z", false,
+         "2026-06-01T03:15:00Z", "2026-06-01T12:15:00Z"},
+        {"Pacific/Chatham", {"Mon-Fri 09:00-17:00"}, NULL, "2026-01-14T20:15:00Z", true,
+         "2026-01-15T19:15:00Z", "2026-01-15T03:15:00Z"},
+        /* +14: Kiritimati's Friday starts while it is Thursday 10:00Z. */
+        {"Pacific/Kiritimati", {"Fri 00:00-08:00"}, NULL, "2026-01-15T10:00:00Z", true,
+         "2026-01-22T10:00:00Z", "2026-01-15T18:00:00Z"},
+        /* 24:00 as an end. */
+        {"Europe/Berlin", {"Mon 20:00-24:00"}, NULL, "2026-03-30T21:59:59Z", true,
+         "2026-04-06T18:00:00Z", "2026-03-30T22:00:00Z"},
+        /* Havana changes its clocks at midnight: the day starts at 01:00. */
+        {"America/Havana", {"Sun 00:00-03:00"}, NULL, "2026-03-08T04:00:00Z", false,
+         "2026-03-08T05:00:00Z", "2026-03-08T07:00:00Z"},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        check_scenario(&rows[i]);
+}
+END_TEST
+
+START_TEST(unknown_zones_are_errors)
+{
+    const sched_zone *z;
+    core_error err;
+    sched_windows *w;
+    core_hours h;
+
+    ck_assert_int_eq(sched_zone_get("Mars/Olympus_Mons", &z, &err), CORE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "Mars/Olympus_Mons"));
+    ck_assert_ptr_null(z);
+    ck_assert_int_eq(sched_zone_get("", &z, &err), CORE_EINVAL);
+    ck_assert_int_eq(core_hours_parse("Mon 09:00-10:00", &h, NULL), 0);
+    ck_assert_int_eq(sched_windows_new(&w, "Not/AZone", &h, 1, NULL, 0, &err), CORE_EINVAL);
+    ck_assert_ptr_null(w);
+    ck_assert_str_ne(sched_tz_data_version(), "unknown");
+}
+END_TEST
+
+/* ---- the glibc oracle ------------------------------------------------------------------ */
+
+static int32_t glibc_offset(int64_t utc_ms)
+{
+    time_t t = (time_t)(utc_ms / 1000);
+    struct tm tm;
+
+    localtime_r(&t, &tm);
+    return (int32_t)tm.tm_gmtoff * 1000;
+}
+
+/* The distinct offsets glibc shows in the days around `at` (sampled hourly: every
+ * offset in force lasts far longer than an hour). */
+static size_t oracle_offsets(int64_t at, int32_t *offs, size_t cap)
+{
+    size_t n = 0;
+
+    for (int64_t u = at - 4 * 86400000LL; u <= at + 3 * 86400000LL; u += 3600000) {
+        int32_t o = glibc_offset(u);
+        bool seen = false;
+
+        for (size_t i = 0; i < n; i++)
+            seen |= offs[i] == o;
+        if (!seen && n < cap)
+            offs[n++] = o;
+    }
+    return n;
+}
+
+/* SPEC section 3 meaning of a wall time, using only localtime_r. */
+static int64_t oracle_wall_to_utc(int64_t w, const int32_t *offs, size_t n)
+{
+    int64_t best = INT64_MAX;
+
+    for (size_t i = 0; i < n; i++) {
+        if (glibc_offset(w - offs[i]) == offs[i] && w - offs[i] < best)
+            best = w - offs[i];
+    }
+    if (best != INT64_MAX)
+        return best;
+    /* A gap: bisect for the transition between the two sides. */
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            int64_t lo = w - offs[j], hi = w - offs[i]; /* offs[i] before, offs[j] after */
+
+            if (offs[j] <= offs[i] || glibc_offset(lo) != offs[i] || glibc_offset(hi) != offs[j])
+                continue;
+            while (hi - lo > 1000) {
+                int64_t mid = lo + (hi - lo) / 2;
+
+                mid -= mid % 1000;
+                if (mid <= lo)
+                    mid = lo + 1000;
+                if (glibc_offset(mid) == offs[j])
+                    hi = mid;
+                else
+                    lo = mid;
+            }
+            return hi;
+        }
+    }
+    ck_abort_msg("oracle: no meaning for wall time %s", fmt(w));
+    return 0;
+}
+
+static const char *const prop_hours[] = {"Mon-Fri 09:00-18:00", "Sat 01:30-02:30",
+                                         "Sun 22:00-03:00", "Wed 18:00-20:00"};
+
+static bool oracle_open(int64_t at)
+{
+    int32_t offs[16];
+    size_t n = oracle_offsets(at, offs, 16);
+    int64_t local = at + glibc_offset(at);
+    int64_t today = local / 86400000 - (local < 0 && local % 86400000);
+
+    for (int64_t day = today - 2; day <= today + 1; day++) {
+        int wd = (int)(((day + 3) % 7 + 7) % 7);
+
+        for (size_t i = 0; i < sizeof(prop_hours) / sizeof(prop_hours[0]); i++) {
+            core_hours h;
+            int64_t s, e;
+
+            core_hours_parse(prop_hours[i], &h, NULL);
+            if (!(h.days & (1u << wd)))
+                continue;
+            s = oracle_wall_to_utc(day * 86400000 + h.start_min * 60000LL, offs, n);
+            e = oracle_wall_to_utc((h.end_min <= h.start_min ? day + 1 : day) * 86400000 +
+                                   h.end_min * 60000LL,
+                                   offs, n);
+            if (s <= at && at < e)
+                return true;
+        }
+    }
+    return false;
+}
+
+START_TEST(engine_agrees_with_glibc_oracle)
+{
+    static const char *const zones[] = {
+        "America/Los_Angeles", "Europe/Berlin",    "Australia/Lord_Howe", "America/Havana",
+        "America/Santiago",    "Asia/Kathmandu",   "Pacific/Chatham",     "Pacific/Kiritimati",
+        "Asia/Tokyo",          "America/Sao_Paulo", "Europe/Dublin",      "Asia/Kolkata",
+        "Australia/Adelaide",  "America/St_Johns", "Pacific/Apia",        "Europe/London",
+        "America/New_York",    "Asia/Tehran",
+    };
+    const int64_t from = iso("2020-01-01T00:00:00Z"), to = iso("2030-01-01T00:00:00Z");
+    unsigned seed = 20261124;
+    int compared_zones = 0, instants = 0;
+    char *saved = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+
+    for (size_t zi = 0; zi < sizeof(zones) / sizeof(zones[0]); zi++) {
+        core_hours h[4];
+        sched_windows *w;
+        sched_tz_mismatch mm;
+
+        for (int i = 0; i < 4; i++)
+            core_hours_parse(prop_hours[i], &h[i], NULL);
+        ck_assert_int_eq(sched_windows_new(&w, zones[zi], h, 4, NULL, 0, NULL), 0);
+        ck_assert_int_eq(sched_zone_check_system(sched_windows_zone(w), from,
+                                                 (int)((to - from) / 86400000), &mm, NULL),
+                         0);
+        if (mm.differs) {
+            fprintf(stderr, "skip: %s: ICU (%s) and the system database differ at %s\n",
+                    zones[zi], sched_tz_data_version(), fmt(mm.at_ms));
+            sched_windows_free(w);
+            continue;
+        }
+        compared_zones++;
+        setenv("TZ", zones[zi], 1);
+        tzset();
+        for (int k = 0; k < 700; k++) {
+            int64_t at = from + (int64_t)(((uint64_t)rand_r(&seed) << 31 ^ (uint64_t)rand_r(&seed)) %
+                                          (uint64_t)((to - from) / 1000)) *
+                                    1000;
+            sched_window_state st;
+
+            sched_windows_eval(w, at, &st);
+            ck_assert_msg(st.offset_ms == glibc_offset(at), "%s at %s: offset", zones[zi],
+                          fmt(at));
+            ck_assert_msg(st.open == oracle_open(at), "%s at %s: engine open=%d", zones[zi],
+                          fmt(at), st.open);
+            /* The next changes are real changes, and nothing changes before them. */
+            ck_assert(st.next_open != SCHED_NO_INSTANT && st.next_close != SCHED_NO_INSTANT);
+            ck_assert(oracle_open(st.next_open) && !oracle_open(st.next_open - 1000));
+            ck_assert(!oracle_open(st.next_close) && oracle_open(st.next_close - 1000));
+            {
+                int64_t first = st.open ? st.next_close : st.next_open;
+                int64_t mid = at + (first - at) / 2;
+
+                ck_assert_msg(oracle_open(mid) == st.open, "%s at %s: changes before %s",
+                              zones[zi], fmt(at), fmt(first));
+            }
+            instants++;
+        }
+        sched_windows_free(w);
+    }
+    if (saved) {
+        setenv("TZ", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TZ");
+    }
+    tzset();
+    ck_assert_int_ge(compared_zones, 15);
+    ck_assert_int_ge(instants, 10000);
+}
+END_TEST
+
+Suite *suite_scheduler_windows(void)
+{
+    Suite *s = suite_create("scheduler_windows");
+    TCase *tc = tcase_create("windows");
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, offsets_match_iana_table);
+    tcase_add_test(tc, wall_times_resolve_by_spec);
+    tcase_add_test(tc, window_scenarios);
+    tcase_add_test(tc, unknown_zones_are_errors);
+    tcase_add_test(tc, engine_agrees_with_glibc_oracle);
+    suite_add_tcase(s, tc);
+    return s;
+}
