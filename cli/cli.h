@@ -3,8 +3,18 @@
 #ifndef ZONECI_CLI_H
 #define ZONECI_CLI_H
 
+struct policy_config;
+struct policy_problems;
+
 int cli_serve(int argc, char **argv);
 int cli_check_config(int argc, char **argv);
+int cli_windows(int argc, char **argv);
+int cli_route(int argc, char **argv);
 int cli_version(int argc, char **argv);
+
+/* Loads and validates a configuration; on failure prints every problem to stderr
+ * (FILE:LINE: PATH: message) and returns the loader's negative code. */
+int cli_config_load(const char *path, struct policy_config **out);
+void cli_problems_print(const char *path, const struct policy_problems *problems);
 
 #endif

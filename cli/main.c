@@ -13,6 +13,9 @@ typedef struct command {
 static const command commands[] = {
     {"serve", cli_serve, "serve --config FILE       run the webhook endpoint and API"},
     {"check-config", cli_check_config, "check-config FILE         validate a configuration file"},
+    {"windows", cli_windows, "windows --config FILE [--at ISO8601] [--json]   regions at work"},
+    {"route", cli_route,
+     "route --config FILE --event PAYLOAD.json [--at ISO8601] [--json]   explain routing"},
     {"version", cli_version, "version                   print versions"},
 };
 

@@ -115,6 +115,10 @@ int64_t core_time_mono_ms(void);
 int64_t core_time_mono_us(void);
 /* Formats ms as "2026-03-09T17:30:00Z" (milliseconds shown only when not zero). */
 void core_time_format_iso(int64_t ms, char out[CORE_ISO_MAX]);
+/* A human duration, largest units first: "3h 10m", "2d 4h", "45s". Negative is "0s". */
+void core_duration_format(int64_t ms, char out[32]);
+/* Formats the wall time of ms at a UTC offset: "2026-03-09T10:30:00-07:00". */
+void core_time_format_local(int64_t ms, int32_t offset_ms, char out[CORE_ISO_MAX]);
 /* Parses ISO 8601 "YYYY-MM-DDTHH:MM[:SS[.fff]]" followed by "Z" or "+HH:MM"/"-HH:MM".
  * A missing offset is an error: an instant must say which one it means. */
 int core_time_parse_iso(const char *s, int64_t *out, core_error *err);

@@ -88,6 +88,32 @@ void core_time_format_iso(int64_t ms, char out[CORE_ISO_MAX])
                  mi, s);
 }
 
+void core_duration_format(int64_t ms, char out[32])
+{
+    int64_t s = ms < 0 ? 0 : ms / 1000;
+    int64_t d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60;
+
+    if (d)
+        snprintf(out, 32, h ? "%lldd %lldh" : "%lldd", (long long)d, (long long)h);
+    else if (h)
+        snprintf(out, 32, m ? "%lldh %lldm" : "%lldh", (long long)h, (long long)m);
+    else if (m)
+        snprintf(out, 32, "%lldm", (long long)m);
+    else
+        snprintf(out, 32, "%llds", (long long)s);
+}
+
+void core_time_format_local(int64_t ms, int32_t offset_ms, char out[CORE_ISO_MAX])
+{
+    int32_t m = (offset_ms < 0 ? -offset_ms : offset_ms) / 60000;
+    size_t n;
+
+    core_time_format_iso(ms - ms % 1000 + offset_ms, out);
+    n = strlen(out) - 1; /* drop the Z */
+    snprintf(out + n, CORE_ISO_MAX - n, "%c%02d:%02d", offset_ms < 0 ? '-' : '+', m / 60,
+             m % 60);
+}
+
 static bool read_digits(const char **p, int n, int *out)
 {
     int v = 0;

@@ -46,6 +46,18 @@ uint64_t sched_store_error_count(const sched_store *store);
     X(SUPERSEDED, "superseded")                                                                \
     X(CANCELLED, "cancelled")
 
+typedef enum sched_state {
+#define X(id, name) SCHED_STATE_##id,
+    SCHED_STATE_LIST
+#undef X
+        SCHED_STATE_COUNT
+} sched_state;
+
+/* The stored name of a state ("received"). */
+const char *sched_state_name(sched_state state);
+/* Looks a name up; false (and *out untouched) for anything not in SCHED_STATE_LIST. */
+bool sched_state_parse(const char *name, sched_state *out);
+
 /* True for a name in SCHED_STATE_LIST. */
 bool sched_state_valid(const char *name);
 /* True for states a job never leaves (succeeded, failed, rejected, dead, superseded,
@@ -64,6 +76,9 @@ typedef struct sched_pr_ref {
     const char *author;    /* GitHub login */
     const char *clone_url; /* may be "" */
     int64_t installation_id;
+    /* The first history entry's reason, e.g. "pull request #12 opened at abc1234"; NULL
+     * or "" builds "pull request #12 at abc1234". */
+    const char *reason;
 } sched_pr_ref;
 
 typedef enum sched_intake_outcome {
@@ -91,6 +106,16 @@ int sched_intake_pull_request(sched_store *store, const char *delivery_id,
 int sched_intake_pr_closed(sched_store *store, const char *delivery_id, const char *repo,
                            int64_t pr, int64_t now_ms, sched_intake *out, core_error *err);
 
+/* Moves job `id` to state `to` in one atomic Lua step: the per-state sets, the job's
+ * reason and updated_at, a history entry and an audit entry; a final state also frees the
+ * (repo, pr, head_sha) triple and leaves the PR's live set. When `from` is not NULL the
+ * job must be in that state. Returns CORE_ENOTFOUND for an unknown job, CORE_ECONFLICT
+ * when it is in another state or in a final one (final jobs never move), CORE_EINVAL for
+ * an unknown state name or an empty actor. Strings are borrowed. Thread-safe. */
+int sched_job_transition(sched_store *store, const char *id, const char *from, const char *to,
+                         const char *actor, const char *reason, int64_t now_ms,
+                         core_error *err);
+
 /* Appends the job's JSON (SPEC section 9: id, state, repo, pr, head_sha, region, reason,
  * attempts, history, ...) to out. CORE_ENOTFOUND for an unknown id. */
 int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error *err);
@@ -113,6 +138,8 @@ typedef struct sched_zone sched_zone;
  * does not know it (never a silent fallback to GMT). *out is owned by the cache. */
 int sched_zone_get(const char *tzid, const sched_zone **out, core_error *err);
 const char *sched_zone_id(const sched_zone *zone);
+/* A short name for the zone's time at utc_ms: "PDT", "CET", else "UTC+9", "UTC+5:45". */
+void sched_zone_abbrev(const sched_zone *zone, int64_t utc_ms, char out[16]);
 /* UTC offset (ms) in force at utc_ms. */
 int32_t sched_zone_offset_ms(const sched_zone *zone, int64_t utc_ms);
 /* The instant a local wall time means: a time that occurs twice means its first
@@ -154,5 +181,48 @@ const sched_zone *sched_windows_zone(const sched_windows *w);
 /* Open or not at `at`, and the next changes within a year (SPEC section 3). Windows that
  * touch or overlap are one open span. Allocation-free. */
 void sched_windows_eval(const sched_windows *w, int64_t at, sched_window_state *out);
+
+/* ---- routing (scheduler/route.c) ------------------------------------------------------
+ * A plan is the configuration compiled for routing: each region's windows and each
+ * freeze's instants. It borrows cfg (which must outlive it) and is immutable: any thread
+ * may use it. The scheduler reads the configuration types of policies/, never the
+ * reverse. */
+struct policy_config;
+typedef struct sched_plan sched_plan;
+
+int sched_plan_new(sched_plan **out, const struct policy_config *cfg, core_error *err);
+void sched_plan_free(sched_plan *plan);
+const struct policy_config *sched_plan_config(const sched_plan *plan);
+/* The windows of cfg->regions[region], or NULL when out of range. */
+const sched_windows *sched_plan_windows(const sched_plan *plan, size_t region);
+/* Index of a region by name, or -1. */
+int sched_plan_region_index(const sched_plan *plan, const char *name);
+/* "09:00 JST, in 3h 10m": `when` in the region's zone, relative to `at`. */
+void sched_plan_describe_instant(const sched_plan *plan, size_t region, int64_t when,
+                                 int64_t at, char *out, size_t len);
+
+/* What the fleet looks like in one region, from Redis (idle runners seen recently). */
+typedef struct sched_region_load {
+    int idle_runners;
+    int queued;
+} sched_region_load;
+
+typedef enum sched_route_kind {
+    SCHED_ROUTE_QUEUE = 0, /* queue in `region` now */
+    SCHED_ROUTE_DEFER,     /* wait until release_at, then route again */
+} sched_route_kind;
+
+typedef struct sched_decision {
+    sched_route_kind kind;
+    int region;         /* index into cfg->regions; -1 for a freeze */
+    int64_t release_at; /* DEFER: when to route again */
+    char reason[512];   /* "deferred: no region open; apac-tokyo opens 09:00 JST, in 3h 10m" */
+} sched_decision;
+
+/* Decides where a job of repo goes at `at` (SPEC section 4). loads has one entry per
+ * configured region, or is NULL (all regions idle and empty: order decides).
+ * CORE_ENOTFOUND when no policy matches repo. */
+int sched_route_decide(const sched_plan *plan, const char *repo, int64_t at,
+                       const sched_region_load *loads, sched_decision *out, core_error *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include "scheduler/scheduler.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,10 +32,12 @@
 typedef struct segment {
     int64_t start; /* UTC ms from which offset applies */
     int32_t offset;
+    bool dst;
 } segment;
 
 struct sched_zone {
     char *id;
+    char abbrev[2][16]; /* ICU's short name, standard and daylight; "" when it has none */
     segment *seg; /* seg[0].start is INT64_MIN */
     size_t n;
     struct sched_zone *next;
@@ -56,10 +59,36 @@ static int32_t calendar_offset(UCalendar *cal, UErrorCode *st)
     return ucal_get(cal, UCAL_ZONE_OFFSET, st) + ucal_get(cal, UCAL_DST_OFFSET, st);
 }
 
-static int push_segment(sched_zone *z, size_t *cap, int64_t start, int32_t offset)
+static bool calendar_dst(UCalendar *cal, UErrorCode *st)
 {
-    if (z->n && z->seg[z->n - 1].offset == offset)
-        return 0; /* a change of name or DST flag only: the clock did not move */
+    return ucal_get(cal, UCAL_DST_OFFSET, st) != 0;
+}
+
+/* ICU's US-English short names: "PST"/"PDT" where one is in common use, else "GMT+9"
+ * style, which we leave out in favour of our own uniform "UTC+9". */
+static void read_abbrevs(UCalendar *cal, sched_zone *z)
+{
+    static const UCalendarDisplayNameType types[2] = {UCAL_SHORT_STANDARD, UCAL_SHORT_DST};
+
+    for (int i = 0; i < 2; i++) {
+        UChar name[16];
+        UErrorCode st = U_ZERO_ERROR;
+        int32_t n = ucal_getTimeZoneDisplayName(cal, types[i], "en_US", name, 16, &st);
+
+        z->abbrev[i][0] = '\0';
+        if (U_SUCCESS(st) && n > 0 && n < 16) {
+            u_austrncpy(z->abbrev[i], name, 15);
+            z->abbrev[i][15] = '\0';
+            if (strncmp(z->abbrev[i], "GMT", 3) == 0 && z->abbrev[i][3] != '\0')
+                z->abbrev[i][0] = '\0';
+        }
+    }
+}
+
+static int push_segment(sched_zone *z, size_t *cap, int64_t start, int32_t offset, bool dst)
+{
+    if (z->n && z->seg[z->n - 1].offset == offset && z->seg[z->n - 1].dst == dst)
+        return 0; /* a change of name only: the clock did not move */
     if (z->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 64;
         segment *p = realloc(z->seg, ncap * sizeof(*p));
@@ -71,6 +100,7 @@ static int push_segment(sched_zone *z, size_t *cap, int64_t start, int32_t offse
     }
     z->seg[z->n].start = start;
     z->seg[z->n].offset = offset;
+    z->seg[z->n].dst = dst;
     z->n++;
     return 0;
 }
@@ -116,13 +146,14 @@ static int zone_build(const char *tzid, sched_zone **out, core_error *err)
         rc = core_error_set(err, CORE_ENOMEM, "out of memory");
         goto out;
     }
+    read_abbrevs(cal, z);
     ucal_setMillis(cal, (UDate)TABLE_FROM_MS, &st);
-    rc = push_segment(z, &cap, INT64_MIN, calendar_offset(cal, &st));
+    rc = push_segment(z, &cap, INT64_MIN, calendar_offset(cal, &st), calendar_dst(cal, &st));
     while (rc == 0 && U_SUCCESS(st) &&
            ucal_getTimeZoneTransitionDate(cal, UCAL_TZ_TRANSITION_NEXT, &t, &st) &&
            t < (UDate)TABLE_TO_MS) {
         ucal_setMillis(cal, t, &st);
-        rc = push_segment(z, &cap, (int64_t)t, calendar_offset(cal, &st));
+        rc = push_segment(z, &cap, (int64_t)t, calendar_offset(cal, &st), calendar_dst(cal, &st));
     }
     if (rc == 0 && U_FAILURE(st))
         rc = core_error_set(err, CORE_EINVAL, "ICU failed on time zone \"%.80s\": %s", tzid,
@@ -198,6 +229,21 @@ static size_t segment_at(const sched_zone *z, int64_t utc)
             hi = mid;
     }
     return lo;
+}
+
+void sched_zone_abbrev(const sched_zone *zone, int64_t utc_ms, char out[16])
+{
+    const segment *sg = &zone->seg[segment_at(zone, utc_ms)];
+    const char *name = zone->abbrev[sg->dst ? 1 : 0];
+    int32_t m = (sg->offset < 0 ? -sg->offset : sg->offset) / 60000;
+
+    if (*name) {
+        snprintf(out, 16, "%s", name);
+    } else if (m % 60) {
+        snprintf(out, 16, "UTC%c%d:%02d", sg->offset < 0 ? '-' : '+', m / 60, m % 60);
+    } else {
+        snprintf(out, 16, "UTC%c%d", sg->offset < 0 ? '-' : '+', m / 60);
+    }
 }
 
 int32_t sched_zone_offset_ms(const sched_zone *zone, int64_t utc_ms)
