@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "policies/policies.h"
+#include "scheduler/scheduler.h"
 #include "webhooks/webhooks.h"
 
 #define ZONECI_VERSION "0.1.0"
@@ -106,8 +107,10 @@ int cli_serve(int argc, char **argv)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     redact_url(cfg->redis.url, redis, sizeof(redis));
-    CORE_LOG(CORE_LOG_INFO, "start", "version=%s config=%s listen=%s threads=%d redis=%s",
-             ZONECI_VERSION, path, cfg->server.listen, cfg->server.threads, redis);
+    CORE_LOG(CORE_LOG_INFO, "start",
+             "version=%s config=%s listen=%s threads=%d redis=%s icu_tz_data=%s system_tz_data=%s",
+             ZONECI_VERSION, path, cfg->server.listen, cfg->server.threads, redis,
+             sched_tz_data_version(), core_tz_system_version());
     if (wh_server_start(&srv, cfg, &err) < 0) {
         CORE_LOG(CORE_LOG_ERROR, "start_failed", "msg=\"%s\"", err.msg);
         return 1;
@@ -135,5 +138,7 @@ int cli_version(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("zoneci %s\n", ZONECI_VERSION);
+    printf("ICU time-zone data %s; system time-zone data %s\n", sched_tz_data_version(),
+           core_tz_system_version());
     return 0;
 }

@@ -144,6 +144,9 @@ int core_date_parse(const char *s, int *year, int *month, int *day, core_error *
 int64_t core_days_from_civil(int64_t year, int month, int day);
 void core_civil_from_days(int64_t days, int64_t *year, int *month, int *day);
 
+/* The system time-zone database's version ("2025b", from tzdata.zi), or "unknown". */
+const char *core_tz_system_version(void);
+
 /* True when the system time-zone database (/usr/share/zoneinfo, or $TZDIR) has `name`. */
 bool core_tz_exists(const char *name);
 

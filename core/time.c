@@ -297,9 +297,36 @@ bool core_hours_crosses_midnight(const core_hours *h)
     return h->end_min <= h->start_min;
 }
 
-bool core_tz_exists(const char *name)
+static const char *zoneinfo_dir(void)
 {
     const char *dir = getenv("TZDIR");
+
+    return dir && *dir ? dir : "/usr/share/zoneinfo";
+}
+
+const char *core_tz_system_version(void)
+{
+    static char version[32];
+    char path[512], line[128];
+    FILE *f;
+
+    if (version[0])
+        return version;
+    snprintf(path, sizeof(path), "%s/tzdata.zi", zoneinfo_dir());
+    f = fopen(path, "r");
+    if (f && fgets(line, sizeof(line), f) && strncmp(line, "# version ", 10) == 0) {
+        line[strcspn(line, "\r\n")] = '\0';
+        snprintf(version, sizeof(version), "%.30s", line + 10);
+    } else {
+        snprintf(version, sizeof(version), "unknown");
+    }
+    if (f)
+        fclose(f);
+    return version;
+}
+
+bool core_tz_exists(const char *name)
+{
     char path[512];
     char magic[4];
     FILE *f;
@@ -311,7 +338,7 @@ bool core_tz_exists(const char *name)
         if (!isalnum((unsigned char)*c) && !strchr("/_-+", *c))
             return false;
     }
-    snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
+    snprintf(path, sizeof(path), "%s/%s", zoneinfo_dir(), name);
     f = fopen(path, "rb");
     if (!f)
         return false;

@@ -123,7 +123,8 @@ typedef struct policy_config {
 } policy_config;
 
 /* One problem found while loading: where (JSON path like "regions[1].hours[0]", and the
- * line when jansson reports one, else 0) and what. */
+ * line of its key, or of the enclosing object for a missing key; 0 when unknown) and
+ * what. Problem lists are appended to: start from a zeroed policy_problems. */
 typedef struct policy_problem {
     char path[160];
     int line;
