@@ -1,5 +1,7 @@
 /* `zoneci check-config FILE`: validates a configuration file and prints every problem as
- * FILE:LINE: PATH: message, so that editors and CI can jump to it. Reads no secrets. */
+ * FILE:LINE: PATH: message, so that editors and CI can jump to it. Beyond the schema it
+ * checks each time zone against ICU (which zoneci computes with) and warns where ICU's
+ * time-zone data and the system's disagree in the next 400 days. Reads no secrets. */
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -7,6 +9,9 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
+#include "scheduler/scheduler.h"
+
+#define TZ_CHECK_DAYS 400
 
 static int usage(void)
 {
@@ -14,13 +19,37 @@ static int usage(void)
     return 2;
 }
 
+/* Warns (returns the count) for each zone whose ICU offsets differ from the system's. */
+int cli_tz_warnings(const policy_config *cfg, int64_t from, FILE *out)
+{
+    int warnings = 0;
+
+    for (size_t i = 0; i < cfg->n_regions; i++) {
+        const sched_zone *z;
+        sched_tz_mismatch mm;
+        char at[CORE_ISO_MAX];
+
+        if (sched_zone_get(cfg->regions[i].timezone, &z, NULL) < 0 ||
+            sched_zone_check_system(z, from, TZ_CHECK_DAYS, &mm, NULL) < 0 || !mm.differs)
+            continue;
+        core_time_format_iso(mm.at_ms, at);
+        fprintf(out,
+                "warning: regions[%zu].timezone: %s: ICU time-zone data %s and the system's %s "
+                "disagree from %s (ICU UTC%+.2f h, system UTC%+.2f h)\n",
+                i, cfg->regions[i].timezone, sched_tz_data_version(), core_tz_system_version(),
+                at, mm.icu_offset_ms / 3600000.0, mm.system_offset_ms / 3600000.0);
+        warnings++;
+    }
+    return warnings;
+}
+
 int cli_check_config(int argc, char **argv)
 {
     const char *path = NULL;
     policy_config *cfg = NULL;
-    policy_problems problems = {0};
+    sched_plan *plan = NULL;
     core_error err = {0};
-    int rc;
+    int warnings;
 
     /* "--config FILE" is accepted too, like the other sub-commands spell it. */
     if (argc == 2 && argv[1][0] != '-')
@@ -29,28 +58,20 @@ int cli_check_config(int argc, char **argv)
         path = argv[2];
     if (!path)
         return usage();
-
-    rc = policy_config_load(path, &cfg, &problems, &err);
-    if (rc == 0) {
-        printf("%s: ok (%zu region%s, %zu polic%s)\n", path, cfg->n_regions,
-               cfg->n_regions == 1 ? "" : "s", cfg->n_policies, cfg->n_policies == 1 ? "y" : "ies");
+    if (cli_config_load(path, &cfg) < 0)
+        return 1;
+    /* Compiling the plan opens every zone in ICU: an id ICU does not know is an error,
+     * never a silent fall back to GMT. */
+    if (sched_plan_new(&plan, cfg, &err) < 0) {
+        fprintf(stderr, "%s: %s\n1 problem\n", path, err.msg);
         policy_config_free(cfg);
-        return 0;
-    }
-    if (problems.count == 0) {
-        /* Unreadable, too big, out of memory: err holds the one reason. */
-        fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    for (size_t i = 0; i < problems.count; i++) {
-        const policy_problem *p = &problems.items[i];
-
-        fprintf(stderr, "%s:", path);
-        if (p->line > 0)
-            fprintf(stderr, "%d:", p->line);
-        fprintf(stderr, " %s%s%s\n", p->path, p->path[0] ? ": " : "", p->msg);
-    }
-    fprintf(stderr, "%zu problem%s\n", problems.count, problems.count == 1 ? "" : "s");
-    policy_problems_free(&problems);
-    return 1;
+    warnings = cli_tz_warnings(cfg, core_time_now_ms(), stderr);
+    printf("%s: ok (%zu region%s, %zu polic%s%s)\n", path, cfg->n_regions,
+           cfg->n_regions == 1 ? "" : "s", cfg->n_policies, cfg->n_policies == 1 ? "y" : "ies",
+           warnings ? ", time-zone warnings above" : "");
+    sched_plan_free(plan);
+    policy_config_free(cfg);
+    return 0;
 }

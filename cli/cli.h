@@ -3,6 +3,9 @@
 #ifndef ZONECI_CLI_H
 #define ZONECI_CLI_H
 
+#include <stdint.h>
+#include <stdio.h>
+
 struct policy_config;
 struct policy_problems;
 
@@ -16,5 +19,9 @@ int cli_version(int argc, char **argv);
  * (FILE:LINE: PATH: message) and returns the loader's negative code. */
 int cli_config_load(const char *path, struct policy_config **out);
 void cli_problems_print(const char *path, const struct policy_problems *problems);
+/* Prints a warning to out for each region whose zone's ICU offsets differ from the system
+ * database's within 400 days of `from`; returns how many. Changes TZ while it runs:
+ * single-threaded callers only (check-config, start-up). */
+int cli_tz_warnings(const struct policy_config *cfg, int64_t from, FILE *out);
 
 #endif

@@ -1,7 +1,9 @@
 /* `zoneci serve --config FILE`: the long-running service. The main thread owns the
  * signals (blocked everywhere else, taken with sigtimedwait): SIGTERM/SIGINT drain and
  * exit 0, SIGHUP reloads the configuration and keeps the old one if the new is invalid. */
+#define _GNU_SOURCE /* open_memstream, strtok */
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -56,13 +58,40 @@ static void apply_log_level(const policy_config *cfg)
         core_log_set_level(level);
 }
 
+/* Zones ICU does not know stop the start; zones whose ICU data is older than the system's
+ * are logged once per zone, with the first instant they differ. Runs before any thread. */
+static int check_zones(const policy_config *cfg)
+{
+    sched_plan *plan = NULL;
+    core_error err = {0};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem;
+
+    if (sched_plan_new(&plan, cfg, &err) < 0) {
+        CORE_LOG(CORE_LOG_ERROR, "config_invalid", "msg=\"%s\"", err.msg);
+        return -1;
+    }
+    sched_plan_free(plan);
+    mem = open_memstream(&text, &len);
+    if (!mem)
+        return 0;
+    cli_tz_warnings(cfg, core_time_now_ms(), mem);
+    fclose(mem);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        CORE_LOG(CORE_LOG_WARN, "tz_data_mismatch", "msg=\"%s\"", line);
+    free(text);
+    return 0;
+}
+
 static void reload(wh_server *srv, const char *path)
 {
     policy_config *cfg = NULL;
     core_error err = {0};
 
-    if (load(path, &cfg) < 0) {
+    if (load(path, &cfg) < 0 || check_zones(cfg) < 0) {
         CORE_LOG(CORE_LOG_ERROR, "config_reload", "file=%s outcome=kept_old", path);
+        policy_config_free(cfg);
         return;
     }
     apply_log_level(cfg);
@@ -100,6 +129,11 @@ int cli_serve(int argc, char **argv)
         return 1;
     }
     apply_log_level(cfg);
+    if (check_zones(cfg) < 0) {
+        fprintf(stderr, "zoneci: %s names a time zone ICU does not know\n", path);
+        policy_config_free(cfg);
+        return 1;
+    }
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);

@@ -1,0 +1,27 @@
+/* The store's Lua scripts (private to scheduler/). Each script is one atomic step on the
+ * job keys; store.c runs them with EVALSHA and reloads them on NOSCRIPT. Every script
+ * starts with the same library (key names, the transition helper), so the key layout and
+ * the rules for moving a job between states are written once, in Lua. */
+#ifndef ZONECI_SCHEDULER_SCRIPTS_H
+#define ZONECI_SCHEDULER_SCRIPTS_H
+
+/* Entries of the audit stream kept (XADD MAXLEN ~). */
+#define SCHED_AUDIT_MAXLEN 100000
+
+/* To add a script: a constant here, its source in scripts.c. ARGV[1] is always the key
+ * prefix "{P}:" (the library builds job keys from it). */
+typedef enum sched_script {
+    SCHED_SCRIPT_INTAKE = 0, /* pull_request delivery: dedup, create, supersede */
+    SCHED_SCRIPT_CLOSE,      /* closed PR: dedup, cancel the PR's live jobs */
+    SCHED_SCRIPT_TRANSITION, /* one job to another state, optionally from an expected one */
+    SCHED_SCRIPT_JOB_GET,    /* read-only: a job's hash and decoded history */
+    SCHED_SCRIPT_JOB_LIST,   /* read-only: a page of jobs from an index set, newest first */
+    SCHED_SCRIPT_COUNT
+} sched_script;
+
+/* The full Lua source of a script (library included); a static string. */
+const char *sched_script_source(sched_script script);
+/* A short name for logs ("intake", ...). */
+const char *sched_script_name(sched_script script);
+
+#endif

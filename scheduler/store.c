@@ -1,0 +1,952 @@
+/* The Redis adapter, the only file that includes hiredis: URL parsing, a small pool of
+ * synchronous connections, EVALSHA with reload on NOSCRIPT, and replies copied out into
+ * plain C data (store.h).
+ *
+ * hiredis rules kept here: a redisContext is used by one thread at a time; once its err is
+ * set it is unusable and is freed; every reply is freed with freeReplyObject. */
+#include "scheduler/store.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis.h>
+
+#include "core/core.h"
+#include "scheduler/scheduler.h"
+#include "scheduler/scripts.h"
+
+#define POOL_MAX 1024
+#define PREFIX_MAX 64
+#define URL_MAX 4096
+#define SUN_PATH_MAX 107 /* sizeof(sockaddr_un.sun_path) - 1; hiredis would truncate */
+#define DEFAULT_CONNECT_MS 1000
+#define DEFAULT_COMMAND_MS 2000
+#define DEFAULT_DEDUP_TTL 86400
+#define TIMEOUT_MAX_MS 600000
+#define SHA_LEN 40
+
+typedef struct conn {
+    redisContext *ctx; /* NULL until connected, and again after any error */
+} conn;
+
+struct sched_store {
+    char *prefix; /* "{P}:" */
+    char *target; /* "host:port" or "unix:/path", for messages: never the password */
+    bool is_unix;
+    char *host;
+    int port;
+    char *path;
+    char *user;     /* NULL: AUTH with the password alone */
+    char *password; /* NULL: no AUTH */
+    int db;
+    struct timeval connect_tv;
+    struct timeval command_tv;
+    int command_ms;
+    int pool_wait_ms;
+    int dedup_ttl;
+
+    pthread_mutex_t mu; /* guards idle / n_idle */
+    pthread_cond_t cv;  /* signalled when a connection is given back */
+    bool sync_ready;
+    conn *conns;
+    conn **idle;
+    size_t n_idle;
+    size_t pool_size;
+
+    pthread_mutex_t sha_mu; /* guards sha */
+    char sha[SCHED_SCRIPT_COUNT][SHA_LEN + 1];
+
+    atomic_uint_least64_t errors;
+};
+
+/* ---- options and URL ---------------------------------------------------------------- */
+
+static char *str_concat(const char *a, size_t alen, const char *b, size_t blen)
+{
+    char *s = malloc(alen + blen + 1);
+
+    if (!s)
+        return NULL;
+    memcpy(s, a, alen);
+    memcpy(s + alen, b, blen);
+    s[alen + blen] = '\0';
+    return s;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) into a new string; NULL for a bad escape or no memory (*bad
+ * says which). User names and passwords may hold '@', ':' or '/' only this way. */
+static char *pct_decode(const char *s, size_t n, bool *bad)
+{
+    char *out = malloc(n + 1);
+    size_t j = 0;
+
+    *bad = false;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            out[j++] = s[i];
+            continue;
+        }
+        /* A NUL would cut the credential short without a word: refuse it. */
+        if (i + 2 >= n || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0 ||
+            (hex_value(s[i + 1]) == 0 && hex_value(s[i + 2]) == 0)) {
+            *bad = true;
+            free(out);
+            return NULL;
+        }
+        out[j++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+        i += 2;
+    }
+    out[j] = '\0';
+    return out;
+}
+
+static bool parse_uint(const char *s, size_t n, long max, long *out)
+{
+    long v = 0;
+
+    if (n == 0 || n > 10)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_unix_url(sched_store *s, const char *rest, core_error *err)
+{
+    char cwd[4096];
+
+    if (!*rest)
+        return core_error_set(err, CORE_EINVAL, "redis url: unix:// needs a socket path");
+    if (rest[0] == '/') {
+        s->path = core_strndup(rest, strlen(rest));
+    } else {
+        /* Resolved now, so that a later chdir cannot move the socket. */
+        if (!getcwd(cwd, sizeof(cwd)))
+            return core_error_set(err, CORE_EINVAL, "redis url: cannot resolve relative path: %s",
+                                  strerror(errno));
+        s->path = str_concat(cwd, strlen(cwd), "/", 1);
+        if (s->path) {
+            char *full = str_concat(s->path, strlen(s->path), rest, strlen(rest));
+
+            free(s->path);
+            s->path = full;
+        }
+    }
+    if (!s->path)
+        return core_error_set(err, CORE_ENOMEM, "redis url: out of memory");
+    if (strlen(s->path) > SUN_PATH_MAX)
+        return core_error_set(err, CORE_EINVAL, "redis url: socket path longer than %d bytes",
+                              SUN_PATH_MAX);
+    s->is_unix = true;
+    s->target = str_concat("unix:", 5, s->path, strlen(s->path));
+    if (!s->target)
+        return core_error_set(err, CORE_ENOMEM, "redis url: out of memory");
+    return 0;
+}
+
+/* userinfo is "password", ":password" or "user:password" (as redis-cli reads it). */
+static int parse_userinfo(sched_store *s, const char *ui, size_t n, core_error *err)
+{
+    const char *colon = memchr(ui, ':', n);
+    const char *pw = colon ? colon + 1 : ui;
+    size_t pwlen = colon ? n - (size_t)(pw - ui) : n;
+    bool bad = false;
+
+    if (colon && colon > ui) {
+        s->user = pct_decode(ui, (size_t)(colon - ui), &bad);
+        if (!s->user)
+            goto fail;
+    }
+    if (pwlen > 0) {
+        s->password = pct_decode(pw, pwlen, &bad);
+        if (!s->password)
+            goto fail;
+    }
+    return 0;
+fail:
+    /* Never echo the text: it is a credential. */
+    return bad ? core_error_set(err, CORE_EINVAL, "redis url: bad %%-escape in user or password")
+               : core_error_set(err, CORE_ENOMEM, "redis url: out of memory");
+}
+
+static int parse_tcp_url(sched_store *s, const char *rest, core_error *err)
+{
+    const char *at = strrchr(rest, '@');
+    const char *hp = at ? at + 1 : rest;
+    const char *slash = strchr(hp, '/');
+    const char *end = slash ? slash : hp + strlen(hp);
+    const char *host = hp;
+    const char *host_end;
+    const char *port_s = NULL;
+    long port = 6379;
+    long db = 0;
+    int rc;
+
+    if (at) {
+        rc = parse_userinfo(s, rest, (size_t)(at - rest), err);
+        if (rc < 0)
+            return rc;
+    }
+    if (hp < end && *hp == '[') {
+        const char *close = memchr(hp, ']', (size_t)(end - hp));
+
+        if (!close)
+            return core_error_set(err, CORE_EINVAL, "redis url: unterminated [ in host");
+        host = hp + 1;
+        host_end = close;
+        if (close + 1 < end) {
+            if (close[1] != ':')
+                return core_error_set(err, CORE_EINVAL, "redis url: junk after ] in host");
+            port_s = close + 2;
+        }
+    } else {
+        const char *colon = memchr(hp, ':', (size_t)(end - hp));
+
+        host_end = colon ? colon : end;
+        if (colon) {
+            if (memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+                return core_error_set(err, CORE_EINVAL,
+                                      "redis url: an IPv6 host must be written in [brackets]");
+            port_s = colon + 1;
+        }
+    }
+    if (host_end == host)
+        return core_error_set(err, CORE_EINVAL, "redis url: missing host");
+    if (port_s && !parse_uint(port_s, (size_t)(end - port_s), 65535, &port))
+        return core_error_set(err, CORE_EINVAL, "redis url: port must be a number from 1 to 65535");
+    if (port < 1)
+        return core_error_set(err, CORE_EINVAL, "redis url: port must be a number from 1 to 65535");
+    if (slash && slash[1] && !parse_uint(slash + 1, strlen(slash + 1), 1000000, &db))
+        return core_error_set(err, CORE_EINVAL,
+                              "redis url: database must be a number (/0, /1, ...)");
+    s->host = core_strndup(host, (size_t)(host_end - host));
+    s->target = malloc((size_t)(host_end - host) + 16);
+    if (!s->host || !s->target)
+        return core_error_set(err, CORE_ENOMEM, "redis url: out of memory");
+    snprintf(s->target, (size_t)(host_end - host) + 16, hp[0] == '[' ? "[%s]:%ld" : "%s:%ld",
+             s->host, port);
+    s->port = (int)port;
+    s->db = (int)db;
+    return 0;
+}
+
+static int parse_url(sched_store *s, const char *url, core_error *err)
+{
+    if (!url || !*url)
+        return core_error_set(err, CORE_EINVAL, "redis url: empty");
+    if (strlen(url) > URL_MAX)
+        return core_error_set(err, CORE_EINVAL, "redis url: longer than %d bytes", URL_MAX);
+    for (const char *p = url; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return core_error_set(err, CORE_EINVAL,
+                                  "redis url: spaces and control characters must be %%-escaped");
+    }
+    if (strncmp(url, "unix://", 7) == 0)
+        return parse_unix_url(s, url + 7, err);
+    if (strncmp(url, "redis://", 8) == 0)
+        return parse_tcp_url(s, url + 8, err);
+    if (strncmp(url, "rediss://", 9) == 0)
+        return core_error_set(err, CORE_EINVAL, "redis url: TLS (rediss://) is not supported");
+    return core_error_set(err, CORE_EINVAL,
+                          "redis url: must start with redis:// or unix:// (see the config docs)");
+}
+
+static int check_prefix(const char *prefix, core_error *err)
+{
+    size_t n = prefix ? strlen(prefix) : 0;
+
+    if (n == 0 || n > PREFIX_MAX)
+        return core_error_set(err, CORE_EINVAL, "redis prefix: must be 1 to %d characters",
+                              PREFIX_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)prefix[i];
+
+        /* A brace would move the hash tag and split the keys over cluster slots. */
+        if (c <= 0x20 || c >= 0x7f || c == '{' || c == '}')
+            return core_error_set(err, CORE_EINVAL,
+                                  "redis prefix: printable ASCII only, no spaces or braces");
+    }
+    return 0;
+}
+
+static int check_timeout(const char *name, int ms, core_error *err)
+{
+    if (ms < 0 || ms > TIMEOUT_MAX_MS)
+        return core_error_set(err, CORE_EINVAL, "redis %s: must be 0 (default) to %d ms", name,
+                              TIMEOUT_MAX_MS);
+    return 0;
+}
+
+static struct timeval ms_to_tv(int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+    return tv;
+}
+
+static void wipe_free(char *s)
+{
+    if (!s)
+        return;
+    for (volatile char *p = s; *p; p++)
+        *p = '\0';
+    free(s);
+}
+
+void sched_store_free(sched_store *store)
+{
+    if (!store)
+        return;
+    if (store->sync_ready) {
+        /* Freeing a store while a call is running is a use-after-free in the making. */
+        CORE_ASSERT(store->n_idle == store->pool_size);
+        pthread_mutex_destroy(&store->mu);
+        pthread_cond_destroy(&store->cv);
+        pthread_mutex_destroy(&store->sha_mu);
+    }
+    for (size_t i = 0; store->conns && i < store->pool_size; i++) {
+        if (store->conns[i].ctx)
+            redisFree(store->conns[i].ctx);
+    }
+    free(store->conns);
+    free(store->idle);
+    free(store->prefix);
+    free(store->target);
+    free(store->host);
+    free(store->path);
+    free(store->user);
+    wipe_free(store->password);
+    free(store);
+}
+
+static int sync_init(sched_store *s)
+{
+    pthread_condattr_t attr;
+    int rc;
+
+    if (pthread_condattr_init(&attr) != 0)
+        return CORE_ENOMEM;
+    /* Pool waits are durations: immune to wall-clock jumps. */
+    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(&s->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0)
+        return CORE_ENOMEM;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        pthread_cond_destroy(&s->cv);
+        return CORE_ENOMEM;
+    }
+    if (pthread_mutex_init(&s->sha_mu, NULL) != 0) {
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
+        return CORE_ENOMEM;
+    }
+    s->sync_ready = true;
+    return 0;
+}
+
+int sched_store_new(sched_store **out, const sched_store_options *opts, core_error *err)
+{
+    sched_store *s = NULL;
+    int connect_ms, rc;
+
+    CORE_ASSERT(out && opts);
+    *out = NULL;
+    rc = check_prefix(opts->prefix, err);
+    if (rc < 0)
+        return rc;
+    if (opts->pool_size < 1 || opts->pool_size > POOL_MAX)
+        return core_error_set(err, CORE_EINVAL, "redis pool_size: must be 1 to %d", POOL_MAX);
+    rc = check_timeout("connect_timeout_ms", opts->connect_timeout_ms, err);
+    if (rc == 0)
+        rc = check_timeout("command_timeout_ms", opts->command_timeout_ms, err);
+    if (rc < 0)
+        return rc;
+    if (opts->dedup_ttl_seconds < 0)
+        return core_error_set(err, CORE_EINVAL, "redis dedup_ttl_seconds: must not be negative");
+
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return core_error_set(err, CORE_ENOMEM, "redis store: out of memory");
+    atomic_init(&s->errors, 0);
+    rc = parse_url(s, opts->url, err);
+    if (rc < 0)
+        goto out;
+    s->prefix = malloc(strlen(opts->prefix) + 4);
+    s->conns = calloc(opts->pool_size, sizeof(*s->conns));
+    s->idle = calloc(opts->pool_size, sizeof(*s->idle));
+    if (!s->prefix || !s->conns || !s->idle) {
+        rc = core_error_set(err, CORE_ENOMEM, "redis store: out of memory");
+        goto out;
+    }
+    sprintf(s->prefix, "{%s}:", opts->prefix);
+    s->pool_size = opts->pool_size;
+    for (size_t i = 0; i < s->pool_size; i++)
+        s->idle[i] = &s->conns[i];
+    s->n_idle = s->pool_size;
+    connect_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : DEFAULT_CONNECT_MS;
+    s->command_ms = opts->command_timeout_ms ? opts->command_timeout_ms : DEFAULT_COMMAND_MS;
+    s->connect_tv = ms_to_tv(connect_ms);
+    s->command_tv = ms_to_tv(s->command_ms);
+    /* A call holds a connection for at most a connect plus a few commands; waiting longer
+     * than that for one means Redis is too slow to be useful. */
+    s->pool_wait_ms = connect_ms + 2 * s->command_ms;
+    s->dedup_ttl = opts->dedup_ttl_seconds ? opts->dedup_ttl_seconds : DEFAULT_DEDUP_TTL;
+    if (sync_init(s) < 0) {
+        rc = core_error_set(err, CORE_ENOMEM, "redis store: cannot create locks");
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+out:
+    sched_store_free(s);
+    return rc;
+}
+
+const char *sched_store_prefix(const sched_store *store)
+{
+    return store->prefix;
+}
+
+int sched_store_dedup_ttl(const sched_store *store)
+{
+    return store->dedup_ttl;
+}
+
+uint64_t sched_store_error_count(const sched_store *store)
+{
+    return atomic_load(&store->errors);
+}
+
+int sched_store_key(const sched_store *store, char out[SCHED_KEY_MAX], core_error *err,
+                    const char *fmt, ...)
+{
+    size_t plen = strlen(store->prefix);
+    va_list ap;
+    int n;
+
+    if (plen >= SCHED_KEY_MAX)
+        return core_error_set(err, CORE_ETOOBIG, "redis key longer than %d bytes", SCHED_KEY_MAX);
+    memcpy(out, store->prefix, plen);
+    va_start(ap, fmt);
+    n = vsnprintf(out + plen, SCHED_KEY_MAX - plen, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= SCHED_KEY_MAX - plen)
+        return core_error_set(err, CORE_ETOOBIG, "redis key longer than %d bytes", SCHED_KEY_MAX);
+    return 0;
+}
+
+/* ---- failures ---------------------------------------------------------------------- */
+
+/* Counts a Redis failure and records it; returns code. */
+static int fail(sched_store *s, core_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(sched_store *s, core_error *err, int code, const char *fmt, ...)
+{
+    char msg[CORE_ERROR_MSG_MAX];
+    va_list ap;
+
+    atomic_fetch_add(&s->errors, 1);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return core_error_set(err, code, "%s", msg);
+}
+
+/* Error replies that mean "this server cannot serve us right now" rather than "the
+ * command is wrong": the caller should retry later (GitHub redelivers, the API says 503). */
+static bool error_transient(const char *msg)
+{
+    static const char *const codes[] = {"LOADING",    "BUSY",       "READONLY",
+                                        "MASTERDOWN", "TRYAGAIN",   "CLUSTERDOWN",
+                                        "OOM",        "NOREPLICAS", "NOMASTERLINK"};
+
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        size_t n = strlen(codes[i]);
+
+        if (strncmp(msg, codes[i], n) == 0 && (msg[n] == ' ' || msg[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+static void conn_drop(conn *c)
+{
+    if (c->ctx) {
+        redisFree(c->ctx);
+        c->ctx = NULL;
+    }
+}
+
+/* ---- one command on one connection -------------------------------------------------- */
+
+/* A write to a socket the server has closed raises SIGPIPE, which kills a process that
+ * did not ignore it. As libpq does, block it around our I/O and swallow one that we
+ * caused; when the caller already blocks it (zoneci serve does) nothing changes. */
+typedef struct pipe_guard {
+    sigset_t old;
+    bool active;
+    bool was_pending;
+} pipe_guard;
+
+static void pipe_guard_begin(pipe_guard *g)
+{
+    sigset_t set, pending;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    g->active = false;
+    if (pthread_sigmask(SIG_BLOCK, &set, &g->old) != 0)
+        return;
+    if (sigismember(&g->old, SIGPIPE) == 1)
+        return;
+    g->active = true;
+    g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+}
+
+static void pipe_guard_end(pipe_guard *g)
+{
+    sigset_t set, pending;
+    struct timespec zero = {0, 0};
+
+    if (!g->active)
+        return;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1)
+        sigtimedwait(&set, NULL, &zero);
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* Sends one command and reads its reply: NULL when the connection failed (ctx->err and
+ * *saved_errno say why). */
+static redisReply *ctx_call(redisContext *ctx, size_t argc, const char **argv, const size_t *lens,
+                            int *saved_errno)
+{
+    pipe_guard g;
+    redisReply *r;
+
+    pipe_guard_begin(&g);
+    errno = 0;
+    r = redisCommandArgv(ctx, (int)argc, argv, lens);
+    *saved_errno = errno;
+    pipe_guard_end(&g);
+    return r;
+}
+
+static void describe_io(const sched_store *s, const redisContext *ctx, int saved_errno, char *out,
+                        size_t cap)
+{
+    if (ctx->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
+        snprintf(out, cap, "no answer within %d ms", s->command_ms);
+    else if (ctx->err == REDIS_ERR_EOF)
+        snprintf(out, cap, "connection closed by the server");
+    else
+        snprintf(out, cap, "%s", ctx->errstr[0] ? ctx->errstr : "i/o error");
+}
+
+/* Runs argv on c. An I/O failure drops the connection (the next call reconnects) and is
+ * counted; an error reply is returned as a reply for the caller to judge. */
+static int conn_call(sched_store *s, conn *c, size_t argc, const char **argv, redisReply **out,
+                     core_error *err)
+{
+    size_t lens[SCHED_STORE_ARGS_MAX];
+    char why[160];
+    int saved_errno;
+    int rc;
+
+    CORE_ASSERT(argc <= SCHED_STORE_ARGS_MAX);
+    for (size_t i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    *out = ctx_call(c->ctx, argc, argv, lens, &saved_errno);
+    if (*out)
+        return 0;
+    describe_io(s, c->ctx, saved_errno, why, sizeof(why));
+    rc = fail(s, err, CORE_EUNAVAILABLE, "redis %s: %s: %s", s->target, argv[0], why);
+    conn_drop(c);
+    return rc;
+}
+
+/* Turns an error reply into a code; a transient one also drops the connection, which
+ * may point at a server that has just become a replica. */
+static int reply_check(sched_store *s, conn *c, const redisReply *r, const char *what,
+                       core_error *err)
+{
+    if (r->type != REDIS_REPLY_ERROR)
+        return 0;
+    if (error_transient(r->str)) {
+        conn_drop(c);
+        return fail(s, err, CORE_EUNAVAILABLE, "redis %s: %s: %s", s->target, what, r->str);
+    }
+    return fail(s, err, CORE_EIO, "redis %s: %s: %s", s->target, what, r->str);
+}
+
+static int conn_open(sched_store *s, conn *c, core_error *err)
+{
+    const char *argv[3];
+    size_t argc = 0;
+    redisReply *r = NULL;
+    int rc;
+
+    c->ctx = s->is_unix ? redisConnectUnixWithTimeout(s->path, s->connect_tv)
+                        : redisConnectWithTimeout(s->host, s->port, s->connect_tv);
+    if (!c->ctx)
+        return fail(s, err, CORE_EUNAVAILABLE, "redis %s: connect: out of memory", s->target);
+    if (c->ctx->err) {
+        rc = fail(s, err, CORE_EUNAVAILABLE, "redis %s: connect: %s", s->target, c->ctx->errstr);
+        conn_drop(c);
+        return rc;
+    }
+    if (redisSetTimeout(c->ctx, s->command_tv) != REDIS_OK) {
+        rc = fail(s, err, CORE_EUNAVAILABLE, "redis %s: cannot set the command timeout", s->target);
+        conn_drop(c);
+        return rc;
+    }
+    if (s->password) {
+        argv[argc++] = "AUTH";
+        if (s->user)
+            argv[argc++] = s->user;
+        argv[argc++] = s->password;
+        rc = conn_call(s, c, argc, argv, &r, err);
+        if (rc < 0)
+            return rc;
+        if (r->type == REDIS_REPLY_ERROR) {
+            /* The server's words ("WRONGPASS invalid username-password pair") never hold
+             * the password; ours do not either. */
+            rc = fail(s, err, CORE_EUNAVAILABLE, "redis %s: authentication failed: %s", s->target,
+                      r->str);
+            freeReplyObject(r);
+            conn_drop(c);
+            return rc;
+        }
+        freeReplyObject(r);
+    }
+    if (s->db) {
+        char db[16];
+
+        snprintf(db, sizeof(db), "%d", s->db);
+        argv[0] = "SELECT";
+        argv[1] = db;
+        rc = conn_call(s, c, 2, argv, &r, err);
+        if (rc < 0)
+            return rc;
+        rc = reply_check(s, c, r, "SELECT", err);
+        freeReplyObject(r);
+        if (rc < 0) {
+            conn_drop(c);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- the pool ------------------------------------------------------------------------ */
+
+/* An idle connection has nothing to read: if poll says otherwise the server closed it
+ * (restart, timeout, kill) and using it would fail one call for nothing. */
+static bool ctx_idle_ok(const redisContext *ctx)
+{
+    struct pollfd p = {.fd = ctx->fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) == 0;
+}
+
+static void give_back(sched_store *s, conn *c)
+{
+    pthread_mutex_lock(&s->mu);
+    s->idle[s->n_idle++] = c;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int borrow(sched_store *s, conn **out, core_error *err)
+{
+    struct timespec deadline;
+    conn *c = NULL;
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += s->pool_wait_ms / 1000;
+    deadline.tv_nsec += (long)(s->pool_wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->mu);
+    while (s->n_idle == 0) {
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT)
+            break;
+    }
+    /* Last in, first out: the connection most recently used is the likeliest to be open. */
+    if (s->n_idle > 0)
+        c = s->idle[--s->n_idle];
+    pthread_mutex_unlock(&s->mu);
+    if (!c)
+        return core_error_set(err, CORE_EUNAVAILABLE,
+                              "redis %s: all %zu connections busy for %d ms", s->target,
+                              s->pool_size, s->pool_wait_ms);
+    if (c->ctx && (c->ctx->err || !ctx_idle_ok(c->ctx)))
+        conn_drop(c);
+    if (!c->ctx) {
+        rc = conn_open(s, c, err);
+        if (rc < 0) {
+            give_back(s, c);
+            return rc;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+/* ---- replies --------------------------------------------------------------------------- */
+
+static void reply_measure(const redisReply *r, size_t *nodes, size_t *bytes)
+{
+    (*nodes)++;
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        *bytes += r->len + 1;
+        break;
+    case REDIS_REPLY_ARRAY:
+        for (size_t i = 0; i < r->elements; i++)
+            reply_measure(r->element[i], nodes, bytes);
+        break;
+    default:
+        break;
+    }
+}
+
+typedef struct reply_fill_state {
+    sched_reply *node; /* next free node */
+    char *byte;        /* next free string byte */
+} reply_fill_state;
+
+/* Children of an array sit next to each other, so elem can be indexed. */
+static void reply_fill(const redisReply *r, sched_reply *dst, reply_fill_state *st)
+{
+    memset(dst, 0, sizeof(*dst));
+    switch (r->type) {
+    case REDIS_REPLY_INTEGER:
+        dst->type = SCHED_REPLY_INT;
+        dst->integer = r->integer;
+        break;
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        dst->type = r->type == REDIS_REPLY_ERROR ? SCHED_REPLY_ERROR : SCHED_REPLY_STR;
+        if (r->len)
+            memcpy(st->byte, r->str, r->len);
+        st->byte[r->len] = '\0';
+        dst->str = st->byte;
+        dst->len = r->len;
+        st->byte += r->len + 1;
+        break;
+    case REDIS_REPLY_ARRAY: {
+        sched_reply *kids = st->node;
+
+        dst->type = SCHED_REPLY_ARRAY;
+        dst->n = r->elements;
+        dst->elem = kids;
+        st->node += r->elements;
+        for (size_t i = 0; i < r->elements; i++)
+            reply_fill(r->element[i], &kids[i], st);
+        break;
+    }
+    default:
+        dst->type = SCHED_REPLY_NIL;
+    }
+}
+
+static int reply_copy(const redisReply *r, sched_reply **out, core_error *err)
+{
+    size_t nodes = 0, bytes = 0;
+    reply_fill_state st;
+    sched_reply *root;
+
+    reply_measure(r, &nodes, &bytes);
+    if (nodes > (SIZE_MAX - bytes) / sizeof(sched_reply))
+        return core_error_set(err, CORE_ENOMEM, "redis reply too large");
+    root = malloc(nodes * sizeof(sched_reply) + bytes);
+    if (!root)
+        return core_error_set(err, CORE_ENOMEM, "redis reply: out of memory");
+    st.node = root + 1;
+    st.byte = (char *)(root + nodes);
+    reply_fill(r, root, &st);
+    *out = root;
+    return 0;
+}
+
+void sched_reply_free(sched_reply *reply)
+{
+    free(reply);
+}
+
+/* ---- public calls ------------------------------------------------------------------------ */
+
+static void sha_get(sched_store *s, sched_script script, char sha[SHA_LEN + 1])
+{
+    pthread_mutex_lock(&s->sha_mu);
+    memcpy(sha, s->sha[script], SHA_LEN + 1);
+    pthread_mutex_unlock(&s->sha_mu);
+}
+
+/* SCRIPT LOAD: the server answers with the SHA1 it will know the script by. Scripts are
+ * loaded on first use and again whenever the server has forgotten them. */
+static int script_load(sched_store *s, conn *c, sched_script script, char sha[SHA_LEN + 1],
+                       core_error *err)
+{
+    const char *argv[3] = {"SCRIPT", "LOAD", sched_script_source(script)};
+    redisReply *r;
+    int rc;
+
+    rc = conn_call(s, c, 3, argv, &r, err);
+    if (rc < 0)
+        return rc;
+    rc = reply_check(s, c, r, "SCRIPT LOAD", err);
+    if (rc == 0 && (r->type != REDIS_REPLY_STRING || r->len != SHA_LEN))
+        rc = fail(s, err, CORE_EIO, "redis %s: SCRIPT LOAD %s: unexpected answer", s->target,
+                  sched_script_name(script));
+    if (rc == 0) {
+        memcpy(sha, r->str, SHA_LEN);
+        sha[SHA_LEN] = '\0';
+        pthread_mutex_lock(&s->sha_mu);
+        memcpy(s->sha[script], sha, SHA_LEN + 1);
+        pthread_mutex_unlock(&s->sha_mu);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static bool is_noscript(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+int sched_store_eval(sched_store *store, sched_script script, const char *const *keys, size_t nkeys,
+                     const char *const *args, size_t nargs, sched_reply **out, core_error *err)
+{
+    const char *argv[SCHED_STORE_ARGS_MAX];
+    char sha[SHA_LEN + 1];
+    char nk[24];
+    char what[48];
+    redisReply *r = NULL;
+    size_t argc = 0;
+    conn *c;
+    int rc;
+
+    CORE_ASSERT(store && out && (unsigned)script < SCHED_SCRIPT_COUNT);
+    CORE_ASSERT(nkeys + nargs + 3 <= SCHED_STORE_ARGS_MAX);
+    *out = NULL;
+    rc = borrow(store, &c, err);
+    if (rc < 0)
+        return rc;
+    snprintf(nk, sizeof(nk), "%zu", nkeys);
+    snprintf(what, sizeof(what), "script %s", sched_script_name(script));
+    argv[argc++] = "EVALSHA";
+    argv[argc++] = sha;
+    argv[argc++] = nk;
+    for (size_t i = 0; i < nkeys; i++)
+        argv[argc++] = keys[i];
+    for (size_t i = 0; i < nargs; i++)
+        argv[argc++] = args[i];
+
+    sha_get(store, script, sha);
+    if (!sha[0]) {
+        rc = script_load(store, c, script, sha, err);
+        if (rc < 0)
+            goto out;
+    }
+    rc = conn_call(store, c, argc, argv, &r, err);
+    if (rc == 0 && is_noscript(r)) {
+        /* A restarted or failed-over server, or SCRIPT FLUSH: load and run again. The
+         * script did not run, so running it now cannot run it twice. */
+        CORE_LOG(CORE_LOG_INFO, "redis_script_reload", "script=%s target=%s",
+                 sched_script_name(script), store->target);
+        freeReplyObject(r);
+        r = NULL;
+        rc = script_load(store, c, script, sha, err);
+        if (rc == 0)
+            rc = conn_call(store, c, argc, argv, &r, err);
+    }
+    if (rc == 0)
+        rc = reply_check(store, c, r, what, err);
+    if (rc == 0)
+        rc = reply_copy(r, out, err);
+out:
+    if (r)
+        freeReplyObject(r);
+    give_back(store, c);
+    return rc;
+}
+
+int sched_store_command(sched_store *store, const char *const *argv, size_t argc, sched_reply **out,
+                        core_error *err)
+{
+    const char *copy[SCHED_STORE_ARGS_MAX];
+    redisReply *r = NULL;
+    conn *c;
+    int rc;
+
+    CORE_ASSERT(store && out && argc >= 1 && argc <= SCHED_STORE_ARGS_MAX);
+    *out = NULL;
+    memcpy(copy, argv, argc * sizeof(*argv));
+    rc = borrow(store, &c, err);
+    if (rc < 0)
+        return rc;
+    rc = conn_call(store, c, argc, copy, &r, err);
+    if (rc == 0)
+        rc = reply_check(store, c, r, argv[0], err);
+    if (rc == 0)
+        rc = reply_copy(r, out, err);
+    if (r)
+        freeReplyObject(r);
+    give_back(store, c);
+    return rc;
+}
+
+int sched_store_ping(sched_store *store, core_error *err)
+{
+    const char *argv[1] = {"PING"};
+    sched_reply *r;
+    int rc;
+
+    rc = sched_store_command(store, argv, 1, &r, err);
+    if (rc < 0)
+        return rc;
+    if (r->type != SCHED_REPLY_STR || strcmp(r->str, "PONG") != 0)
+        rc = fail(store, err, CORE_EIO, "redis %s: PING: unexpected answer", store->target);
+    sched_reply_free(r);
+    return rc;
+}

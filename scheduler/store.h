@@ -1,0 +1,69 @@
+/* The Redis adapter's internal API (private to scheduler/): run one of the store's Lua
+ * scripts or a plain command over a pooled connection and get the reply as plain C data.
+ * Only store.c includes hiredis; nothing here exposes it.
+ *
+ * Rules the adapter keeps for its callers: a connection is borrowed for exactly one call;
+ * an I/O or protocol error (or a timeout) closes that connection so the next call
+ * reconnects; scripts run with EVALSHA and are loaded again after NOSCRIPT (a restarted
+ * Redis has an empty script cache); SIGPIPE from a dead socket is swallowed. */
+#ifndef ZONECI_SCHEDULER_STORE_H
+#define ZONECI_SCHEDULER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "scheduler/scheduler.h"
+#include "scheduler/scripts.h"
+
+/* Most keys plus arguments one call may pass (scripts included). */
+#define SCHED_STORE_ARGS_MAX 64
+/* Longest key the store builds: prefix, kind, repo, PR number, SHA. */
+#define SCHED_KEY_MAX 640
+
+typedef enum sched_reply_type {
+    SCHED_REPLY_NIL = 0,
+    SCHED_REPLY_INT,
+    SCHED_REPLY_STR, /* bulk and status replies */
+    SCHED_REPLY_ARRAY,
+    SCHED_REPLY_ERROR, /* only nested inside an array; a top-level error is returned as rc */
+} sched_reply_type;
+
+/* A reply copied out of hiredis into one allocation. Strings are NUL-terminated after
+ * len bytes (they may hold NULs of their own). */
+typedef struct sched_reply {
+    sched_reply_type type;
+    int64_t integer;
+    const char *str;
+    size_t len;
+    const struct sched_reply *elem;
+    size_t n;
+} sched_reply;
+
+/* Frees a reply from sched_store_eval / sched_store_command; NULL does nothing. */
+void sched_reply_free(sched_reply *reply);
+
+/* Runs script with the given keys and string arguments (nkeys + nargs at most
+ * SCHED_STORE_ARGS_MAX - 3). Every key must start with sched_store_prefix(). On success
+ * *out is a reply the caller frees. Errors: CORE_EUNAVAILABLE when Redis cannot be reached,
+ * times out or answers LOADING / BUSY / READONLY / MASTERDOWN / TRYAGAIN / CLUSTERDOWN;
+ * CORE_EIO for any other error reply (a script bug or a misconfigured server). Every error
+ * is counted in sched_store_error_count. Thread-safe. */
+int sched_store_eval(sched_store *store, sched_script script, const char *const *keys, size_t nkeys,
+                     const char *const *args, size_t nargs, sched_reply **out, core_error *err);
+
+/* Runs one command (argv[0] is its name) the same way. */
+int sched_store_command(sched_store *store, const char *const *argv, size_t argc, sched_reply **out,
+                        core_error *err);
+
+/* "{prefix}:", the start of every key of this store (and ARGV[1] of every script). */
+const char *sched_store_prefix(const sched_store *store);
+/* Seconds a delivery id is remembered. */
+int sched_store_dedup_ttl(const sched_store *store);
+
+/* Writes prefix + the formatted rest into out (SCHED_KEY_MAX bytes); CORE_ETOOBIG when it
+ * does not fit. */
+int sched_store_key(const sched_store *store, char out[SCHED_KEY_MAX], core_error *err,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif
