@@ -123,6 +123,7 @@ run: all
 	@for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -s $(RUN_DIR)/redis.sock ping >/dev/null 2>&1 && break; sleep 0.2; done
 	ZONECI_GITHUB_SECRET=$${ZONECI_GITHUB_SECRET:-dev-webhook-secret} \
 	ZONECI_RUNNER_TOKENS=$${ZONECI_RUNNER_TOKENS:-dev-runner-token} \
+	ZONECI_API_TOKENS=$${ZONECI_API_TOKENS:-dev-operator-token} \
 	  $(BUILD)/zoneci serve --config examples/zoneci.json
 
 # Compiles each public header on its own: it must include what it uses.

@@ -24,21 +24,23 @@ typedef enum wh_pr_action {
 } wh_pr_action;
 
 /* The fields of a pull_request event that zoneci uses. Strings are NUL-terminated,
- * decoded from JSON escapes to UTF-8, and truncated at a character boundary to fit. */
+ * decoded from JSON escapes to UTF-8, and truncated at a character boundary to fit;
+ * except head_ref, base_ref and clone_url, which a cut would turn into another name: one
+ * too long is refused when the action builds, and left "" otherwise. */
 typedef struct wh_pr_event {
     wh_pr_action action;
     char action_name[32];
-    int64_t number;       /* "number" (falls back to pull_request.number) */
-    bool draft;           /* pull_request.draft (false when absent) */
-    char repo[256];       /* repository.full_name, "owner/name" */
-    char clone_url[512];  /* repository.clone_url ("" when absent) */
-    char head_sha[41];    /* pull_request.head.sha, 40 lower-case hex */
-    char base_sha[41];    /* pull_request.base.sha */
-    char head_ref[256];   /* pull_request.head.ref */
-    char base_ref[256];   /* pull_request.base.ref */
-    char title[1024];     /* pull_request.title */
-    char author[128];     /* pull_request.user.login */
-    char sender[128];     /* sender.login ("" when absent) */
+    int64_t number;          /* "number" (falls back to pull_request.number) */
+    bool draft;              /* pull_request.draft (false when absent) */
+    char repo[256];          /* repository.full_name, "owner/name" */
+    char clone_url[512];     /* repository.clone_url ("" when absent) */
+    char head_sha[41];       /* pull_request.head.sha, 40 lower-case hex */
+    char base_sha[41];       /* pull_request.base.sha */
+    char head_ref[256];      /* pull_request.head.ref */
+    char base_ref[256];      /* pull_request.base.ref */
+    char title[1024];        /* pull_request.title */
+    char author[128];        /* pull_request.user.login */
+    char sender[128];        /* sender.login ("" when absent) */
     int64_t installation_id; /* installation.id, 0 when absent */
 } wh_pr_event;
 
@@ -47,7 +49,8 @@ typedef struct wh_pr_event {
  * and any missing or mistyped field that the action needs; err names the field by its
  * path, e.g. "pull_request.head.sha: missing" or "number: must be a positive integer".
  * For WH_PR_OTHER only action, repository.full_name and number are required; for
- * WH_PR_CLOSED also nothing more. Thread-safe, allocation-free. */
+ * WH_PR_CLOSED also nothing more (their other fields are kept when well formed, else left
+ * empty). On failure *out is zeroed. Thread-safe, allocation-free. */
 int wh_pr_event_parse(const char *body, size_t len, wh_pr_event *out, core_error *err);
 
 /* Validates that body is one JSON object (any content), for events zoneci acknowledges

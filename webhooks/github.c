@@ -30,7 +30,7 @@ static void finish(const delivery *d, wh_outcome outcome, const char *job_id, co
 
     wh_metrics_delivery(&d->req->app->metrics, d->kind, outcome);
     CORE_LOG(outcome >= WH_OUTCOME_INVALID ? CORE_LOG_WARN : CORE_LOG_INFO, "github_delivery",
-             "delivery=%.64s event=%.40s outcome=%s status=%d job=%s reason=\"%s\"",
+             "delivery=%.64s gh_event=%.40s outcome=%s status=%d job=%s reason=\"%s\"",
              d->id ? d->id : "-", d->event ? d->event : "-", names[outcome], d->resp->status,
              job_id && *job_id ? job_id : "-", why ? why : "");
 }
@@ -58,6 +58,12 @@ static void store_failed(const delivery *d, int rc, const core_error *err)
         wh_response_error(d->resp, 503, "redis_unavailable",
                           "state store unreachable; GitHub will redeliver: %s", err->msg);
         finish(d, WH_OUTCOME_UNAVAILABLE, NULL, err->msg);
+        return;
+    }
+    if (rc == CORE_EINVAL) {
+        /* The store refuses what GitHub never sends (odd repository names, non-hex SHAs). */
+        wh_response_error(d->resp, 400, "invalid_payload", "%s", err->msg);
+        finish(d, WH_OUTCOME_INVALID, NULL, err->msg);
         return;
     }
     wh_response_error(d->resp, 500, "internal", "%s", err->msg);
@@ -108,6 +114,7 @@ static void handle_pull_request(const delivery *d)
     core_error err = {0};
     sched_intake in = {0};
     sched_pr_ref ref;
+    char reason[128];
     int rc;
 
     if (!delivery_id_valid(d->id)) {
@@ -141,7 +148,10 @@ static void handle_pull_request(const delivery *d)
         ignore(d, "draft pull requests are not built");
         return;
     } else {
-        ref = (sched_pr_ref){.repo = ev.repo,
+        snprintf(reason, sizeof(reason), "pull request #%lld %s at %.7s",
+                 (long long)ev.number, ev.action_name, ev.head_sha);
+        ref = (sched_pr_ref){.reason = reason,
+                             .repo = ev.repo,
                              .pr = ev.number,
                              .head_sha = ev.head_sha,
                              .base_sha = ev.base_sha,
