@@ -136,7 +136,12 @@ headercheck: deps
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard */*.h) $(wildcard tests/*/*.c tests/*/*.h) $(FUZZ_SRC)
 
+$(BUILD)/bench-micro: bench/micro/micro.c $(BUILD)/libzoneci.a
+	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
+
 bench: all
+	@$(MAKE) --no-print-directory $(BUILD)/bench-micro
+	$(BUILD)/bench-micro
 	bench/webhook/run.sh
 
 clean:

@@ -29,7 +29,11 @@ int cli_tz_warnings(const policy_config *cfg, int64_t from, FILE *out)
         sched_tz_mismatch mm;
         char at[CORE_ISO_MAX];
 
-        if (sched_zone_get(cfg->regions[i].timezone, &z, NULL) < 0 ||
+        bool seen = false;
+
+        for (size_t j = 0; j < i; j++)
+            seen |= strcmp(cfg->regions[j].timezone, cfg->regions[i].timezone) == 0;
+        if (seen || sched_zone_get(cfg->regions[i].timezone, &z, NULL) < 0 ||
             sched_zone_check_system(z, from, TZ_CHECK_DAYS, &mm, NULL) < 0 || !mm.differs)
             continue;
         core_time_format_iso(mm.at_ms, at);

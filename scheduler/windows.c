@@ -467,11 +467,21 @@ void sched_windows_eval(const sched_windows *w, int64_t at, sched_window_state *
     out->next_close = s.next_close;
 }
 
+static int32_t system_offset_ms(int64_t utc_ms)
+{
+    time_t secs = (time_t)(utc_ms / 1000);
+    struct tm tm;
+
+    localtime_r(&secs, &tm);
+    return (int32_t)tm.tm_gmtoff * 1000;
+}
+
 int sched_zone_check_system(const sched_zone *zone, int64_t from_ms, int days,
                             sched_tz_mismatch *out, core_error *err)
 {
     char *saved = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
-    int64_t step = 15 * MIN_MS;
+    const int64_t step = 15 * MIN_MS;
+    int64_t prev;
 
     memset(out, 0, sizeof(*out));
     if (!core_tz_exists(zone->id)) {
@@ -481,21 +491,33 @@ int sched_zone_check_system(const sched_zone *zone, int64_t from_ms, int days,
     }
     setenv("TZ", zone->id, 1);
     tzset();
-    for (int64_t t = from_ms; t < from_ms + days * DAY_MS; t += step) {
-        time_t secs = (time_t)(t / 1000);
-        struct tm tm;
-        int32_t sys, icu;
+    from_ms -= from_ms % 1000;
+    prev = from_ms;
+    for (int64_t t = from_ms; t < from_ms + days * DAY_MS; prev = t, t += step) {
+        if (system_offset_ms(t) == sched_zone_offset_ms(zone, t))
+            continue;
+        /* Narrow down to the first differing second after the last agreeing sample. */
+        if (t > from_ms) {
+            int64_t lo = prev, hi = t;
 
-        localtime_r(&secs, &tm);
-        sys = (int32_t)tm.tm_gmtoff * 1000;
-        icu = sched_zone_offset_ms(zone, t);
-        if (sys != icu) {
-            out->differs = true;
-            out->at_ms = t;
-            out->icu_offset_ms = icu;
-            out->system_offset_ms = sys;
-            break;
+            while (hi - lo > 1000) {
+                int64_t mid = lo + (hi - lo) / 2;
+
+                mid -= mid % 1000;
+                if (mid <= lo)
+                    mid = lo + 1000;
+                if (system_offset_ms(mid) == sched_zone_offset_ms(zone, mid))
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            t = hi;
         }
+        out->differs = true;
+        out->at_ms = t;
+        out->icu_offset_ms = sched_zone_offset_ms(zone, t);
+        out->system_offset_ms = system_offset_ms(t);
+        break;
     }
     if (saved) {
         setenv("TZ", saved, 1);

@@ -8,14 +8,17 @@ cd "$(dirname "$0")/../.."
 conns=${1:-64}
 secs=${2:-15}
 threads=${3:-2}
-bodies=${BODIES:-4000}
+# Every measured delivery must create a job, so no body may repeat within the run:
+# size this above deliveries/s x seconds (each body is ~28 KB on disk and in wrk).
+bodies=${BODIES:-300000}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 make -s all >/dev/null
 tmp=$(mktemp -d /tmp/zoneci-bench-XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; redis-cli -s $tmp/redis.sock shutdown nosave >/dev/null 2>&1; rm -rf $tmp' EXIT
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -o $tmp/bare bench/webhook/bare.c $(pkg-config --cflags --libs libmicrohttpd) -lpthread
 python3 bench/webhook/gen_bodies.py bench-secret "$bodies" $tmp/bodies >/dev/null
-body_bytes=$(python3 -c "import sys;d=open('$tmp/bodies','rb').read().split(b'\x1e')[0].split(b'\x1f')[1];print(len(d))")
+python3 bench/webhook/gen_bodies.py bench-secret 2000 $tmp/warm 900000 >/dev/null
+body_bytes=$(wc -c < $tmp/bodies.tpl)
 redis-server --port 0 --unixsocket $tmp/redis.sock --save '' --appendonly no --daemonize yes \
   --logfile $tmp/redis.log --dir $tmp
 for _ in $(seq 50); do redis-cli -s $tmp/redis.sock ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -40,19 +43,23 @@ peak_rss() { # samples VmRSS of $1 until it exits or the file $2 appears
   echo "$peak"
 }
 
+redis_cpu() { redis-cli -s $tmp/redis.sock info cpu | awk -F: '/used_cpu_(sys|user):/ {s += $2} END {printf "%.3f", s}'; }
+
 measure() { # name pid url
-  local name=$1 pid=$2 url=$3 c0 c1 out reqs
+  local name=$1 pid=$2 url=$3 c0 c1 out reqs r0 r1 w0 w1
   # warm-up: connections, Lua script cache, allocator
-  wrk -t2 -c$conns -d2s -s bench/webhook/webhook.lua "$url" -- $tmp/bodies 2 >/dev/null
+  wrk -t2 -c$conns -d1s -s bench/webhook/webhook.lua "$url" -- $tmp/warm 2 >/dev/null 2>&1
   rm -f $tmp/stop; peak_rss $pid $tmp/stop > $tmp/rss & local sampler=$!
-  c0=$(cpu_ticks $pid)
+  c0=$(cpu_ticks $pid); r0=$(redis_cpu); w0=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
   out=$(wrk -t2 -c$conns -d${secs}s --latency -s bench/webhook/webhook.lua "$url" -- $tmp/bodies 2)
-  c1=$(cpu_ticks $pid)
+  c1=$(cpu_ticks $pid); r1=$(redis_cpu); w1=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
   touch $tmp/stop; wait $sampler
   reqs=$(awk '/^requests/ {print $2}' <<<"$out")
   echo "== $name"
   grep -E '^status|Requests/sec|^p50_us|^p99_us|Non-2xx|Socket errors' <<<"$out"
   awk -v c=$((c1 - c0)) -v t=$ticks -v r=$reqs 'BEGIN {printf "server_cpu_us_per_delivery %.1f\n", c / t * 1e6 / r}'
+  awk -v a=$r0 -v b=$r1 -v r=$reqs 'BEGIN {printf "redis_cpu_us_per_delivery %.1f\n", (b - a) * 1e6 / r}'
+  awk -v c=$((w1 - w0)) -v t=$ticks -v r=$reqs 'BEGIN {printf "wrk_cpu_us_per_delivery %.1f (children of this script: wrk)\n", c / t * 1e6 / r}'
   echo "peak_rss_kib $(cat $tmp/rss)"
 }
 
@@ -61,7 +68,7 @@ ZONECI_GITHUB_SECRET=bench-secret build/zoneci serve --config $tmp/zoneci.json 2
 zpid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
 measure "zoneci serve" $zpid http://127.0.0.1:$port/webhooks/github
-echo "jobs_in_redis $(redis-cli -s $tmp/redis.sock zcard '{bench}:jobs')"
+echo "jobs_in_redis $(redis-cli -s $tmp/redis.sock zcard '{bench}:jobs') (warm-up and measured)"
 kill -TERM $zpid; wait $zpid || true
 
 $tmp/bare $port $threads &
