@@ -225,4 +225,49 @@ typedef struct sched_decision {
 int sched_route_decide(const sched_plan *plan, const char *repo, int64_t at,
                        const sched_region_load *loads, sched_decision *out, core_error *err);
 
+/* ---- the router (scheduler/router.c) ---------------------------------------------------
+ * Applies routing decisions to jobs in Redis. Region queues are `{P}:queue:REGION`
+ * (score = job id), deferrals `{P}:deferred` (score = release instant), released
+ * deferrals wait in `{P}:routing`; runners seen idle are `{P}:idle:REGION` (score = last
+ * poll, written by the runner API). Every write is a compare-and-set Lua script, so any
+ * number of processes may run routers on one Redis. */
+typedef struct sched_router sched_router;
+
+typedef struct sched_router_stats {
+    size_t released; /* deferrals that came due in this pass (this process won them) */
+    size_t routed;   /* decisions applied */
+    size_t rerouted; /* of which queued jobs moved because their region closed */
+    size_t raced;    /* jobs another process had already moved */
+    size_t errors;
+} sched_router_stats;
+
+/* Applies decision d to job id if it is still in expect_state (and, when expect_region
+ * is not NULL, queued in that region; when must_be_due, released from a deferral).
+ * CORE_ECONFLICT when it has moved on. cfg is the configuration d was made with. */
+int sched_route_apply(sched_store *store, const char *id, const char *expect_state,
+                      const char *expect_region, bool must_be_due,
+                      const struct policy_config *cfg, const sched_decision *d, int64_t now_ms,
+                      core_error *err);
+/* Releases deferrals due at now_ms into the routing set (at most limit): each job is
+ * released by exactly one caller however many race. */
+int sched_deferred_promote(sched_store *store, int64_t now_ms, size_t limit, size_t *released,
+                           core_error *err);
+/* Queue lengths and idle runners of every configured region (loads has n_regions). */
+int sched_region_loads(sched_store *store, const struct policy_config *cfg, int64_t now_ms,
+                       sched_region_load *loads, core_error *err);
+/* One pass at an injected instant: release due deferrals, route new and released jobs,
+ * re-route queued jobs whose region closed. */
+int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms,
+                      sched_router_stats *stats, core_error *err);
+
+/* A thread that runs a pass every second, or at once when kicked. plan is borrowed. */
+int sched_router_start(sched_router **out, sched_store *store, const sched_plan *plan,
+                       core_error *err);
+/* Swaps the plan; when it returns no pass uses the old one any more (free it then). */
+void sched_router_set_plan(sched_router *router, const sched_plan *plan);
+/* Asks for a pass now (a job arrived). Never blocks: safe on request threads. */
+void sched_router_kick(sched_router *router);
+/* Stops and joins the thread, then frees the router. NULL does nothing. */
+void sched_router_stop(sched_router *router);
+
 #endif

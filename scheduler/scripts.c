@@ -23,6 +23,9 @@
     "end\n"                                                                                    \
     "local function pr_key(repo, pr) return P .. 'pr:' .. repo .. '#' .. pr end\n"            \
     "local function audit_key() return P .. 'audit' end\n"                                     \
+    "local function queue_key(region) return P .. 'queue:' .. region end\n"                   \
+    "local function deferred_key() return P .. 'deferred' end\n"                              \
+    "local function routing_key() return P .. 'routing' end\n"                                \
     /* A key the client declared must be the one the library would build: this catches  */ \
     /* C and Lua drifting apart before anything is written. */                              \
     "local function check_key(got, want)\n"                                                    \
@@ -48,10 +51,26 @@
     "        if redis.call('GET', lk) == id then redis.call('DEL', lk) end\n"                  \
     "        redis.call('SREM', pr_key(cur[2], cur[3]), id)\n"                                 \
     "    end\n"                                                                                \
+    /* A final job waits nowhere: not in a region queue, deferred, or due for routing. */  \
+    "    if FINAL[to] then\n"                                                                  \
+    "        local region = redis.call('HGET', jk, 'region')\n"                                \
+    "        if region and region ~= '' then redis.call('ZREM', queue_key(region), id) end\n"  \
+    "        redis.call('ZREM', deferred_key(), id)\n"                                         \
+    "        redis.call('SREM', routing_key(), id)\n"                                          \
+    "    end\n"                                                                                \
     "    redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,\n"       \
     "               'from', from, 'state', to, 'actor', actor, 'reason', reason,\n"            \
     "               'at', now_iso)\n"                                                          \
     "    return from\n"                                                                        \
+    "end\n"                                                                                    \
+    /* A history and audit entry without a change of state. */                              \
+    "local function note(id, actor, reason, now_iso)\n"                                         \
+    "    local state = redis.call('HGET', job_key(id), 'state') or ''\n"                       \
+    "    redis.call('RPUSH', history_key(id), cjson.encode({at = now_iso, state = state,\n"    \
+    "                                                       actor = actor, reason = reason}))\n" \
+    "    redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,\n"       \
+    "               'from', state, 'state', state, 'actor', actor, 'reason', reason,\n"        \
+    "               'at', now_iso)\n"                                                          \
     "end\n"                                                                                    \
     "local function str(v) if type(v) == 'string' then return v end return '' end\n"          \
     /* History as a flat list (at, state, actor, reason per entry) so that the client    */ \
@@ -183,16 +202,67 @@ static const char job_list_src[] =
             "end\n"
             "return {next_cursor, jobs}\n";
 
+/* KEYS: job, history, audit. ARGV: P, id, expected state, expected region ('*' for any),
+ * 'queue'|'defer', region, release_at_ms, reason, now_ms, now_iso, '1' when the job must
+ * be due for routing (a released deferral). Moves the job out of wherever it waits (a
+ * region queue, the deferred set, the routing set) into its new place, atomically and
+ * only if it is still where the caller saw it. Returns {'ok'|'missing'|'conflict', state}. */
+static const char route_apply_src[] =
+    LIBRARY "local id = ARGV[2]\n"
+            "check_key(KEYS[1], job_key(id))\n"
+            "check_key(KEYS[2], history_key(id))\n"
+            "check_key(KEYS[3], audit_key())\n"
+            "local cur = redis.call('HMGET', KEYS[1], 'state', 'region')\n"
+            "if not cur[1] then return {'missing', ''} end\n"
+            "local region = cur[2] or ''\n"
+            "if cur[1] ~= ARGV[3] or (ARGV[4] ~= '*' and region ~= ARGV[4]) then\n"
+            "    return {'conflict', cur[1]}\n"
+            "end\n"
+            "if ARGV[11] == '1' and redis.call('SISMEMBER', routing_key(), id) == 0 then\n"
+            "    return {'conflict', cur[1]}\n"
+            "end\n"
+            "if region ~= '' then redis.call('ZREM', queue_key(region), id) end\n"
+            "redis.call('ZREM', deferred_key(), id)\n"
+            "redis.call('SREM', routing_key(), id)\n"
+            "if ARGV[5] == 'queue' then\n"
+            "    redis.call('HSET', KEYS[1], 'region', ARGV[6], 'deferred_until', '')\n"
+            "    redis.call('ZADD', queue_key(ARGV[6]), id, id)\n"
+            "    transition(id, 'queued', 'scheduler', ARGV[8], ARGV[9], ARGV[10])\n"
+            "else\n"
+            "    redis.call('HSET', KEYS[1], 'region', '', 'deferred_until', ARGV[7])\n"
+            "    redis.call('ZADD', deferred_key(), ARGV[7], id)\n"
+            "    transition(id, 'deferred', 'scheduler', ARGV[8], ARGV[9], ARGV[10])\n"
+            "end\n"
+            "return {'ok', cur[1]}\n";
+
+/* KEYS: deferred, routing, audit. ARGV: P, now_ms, now_iso, limit. Moves deferrals that
+ * are due into the routing set. ZREM succeeds for one caller only, so however many
+ * processes race, each job is released once. Returns the released ids. */
+static const char promote_src[] =
+    LIBRARY "check_key(KEYS[1], deferred_key())\n"
+            "check_key(KEYS[2], routing_key())\n"
+            "check_key(KEYS[3], audit_key())\n"
+            "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0,\n"
+            "                       tonumber(ARGV[4]))\n"
+            "for _, id in ipairs(ids) do\n"
+            "    redis.call('ZREM', KEYS[1], id)\n"
+            "    redis.call('SADD', KEYS[2], id)\n"
+            "    note(id, 'scheduler', 'released for routing: deferral ended', ARGV[3])\n"
+            "end\n"
+            "return ids\n";
+
 static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_INTAKE] = intake_src,         [SCHED_SCRIPT_CLOSE] = close_src,
     [SCHED_SCRIPT_TRANSITION] = transition_src, [SCHED_SCRIPT_JOB_GET] = job_get_src,
-    [SCHED_SCRIPT_JOB_LIST] = job_list_src,
+    [SCHED_SCRIPT_JOB_LIST] = job_list_src,     [SCHED_SCRIPT_ROUTE_APPLY] = route_apply_src,
+    [SCHED_SCRIPT_PROMOTE] = promote_src,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_INTAKE] = "intake",         [SCHED_SCRIPT_CLOSE] = "close",
     [SCHED_SCRIPT_TRANSITION] = "transition", [SCHED_SCRIPT_JOB_GET] = "job_get",
-    [SCHED_SCRIPT_JOB_LIST] = "job_list",
+    [SCHED_SCRIPT_JOB_LIST] = "job_list",     [SCHED_SCRIPT_ROUTE_APPLY] = "route_apply",
+    [SCHED_SCRIPT_PROMOTE] = "promote",
 };
 
 const char *sched_script_source(sched_script script)

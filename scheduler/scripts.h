@@ -16,6 +16,8 @@ typedef enum sched_script {
     SCHED_SCRIPT_TRANSITION, /* one job to another state, optionally from an expected one */
     SCHED_SCRIPT_JOB_GET,    /* read-only: a job's hash and decoded history */
     SCHED_SCRIPT_JOB_LIST,   /* read-only: a page of jobs from an index set, newest first */
+    SCHED_SCRIPT_ROUTE_APPLY, /* a routing decision: queue in a region or defer, CAS */
+    SCHED_SCRIPT_PROMOTE,     /* due deferrals into the routing set, each exactly once */
     SCHED_SCRIPT_COUNT
 } sched_script;
 

@@ -1,0 +1,412 @@
+/* The router: the part of every `zoneci serve` process that applies routing decisions
+ * to jobs in Redis. Each pass (1) releases due deferrals into the routing set, exactly
+ * once across processes (one Lua script), (2) routes new jobs and released ones, and
+ * (3) follows the sun: a queued job whose region has closed is routed again. Every write
+ * is a compare-and-set script, so any number of processes may race on the same jobs. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policies/policies.h"
+#include "scheduler/scheduler.h"
+#include "scheduler/store.h"
+
+#define PASS_BATCH 200
+#define RUNNER_IDLE_WINDOW_MS 60000
+#define TICK_MS 1000
+
+struct sched_router {
+    sched_store *store;
+    pthread_mutex_t lock; /* held during a pass and when the plan is swapped */
+    pthread_cond_t wake;
+    const sched_plan *plan;
+    bool stop;
+    atomic_bool kicked; /* set by request threads without the lock */
+    pthread_t thread;
+};
+
+typedef struct job_facts {
+    char state[32];
+    char region[128];
+    char repo[256];
+} job_facts;
+
+static int read_job(sched_store *store, const char *id, job_facts *f, core_error *err)
+{
+    char key[SCHED_KEY_MAX];
+    sched_reply *r = NULL;
+    int rc = sched_store_key(store, key, err, "job:%s", id);
+
+    if (rc < 0)
+        return rc;
+    {
+        const char *argv[] = {"HMGET", key, "state", "region", "repo"};
+
+        rc = sched_store_command(store, argv, 5, &r, err);
+    }
+    if (rc < 0)
+        return rc;
+    if (r->type != SCHED_REPLY_ARRAY || r->n != 3 || r->elem[0].type != SCHED_REPLY_STR) {
+        sched_reply_free(r);
+        return core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
+    }
+    snprintf(f->state, sizeof(f->state), "%s", r->elem[0].str);
+    snprintf(f->region, sizeof(f->region), "%s",
+             r->elem[1].type == SCHED_REPLY_STR ? r->elem[1].str : "");
+    snprintf(f->repo, sizeof(f->repo), "%s",
+             r->elem[2].type == SCHED_REPLY_STR ? r->elem[2].str : "");
+    sched_reply_free(r);
+    return 0;
+}
+
+int sched_route_apply(sched_store *store, const char *id, const char *expect_state,
+                      const char *expect_region, bool must_be_due,
+                      const struct policy_config *cfg, const sched_decision *d, int64_t now_ms,
+                      core_error *err)
+{
+    char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
+    char release[24], now[24], iso[CORE_ISO_MAX];
+    sched_reply *r = NULL;
+    int rc;
+
+    rc = sched_store_key(store, k_job, err, "job:%s", id);
+    if (rc == 0)
+        rc = sched_store_key(store, k_hist, err, "job:%s:history", id);
+    if (rc == 0)
+        rc = sched_store_key(store, k_audit, err, "audit");
+    if (rc < 0)
+        return rc;
+    snprintf(release, sizeof(release), "%lld", (long long)d->release_at);
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    core_time_format_iso(now_ms, iso);
+    {
+        const char *keys[] = {k_job, k_hist, k_audit};
+        const char *args[] = {sched_store_prefix(store),
+                              id,
+                              expect_state,
+                              expect_region ? expect_region : "*",
+                              d->kind == SCHED_ROUTE_QUEUE ? "queue" : "defer",
+                              d->region >= 0 ? cfg->regions[d->region].name : "",
+                              release,
+                              d->reason,
+                              now,
+                              iso,
+                              must_be_due ? "1" : "0"};
+
+        rc = sched_store_eval(store, SCHED_SCRIPT_ROUTE_APPLY, keys, 3, args, 11, &r, err);
+    }
+    if (rc < 0)
+        return rc;
+    if (r->type != SCHED_REPLY_ARRAY || r->n != 2 || r->elem[0].type != SCHED_REPLY_STR)
+        rc = core_error_set(err, CORE_EIO, "route_apply: unexpected reply");
+    else if (strcmp(r->elem[0].str, "missing") == 0)
+        rc = core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
+    else if (strcmp(r->elem[0].str, "conflict") == 0)
+        rc = core_error_set(err, CORE_ECONFLICT, "job %s moved on (now %s)", id,
+                            r->elem[1].type == SCHED_REPLY_STR ? r->elem[1].str : "?");
+    sched_reply_free(r);
+    return rc;
+}
+
+int sched_deferred_promote(sched_store *store, int64_t now_ms, size_t limit, size_t *released,
+                           core_error *err)
+{
+    char k_def[SCHED_KEY_MAX], k_routing[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
+    char now[24], iso[CORE_ISO_MAX], lim[24];
+    sched_reply *r = NULL;
+    int rc;
+
+    *released = 0;
+    rc = sched_store_key(store, k_def, err, "deferred");
+    if (rc == 0)
+        rc = sched_store_key(store, k_routing, err, "routing");
+    if (rc == 0)
+        rc = sched_store_key(store, k_audit, err, "audit");
+    if (rc < 0)
+        return rc;
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(lim, sizeof(lim), "%zu", limit);
+    core_time_format_iso(now_ms, iso);
+    {
+        const char *keys[] = {k_def, k_routing, k_audit};
+        const char *args[] = {sched_store_prefix(store), now, iso, lim};
+
+        rc = sched_store_eval(store, SCHED_SCRIPT_PROMOTE, keys, 3, args, 4, &r, err);
+    }
+    if (rc < 0)
+        return rc;
+    if (r->type == SCHED_REPLY_ARRAY)
+        *released = r->n;
+    sched_reply_free(r);
+    return 0;
+}
+
+/* Ids from a sorted or plain set key, at most PASS_BATCH. */
+static int list_ids(sched_store *store, const char *kind, const char *name, sched_reply **out,
+                    core_error *err)
+{
+    char key[SCHED_KEY_MAX];
+    int rc = sched_store_key(store, key, err, "%s%s", kind, name);
+
+    if (rc < 0)
+        return rc;
+    if (strcmp(kind, "routing") == 0) {
+        const char *argv[] = {"SRANDMEMBER", key, "200"};
+
+        return sched_store_command(store, argv, 3, out, err);
+    }
+    {
+        const char *argv[] = {"ZRANGE", key, "0", "199"};
+
+        return sched_store_command(store, argv, 4, out, err);
+    }
+}
+
+static int64_t int_reply(sched_store *store, const char *const *argv, size_t argc,
+                         core_error *err)
+{
+    sched_reply *r = NULL;
+    int64_t v = 0;
+
+    if (sched_store_command(store, argv, argc, &r, err) == 0 && r->type == SCHED_REPLY_INT)
+        v = r->integer;
+    sched_reply_free(r);
+    return v;
+}
+
+int sched_region_loads(sched_store *store, const struct policy_config *cfg, int64_t now_ms,
+                       sched_region_load *loads, core_error *err)
+{
+    char since[24];
+
+    snprintf(since, sizeof(since), "%lld", (long long)(now_ms - RUNNER_IDLE_WINDOW_MS));
+    for (size_t i = 0; i < cfg->n_regions; i++) {
+        char q[SCHED_KEY_MAX], idle[SCHED_KEY_MAX];
+        int rc = sched_store_key(store, q, err, "queue:%s", cfg->regions[i].name);
+
+        if (rc == 0)
+            rc = sched_store_key(store, idle, err, "idle:%s", cfg->regions[i].name);
+        if (rc < 0)
+            return rc;
+        {
+            const char *zcard[] = {"ZCARD", q};
+            const char *zcount[] = {"ZCOUNT", idle, since, "+inf"};
+
+            loads[i].queued = (int)int_reply(store, zcard, 2, err);
+            loads[i].idle_runners = (int)int_reply(store, zcount, 4, err);
+        }
+    }
+    return 0;
+}
+
+static void count_outcome(int rc, sched_router_stats *stats)
+{
+    if (rc == 0)
+        stats->routed++;
+    else if (rc == CORE_ECONFLICT || rc == CORE_ENOTFOUND)
+        stats->raced++;
+    else
+        stats->errors++;
+}
+
+/* Routes every job of one list: new jobs (received) or released ones (routing). */
+static int route_list(sched_store *store, const sched_plan *plan, const char *kind,
+                      const char *name, const char *expect, bool due, int64_t now_ms,
+                      sched_region_load *loads, sched_router_stats *stats, core_error *err)
+{
+    const policy_config *cfg = sched_plan_config(plan);
+    sched_reply *ids = NULL;
+    int rc = list_ids(store, kind, name, &ids, err);
+
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; ids->type == SCHED_REPLY_ARRAY && i < ids->n; i++) {
+        const char *id = ids->elem[i].str;
+        job_facts f;
+        sched_decision d;
+        core_error e2 = {0};
+
+        if (read_job(store, id, &f, &e2) < 0 || strcmp(f.state, expect) != 0) {
+            stats->raced++;
+            continue;
+        }
+        if (sched_route_decide(plan, f.repo, now_ms, loads, &d, &e2) < 0) {
+            /* The policy was removed since the job arrived: say so and keep it waiting. */
+            snprintf(d.reason, sizeof(d.reason), "deferred: %s; checking again in an hour",
+                     e2.msg);
+            d.kind = SCHED_ROUTE_DEFER;
+            d.region = -1;
+            d.release_at = now_ms + 3600000;
+        }
+        rc = sched_route_apply(store, id, expect, NULL, due, cfg, &d, now_ms, &e2);
+        count_outcome(rc, stats);
+        if (rc == 0 && d.kind == SCHED_ROUTE_QUEUE && d.region >= 0)
+            loads[d.region].queued++;
+        if (rc == CORE_EUNAVAILABLE) {
+            sched_reply_free(ids);
+            return core_error_set(err, rc, "%s", e2.msg);
+        }
+    }
+    sched_reply_free(ids);
+    return 0;
+}
+
+/* A queued job whose region has closed is routed again, if that sends it elsewhere. */
+static int follow_the_sun(sched_store *store, const sched_plan *plan, int64_t now_ms,
+                          sched_region_load *loads, sched_router_stats *stats, core_error *err)
+{
+    const policy_config *cfg = sched_plan_config(plan);
+
+    for (size_t r = 0; r < cfg->n_regions; r++) {
+        sched_window_state st;
+        sched_reply *ids = NULL;
+        int rc;
+
+        sched_windows_eval(sched_plan_windows(plan, r), now_ms, &st);
+        if (st.open)
+            continue;
+        rc = list_ids(store, "queue:", cfg->regions[r].name, &ids, err);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; ids->type == SCHED_REPLY_ARRAY && i < ids->n; i++) {
+            const char *id = ids->elem[i].str;
+            job_facts f;
+            sched_decision d;
+            core_error e2 = {0};
+            char reason[sizeof(d.reason) + 256];
+            size_t n;
+
+            if (read_job(store, id, &f, &e2) < 0 || strcmp(f.state, "queued") != 0 ||
+                sched_route_decide(plan, f.repo, now_ms, loads, &d, &e2) < 0)
+                continue;
+            if (d.kind == SCHED_ROUTE_QUEUE && d.region == (int)r)
+                continue; /* nowhere better: fallback or "queue" mode keeps it here */
+            snprintf(reason, sizeof(reason), "re-routed, %s closed: %s", cfg->regions[r].name,
+                     d.reason);
+            n = strlen(reason);
+            if (n >= sizeof(d.reason))
+                n = sizeof(d.reason) - 1;
+            memcpy(d.reason, reason, n);
+            d.reason[n] = '\0';
+            rc = sched_route_apply(store, id, "queued", cfg->regions[r].name, false, cfg, &d,
+                                   now_ms, &e2);
+            count_outcome(rc, stats);
+            if (rc == 0) {
+                stats->rerouted++;
+                loads[r].queued--;
+                if (d.kind == SCHED_ROUTE_QUEUE && d.region >= 0)
+                    loads[d.region].queued++;
+            }
+        }
+        sched_reply_free(ids);
+    }
+    return 0;
+}
+
+int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms,
+                      sched_router_stats *stats, core_error *err)
+{
+    const policy_config *cfg = sched_plan_config(plan);
+    sched_region_load *loads = calloc(cfg->n_regions ? cfg->n_regions : 1, sizeof(*loads));
+    size_t released = 0;
+    int rc;
+
+    memset(stats, 0, sizeof(*stats));
+    if (!loads)
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    rc = sched_deferred_promote(store, now_ms, PASS_BATCH, &released, err);
+    stats->released = released;
+    if (rc == 0)
+        rc = sched_region_loads(store, cfg, now_ms, loads, err);
+    if (rc == 0)
+        rc = route_list(store, plan, "state:", "received", "received", false, now_ms, loads,
+                        stats, err);
+    if (rc == 0)
+        rc = route_list(store, plan, "routing", "", "deferred", true, now_ms, loads, stats, err);
+    if (rc == 0)
+        rc = follow_the_sun(store, plan, now_ms, loads, stats, err);
+    free(loads);
+    return rc;
+}
+
+static void *router_main(void *arg)
+{
+    sched_router *rt = arg;
+
+    pthread_mutex_lock(&rt->lock);
+    while (!rt->stop) {
+        sched_router_stats stats;
+        core_error err = {0};
+        struct timespec deadline;
+
+        if (rt->plan && sched_router_pass(rt->store, rt->plan, core_time_now_ms(), &stats,
+                                          &err) < 0)
+            CORE_LOG(CORE_LOG_WARN, "router_pass", "msg=\"%s\"", err.msg);
+        else if (rt->plan && (stats.routed || stats.released || stats.rerouted))
+            CORE_LOG(CORE_LOG_INFO, "router_pass", "routed=%zu released=%zu rerouted=%zu "
+                     "raced=%zu", stats.routed, stats.released, stats.rerouted, stats.raced);
+        if (atomic_exchange(&rt->kicked, false))
+            continue;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += TICK_MS / 1000;
+        while (!rt->stop && !atomic_load(&rt->kicked) &&
+               pthread_cond_timedwait(&rt->wake, &rt->lock, &deadline) == 0) {
+        }
+        atomic_store(&rt->kicked, false);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return NULL;
+}
+
+int sched_router_start(sched_router **out, sched_store *store, const sched_plan *plan,
+                       core_error *err)
+{
+    sched_router *rt = calloc(1, sizeof(*rt));
+
+    *out = NULL;
+    if (!rt)
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    rt->store = store;
+    rt->plan = plan;
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_cond_init(&rt->wake, NULL);
+    if (pthread_create(&rt->thread, NULL, router_main, rt) != 0) {
+        pthread_mutex_destroy(&rt->lock);
+        pthread_cond_destroy(&rt->wake);
+        free(rt);
+        return core_error_set(err, CORE_EIO, "cannot start the router thread");
+    }
+    *out = rt;
+    return 0;
+}
+
+void sched_router_set_plan(sched_router *rt, const sched_plan *plan)
+{
+    pthread_mutex_lock(&rt->lock);
+    rt->plan = plan;
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void sched_router_kick(sched_router *rt)
+{
+    /* No lock: a missed kick costs at most one tick, and request threads must not wait
+     * for a pass to finish. */
+    atomic_store(&rt->kicked, true);
+    pthread_cond_signal(&rt->wake);
+}
+
+void sched_router_stop(sched_router *rt)
+{
+    if (!rt)
+        return;
+    pthread_mutex_lock(&rt->lock);
+    rt->stop = true;
+    pthread_cond_signal(&rt->wake);
+    pthread_mutex_unlock(&rt->lock);
+    pthread_join(rt->thread, NULL);
+    pthread_mutex_destroy(&rt->lock);
+    pthread_cond_destroy(&rt->wake);
+    free(rt);
+}
