@@ -13,6 +13,8 @@
 
 struct policy_config;
 struct sched_store;
+struct sched_plan;
+struct sched_router;
 
 typedef enum wh_route {
     WH_ROUTE_GITHUB = 0,
@@ -67,6 +69,8 @@ typedef struct wh_app {
     char **api_tokens; /* operator tokens; none means the read API is open */
     size_t n_api_tokens;
     struct sched_store *store;
+    struct sched_plan *plan;     /* cfg compiled for routing; swapped with cfg */
+    struct sched_router *router; /* this process's routing thread */
     wh_metrics metrics;
 } wh_app;
 

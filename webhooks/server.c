@@ -381,6 +381,8 @@ static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_
 
 static void app_release(wh_app *app)
 {
+    sched_router_stop(app->router);
+    sched_plan_free(app->plan);
     wh_secrets_free(app->github_secrets, app->n_github_secrets);
     wh_secrets_free(app->api_tokens, app->n_api_tokens);
     sched_store_free(app->store);
@@ -403,9 +405,14 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
         return rc;
     so.url = cfg->redis.url;
     so.prefix = cfg->redis.prefix;
-    /* One connection per server thread, plus one for the main thread's housekeeping. */
-    so.pool_size = (size_t)cfg->server.threads + 1;
-    return sched_store_new(&app->store, &so, err);
+    /* One connection per server thread, one for the router, one spare. */
+    so.pool_size = (size_t)cfg->server.threads + 2;
+    rc = sched_store_new(&app->store, &so, err);
+    if (rc == 0)
+        rc = sched_plan_new(&app->plan, cfg, err);
+    if (rc == 0)
+        rc = sched_router_start(&app->router, app->store, app->plan, err);
+    return rc;
 }
 
 int wh_server_start(wh_server **out, policy_config *cfg, core_error *err)
@@ -456,14 +463,21 @@ fail:
 int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
 {
     policy_config *old;
+    sched_plan *plan = NULL, *old_plan;
     char **gh, **api;
     size_t n_gh, n_api;
     char **old_gh, **old_api;
     size_t old_n_gh, old_n_api;
     int rc;
 
+    rc = sched_plan_new(&plan, cfg, err);
+    if (rc < 0) {
+        policy_config_free(cfg);
+        return rc;
+    }
     rc = load_secrets(&srv->app, cfg, &gh, &n_gh, &api, &n_api, err);
     if (rc < 0) {
+        sched_plan_free(plan);
         policy_config_free(cfg);
         return rc;
     }
@@ -484,7 +498,13 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     srv->app.n_github_secrets = n_gh;
     srv->app.api_tokens = api;
     srv->app.n_api_tokens = n_api;
+    old_plan = srv->app.plan;
+    srv->app.plan = plan;
     pthread_rwlock_unlock(&srv->app.cfg_lock);
+    /* The router reads the plan (and through it the old config) outside the lock above:
+     * swap its plan first, then the old ones are unused. */
+    sched_router_set_plan(srv->app.router, plan);
+    sched_plan_free(old_plan);
     policy_config_free(old);
     wh_secrets_free(old_gh, old_n_gh);
     wh_secrets_free(old_api, old_n_api);

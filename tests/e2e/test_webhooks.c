@@ -198,6 +198,13 @@ static const char *job_state(env *e, const char *id)
     return state;
 }
 
+/* The router may have placed a new job already: received, queued or deferred. */
+static bool routed_or_received(const char *state)
+{
+    return strcmp(state, "received") == 0 || strcmp(state, "queued") == 0 ||
+           strcmp(state, "deferred") == 0;
+}
+
 static size_t count_jobs(env *e, const char *query)
 {
     char path[256];
@@ -234,14 +241,13 @@ START_TEST(pr_life_cycle)
     snprintf(path, sizeof(path), "/api/v1/jobs/%s", id_a);
     ck_assert_int_eq(get_json(&e, path, NULL, &job), 200);
     ck_assert_str_eq(jstr(job, "id"), id_a);
-    ck_assert_str_eq(jstr(job, "state"), "received");
+    ck_assert_msg(routed_or_received(jstr(job, "state")), "state %s", jstr(job, "state"));
     ck_assert_str_eq(jstr(job, "repo"), "acme/api");
     ck_assert_int_eq(json_integer_value(json_object_get(job, "pr")), 7);
     ck_assert_str_eq(jstr(job, "head_sha"), SHA_A);
-    ck_assert(json_is_null(json_object_get(job, "region")));
     ck_assert_int_eq(json_integer_value(json_object_get(job, "attempts")), 0);
     hist = json_object_get(job, "history");
-    ck_assert_uint_eq(json_array_size(hist), 1);
+    ck_assert_uint_ge(json_array_size(hist), 1);
     ck_assert_str_eq(jstr(json_array_get(hist, 0), "state"), "received");
     ck_assert_str_eq(jstr(json_array_get(hist, 0), "actor"), "github");
     json_decref(job);
@@ -263,9 +269,9 @@ START_TEST(pr_life_cycle)
     ck_assert_str_eq(jstr(b, "superseded"), id_a);
     json_decref(b);
     ck_assert_str_eq(job_state(&e, id_a), "superseded");
-    ck_assert_str_eq(job_state(&e, id_b), "received");
-    ck_assert_uint_eq(count_jobs(&e, "?state=received"), 1);
+    ck_assert(routed_or_received(job_state(&e, id_b)));
     ck_assert_uint_eq(count_jobs(&e, "?state=superseded"), 1);
+    ck_assert_uint_eq(count_jobs(&e, "?state=cancelled"), 0);
 
     /* Closing the PR cancels what is pending. */
     ck_assert_int_eq(post_pr(&e, "closed", "d-4", 7, SHA_B, &b), 200);
@@ -505,7 +511,7 @@ START_TEST(redis_down_is_503_and_recovers)
     ck_assert_int_eq(post_pr(&e, "opened", "rd-2", 12, SHA_A, &r), 200);
     json_decref(r);
     /* The job from before the outage survived the restart (AOF). */
-    ck_assert_str_eq(job_state(&e, id), "received");
+    ck_assert(routed_or_received(job_state(&e, id)));
     ck_assert_uint_eq(count_jobs(&e, ""), 2);
     env_stop(&e);
 }

@@ -1,0 +1,302 @@
+/* scheduler/router.c against a real redis-server, with injected instants: deferral and
+ * release, routing the moment a window opens, follow the sun, and promotion raced by
+ * several processes (each job released exactly once). */
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "policies/policies.h"
+#include "scheduler/scheduler.h"
+#include "tests/support/support.h"
+
+/* Tokyo 09-18 JST = 00-09Z; Berlin 09-18 CET = 08-17Z (winter). */
+static const char config_text[] =
+    "{\"server\": {\"listen\": \"127.0.0.1:8080\"},\n"
+    " \"redis\": {\"url\": \"redis://127.0.0.1:6379/0\"},\n"
+    " \"regions\": [\n"
+    "  {\"name\": \"apac-tokyo\", \"timezone\": \"Asia/Tokyo\", \"hours\": [\"Mon-Fri 09:00-18:00\"]},\n"
+    "  {\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\", \"hours\": [\"Mon-Fri 09:00-18:00\"]}],\n"
+    " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"apac-tokyo\", \"emea-berlin\"]}]}\n";
+
+typedef struct fixture {
+    ts_redis *redis;
+    sched_store *store;
+    policy_config *cfg;
+    sched_plan *plan;
+} fixture;
+
+static fixture fx;
+
+static void setup(void)
+{
+    sched_store_options so = {0};
+    policy_problems problems = {0};
+    core_error err;
+
+    fx.redis = ts_redis_start(false);
+    so.url = fx.redis->url;
+    so.prefix = "rt";
+    so.pool_size = 2;
+    ck_assert_int_eq(sched_store_new(&fx.store, &so, &err), 0);
+    ck_assert_int_eq(
+        policy_config_parse(config_text, strlen(config_text), "t", &fx.cfg, &problems, &err), 0);
+    ck_assert_int_eq(sched_plan_new(&fx.plan, fx.cfg, &err), 0);
+}
+
+static void teardown(void)
+{
+    sched_plan_free(fx.plan);
+    policy_config_free(fx.cfg);
+    sched_store_free(fx.store);
+    ts_redis_free(fx.redis);
+}
+
+static int64_t iso(const char *s)
+{
+    int64_t ms;
+
+    ck_assert_int_eq(core_time_parse_iso(s, &ms, NULL), 0);
+    return ms;
+}
+
+static void new_job(int pr, const char *sha, char id[32])
+{
+    char delivery[64];
+    sched_pr_ref ref = {.repo = "acme/api", .pr = pr, .head_sha = sha, .base_sha = sha,
+                        .title = "t", .author = "octocat"};
+    sched_intake in;
+    core_error err;
+
+    snprintf(delivery, sizeof(delivery), "d-%d-%.8s", pr, sha);
+    ck_assert_int_eq(sched_intake_pull_request(fx.store, delivery, &ref, 0, &in, &err), 0);
+    ck_assert_int_eq(in.outcome, SCHED_INTAKE_CREATED);
+    memcpy(id, in.job_id, 32);
+}
+
+static json_t *job(const char *id)
+{
+    core_buf b = {0};
+    json_t *j;
+
+    ck_assert_int_eq(sched_job_json(fx.store, id, &b, NULL), 0);
+    j = json_loads(b.data, 0, NULL);
+    core_buf_free(&b);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+static const char *field(json_t *j, const char *k)
+{
+    const char *s = json_string_value(json_object_get(j, k));
+
+    return s ? s : "(null)";
+}
+
+static sched_router_stats pass_at(const char *at)
+{
+    sched_router_stats st;
+    core_error err;
+
+    ck_assert_msg(sched_router_pass(fx.store, fx.plan, iso(at), &st, &err) == 0, "%s", err.msg);
+    return st;
+}
+
+static int count_history(json_t *j, const char *reason_part)
+{
+    json_t *h = json_object_get(j, "history"), *e;
+    size_t i;
+    int n = 0;
+
+    json_array_foreach(h, i, e)
+    {
+        n += strstr(field(e, "reason"), reason_part) != NULL;
+    }
+    return n;
+}
+
+START_TEST(deferred_then_routed_when_a_window_opens)
+{
+    char id[32];
+    json_t *j;
+    sched_router_stats st;
+
+    new_job(1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", id);
+    /* Saturday: every region sleeps until Monday 09:00 JST = Sunday 24:00Z. */
+    st = pass_at("2026-01-17T12:00:00Z");
+    ck_assert_uint_eq(st.routed, 1);
+    j = job(id);
+    ck_assert_str_eq(field(j, "state"), "deferred");
+    ck_assert_str_eq(field(j, "reason"),
+                     "deferred: no region open; apac-tokyo opens 09:00 UTC+9, in 1d 12h");
+    ck_assert(json_is_null(json_object_get(j, "region")));
+    json_decref(j);
+
+    /* A second before the opening nothing moves. */
+    st = pass_at("2026-01-18T23:59:59Z");
+    ck_assert_uint_eq(st.released, 0);
+    ck_assert_uint_eq(st.routed, 0);
+    /* At the opening the job is released and queued in Tokyo. */
+    st = pass_at("2026-01-19T00:00:00Z");
+    ck_assert_uint_eq(st.released, 1);
+    ck_assert_uint_eq(st.routed, 1);
+    j = job(id);
+    ck_assert_str_eq(field(j, "state"), "queued");
+    ck_assert_str_eq(field(j, "region"), "apac-tokyo");
+    ck_assert_int_eq(count_history(j, "released for routing"), 1);
+    ck_assert_ptr_nonnull(strstr(field(j, "reason"), "queued in apac-tokyo: open (09:00"));
+    json_decref(j);
+    /* Nothing waits anywhere else. */
+    {
+        char *zs = ts_redis_cli(fx.redis, "ZCARD '{rt}:deferred'");
+        char *rs = ts_redis_cli(fx.redis, "SCARD '{rt}:routing'");
+        char *qs = ts_redis_cli(fx.redis, "ZSCORE '{rt}:queue:apac-tokyo' 1");
+
+        ck_assert_str_eq(zs, "0");
+        ck_assert_str_eq(rs, "0");
+        ck_assert_str_eq(qs, "1");
+        free(zs);
+        free(rs);
+        free(qs);
+    }
+}
+END_TEST
+
+START_TEST(queued_job_follows_the_sun)
+{
+    char id[32];
+    json_t *j;
+    sched_router_stats st;
+
+    new_job(2, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", id);
+    /* Monday 05:00Z: only Tokyo is open (14:00 JST). */
+    pass_at("2026-01-19T05:00:00Z");
+    j = job(id);
+    ck_assert_str_eq(field(j, "region"), "apac-tokyo");
+    json_decref(j);
+    /* 08:30Z: Tokyo still open, so the job stays. */
+    st = pass_at("2026-01-19T08:30:00Z");
+    ck_assert_uint_eq(st.rerouted, 0);
+    /* 09:30Z: Tokyo closed (18:30 JST), Berlin open (10:30 CET): the job moves. */
+    st = pass_at("2026-01-19T09:30:00Z");
+    ck_assert_uint_eq(st.rerouted, 1);
+    j = job(id);
+    ck_assert_str_eq(field(j, "state"), "queued");
+    ck_assert_str_eq(field(j, "region"), "emea-berlin");
+    ck_assert_ptr_nonnull(
+        strstr(field(j, "reason"), "re-routed, apac-tokyo closed: queued in emea-berlin"));
+    json_decref(j);
+    {
+        char *old = ts_redis_cli(fx.redis, "ZSCORE '{rt}:queue:apac-tokyo' 1");
+        char *now = ts_redis_cli(fx.redis, "ZSCORE '{rt}:queue:emea-berlin' 1");
+
+        ck_assert_str_eq(old, "");
+        ck_assert_str_eq(now, "1");
+        free(old);
+        free(now);
+    }
+    /* 17:30Z: Berlin closed too; nothing is open, so it is deferred to Tokyo's morning. */
+    pass_at("2026-01-19T17:30:00Z");
+    j = job(id);
+    ck_assert_str_eq(field(j, "state"), "deferred");
+    ck_assert_ptr_nonnull(strstr(field(j, "reason"), "re-routed, emea-berlin closed: deferred"));
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(superseded_jobs_leave_their_queue)
+{
+    char a[32], b[32];
+    char *q;
+
+    new_job(3, "cccccccccccccccccccccccccccccccccccccccc", a);
+    pass_at("2026-01-19T05:00:00Z");
+    new_job(3, "dddddddddddddddddddddddddddddddddddddddd", b);
+    q = ts_redis_cli(fx.redis, "ZRANGE '{rt}:queue:apac-tokyo' 0 -1");
+    ck_assert_str_eq(q, "");
+    free(q);
+    pass_at("2026-01-19T05:00:01Z");
+    q = ts_redis_cli(fx.redis, "ZRANGE '{rt}:queue:apac-tokyo' 0 -1");
+    ck_assert_str_eq(q, b);
+    free(q);
+}
+END_TEST
+
+#define RACE_JOBS 120
+#define RACERS 4
+
+START_TEST(promotion_is_exactly_once_across_processes)
+{
+    char ids[RACE_JOBS][32];
+    pid_t kids[RACERS];
+    int total = 0;
+
+    for (int i = 0; i < RACE_JOBS; i++) {
+        char sha[41];
+
+        snprintf(sha, sizeof(sha), "%040x", i + 1);
+        new_job(100 + i, sha, ids[i]);
+    }
+    pass_at("2026-01-17T12:00:00Z"); /* all deferred to Monday */
+    for (int k = 0; k < RACERS; k++) {
+        kids[k] = fork();
+        ck_assert(kids[k] >= 0);
+        if (kids[k] == 0) {
+            /* A process of its own: its own store and connections, racing the others. */
+            sched_store *s;
+            sched_store_options so = {.url = fx.redis->url, .prefix = "rt", .pool_size = 1};
+            sched_router_stats st;
+            size_t released = 0;
+
+            if (sched_store_new(&s, &so, NULL) < 0)
+                _exit(255);
+            for (int round = 0; round < 3; round++) {
+                if (sched_router_pass(s, fx.plan, iso("2026-01-19T00:00:00Z"), &st, NULL) < 0)
+                    _exit(254);
+                released += st.released;
+            }
+            _exit((int)released);
+        }
+    }
+    for (int k = 0; k < RACERS; k++) {
+        int status;
+
+        waitpid(kids[k], &status, 0);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) <= RACE_JOBS);
+        total += WEXITSTATUS(status);
+    }
+    ck_assert_int_eq(total, RACE_JOBS);
+    for (int i = 0; i < RACE_JOBS; i++) {
+        json_t *j = job(ids[i]);
+
+        ck_assert_int_eq(count_history(j, "released for routing"), 1);
+        ck_assert_str_eq(field(j, "state"), "queued");
+        json_decref(j);
+    }
+    {
+        char *q = ts_redis_cli(fx.redis, "ZCARD '{rt}:queue:apac-tokyo'");
+
+        ck_assert_str_eq(q, "120");
+        free(q);
+    }
+}
+END_TEST
+
+Suite *suite_scheduler_router(void)
+{
+    Suite *s = suite_create("scheduler_router");
+    TCase *tc = tcase_create("router");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, deferred_then_routed_when_a_window_opens);
+    tcase_add_test(tc, queued_job_follows_the_sun);
+    tcase_add_test(tc, superseded_jobs_leave_their_queue);
+    tcase_add_test(tc, promotion_is_exactly_once_across_processes);
+    suite_add_tcase(s, tc);
+    return s;
+}
