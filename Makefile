@@ -97,10 +97,13 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard */*.h)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(ZLIBS)
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
-# A short bounded run of each target over its seed corpus, as a regression test.
+# A short bounded run of each target over its seed corpus, as a regression test. New
+# inputs go to a scratch folder under build/ (libFuzzer writes to the first folder it is
+# given), never into the committed seeds.
 fuzz-smoke: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$${f##*/}; seeds=tests/fuzz/corpus/$${n#fuzz_}; \
-	  echo "fuzz: $$n"; $$f -runs=20000 -max_len=65536 $$( [ -d $$seeds ] && echo $$seeds ) \
+	  work=$(FUZZ_BUILD)/corpus-$$n; mkdir -p $$work; \
+	  echo "fuzz: $$n"; $$f -runs=20000 -max_len=65536 $$work $$( [ -d $$seeds ] && echo $$seeds ) \
 	  > $(FUZZ_BUILD)/$$n.log 2>&1 || { tail -40 $(FUZZ_BUILD)/$$n.log; exit 1; }; done
 
 # Installs what is missing; as root only (never sudo behind the user's back).

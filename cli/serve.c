@@ -14,7 +14,6 @@
 #include "scheduler/scheduler.h"
 #include "webhooks/webhooks.h"
 
-#define ZONECI_VERSION "0.1.0"
 #define DRAIN_TIMEOUT_MS 30000
 
 static void log_problems(const char *path, const policy_problems *problems)

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define ZONECI_VERSION "0.1.0"
+
 /* ---- errors ----------------------------------------------------------------------------
  * Actions return 0 or a negative CORE_E* code and fill a caller-owned core_error (NULL
  * allowed). Only codes that callers branch on exist. */

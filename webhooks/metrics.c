@@ -151,6 +151,11 @@ void wh_metrics_render(const wh_request *req, wh_response *resp)
                     "zoneci_redis_errors_total %llu\n",
                     (unsigned long long)sched_store_error_count(app->store));
     core_buf_printf(b,
+                    "# HELP zoneci_build_info Version and the time-zone data in use.\n"
+                    "# TYPE zoneci_build_info gauge\n"
+                    "zoneci_build_info{version=\"%s\",icu_tz_data=\"%s\",system_tz_data=\"%s\"} 1\n",
+                    ZONECI_VERSION, sched_tz_data_version(), core_tz_system_version());
+    core_buf_printf(b,
                     "# HELP zoneci_start_time_seconds When this process started.\n"
                     "# TYPE zoneci_start_time_seconds gauge\n"
                     "zoneci_start_time_seconds %lld\n",

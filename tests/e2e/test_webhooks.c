@@ -670,6 +670,7 @@ START_TEST(metrics_count_requests_and_deliveries)
         text, "zoneci_http_request_duration_seconds_count{route=\"github_webhook\"} 3\n"));
     ck_assert_ptr_nonnull(strstr(text, "# TYPE zoneci_http_request_duration_seconds histogram"));
     ck_assert_ptr_nonnull(strstr(text, "zoneci_redis_errors_total 0\n"));
+    ck_assert_ptr_nonnull(strstr(text, "zoneci_build_info{version=\"0.1.0\",icu_tz_data=\"20"));
     /* No secret ever appears in metrics or logs. */
     ck_assert_ptr_null(strstr(text, SECRET));
     free(text);

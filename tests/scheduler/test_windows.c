@@ -90,6 +90,12 @@ START_TEST(offsets_match_iana_table)
         {"Pacific/Chatham", "2026-01-15T00:00:00Z", 825},
         {"Pacific/Kiritimati", "2026-01-15T10:00:00Z", 840},
         {"Pacific/Pago_Pago", "2026-01-15T10:00:00Z", -660},
+        /* Santiago: DST ends Sun 2026-04-05 00:00 -03 (back to Sat 23:00 -04) and starts
+         * Sun 2026-09-06 00:00 -04 (on to 01:00 -03): both at local midnight. */
+        {"America/Santiago", "2026-04-05T02:59:59Z", -180},
+        {"America/Santiago", "2026-04-05T03:00:00Z", -240},
+        {"America/Santiago", "2026-09-06T03:59:59Z", -240},
+        {"America/Santiago", "2026-09-06T04:00:00Z", -180},
     };
 
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -221,6 +227,12 @@ START_TEST(window_scenarios)
         /* 24:00 as an end. */
         {"Europe/Berlin", {"Mon 20:00-24:00"}, NULL, "2026-03-30T21:59:59Z", true,
          "2026-04-06T18:00:00Z", "2026-03-30T22:00:00Z"},
+        /* Santiago: midnight does not exist on 2026-09-06, so the window opens at 01:00. */
+        {"America/Santiago", {"Sun 00:00-02:00"}, NULL, "2026-09-06T03:00:00Z", false,
+         "2026-09-06T04:00:00Z", "2026-09-06T05:00:00Z"},
+        /* ...and 23:30 on 2026-04-04 happens twice: the window opens at the first. */
+        {"America/Santiago", {"Sat 23:30-01:00"}, NULL, "2026-04-05T02:00:00Z", false,
+         "2026-04-05T02:30:00Z", "2026-04-05T05:00:00Z"},
         /* Havana changes its clocks at midnight: the day starts at 01:00. */
         {"America/Havana", {"Sun 00:00-03:00"}, NULL, "2026-03-08T04:00:00Z", false,
          "2026-03-08T05:00:00Z", "2026-03-08T07:00:00Z"},
