@@ -142,9 +142,13 @@ format:
 $(BUILD)/bench-micro: bench/micro/micro.c $(BUILD)/libzoneci.a
 	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
 
+$(BUILD)/bench-parse: bench/parse_bench.c $(BUILD)/libzoneci.a
+	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
+
 bench: all
-	@$(MAKE) --no-print-directory $(BUILD)/bench-micro
+	@$(MAKE) --no-print-directory $(BUILD)/bench-micro $(BUILD)/bench-parse
 	$(BUILD)/bench-micro
+	$(BUILD)/bench-parse 20000
 	bench/webhook/run.sh
 
 clean:
