@@ -161,6 +161,9 @@ bool core_ct_equal(const void *a, const void *b, size_t len);
  * out must hold 2*nbytes+1 bytes. */
 int core_random_hex(char *out, size_t nbytes, core_error *err);
 
+/* The value of one hex digit (either case), or -1. */
+int core_hex_digit(char c);
+
 /* Lower-case hex of bytes, out holds 2*len+1. */
 void core_hex_encode(const unsigned char *bytes, size_t len, char *out);
 

@@ -20,6 +20,17 @@ bool core_ct_equal(const void *a, const void *b, size_t len)
     return diff == 0;
 }
 
+int core_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 void core_hex_encode(const unsigned char *bytes, size_t len, char *out)
 {
     static const char hex[] = "0123456789abcdef";

@@ -349,11 +349,7 @@ int sched_job_transition(sched_store *store, const char *id, const char *from, c
         return core_error_set(err, CORE_EINVAL, "actor: must be 1 to %d bytes", ACTOR_MAX);
     rc = check_text("reason", reason, REASON_MAX, err);
     if (rc == 0)
-        rc = sched_store_key(store, k_job, err, "job:%s", id);
-    if (rc == 0)
-        rc = sched_store_key(store, k_hist, err, "job:%s:history", id);
-    if (rc == 0)
-        rc = sched_store_key(store, k_audit, err, "audit");
+        rc = sched_store_job_keys(store, id, k_job, k_hist, k_audit, err);
     if (rc < 0)
         return rc;
     snprintf(now, sizeof(now), "%" PRId64, now_ms);

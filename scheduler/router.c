@@ -71,11 +71,7 @@ int sched_route_apply(sched_store *store, const char *id, const char *expect_sta
     sched_reply *r = NULL;
     int rc;
 
-    rc = sched_store_key(store, k_job, err, "job:%s", id);
-    if (rc == 0)
-        rc = sched_store_key(store, k_hist, err, "job:%s:history", id);
-    if (rc == 0)
-        rc = sched_store_key(store, k_audit, err, "audit");
+    rc = sched_store_job_keys(store, id, k_job, k_hist, k_audit, err);
     if (rc < 0)
         return rc;
     snprintf(release, sizeof(release), "%lld", (long long)d->release_at);

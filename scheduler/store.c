@@ -83,17 +83,6 @@ static char *str_concat(const char *a, size_t alen, const char *b, size_t blen)
     return s;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into a new string; NULL for a bad escape or no memory (*bad
  * says which). User names and passwords may hold '@', ':' or '/' only this way. */
 static char *pct_decode(const char *s, size_t n, bool *bad)
@@ -110,13 +99,13 @@ static char *pct_decode(const char *s, size_t n, bool *bad)
             continue;
         }
         /* A NUL would cut the credential short without a word: refuse it. */
-        if (i + 2 >= n || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0 ||
-            (hex_value(s[i + 1]) == 0 && hex_value(s[i + 2]) == 0)) {
+        if (i + 2 >= n || core_hex_digit(s[i + 1]) < 0 || core_hex_digit(s[i + 2]) < 0 ||
+            (core_hex_digit(s[i + 1]) == 0 && core_hex_digit(s[i + 2]) == 0)) {
             *bad = true;
             free(out);
             return NULL;
         }
-        out[j++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+        out[j++] = (char)(core_hex_digit(s[i + 1]) * 16 + core_hex_digit(s[i + 2]));
         i += 2;
     }
     out[j] = '\0';
@@ -948,5 +937,17 @@ int sched_store_ping(sched_store *store, core_error *err)
     if (r->type != SCHED_REPLY_STR || strcmp(r->str, "PONG") != 0)
         rc = fail(store, err, CORE_EIO, "redis %s: PING: unexpected answer", store->target);
     sched_reply_free(r);
+    return rc;
+}
+
+int sched_store_job_keys(const sched_store *store, const char *id, char job[SCHED_KEY_MAX],
+                         char history[SCHED_KEY_MAX], char audit[SCHED_KEY_MAX], core_error *err)
+{
+    int rc = sched_store_key(store, job, err, "job:%s", id);
+
+    if (rc == 0)
+        rc = sched_store_key(store, history, err, "job:%s:history", id);
+    if (rc == 0)
+        rc = sched_store_key(store, audit, err, "audit");
     return rc;
 }

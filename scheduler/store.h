@@ -66,4 +66,9 @@ int sched_store_dedup_ttl(const sched_store *store);
 int sched_store_key(const sched_store *store, char out[SCHED_KEY_MAX], core_error *err,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The keys a script that moves job id declares: the job hash, its history and the audit
+ * stream. */
+int sched_store_job_keys(const sched_store *store, const char *id, char job[SCHED_KEY_MAX],
+                         char history[SCHED_KEY_MAX], char audit[SCHED_KEY_MAX], core_error *err);
+
 #endif

@@ -12,21 +12,10 @@
 
 #define SHA256_LEN 32
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool hex_decode(const char *hex, size_t n, unsigned char *out)
 {
     for (size_t i = 0; i < n; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        int hi = core_hex_digit(hex[2 * i]), lo = core_hex_digit(hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return false;
