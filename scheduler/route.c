@@ -209,6 +209,14 @@ int sched_route_decide(const sched_plan *p, const char *repo, int64_t at,
     out->region = -1;
     if (!pol)
         return core_error_set(err, CORE_ENOTFOUND, "no policy matches repository %s", repo);
+    for (size_t i = 0, n = 0; i < pol->n_labels; i++) {
+        int w = snprintf(out->labels + n, sizeof(out->labels) - n, "%s%s", i ? "," : "",
+                         pol->labels[i]);
+
+        if (w < 0 || (size_t)w >= sizeof(out->labels) - n)
+            break;
+        n += (size_t)w;
+    }
     if (frozen(p, repo, at, out))
         return 0;
     for (size_t i = 0; i < pol->n_regions; i++) {

@@ -89,9 +89,10 @@ int sched_route_apply(sched_store *store, const char *id, const char *expect_sta
                               d->reason,
                               now,
                               iso,
-                              must_be_due ? "1" : "0"};
+                              must_be_due ? "1" : "0",
+                              d->labels};
 
-        rc = sched_store_eval(store, SCHED_SCRIPT_ROUTE_APPLY, keys, 3, args, 11, &r, err);
+        rc = sched_store_eval(store, SCHED_SCRIPT_ROUTE_APPLY, keys, 3, args, 12, &r, err);
     }
     if (rc < 0)
         return rc;
@@ -312,7 +313,10 @@ int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms
     memset(stats, 0, sizeof(*stats));
     if (!loads)
         return core_error_set(err, CORE_ENOMEM, "out of memory");
-    rc = sched_deferred_promote(store, now_ms, PASS_BATCH, &released, err);
+    rc = sched_leases_reap(store, now_ms, cfg->runners.max_attempts, &stats->requeued,
+                           &stats->dead, err);
+    if (rc == 0)
+        rc = sched_deferred_promote(store, now_ms, PASS_BATCH, &released, err);
     stats->released = released;
     if (rc == 0)
         rc = sched_region_loads(store, cfg, now_ms, loads, err);
@@ -340,9 +344,12 @@ static void *router_main(void *arg)
         if (rt->plan && sched_router_pass(rt->store, rt->plan, core_time_now_ms(), &stats,
                                           &err) < 0)
             CORE_LOG(CORE_LOG_WARN, "router_pass", "msg=\"%s\"", err.msg);
-        else if (rt->plan && (stats.routed || stats.released || stats.rerouted))
-            CORE_LOG(CORE_LOG_INFO, "router_pass", "routed=%zu released=%zu rerouted=%zu "
-                     "raced=%zu", stats.routed, stats.released, stats.rerouted, stats.raced);
+        else if (rt->plan && (stats.routed || stats.released || stats.rerouted ||
+                              stats.requeued || stats.dead))
+            CORE_LOG(CORE_LOG_INFO, "router_pass",
+                     "routed=%zu released=%zu rerouted=%zu raced=%zu requeued=%zu dead=%zu",
+                     stats.routed, stats.released, stats.rerouted, stats.raced, stats.requeued,
+                     stats.dead);
         if (atomic_exchange(&rt->kicked, false))
             continue;
         clock_gettime(CLOCK_REALTIME, &deadline);

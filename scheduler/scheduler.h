@@ -217,6 +217,7 @@ typedef struct sched_decision {
     int region;         /* index into cfg->regions; -1 for a freeze */
     int64_t release_at; /* DEFER: when to route again */
     char reason[512];   /* "deferred: no region open; apac-tokyo opens 09:00 JST, in 3h 10m" */
+    char labels[256];   /* runner labels the policy requires, comma-separated */
 } sched_decision;
 
 /* Decides where a job of repo goes at `at` (SPEC section 4). loads has one entry per
@@ -238,6 +239,8 @@ typedef struct sched_router_stats {
     size_t routed;   /* decisions applied */
     size_t rerouted; /* of which queued jobs moved because their region closed */
     size_t raced;    /* jobs another process had already moved */
+    size_t requeued; /* expired leases whose job went back to its queue */
+    size_t dead;     /* expired leases whose job had no attempts left */
     size_t errors;
 } sched_router_stats;
 
@@ -255,8 +258,8 @@ int sched_deferred_promote(sched_store *store, int64_t now_ms, size_t limit, siz
 /* Queue lengths and idle runners of every configured region (loads has n_regions). */
 int sched_region_loads(sched_store *store, const struct policy_config *cfg, int64_t now_ms,
                        sched_region_load *loads, core_error *err);
-/* One pass at an injected instant: release due deferrals, route new and released jobs,
- * re-route queued jobs whose region closed. */
+/* One pass at an injected instant: reap expired leases, release due deferrals, route new
+ * and released jobs, re-route queued jobs whose region closed. */
 int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms,
                       sched_router_stats *stats, core_error *err);
 
@@ -269,5 +272,53 @@ void sched_router_set_plan(sched_router *router, const sched_plan *plan);
 void sched_router_kick(sched_router *router);
 /* Stops and joins the thread, then frees the router. NULL does nothing. */
 void sched_router_stop(sched_router *router);
+
+/* ---- leases (scheduler/lease.c) ---------------------------------------------------------
+ * A claim moves the oldest suitable queued job of a region into a lease, atomically:
+ * labels must match, and the job's build locks (one build of a PR at a time; one
+ * migration build of a repository at a time) are taken with SET NX PX, valued
+ * "JOB:LEASE", released and extended only by compare-and-delete / -extend scripts. Every
+ * grant comes with a fencing token from INCR, larger than every token before it. */
+typedef struct sched_claim {
+    bool found;
+    char job_id[32];
+    char lease_id[33];
+    int64_t fencing_token;
+    int64_t lease_expires; /* UTC ms */
+    int attempt;
+} sched_claim;
+
+/* labels_csv: the runner's labels, comma-separated ("" for none). CORE_EINVAL for a bad
+ * runner name, region or labels. out->found is false when nothing could be claimed (the
+ * runner is then recorded idle in its region). */
+int sched_job_claim(sched_store *store, const char *region, const char *runner,
+                    const char *labels_csv, int lease_seconds, int64_t now_ms, sched_claim *out,
+                    core_error *err);
+/* Extends the lease (and its locks) to now + lease_seconds. *cancel is set when the job
+ * was superseded or cancelled under this lease (the runner must stop it). CORE_ECONFLICT
+ * when lease_id is not the job's current lease: nothing changes. */
+int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id,
+                        int lease_seconds, int64_t now_ms, bool *cancel, int64_t *expires,
+                        core_error *err);
+/* Ends a leased job: succeeded or failed; its locks are freed. The same lease asking again
+ * succeeds again (a retried request); any other lease gets CORE_ECONFLICT. */
+int sched_job_complete(sched_store *store, const char *id, const char *lease_id, bool success,
+                       const char *runner, int64_t now_ms, char state[32], core_error *err);
+/* Expired leases: the job returns to its region's queue with its locks freed, or becomes
+ * dead after max_attempts. Any process may call it; each lease is reaped once. */
+int sched_leases_reap(sched_store *store, int64_t now_ms, int max_attempts, size_t *requeued,
+                      size_t *dead, core_error *err);
+/* One field of a job's hash ("region", "runner", ...). CORE_ENOTFOUND for a missing job. */
+int sched_job_field(sched_store *store, const char *id, const char *field, char *out,
+                    size_t len, core_error *err);
+
+/* Calls on_ready(region, ctx) whenever a job becomes claimable in a region (queued,
+ * requeued, or a build lock freed), in this or any other process: a thread with its own
+ * Redis connection subscribed to "{P}:ready", reconnecting by itself. */
+typedef struct sched_watch sched_watch;
+int sched_watch_start(sched_watch **out, sched_store *store,
+                      void (*on_ready)(const char *region, void *ctx), void *ctx,
+                      core_error *err);
+void sched_watch_stop(sched_watch *watch);
 
 #endif

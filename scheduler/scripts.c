@@ -26,6 +26,33 @@
     "local function queue_key(region) return P .. 'queue:' .. region end\n"                   \
     "local function deferred_key() return P .. 'deferred' end\n"                              \
     "local function routing_key() return P .. 'routing' end\n"                                \
+    "local function leases_key() return P .. 'leases' end\n"                                  \
+    "local function idle_key(region) return P .. 'idle:' .. region end\n"                     \
+    "local function ready_channel() return P .. 'ready' end\n"                                \
+    "local function pr_lock_key(repo, pr) return P .. 'lock:pr:' .. repo .. '#' .. pr end\n"  \
+    "local function migration_lock_key(repo) return P .. 'lock:migration:' .. repo end\n"    \
+    /* Build locks hold "JOB:LEASE"; release and extend only when that is still the value */ \
+    /* (compare-and-delete / compare-and-extend), so a stale holder can never free or   */ \
+    /* prolong a lock someone else now holds. */                                            \
+    "local function job_locks(id)\n"                                                           \
+    "    local f = redis.call('HMGET', job_key(id), 'repo', 'pr', 'migration')\n"              \
+    "    if not f[1] then return {} end\n"                                                     \
+    "    local keys = {pr_lock_key(f[1], f[2])}\n"                                             \
+    "    if f[3] == '1' then keys[2] = migration_lock_key(f[1]) end\n"                         \
+    "    return keys\n"                                                                        \
+    "end\n"                                                                                    \
+    "local function release_locks(id, lease)\n"                                                \
+    "    for _, k in ipairs(job_locks(id)) do\n"                                               \
+    "        if redis.call('GET', k) == id .. ':' .. lease then redis.call('DEL', k) end\n"    \
+    "    end\n"                                                                                \
+    "end\n"                                                                                    \
+    "local function extend_locks(id, lease, ms)\n"                                             \
+    "    for _, k in ipairs(job_locks(id)) do\n"                                               \
+    "        if redis.call('GET', k) == id .. ':' .. lease then\n"                             \
+    "            redis.call('PEXPIRE', k, ms)\n"                                               \
+    "        end\n"                                                                            \
+    "    end\n"                                                                                \
+    "end\n"                                                                                    \
     /* A key the client declared must be the one the library would build: this catches  */ \
     /* C and Lua drifting apart before anything is written. */                              \
     "local function check_key(got, want)\n"                                                    \
@@ -57,6 +84,14 @@
     "        if region and region ~= '' then redis.call('ZREM', queue_key(region), id) end\n"  \
     "        redis.call('ZREM', deferred_key(), id)\n"                                         \
     "        redis.call('SREM', routing_key(), id)\n"                                          \
+    "        redis.call('ZREM', leases_key(), id)\n"                                           \
+    "        local lease = redis.call('HGET', jk, 'lease_id')\n"                               \
+    "        if lease and lease ~= '' then\n"                                                  \
+    "            release_locks(id, lease)\n"                                                   \
+    "            if region and region ~= '' then\n"                                            \
+    "                redis.call('PUBLISH', ready_channel(), region)\n"                        \
+    "            end\n"                                                                        \
+    "        end\n"                                                                            \
     "    end\n"                                                                                \
     "    redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,\n"       \
     "               'from', from, 'state', to, 'actor', actor, 'reason', reason,\n"            \
@@ -204,7 +239,8 @@ static const char job_list_src[] =
 
 /* KEYS: job, history, audit. ARGV: P, id, expected state, expected region ('*' for any),
  * 'queue'|'defer', region, release_at_ms, reason, now_ms, now_iso, '1' when the job must
- * be due for routing (a released deferral). Moves the job out of wherever it waits (a
+ * be due for routing (a released deferral), the labels runners need (comma-separated).
+ * Moves the job out of wherever it waits (a
  * region queue, the deferred set, the routing set) into its new place, atomically and
  * only if it is still where the caller saw it. Returns {'ok'|'missing'|'conflict', state}. */
 static const char route_apply_src[] =
@@ -225,9 +261,11 @@ static const char route_apply_src[] =
             "redis.call('ZREM', deferred_key(), id)\n"
             "redis.call('SREM', routing_key(), id)\n"
             "if ARGV[5] == 'queue' then\n"
-            "    redis.call('HSET', KEYS[1], 'region', ARGV[6], 'deferred_until', '')\n"
+            "    redis.call('HSET', KEYS[1], 'region', ARGV[6], 'deferred_until', '',\n"
+            "               'labels', ARGV[12])\n"
             "    redis.call('ZADD', queue_key(ARGV[6]), id, id)\n"
             "    transition(id, 'queued', 'scheduler', ARGV[8], ARGV[9], ARGV[10])\n"
+            "    redis.call('PUBLISH', ready_channel(), ARGV[6])\n"
             "else\n"
             "    redis.call('HSET', KEYS[1], 'region', '', 'deferred_until', ARGV[7])\n"
             "    redis.call('ZADD', deferred_key(), ARGV[7], id)\n"
@@ -251,18 +289,161 @@ static const char promote_src[] =
             "end\n"
             "return ids\n";
 
+/* KEYS: queue of the region, leases, fence counter, audit. ARGV: P, region, runner,
+ * runner labels (comma-separated), lease id, lease ms, now_ms, now_iso, how many queued
+ * jobs to look at. Takes the oldest queued job whose labels the runner has and whose
+ * build locks are free: it leaves the queue, takes its locks (SET NX PX, "JOB:LEASE"),
+ * a fencing token (INCR) and a lease recorded by expiry. A job kept waiting by a lock
+ * says so in its reason. A runner that finds nothing is recorded as idle in its region.
+ * Returns false or {id, fencing token, lease expiry ms, attempt}. */
+static const char claim_src[] =
+    LIBRARY "check_key(KEYS[1], queue_key(ARGV[2]))\n"
+            "check_key(KEYS[2], leases_key())\n"
+            "check_key(KEYS[3], P .. 'fence')\n"
+            "check_key(KEYS[4], audit_key())\n"
+            "local now, lease_ms = tonumber(ARGV[7]), tonumber(ARGV[6])\n"
+            "local have = {}\n"
+            "for l in string.gmatch(ARGV[4], '[^,]+') do have[l] = true end\n"
+            "local function labels_ok(need)\n"
+            "    for l in string.gmatch(need or '', '[^,]+') do\n"
+            "        if not have[l] then return false end\n"
+            "    end\n"
+            "    return true\n"
+            "end\n"
+            "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[9]) - 1)) do\n"
+            "    local jk = job_key(id)\n"
+            "    local f = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'labels', 'migration',\n"
+            "                         'reason')\n"
+            "    if f[1] ~= 'queued' then\n"
+            "        redis.call('ZREM', KEYS[1], id)\n"
+            "    elseif labels_ok(f[4]) then\n"
+            "        local locks = {pr_lock_key(f[2], f[3])}\n"
+            "        if f[5] == '1' then locks[2] = migration_lock_key(f[2]) end\n"
+            "        local held = false\n"
+            "        for i, k in ipairs(locks) do\n"
+            "            local v = redis.call('GET', k)\n"
+            "            if v then\n"
+            "                held = (i == 1 and ('build lock of ' .. f[2] .. '#' .. f[3])\n"
+            "                        or ('migration lock of ' .. f[2])) ..\n"
+            "                       ' held by job ' .. string.match(v, '^[^:]*')\n"
+            "                break\n"
+            "            end\n"
+            "        end\n"
+            "        if held then\n"
+            "            local why = 'queued in ' .. ARGV[2] .. ', waiting: ' .. held\n"
+            "            if f[6] ~= why then redis.call('HSET', jk, 'reason', why) end\n"
+            "        else\n"
+            "            redis.call('ZREM', KEYS[1], id)\n"
+            "            for _, k in ipairs(locks) do\n"
+            "                redis.call('SET', k, id .. ':' .. ARGV[5], 'NX', 'PX', lease_ms)\n"
+            "            end\n"
+            "            local fence = redis.call('INCR', KEYS[3])\n"
+            "            local attempt = redis.call('HINCRBY', jk, 'attempts', 1)\n"
+            "            local expires = now + lease_ms\n"
+            "            redis.call('HSET', jk, 'lease_id', ARGV[5], 'lease_expires', expires,\n"
+            "                       'runner', ARGV[3], 'fencing_token', fence)\n"
+            "            redis.call('ZADD', KEYS[2], expires, id)\n"
+            "            redis.call('ZREM', idle_key(ARGV[2]), ARGV[3])\n"
+            "            transition(id, 'leased', 'runner:' .. ARGV[3],\n"
+            "                       'claimed by runner ' .. ARGV[3] .. ' in ' .. ARGV[2] ..\n"
+            "                       ' (attempt ' .. attempt .. ', fencing token ' .. fence .. ')',\n"
+            "                       ARGV[7], ARGV[8])\n"
+            "            return {id, fence, expires, attempt}\n"
+            "        end\n"
+            "    end\n"
+            "end\n"
+            "redis.call('ZADD', idle_key(ARGV[2]), now, ARGV[3])\n"
+            "return false\n";
+
+/* KEYS: job, leases, audit. ARGV: P, id, lease id, lease ms, now_ms. Extends a valid lease
+ * and its locks. Returns {'ok', expiry}, {'cancel', state} when the job was superseded
+ * or cancelled under this lease, or {'lost', state}. */
+static const char heartbeat_src[] =
+    LIBRARY "local id = ARGV[2]\n"
+            "check_key(KEYS[1], job_key(id))\n"
+            "check_key(KEYS[2], leases_key())\n"
+            "check_key(KEYS[3], audit_key())\n"
+            "local f = redis.call('HMGET', KEYS[1], 'state', 'lease_id')\n"
+            "if not f[1] or f[2] ~= ARGV[3] or ARGV[3] == '' then\n"
+            "    return {'lost', f[1] or ''}\n"
+            "end\n"
+            "if f[1] == 'superseded' or f[1] == 'cancelled' then return {'cancel', f[1]} end\n"
+            "if f[1] ~= 'leased' then return {'lost', f[1]} end\n"
+            "local expires = tonumber(ARGV[5]) + tonumber(ARGV[4])\n"
+            "redis.call('HSET', KEYS[1], 'lease_expires', expires)\n"
+            "redis.call('ZADD', KEYS[2], expires, id)\n"
+            "extend_locks(id, ARGV[3], ARGV[4])\n"
+            "return {'ok', tostring(expires)}\n";
+
+/* KEYS: job, history, audit. ARGV: P, id, lease id, 'success'|'failure', runner,
+ * now_ms, now_iso. Ends a leased job once; the same lease asking again gets 'ok' again
+ * (a retried request), any other lease 'lost'. Returns {'ok'|'lost', state}. */
+static const char complete_src[] =
+    LIBRARY "local id = ARGV[2]\n"
+            "check_key(KEYS[1], job_key(id))\n"
+            "check_key(KEYS[2], history_key(id))\n"
+            "check_key(KEYS[3], audit_key())\n"
+            "local f = redis.call('HMGET', KEYS[1], 'state', 'lease_id', 'completed_lease')\n"
+            "if not f[1] or ARGV[3] == '' then return {'lost', f[1] or ''} end\n"
+            "if f[3] == ARGV[3] then return {'ok', f[1]} end\n"
+            "if f[1] ~= 'leased' or f[2] ~= ARGV[3] then return {'lost', f[1]} end\n"
+            "local to = ARGV[4] == 'success' and 'succeeded' or 'failed'\n"
+            "redis.call('HSET', KEYS[1], 'completed_lease', ARGV[3])\n"
+            "transition(id, to, 'runner:' .. ARGV[5], 'runner ' .. ARGV[5] .. ' reported ' ..\n"
+            "           ARGV[4], ARGV[6], ARGV[7])\n"
+            "return {'ok', to}\n";
+
+/* KEYS: leases, audit. ARGV: P, now_ms, now_iso, max attempts, limit. Leases not renewed
+ * in time: the job goes back to its region's queue (its locks freed), or is dead after
+ * max attempts. Returns {requeued, dead}. */
+static const char reap_src[] =
+    LIBRARY "check_key(KEYS[1], leases_key())\n"
+            "check_key(KEYS[2], audit_key())\n"
+            "local requeued, dead = 0, 0\n"
+            "local max = tonumber(ARGV[4])\n"
+            "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT',\n"
+            "                               0, tonumber(ARGV[5]))) do\n"
+            "    redis.call('ZREM', KEYS[1], id)\n"
+            "    local jk = job_key(id)\n"
+            "    local f = redis.call('HMGET', jk, 'state', 'attempts', 'region', 'lease_id',\n"
+            "                         'runner')\n"
+            "    if f[1] == 'leased' then\n"
+            "        release_locks(id, f[4] or '')\n"
+            "        redis.call('HSET', jk, 'lease_id', '')\n"
+            "        local n = tonumber(f[2]) or 0\n"
+            "        local silent = 'lease expired: runner ' .. (f[5] or '?') .. ' stopped renewing'\n"
+            "        if n >= max then\n"
+            "            transition(id, 'dead', 'scheduler', silent .. ' on attempt ' .. n ..\n"
+            "                       ' of ' .. max .. '; no attempts left', ARGV[2], ARGV[3])\n"
+            "            dead = dead + 1\n"
+            "        else\n"
+            "            redis.call('ZADD', queue_key(f[3]), id, id)\n"
+            "            transition(id, 'queued', 'scheduler', silent .. '; back in the ' ..\n"
+            "                       f[3] .. ' queue after attempt ' .. n .. ' of ' .. max,\n"
+            "                       ARGV[2], ARGV[3])\n"
+            "            redis.call('PUBLISH', ready_channel(), f[3])\n"
+            "            requeued = requeued + 1\n"
+            "        end\n"
+            "    end\n"
+            "end\n"
+            "return {requeued, dead}\n";
+
 static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_INTAKE] = intake_src,         [SCHED_SCRIPT_CLOSE] = close_src,
     [SCHED_SCRIPT_TRANSITION] = transition_src, [SCHED_SCRIPT_JOB_GET] = job_get_src,
     [SCHED_SCRIPT_JOB_LIST] = job_list_src,     [SCHED_SCRIPT_ROUTE_APPLY] = route_apply_src,
-    [SCHED_SCRIPT_PROMOTE] = promote_src,
+    [SCHED_SCRIPT_PROMOTE] = promote_src,       [SCHED_SCRIPT_CLAIM] = claim_src,
+    [SCHED_SCRIPT_HEARTBEAT] = heartbeat_src,   [SCHED_SCRIPT_COMPLETE] = complete_src,
+    [SCHED_SCRIPT_REAP] = reap_src,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_INTAKE] = "intake",         [SCHED_SCRIPT_CLOSE] = "close",
     [SCHED_SCRIPT_TRANSITION] = "transition", [SCHED_SCRIPT_JOB_GET] = "job_get",
     [SCHED_SCRIPT_JOB_LIST] = "job_list",     [SCHED_SCRIPT_ROUTE_APPLY] = "route_apply",
-    [SCHED_SCRIPT_PROMOTE] = "promote",
+    [SCHED_SCRIPT_PROMOTE] = "promote",       [SCHED_SCRIPT_CLAIM] = "claim",
+    [SCHED_SCRIPT_HEARTBEAT] = "heartbeat",   [SCHED_SCRIPT_COMPLETE] = "complete",
+    [SCHED_SCRIPT_REAP] = "reap",
 };
 
 const char *sched_script_source(sched_script script)

@@ -18,6 +18,10 @@ typedef enum sched_script {
     SCHED_SCRIPT_JOB_LIST,   /* read-only: a page of jobs from an index set, newest first */
     SCHED_SCRIPT_ROUTE_APPLY, /* a routing decision: queue in a region or defer, CAS */
     SCHED_SCRIPT_PROMOTE,     /* due deferrals into the routing set, each exactly once */
+    SCHED_SCRIPT_CLAIM,       /* a runner takes a job: queue -> lease, locks, fencing token */
+    SCHED_SCRIPT_HEARTBEAT,   /* extend a lease and its locks, or say cancel / lost */
+    SCHED_SCRIPT_COMPLETE,    /* end a leased job once */
+    SCHED_SCRIPT_REAP,        /* expired leases back to their queue, or dead */
     SCHED_SCRIPT_COUNT
 } sched_script;
 

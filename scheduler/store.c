@@ -951,3 +951,115 @@ int sched_store_job_keys(const sched_store *store, const char *id, char job[SCHE
         rc = sched_store_key(store, audit, err, "audit");
     return rc;
 }
+
+/* ---- watching for claimable jobs (pub/sub) ---------------------------------------------
+ * A subscribed connection cannot serve other commands, so the watch has its own, outside
+ * the pool. It polls the socket with a short timeout instead of using a hiredis read
+ * timeout (which would leave the context unusable), so that stopping takes at most one
+ * poll interval. After every (re)subscription the callback hears "" (any region): a
+ * message may have been missed while the connection was down. */
+#define WATCH_POLL_MS 200
+
+struct sched_watch {
+    sched_store *store;
+    void (*on_ready)(const char *region, void *ctx);
+    void *ctx;
+    atomic_bool stop;
+    pthread_t thread;
+    conn c;
+};
+
+static bool watch_subscribe(sched_watch *w)
+{
+    char channel[SCHED_KEY_MAX];
+    redisReply *r;
+
+    if (conn_open(w->store, &w->c, NULL) < 0)
+        return false;
+    if (sched_store_key(w->store, channel, NULL, "ready") < 0)
+        return false;
+    r = redisCommand(w->c.ctx, "SUBSCRIBE %s", channel);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        if (r)
+            freeReplyObject(r);
+        conn_drop(&w->c);
+        return false;
+    }
+    freeReplyObject(r);
+    w->on_ready("", w->ctx);
+    return true;
+}
+
+static void watch_deliver(sched_watch *w, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "message") == 0 &&
+        r->element[2]->type == REDIS_REPLY_STRING)
+        w->on_ready(r->element[2]->str, w->ctx);
+}
+
+static void *watch_main(void *arg)
+{
+    sched_watch *w = arg;
+
+    while (!atomic_load(&w->stop)) {
+        void *reply = NULL;
+        struct pollfd p;
+
+        if (!w->c.ctx && !watch_subscribe(w)) {
+            poll(NULL, 0, WATCH_POLL_MS);
+            continue;
+        }
+        /* Replies already buffered first: a read may have brought several. */
+        if (redisGetReplyFromReader(w->c.ctx, &reply) == REDIS_ERR) {
+            conn_drop(&w->c);
+            continue;
+        }
+        if (reply) {
+            watch_deliver(w, reply);
+            freeReplyObject(reply);
+            continue;
+        }
+        p.fd = w->c.ctx->fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        if (poll(&p, 1, WATCH_POLL_MS) <= 0)
+            continue;
+        if (redisBufferRead(w->c.ctx) == REDIS_ERR) {
+            atomic_fetch_add(&w->store->errors, 1);
+            conn_drop(&w->c);
+        }
+    }
+    conn_drop(&w->c);
+    return NULL;
+}
+
+int sched_watch_start(sched_watch **out, sched_store *store,
+                      void (*on_ready)(const char *region, void *ctx), void *ctx,
+                      core_error *err)
+{
+    sched_watch *w = calloc(1, sizeof(*w));
+
+    *out = NULL;
+    if (!w)
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    w->store = store;
+    w->on_ready = on_ready;
+    w->ctx = ctx;
+    atomic_init(&w->stop, false);
+    if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+        free(w);
+        return core_error_set(err, CORE_EIO, "cannot start the watch thread");
+    }
+    *out = w;
+    return 0;
+}
+
+void sched_watch_stop(sched_watch *w)
+{
+    if (!w)
+        return;
+    atomic_store(&w->stop, true);
+    pthread_join(w->thread, NULL);
+    free(w);
+}

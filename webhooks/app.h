@@ -15,6 +15,15 @@ struct policy_config;
 struct sched_store;
 struct sched_plan;
 struct sched_router;
+struct sched_watch;
+typedef struct wh_runners wh_runners;
+
+/* A runner token and the regions it may claim in (none listed: every region). */
+typedef struct wh_runner_token {
+    char *token;
+    char **regions;
+    size_t n_regions;
+} wh_runner_token;
 
 typedef enum wh_route {
     WH_ROUTE_GITHUB = 0,
@@ -23,6 +32,9 @@ typedef enum wh_route {
     WH_ROUTE_HEALTHZ,
     WH_ROUTE_READYZ,
     WH_ROUTE_METRICS,
+    WH_ROUTE_CLAIM,
+    WH_ROUTE_HEARTBEAT,
+    WH_ROUTE_COMPLETE,
     WH_ROUTE_NOT_FOUND,
     WH_ROUTE_COUNT
 } wh_route;
@@ -71,6 +83,10 @@ typedef struct wh_app {
     struct sched_store *store;
     struct sched_plan *plan;     /* cfg compiled for routing; swapped with cfg */
     struct sched_router *router; /* this process's routing thread */
+    wh_runner_token *runner_tokens;
+    size_t n_runner_tokens;
+    wh_runners *runners;         /* long-polling claims waiting for work */
+    struct sched_watch *watch;   /* wakes them when a job becomes claimable anywhere */
     wh_metrics metrics;
 } wh_app;
 
@@ -82,5 +98,17 @@ wh_event_kind wh_event_kind_of(const char *header);
  * the caller frees with wh_secrets_free, which wipes them first. */
 int wh_secrets_split(const char *list, char ***out, size_t *n, core_error *err);
 void wh_secrets_free(char **list, size_t n);
+
+/* Parses ZONECI_RUNNER_TOKENS: "tok1,tok2=apac-tokyo|emea-berlin". */
+int wh_runner_tokens_parse(const char *list, wh_runner_token **out, size_t *n, core_error *err);
+void wh_runner_tokens_free(wh_runner_token *tokens, size_t n);
+
+/* The long-poll registry (webhooks/runners.c). */
+int wh_runners_new(wh_runners **out, core_error *err);
+/* Wakes the claims waiting in region ("" for every region); any thread. */
+void wh_runners_wake(const char *region, void *runners);
+/* Wakes every waiting claim and makes new ones answer at once (shutdown). */
+void wh_runners_drain(wh_runners *r);
+void wh_runners_free(wh_runners *r);
 
 #endif

@@ -16,6 +16,10 @@ typedef struct wh_request {
     size_t body_len;
     wh_app *app;
     const void *conn; /* server.c's connection, for header and query lookups */
+    /* State a handler keeps across a suspension (a long poll): NULL on the first call;
+     * set it and state_free, and the server frees it when the request ends. */
+    void **state;
+    void (**state_free)(void *state);
 } wh_request;
 
 typedef struct wh_response {
@@ -23,7 +27,15 @@ typedef struct wh_response {
     core_buf body;
     const char *content_type; /* static string; default application/json */
     char retry_after[16];     /* Retry-After seconds when not empty */
+    /* A handler that wants to wait sets suspend: nothing is sent, the connection is
+     * suspended, then on_suspend(state, conn) is called; wh_connection_resume(conn) later
+     * makes the server call the handler again. */
+    bool suspend;
+    void (*on_suspend)(void *state, const void *conn);
 } wh_response;
+
+/* Resumes a suspended connection; any thread. */
+void wh_connection_resume(const void *conn);
 
 /* Header value (case-insensitive name) or NULL; valid for the request's lifetime. */
 const char *wh_request_header(const wh_request *req, const char *name);
@@ -44,6 +56,9 @@ void wh_api_job_get(const wh_request *req, wh_response *resp, const char *id);
 void wh_health_live(const wh_request *req, wh_response *resp);
 void wh_health_ready(const wh_request *req, wh_response *resp);
 void wh_metrics_render(const wh_request *req, wh_response *resp);
+void wh_runner_claim(const wh_request *req, wh_response *resp);
+void wh_runner_heartbeat(const wh_request *req, wh_response *resp, const char *id);
+void wh_runner_complete(const wh_request *req, wh_response *resp, const char *id);
 
 /* Checks "Authorization: Bearer T" against tokens in constant time per token. */
 bool wh_bearer_matches(const wh_request *req, char *const *tokens, size_t n_tokens);

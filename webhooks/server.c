@@ -37,7 +37,14 @@ typedef struct request_ctx {
     size_t max_body;
     bool too_big;
     int64_t started_us;
+    void *handler_state; /* a long-polling handler's state across suspensions */
+    void (*handler_state_free)(void *state);
 } request_ctx;
+
+void wh_connection_resume(const void *conn)
+{
+    MHD_resume_connection((struct MHD_Connection *)conn);
+}
 
 const char *wh_request_header(const wh_request *req, const char *name)
 {
@@ -89,10 +96,21 @@ static wh_route route_of(const char *method, const char *path, const char **job_
     if (strcmp(path, jobs) == 0)
         return WH_ROUTE_JOBS_LIST;
     if (strncmp(path, jobs, sizeof(jobs) - 1) == 0 && path[sizeof(jobs) - 1] == '/' &&
-        path[sizeof(jobs)] != '\0' && !strchr(path + sizeof(jobs), '/')) {
-        *job_id = path + sizeof(jobs);
-        return WH_ROUTE_JOB_GET;
+        path[sizeof(jobs)] != '\0') {
+        const char *id = path + sizeof(jobs);
+        const char *slash = strchr(id, '/');
+
+        *job_id = id;
+        if (!slash)
+            return WH_ROUTE_JOB_GET;
+        if (strcmp(slash, "/heartbeat") == 0)
+            return WH_ROUTE_HEARTBEAT;
+        if (strcmp(slash, "/complete") == 0)
+            return WH_ROUTE_COMPLETE;
+        return WH_ROUTE_NOT_FOUND;
     }
+    if (strcmp(path, "/api/v1/runners/claim") == 0)
+        return WH_ROUTE_CLAIM;
     if (strcmp(path, "/healthz") == 0)
         return WH_ROUTE_HEALTHZ;
     if (strcmp(path, "/readyz") == 0)
@@ -105,7 +123,15 @@ static wh_route route_of(const char *method, const char *path, const char **job_
 /* Which method each route takes; anything else is 405. */
 static const char *route_method(wh_route route)
 {
-    return route == WH_ROUTE_GITHUB ? "POST" : "GET";
+    switch (route) {
+    case WH_ROUTE_GITHUB:
+    case WH_ROUTE_CLAIM:
+    case WH_ROUTE_HEARTBEAT:
+    case WH_ROUTE_COMPLETE:
+        return "POST";
+    default:
+        return "GET";
+    }
 }
 
 static void dispatch(const wh_request *req, wh_response *resp, wh_route route, const char *id)
@@ -134,6 +160,15 @@ static void dispatch(const wh_request *req, wh_response *resp, wh_route route, c
         break;
     case WH_ROUTE_METRICS:
         wh_metrics_render(req, resp);
+        break;
+    case WH_ROUTE_CLAIM:
+        wh_runner_claim(req, resp);
+        break;
+    case WH_ROUTE_HEARTBEAT:
+        wh_runner_heartbeat(req, resp, id);
+        break;
+    case WH_ROUTE_COMPLETE:
+        wh_runner_complete(req, resp, id);
         break;
     default:
         wh_response_error(resp, 404, "not_found", "no route for %s %s", req->method, req->path);
@@ -263,10 +298,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.body_len = ctx->body.len;
     req.app = &srv->app;
     req.conn = conn;
+    req.state = &ctx->handler_state;
+    req.state_free = &ctx->handler_state_free;
     route = route_of(method, url, &id);
     pthread_rwlock_rdlock(&srv->app.cfg_lock);
     dispatch(&req, &resp, route, id);
     pthread_rwlock_unlock(&srv->app.cfg_lock);
+    if (resp.suspend) {
+        /* Suspend first, then let the handler publish the connection: a wake-up can
+         * only ever resume a connection that is already suspended. */
+        MHD_suspend_connection(conn);
+        resp.on_suspend(ctx->handler_state, conn);
+        core_buf_free(&resp.body);
+        return MHD_YES;
+    }
     if (strcmp(method, "HEAD") == 0)
         core_buf_reset(&resp.body);
     wh_metrics_request(&srv->app.metrics, route, resp.status,
@@ -286,6 +331,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)why;
     if (!ctx)
         return;
+    if (ctx->handler_state_free)
+        ctx->handler_state_free(ctx->handler_state);
     core_buf_free(&ctx->body);
     free(ctx);
     *con_cls = NULL;
@@ -337,6 +384,29 @@ static int resolve_listen(const char *host, int port, struct sockaddr_storage *s
     return 0;
 }
 
+/* Runner tokens are optional: without them the runner API refuses every call (and says
+ * why at start-up), but webhooks and the job API work. */
+static int load_runner_tokens(const policy_config *cfg, wh_runner_token **out, size_t *n,
+                              core_error *err)
+{
+    char *value = NULL;
+    core_error e2 = {0};
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (policy_secret_read(&cfg->runners.tokens, &value, &e2) < 0) {
+        CORE_LOG(CORE_LOG_WARN, "runner_tokens", "msg=\"runner API disabled: %s\"", e2.msg);
+        return 0;
+    }
+    rc = wh_runner_tokens_parse(value, out, n, err);
+    memset(value, 0, strlen(value));
+    free(value);
+    if (rc < 0)
+        return core_error_wrap(err, "runner tokens");
+    return 0;
+}
+
 static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_t *n_gh,
                         char ***api, size_t *n_api, core_error *err)
 {
@@ -381,6 +451,9 @@ static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_
 
 static void app_release(wh_app *app)
 {
+    sched_watch_stop(app->watch);
+    wh_runners_free(app->runners);
+    wh_runner_tokens_free(app->runner_tokens, app->n_runner_tokens);
     sched_router_stop(app->router);
     sched_plan_free(app->plan);
     wh_secrets_free(app->github_secrets, app->n_github_secrets);
@@ -412,6 +485,12 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
         rc = sched_plan_new(&app->plan, cfg, err);
     if (rc == 0)
         rc = sched_router_start(&app->router, app->store, app->plan, err);
+    if (rc == 0)
+        rc = load_runner_tokens(cfg, &app->runner_tokens, &app->n_runner_tokens, err);
+    if (rc == 0)
+        rc = wh_runners_new(&app->runners, err);
+    if (rc == 0)
+        rc = sched_watch_start(&app->watch, app->store, wh_runners_wake, app->runners, err);
     return rc;
 }
 
@@ -464,6 +543,8 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
 {
     policy_config *old;
     sched_plan *plan = NULL, *old_plan;
+    wh_runner_token *rt = NULL, *old_rt;
+    size_t n_rt = 0, old_n_rt;
     char **gh, **api;
     size_t n_gh, n_api;
     char **old_gh, **old_api;
@@ -476,7 +557,11 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
         return rc;
     }
     rc = load_secrets(&srv->app, cfg, &gh, &n_gh, &api, &n_api, err);
+    if (rc == 0)
+        rc = load_runner_tokens(cfg, &rt, &n_rt, err);
     if (rc < 0) {
+        wh_secrets_free(gh, n_gh);
+        wh_secrets_free(api, n_api);
         sched_plan_free(plan);
         policy_config_free(cfg);
         return rc;
@@ -500,7 +585,12 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     srv->app.n_api_tokens = n_api;
     old_plan = srv->app.plan;
     srv->app.plan = plan;
+    old_rt = srv->app.runner_tokens;
+    old_n_rt = srv->app.n_runner_tokens;
+    srv->app.runner_tokens = rt;
+    srv->app.n_runner_tokens = n_rt;
     pthread_rwlock_unlock(&srv->app.cfg_lock);
+    wh_runner_tokens_free(old_rt, old_n_rt);
     /* The router reads the plan (and through it the old config) outside the lock above:
      * swap its plan first, then the old ones are unused. */
     sched_router_set_plan(srv->app.router, plan);
@@ -518,6 +608,8 @@ void wh_server_stop(wh_server *srv, int timeout_ms)
 
     if (!srv)
         return;
+    /* Long polls would hold the drain up to 30 s: answer them now (204). */
+    wh_runners_drain(srv->app.runners);
     listener = MHD_quiesce_daemon(srv->daemon);
     if (listener != MHD_INVALID_SOCKET)
         close(listener);

@@ -1,0 +1,260 @@
+/* Runner-facing job operations: claim, heartbeat, complete, and the reaping of leases
+ * that were not renewed. Each is one Lua script (scheduler/scripts.c), so a job is
+ * leased to one runner at a time, a stale lease changes nothing, and an expired one puts
+ * the job back however the runner, the connection or a zoneci process died. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scheduler/scheduler.h"
+#include "scheduler/store.h"
+
+#define CLAIM_SCAN 50
+#define REAP_BATCH 200
+#define RUNNER_NAME_MAX 64
+#define LABELS_MAX 512
+
+static bool token_valid(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static bool labels_valid(const char *csv)
+{
+    size_t n = strlen(csv);
+
+    if (n > LABELS_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = csv[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_' || c == '.' || c == ',' || c == ':' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+static const sched_reply *item(const sched_reply *r, size_t i)
+{
+    return r && r->type == SCHED_REPLY_ARRAY && i < r->n ? &r->elem[i] : NULL;
+}
+
+static int64_t as_int(const sched_reply *v)
+{
+    if (!v)
+        return 0;
+    if (v->type == SCHED_REPLY_INT)
+        return v->integer;
+    if (v->type == SCHED_REPLY_STR)
+        return strtoll(v->str, NULL, 10);
+    return 0;
+}
+
+static bool is_str(const sched_reply *v, const char *s)
+{
+    return v && v->type == SCHED_REPLY_STR && strcmp(v->str, s) == 0;
+}
+
+int sched_job_claim(sched_store *store, const char *region, const char *runner,
+                    const char *labels_csv, int lease_seconds, int64_t now_ms, sched_claim *out,
+                    core_error *err)
+{
+    char k_queue[SCHED_KEY_MAX], k_leases[SCHED_KEY_MAX], k_fence[SCHED_KEY_MAX],
+        k_audit[SCHED_KEY_MAX];
+    char lease_ms[24], now[24], iso[CORE_ISO_MAX], scan[8];
+    sched_reply *r = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!token_valid(region, 128))
+        return core_error_set(err, CORE_EINVAL, "region: not a region name");
+    if (!token_valid(runner, RUNNER_NAME_MAX))
+        return core_error_set(err, CORE_EINVAL,
+                              "runner: 1 to %d letters, digits, '-', '_' or '.'",
+                              RUNNER_NAME_MAX);
+    if (!labels_valid(labels_csv))
+        return core_error_set(err, CORE_EINVAL, "labels: letters, digits and -_.:/ only");
+    rc = core_random_hex(out->lease_id, 16, err);
+    if (rc == 0)
+        rc = sched_store_key(store, k_queue, err, "queue:%s", region);
+    if (rc == 0)
+        rc = sched_store_key(store, k_leases, err, "leases");
+    if (rc == 0)
+        rc = sched_store_key(store, k_fence, err, "fence");
+    if (rc == 0)
+        rc = sched_store_key(store, k_audit, err, "audit");
+    if (rc < 0)
+        return rc;
+    snprintf(lease_ms, sizeof(lease_ms), "%lld", (long long)lease_seconds * 1000);
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(scan, sizeof(scan), "%d", CLAIM_SCAN);
+    core_time_format_iso(now_ms, iso);
+    {
+        const char *keys[] = {k_queue, k_leases, k_fence, k_audit};
+        const char *args[] = {sched_store_prefix(store), region, runner, labels_csv,
+                              out->lease_id, lease_ms, now, iso, scan};
+
+        rc = sched_store_eval(store, SCHED_SCRIPT_CLAIM, keys, 4, args, 9, &r, err);
+    }
+    if (rc < 0)
+        return rc;
+    if (r->type == SCHED_REPLY_ARRAY && r->n == 4 && r->elem[0].type == SCHED_REPLY_STR) {
+        out->found = true;
+        snprintf(out->job_id, sizeof(out->job_id), "%s", r->elem[0].str);
+        out->fencing_token = as_int(&r->elem[1]);
+        out->lease_expires = as_int(&r->elem[2]);
+        out->attempt = (int)as_int(&r->elem[3]);
+    }
+    sched_reply_free(r);
+    return 0;
+}
+
+int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id,
+                        int lease_seconds, int64_t now_ms, bool *cancel, int64_t *expires,
+                        core_error *err)
+{
+    char k_job[SCHED_KEY_MAX], k_leases[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
+    char lease_ms[24], now[24];
+    sched_reply *r = NULL;
+    int rc;
+
+    *cancel = false;
+    *expires = 0;
+    if (!token_valid(id, 20) || !token_valid(lease_id, 64))
+        return core_error_set(err, CORE_ECONFLICT, "no such lease");
+    rc = sched_store_key(store, k_job, err, "job:%s", id);
+    if (rc == 0)
+        rc = sched_store_key(store, k_leases, err, "leases");
+    if (rc == 0)
+        rc = sched_store_key(store, k_audit, err, "audit");
+    if (rc < 0)
+        return rc;
+    snprintf(lease_ms, sizeof(lease_ms), "%lld", (long long)lease_seconds * 1000);
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    {
+        const char *keys[] = {k_job, k_leases, k_audit};
+        const char *args[] = {sched_store_prefix(store), id, lease_id, lease_ms, now};
+
+        rc = sched_store_eval(store, SCHED_SCRIPT_HEARTBEAT, keys, 3, args, 5, &r, err);
+    }
+    if (rc < 0)
+        return rc;
+    if (is_str(item(r, 0), "ok")) {
+        *expires = as_int(item(r, 1));
+    } else if (is_str(item(r, 0), "cancel")) {
+        *cancel = true;
+    } else {
+        const sched_reply *st = item(r, 1);
+
+        rc = core_error_set(err, CORE_ECONFLICT, "lease lost: job %s is %s under another lease",
+                            id, st && st->type == SCHED_REPLY_STR && *st->str ? st->str : "gone");
+    }
+    sched_reply_free(r);
+    return rc;
+}
+
+int sched_job_complete(sched_store *store, const char *id, const char *lease_id, bool success,
+                       const char *runner, int64_t now_ms, char state[32], core_error *err)
+{
+    char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
+    char now[24], iso[CORE_ISO_MAX];
+    sched_reply *r = NULL;
+    int rc;
+
+    state[0] = '\0';
+    if (!token_valid(id, 20) || !token_valid(lease_id, 64))
+        return core_error_set(err, CORE_ECONFLICT, "no such lease");
+    rc = sched_store_job_keys(store, id, k_job, k_hist, k_audit, err);
+    if (rc < 0)
+        return rc;
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    core_time_format_iso(now_ms, iso);
+    {
+        const char *keys[] = {k_job, k_hist, k_audit};
+        const char *args[] = {sched_store_prefix(store), id, lease_id,
+                              success ? "success" : "failure", runner, now, iso};
+
+        rc = sched_store_eval(store, SCHED_SCRIPT_COMPLETE, keys, 3, args, 7, &r, err);
+    }
+    if (rc < 0)
+        return rc;
+    if (item(r, 1) && item(r, 1)->type == SCHED_REPLY_STR)
+        snprintf(state, 32, "%s", item(r, 1)->str);
+    if (!is_str(item(r, 0), "ok"))
+        rc = core_error_set(err, CORE_ECONFLICT, "lease lost: job %s is %s", id,
+                            *state ? state : "gone");
+    sched_reply_free(r);
+    return rc;
+}
+
+int sched_leases_reap(sched_store *store, int64_t now_ms, int max_attempts, size_t *requeued,
+                      size_t *dead, core_error *err)
+{
+    char k_leases[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
+    char now[24], iso[CORE_ISO_MAX], max[16], lim[16];
+    sched_reply *r = NULL;
+    int rc;
+
+    *requeued = *dead = 0;
+    rc = sched_store_key(store, k_leases, err, "leases");
+    if (rc == 0)
+        rc = sched_store_key(store, k_audit, err, "audit");
+    if (rc < 0)
+        return rc;
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(max, sizeof(max), "%d", max_attempts);
+    snprintf(lim, sizeof(lim), "%d", REAP_BATCH);
+    core_time_format_iso(now_ms, iso);
+    {
+        const char *keys[] = {k_leases, k_audit};
+        const char *args[] = {sched_store_prefix(store), now, iso, max, lim};
+
+        rc = sched_store_eval(store, SCHED_SCRIPT_REAP, keys, 2, args, 5, &r, err);
+    }
+    if (rc < 0)
+        return rc;
+    *requeued = (size_t)as_int(item(r, 0));
+    *dead = (size_t)as_int(item(r, 1));
+    sched_reply_free(r);
+    return 0;
+}
+
+int sched_job_field(sched_store *store, const char *id, const char *field, char *out,
+                    size_t len, core_error *err)
+{
+    char key[SCHED_KEY_MAX];
+    sched_reply *r = NULL;
+    int rc;
+
+    out[0] = '\0';
+    if (!token_valid(id, 20))
+        return core_error_set(err, CORE_ENOTFOUND, "job not found");
+    rc = sched_store_key(store, key, err, "job:%s", id);
+    if (rc < 0)
+        return rc;
+    {
+        const char *argv[] = {"HGET", key, field};
+
+        rc = sched_store_command(store, argv, 3, &r, err);
+    }
+    if (rc < 0)
+        return rc;
+    if (r->type == SCHED_REPLY_STR)
+        snprintf(out, len, "%s", r->str);
+    else
+        rc = core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
+    sched_reply_free(r);
+    return rc;
+}

@@ -1,0 +1,595 @@
+/* The runner API: POST /api/v1/runners/claim (a long poll), and heartbeat and complete
+ * for a leased job. A claim that finds nothing does not hold a server thread: its
+ * connection is suspended and parked here, and resumed the moment the Redis watch says
+ * a job became claimable in its region (in this process or any other), or at its
+ * deadline; the handler then runs again and claims or answers 204.
+ *
+ * A parked claim cannot miss a wake-up: every wake bumps a generation counter, the
+ * handler notes the generation before it tries to claim, and parking with an older
+ * generation resumes at once. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policies/policies.h"
+#include "scheduler/scheduler.h"
+#include "webhooks/app.h"
+#include "webhooks/http.h"
+
+#define WAIT_MAX_S 30
+#define TICK_MS 50
+#define BODY_FIELD_MAX 512
+
+typedef struct waiter {
+    const void *conn;
+    char region[128];
+    int64_t deadline_ms; /* monotonic */
+    uint64_t generation;
+    struct waiter *next;
+} waiter;
+
+struct wh_runners {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    waiter *parked;
+    uint64_t generation;
+    bool draining;
+    bool stop;
+    pthread_t timer;
+};
+
+/* A claim's state across suspensions. */
+typedef struct claim_state {
+    char runner[BODY_FIELD_MAX];
+    char region[128];
+    char labels[BODY_FIELD_MAX];
+    int64_t deadline_ms; /* monotonic */
+    waiter w;
+    wh_runners *owner;
+} claim_state;
+
+/* ---- tokens ------------------------------------------------------------------------ */
+
+int wh_runner_tokens_parse(const char *list, wh_runner_token **out, size_t *n, core_error *err)
+{
+    char **items = NULL;
+    size_t count = 0;
+    wh_runner_token *t;
+    int rc = wh_secrets_split(list, &items, &count, err);
+
+    *out = NULL;
+    *n = 0;
+    if (rc < 0)
+        return rc;
+    t = calloc(count, sizeof(*t));
+    if (!t) {
+        wh_secrets_free(items, count);
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++) {
+        char *eq = strchr(items[i], '=');
+
+        if (eq) {
+            *eq = '\0';
+            for (char *r = eq + 1; *r;) {
+                size_t len = strcspn(r, "|");
+                char **grown = realloc(t[i].regions, (t[i].n_regions + 1) * sizeof(char *));
+
+                if (!grown) {
+                    rc = core_error_set(err, CORE_ENOMEM, "out of memory");
+                    break;
+                }
+                t[i].regions = grown;
+                t[i].regions[t[i].n_regions++] = core_strndup(r, len);
+                r += len;
+                if (*r == '|')
+                    r++;
+            }
+        }
+        if (!*items[i] && rc == 0)
+            rc = core_error_set(err, CORE_EINVAL, "entry %zu has an empty token", i + 1);
+        t[i].token = items[i];
+        items[i] = NULL;
+    }
+    free(items);
+    if (rc < 0) {
+        wh_runner_tokens_free(t, count);
+        return rc;
+    }
+    *out = t;
+    *n = count;
+    return 0;
+}
+
+void wh_runner_tokens_free(wh_runner_token *tokens, size_t n)
+{
+    for (size_t i = 0; tokens && i < n; i++) {
+        if (tokens[i].token) {
+            volatile char *p = tokens[i].token;
+
+            while (*p)
+                *p++ = '\0';
+            free(tokens[i].token);
+        }
+        for (size_t j = 0; j < tokens[i].n_regions; j++)
+            free(tokens[i].regions[j]);
+        free(tokens[i].regions);
+    }
+    free(tokens);
+}
+
+/* The token the request carries, compared in constant time against each; NULL if none. */
+static const wh_runner_token *runner_token(const wh_request *req)
+{
+    const char *auth = wh_request_header(req, "Authorization");
+    const wh_runner_token *found = NULL;
+    size_t len;
+
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+        return NULL;
+    auth += 7;
+    len = strlen(auth);
+    for (size_t i = 0; i < req->app->n_runner_tokens; i++) {
+        const wh_runner_token *t = &req->app->runner_tokens[i];
+
+        if (strlen(t->token) == len && core_ct_equal(auth, t->token, len) && !found)
+            found = t;
+    }
+    return found;
+}
+
+static bool token_allows(const wh_runner_token *t, const char *region)
+{
+    if (t->n_regions == 0)
+        return true;
+    for (size_t i = 0; i < t->n_regions; i++) {
+        if (strcmp(t->regions[i], region) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* 401 or 403 unless the token may act in region (NULL: any region). */
+static bool authorized(const wh_request *req, wh_response *resp, const char *region)
+{
+    const wh_runner_token *t = runner_token(req);
+
+    if (!t) {
+        wh_response_error(resp, 401, "unauthorized",
+                          req->app->n_runner_tokens
+                              ? "a runner token is required (Authorization: Bearer TOKEN)"
+                              : "no runner tokens are configured on this server");
+        return false;
+    }
+    if (region && !token_allows(t, region)) {
+        wh_response_error(resp, 403, "forbidden", "this token may not act in region %s",
+                          region);
+        return false;
+    }
+    return true;
+}
+
+/* ---- the long-poll registry ------------------------------------------------------------- */
+
+static void resume_all_due(wh_runners *r, const char *region, int64_t now_mono)
+{
+    waiter **pp = &r->parked;
+
+    while (*pp) {
+        waiter *w = *pp;
+        bool wake = r->draining || (region && (!*region || strcmp(region, w->region) == 0)) ||
+                    w->deadline_ms <= now_mono;
+
+        if (wake) {
+            *pp = w->next;
+            w->next = NULL;
+            wh_connection_resume(w->conn);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+void wh_runners_wake(const char *region, void *ctx)
+{
+    wh_runners *r = ctx;
+
+    pthread_mutex_lock(&r->mu);
+    r->generation++;
+    resume_all_due(r, region, core_time_mono_ms());
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *timer_main(void *arg)
+{
+    wh_runners *r = arg;
+
+    pthread_mutex_lock(&r->mu);
+    while (!r->stop) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        resume_all_due(r, NULL, core_time_mono_ms());
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int wh_runners_new(wh_runners **out, core_error *err)
+{
+    wh_runners *r = calloc(1, sizeof(*r));
+
+    *out = NULL;
+    if (!r)
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    if (pthread_create(&r->timer, NULL, timer_main, r) != 0) {
+        free(r);
+        return core_error_set(err, CORE_EIO, "cannot start the long-poll timer");
+    }
+    *out = r;
+    return 0;
+}
+
+void wh_runners_drain(wh_runners *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->draining = true;
+    resume_all_due(r, NULL, core_time_mono_ms());
+    pthread_mutex_unlock(&r->mu);
+}
+
+void wh_runners_free(wh_runners *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->timer, NULL);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+static uint64_t generation(wh_runners *r)
+{
+    uint64_t g;
+
+    pthread_mutex_lock(&r->mu);
+    g = r->generation;
+    pthread_mutex_unlock(&r->mu);
+    return g;
+}
+
+/* Called by the server right after it suspended the connection. */
+static void park(void *state, const void *conn)
+{
+    claim_state *cs = state;
+    wh_runners *r = cs->owner;
+
+    pthread_mutex_lock(&r->mu);
+    cs->w.conn = conn;
+    snprintf(cs->w.region, sizeof(cs->w.region), "%s", cs->region);
+    cs->w.deadline_ms = cs->deadline_ms;
+    if (r->draining || r->generation != cs->w.generation) {
+        wh_connection_resume(conn);
+    } else {
+        cs->w.next = r->parked;
+        r->parked = &cs->w;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- request bodies ------------------------------------------------------------------- */
+
+static json_t *body_object(const wh_request *req, wh_response *resp)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(req->body, req->body_len, 0, &jerr);
+
+    if (!root || !json_is_object(root)) {
+        wh_response_error(resp, 400, "invalid_request", "body must be a JSON object%s%s",
+                          root ? "" : ": ", root ? "" : jerr.text);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static bool copy_string(json_t *obj, const char *key, bool required, char *out, size_t len,
+                        wh_response *resp)
+{
+    json_t *v = json_object_get(obj, key);
+
+    out[0] = '\0';
+    if (!v && !required)
+        return true;
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= len) {
+        wh_response_error(resp, 400, "invalid_request", "%s: %s", key,
+                          v ? "must be a non-empty string of reasonable length" : "missing");
+        return false;
+    }
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return true;
+}
+
+static bool copy_labels(json_t *obj, char *out, size_t len, wh_response *resp)
+{
+    json_t *v = json_object_get(obj, "labels"), *l;
+    size_t i, n = 0;
+
+    out[0] = '\0';
+    if (!v)
+        return true;
+    if (!json_is_array(v)) {
+        wh_response_error(resp, 400, "invalid_request", "labels: must be an array of strings");
+        return false;
+    }
+    json_array_foreach(v, i, l)
+    {
+        size_t ll = json_string_length(l);
+
+        if (!json_is_string(l) || ll == 0 || strchr(json_string_value(l), ',') ||
+            n + ll + 2 > len) {
+            wh_response_error(resp, 400, "invalid_request",
+                              "labels[%zu]: must be a non-empty string without commas", i);
+            return false;
+        }
+        if (n)
+            out[n++] = ',';
+        memcpy(out + n, json_string_value(l), ll + 1);
+        n += ll;
+    }
+    return true;
+}
+
+static void store_failure(wh_response *resp, int rc, const core_error *err)
+{
+    if (rc == CORE_EUNAVAILABLE) {
+        strcpy(resp->retry_after, "2");
+        wh_response_error(resp, 503, "redis_unavailable", "%s", err->msg);
+    } else if (rc == CORE_EINVAL) {
+        wh_response_error(resp, 400, "invalid_request", "%s", err->msg);
+    } else if (rc == CORE_ECONFLICT) {
+        wh_response_error(resp, 409, "lease_lost", "%s", err->msg);
+    } else if (rc == CORE_ENOTFOUND) {
+        wh_response_error(resp, 404, "not_found", "%s", err->msg);
+    } else {
+        wh_response_error(resp, 500, "internal", "%s", err->msg);
+    }
+}
+
+/* ---- claim ------------------------------------------------------------------------------ */
+
+static bool draining(wh_runners *r)
+{
+    bool d;
+
+    pthread_mutex_lock(&r->mu);
+    d = r->draining;
+    pthread_mutex_unlock(&r->mu);
+    return d;
+}
+
+/* A finished claim leaves the registry if it is still parked there (a connection that
+ * ends while parked must not leave a dangling waiter). */
+static void claim_state_free(void *p)
+{
+    claim_state *cs = p;
+
+    if (cs && cs->owner) {
+        pthread_mutex_lock(&cs->owner->mu);
+        for (waiter **pp = &cs->owner->parked; *pp; pp = &(*pp)->next) {
+            if (*pp == &cs->w) {
+                *pp = cs->w.next;
+                break;
+            }
+        }
+        pthread_mutex_unlock(&cs->owner->mu);
+    }
+    free(cs);
+}
+
+/* Parses and checks the claim body on the first call: a new state, or NULL and an
+ * answer in resp. */
+static claim_state *claim_begin(const wh_request *req, wh_response *resp)
+{
+    json_t *root = body_object(req, resp), *wait;
+    claim_state *cs;
+    json_int_t seconds = WAIT_MAX_S;
+
+    if (!root)
+        return NULL;
+    cs = calloc(1, sizeof(*cs));
+    if (!cs) {
+        json_decref(root);
+        wh_response_error(resp, 500, "internal", "out of memory");
+        return NULL;
+    }
+    wait = json_object_get(root, "wait_seconds");
+    if (wait && (!json_is_integer(wait) || json_integer_value(wait) < 0 ||
+                 json_integer_value(wait) > WAIT_MAX_S)) {
+        wh_response_error(resp, 400, "invalid_request",
+                          "wait_seconds: must be a whole number from 0 to %d", WAIT_MAX_S);
+        goto fail;
+    }
+    if (wait)
+        seconds = json_integer_value(wait);
+    if (!copy_string(root, "runner", true, cs->runner, sizeof(cs->runner), resp) ||
+        !copy_string(root, "region", true, cs->region, sizeof(cs->region), resp) ||
+        !copy_labels(root, cs->labels, sizeof(cs->labels), resp))
+        goto fail;
+    if (!policy_region_find(req->app->cfg, cs->region)) {
+        wh_response_error(resp, 400, "invalid_request", "region: no region named \"%.60s\"",
+                          cs->region);
+        goto fail;
+    }
+    if (!authorized(req, resp, cs->region))
+        goto fail;
+    cs->deadline_ms = core_time_mono_ms() + seconds * 1000;
+    cs->owner = req->app->runners;
+    json_decref(root);
+    return cs;
+fail:
+    json_decref(root);
+    free(cs);
+    return NULL;
+}
+
+static void answer_claim(const wh_request *req, wh_response *resp, const sched_claim *c,
+                         int lease_seconds)
+{
+    core_error err = {0};
+    char expires[CORE_ISO_MAX];
+    core_buf *b = &resp->body;
+    int rc;
+
+    core_buf_reset(b);
+    core_buf_puts(b, "{\"job\":");
+    rc = sched_job_json(req->app->store, c->job_id, b, &err);
+    if (rc < 0) {
+        /* The lease stands; the runner will see the job again after the lease expires. */
+        store_failure(resp, rc, &err);
+        return;
+    }
+    core_time_format_iso(c->lease_expires, expires);
+    core_buf_printf(b,
+                    ",\"lease_id\":\"%s\",\"lease_expires\":\"%s\",\"lease_seconds\":%d,"
+                    "\"fencing_token\":%lld}",
+                    c->lease_id, expires, lease_seconds, (long long)c->fencing_token);
+    resp->status = 200;
+    CORE_LOG(CORE_LOG_INFO, "job_claimed", "job=%s runner=%.64s fencing_token=%lld attempt=%d",
+             c->job_id, ((claim_state *)*req->state)->runner, (long long)c->fencing_token,
+             c->attempt);
+}
+
+void wh_runner_claim(const wh_request *req, wh_response *resp)
+{
+    claim_state *cs = *req->state;
+    sched_claim c;
+    core_error err = {0};
+    int lease_seconds = req->app->cfg->runners.lease_seconds;
+    int rc;
+
+    if (!cs) {
+        cs = claim_begin(req, resp);
+        if (!cs)
+            return;
+        *req->state = cs;
+        *req->state_free = claim_state_free;
+    }
+    cs->w.generation = generation(cs->owner);
+    rc = sched_job_claim(req->app->store, cs->region, cs->runner, cs->labels, lease_seconds,
+                         core_time_now_ms(), &c, &err);
+    if (rc < 0) {
+        store_failure(resp, rc, &err);
+        return;
+    }
+    if (c.found) {
+        answer_claim(req, resp, &c, lease_seconds);
+        return;
+    }
+    if (core_time_mono_ms() >= cs->deadline_ms || draining(cs->owner)) {
+        resp->status = 204;
+        core_buf_reset(&resp->body);
+        return;
+    }
+    resp->suspend = true;
+    resp->on_suspend = park;
+}
+
+/* ---- heartbeat and complete ------------------------------------------------------------- */
+
+/* Auth against the job's region, and the lease id from the body. */
+static bool lease_request(const wh_request *req, wh_response *resp, const char *id,
+                          json_t **root, char lease[BODY_FIELD_MAX])
+{
+    char region[128];
+    core_error err = {0};
+    int rc;
+
+    if (!authorized(req, resp, NULL))
+        return false;
+    rc = sched_job_field(req->app->store, id, "region", region, sizeof(region), &err);
+    if (rc < 0) {
+        store_failure(resp, rc, &err);
+        return false;
+    }
+    if (!authorized(req, resp, region))
+        return false;
+    *root = body_object(req, resp);
+    if (!*root)
+        return false;
+    if (!copy_string(*root, "lease_id", true, lease, BODY_FIELD_MAX, resp)) {
+        json_decref(*root);
+        return false;
+    }
+    return true;
+}
+
+void wh_runner_heartbeat(const wh_request *req, wh_response *resp, const char *id)
+{
+    char lease[BODY_FIELD_MAX], expires[CORE_ISO_MAX];
+    json_t *root = NULL;
+    core_error err = {0};
+    bool cancel = false;
+    int64_t until = 0;
+    int rc;
+
+    if (!lease_request(req, resp, id, &root, lease))
+        return;
+    json_decref(root);
+    rc = sched_job_heartbeat(req->app->store, id, lease, req->app->cfg->runners.lease_seconds,
+                             core_time_now_ms(), &cancel, &until, &err);
+    if (rc < 0) {
+        store_failure(resp, rc, &err);
+        return;
+    }
+    if (cancel) {
+        wh_response_json(resp, 200, "{\"cancel\":true}");
+        return;
+    }
+    core_time_format_iso(until, expires);
+    wh_response_json(resp, 200, "{\"cancel\":false,\"lease_expires\":\"%s\"}", expires);
+}
+
+void wh_runner_complete(const wh_request *req, wh_response *resp, const char *id)
+{
+    char lease[BODY_FIELD_MAX], status[16], runner[128], state[32];
+    json_t *root = NULL;
+    core_error err = {0};
+    int rc;
+
+    if (!lease_request(req, resp, id, &root, lease))
+        return;
+    if (!copy_string(root, "status", true, status, sizeof(status), resp)) {
+        json_decref(root);
+        return;
+    }
+    json_decref(root);
+    if (strcmp(status, "success") != 0 && strcmp(status, "failure") != 0) {
+        wh_response_error(resp, 400, "invalid_request",
+                          "status: must be \"success\" or \"failure\"");
+        return;
+    }
+    if (sched_job_field(req->app->store, id, "runner", runner, sizeof(runner), &err) < 0)
+        snprintf(runner, sizeof(runner), "unknown");
+    rc = sched_job_complete(req->app->store, id, lease, strcmp(status, "success") == 0, runner,
+                            core_time_now_ms(), state, &err);
+    if (rc < 0) {
+        store_failure(resp, rc, &err);
+        return;
+    }
+    CORE_LOG(CORE_LOG_INFO, "job_completed", "job=%s state=%s runner=%.64s", id, state, runner);
+    wh_response_json(resp, 200, "{\"state\":\"%s\"}", state);
+}
