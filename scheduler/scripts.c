@@ -46,6 +46,14 @@
     "        if redis.call('GET', k) == id .. ':' .. lease then redis.call('DEL', k) end\n"    \
     "    end\n"                                                                                \
     "end\n"                                                                                    \
+    /* A lease ends: its locks are freed and the runners of the region hear of it (a job */ \
+    /* kept waiting by those locks may be claimable now). */                                \
+    "local function end_lease(id, lease)\n"                                                    \
+    "    release_locks(id, lease)\n"                                                           \
+    "    redis.call('ZREM', leases_key(), id)\n"                                               \
+    "    local region = redis.call('HGET', job_key(id), 'region')\n"                           \
+    "    if region and region ~= '' then redis.call('PUBLISH', ready_channel(), region) end\n" \
+    "end\n"                                                                                    \
     "local function extend_locks(id, lease, ms)\n"                                             \
     "    for _, k in ipairs(job_locks(id)) do\n"                                               \
     "        if redis.call('GET', k) == id .. ':' .. lease then\n"                             \
@@ -84,14 +92,6 @@
     "        if region and region ~= '' then redis.call('ZREM', queue_key(region), id) end\n"  \
     "        redis.call('ZREM', deferred_key(), id)\n"                                         \
     "        redis.call('SREM', routing_key(), id)\n"                                          \
-    "        redis.call('ZREM', leases_key(), id)\n"                                           \
-    "        local lease = redis.call('HGET', jk, 'lease_id')\n"                               \
-    "        if lease and lease ~= '' then\n"                                                  \
-    "            release_locks(id, lease)\n"                                                   \
-    "            if region and region ~= '' then\n"                                            \
-    "                redis.call('PUBLISH', ready_channel(), region)\n"                        \
-    "            end\n"                                                                        \
-    "        end\n"                                                                            \
     "    end\n"                                                                                \
     "    redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,\n"       \
     "               'from', from, 'state', to, 'actor', actor, 'reason', reason,\n"            \
@@ -367,7 +367,12 @@ static const char heartbeat_src[] =
             "if not f[1] or f[2] ~= ARGV[3] or ARGV[3] == '' then\n"
             "    return {'lost', f[1] or ''}\n"
             "end\n"
-            "if f[1] == 'superseded' or f[1] == 'cancelled' then return {'cancel', f[1]} end\n"
+            /* Superseded or cancelled under this lease: the locks were kept until the   */
+            /* runner hears it, so two builds of one PR never overlap. */
+            "if f[1] == 'superseded' or f[1] == 'cancelled' then\n"
+            "    end_lease(id, ARGV[3])\n"
+            "    return {'cancel', f[1]}\n"
+            "end\n"
             "if f[1] ~= 'leased' then return {'lost', f[1]} end\n"
             "local expires = tonumber(ARGV[5]) + tonumber(ARGV[4])\n"
             "redis.call('HSET', KEYS[1], 'lease_expires', expires)\n"
@@ -389,6 +394,7 @@ static const char complete_src[] =
             "if f[1] ~= 'leased' or f[2] ~= ARGV[3] then return {'lost', f[1]} end\n"
             "local to = ARGV[4] == 'success' and 'succeeded' or 'failed'\n"
             "redis.call('HSET', KEYS[1], 'completed_lease', ARGV[3])\n"
+            "end_lease(id, ARGV[3])\n"
             "transition(id, to, 'runner:' .. ARGV[5], 'runner ' .. ARGV[5] .. ' reported ' ..\n"
             "           ARGV[4], ARGV[6], ARGV[7])\n"
             "return {'ok', to}\n";
@@ -407,8 +413,11 @@ static const char reap_src[] =
             "    local jk = job_key(id)\n"
             "    local f = redis.call('HMGET', jk, 'state', 'attempts', 'region', 'lease_id',\n"
             "                         'runner')\n"
-            "    if f[1] == 'leased' then\n"
-            "        release_locks(id, f[4] or '')\n"
+            "    if FINAL[f[1]] then\n"
+            /* superseded or cancelled while leased, and the runner never came back */
+            "        end_lease(id, f[4] or '')\n"
+            "    elseif f[1] == 'leased' then\n"
+            "        end_lease(id, f[4] or '')\n"
             "        redis.call('HSET', jk, 'lease_id', '')\n"
             "        local n = tonumber(f[2]) or 0\n"
             "        local silent = 'lease expired: runner ' .. (f[5] or '?') .. ' stopped renewing'\n"

@@ -87,66 +87,28 @@ static void env_stop(env *e)
     free(e->config);
 }
 
-static char *pr_payload(const char *action, int number, const char *sha, bool draft,
-                        const char *repo)
-{
-    char *p = NULL;
-
-    if (asprintf(&p,
-                 "{\"action\":\"%s\",\"number\":%d,\"pull_request\":{\"number\":%d,"
-                 "\"title\":\"Add \\\"users\\\" table\\nand index\",\"draft\":%s,"
-                 "\"user\":{\"login\":\"octocat\"},\"head\":{\"sha\":\"%s\",\"ref\":\"feature\"},"
-                 "\"base\":{\"sha\":\"" SHA_BASE "\",\"ref\":\"main\"}},"
-                 "\"repository\":{\"full_name\":\"%s\","
-                 "\"clone_url\":\"https://github.com/%s.git\"},"
-                 "\"installation\":{\"id\":42},\"sender\":{\"login\":\"octocat\"}}",
-                 action, number, number, draft ? "true" : "false", sha, repo, repo) < 0)
-        ck_abort_msg("asprintf");
-    return p;
-}
-
-/* Posts body as a GitHub delivery signed with secret (NULL: no signature header). */
+/* Posts a delivery and parses the answer as JSON into *json when json is not NULL. */
 static long post_event(env *e, const char *event, const char *delivery, const char *body,
                        size_t len, const char *secret, json_t **json)
 {
-    char url[128], sig[128], h_sig[160], h_event[96], h_delivery[160];
-    const char *headers[6];
-    int n = 0;
-    ts_response r;
-    long status;
+    char *text = NULL;
+    long status = ts_post_github(e->base, event, delivery, body, len, secret, &text);
 
-    snprintf(url, sizeof(url), "%s/webhooks/github", e->base);
-    headers[n++] = "Content-Type: application/json";
-    if (event) {
-        snprintf(h_event, sizeof(h_event), "X-GitHub-Event: %s", event);
-        headers[n++] = h_event;
-    }
-    if (delivery) {
-        snprintf(h_delivery, sizeof(h_delivery), "X-GitHub-Delivery: %s", delivery);
-        headers[n++] = h_delivery;
-    }
-    if (secret) {
-        ts_github_signature(secret, body, len, sig);
-        snprintf(h_sig, sizeof(h_sig), "X-Hub-Signature-256: %s", sig);
-        headers[n++] = h_sig;
-    }
-    headers[n] = NULL;
-    ck_assert_int_eq(ts_http("POST", url, headers, body, len, &r), 0);
-    status = r.status;
     if (json) {
         json_error_t jerr;
 
-        *json = json_loads(r.body, 0, &jerr);
-        ck_assert_msg(*json != NULL, "response is not JSON: %s", r.body);
+        *json = json_loads(text, 0, &jerr);
+        ck_assert_msg(*json != NULL, "response is not JSON: %s", text);
     }
-    ts_response_free(&r);
+    free(text);
     return status;
 }
+
 
 static long post_pr(env *e, const char *action, const char *delivery, int number,
                     const char *sha, json_t **json)
 {
-    char *body = pr_payload(action, number, sha, false, "acme/api");
+    char *body = ts_pr_payload(action, number, sha, false, "acme/api");
     long status = post_event(e, "pull_request", delivery, body, strlen(body), SECRET, json);
 
     free(body);
@@ -290,7 +252,7 @@ START_TEST(bad_signatures_store_nothing)
     json_t *r;
 
     env_start(&e);
-    body = pr_payload("opened", 1, SHA_A, false, "acme/api");
+    body = ts_pr_payload("opened", 1, SHA_A, false, "acme/api");
     ck_assert_int_eq(post_event(&e, "pull_request", "s-1", body, strlen(body), NULL, &r), 401);
     ck_assert_str_eq(jstr(r, "error"), "missing_signature");
     json_decref(r);
@@ -308,8 +270,8 @@ END_TEST
 START_TEST(secret_rotation_accepts_both)
 {
     env e;
-    char *body = pr_payload("opened", 3, SHA_A, false, "acme/api");
-    char *body2 = pr_payload("opened", 4, SHA_A, false, "acme/api");
+    char *body = ts_pr_payload("opened", 3, SHA_A, false, "acme/api");
+    char *body2 = ts_pr_payload("opened", 4, SHA_A, false, "acme/api");
 
     env_start_with(&e, 1 << 20, false, "old-secret, new-secret", false);
     ck_assert_int_eq(post_event(&e, "pull_request", "r-1", body, strlen(body), "old-secret", NULL),
@@ -363,7 +325,7 @@ START_TEST(invalid_payloads_are_400_and_store_nothing)
     }
     /* A pull_request delivery without its id cannot be deduplicated. */
     {
-        char *body = pr_payload("opened", 1, SHA_A, false, "acme/api");
+        char *body = ts_pr_payload("opened", 1, SHA_A, false, "acme/api");
 
         ck_assert_int_eq(post_event(&e, "pull_request", NULL, body, strlen(body), SECRET, NULL),
                          400);
@@ -546,9 +508,9 @@ END_TEST
 START_TEST(drafts_and_other_actions_are_ignored)
 {
     env e;
-    char *draft = pr_payload("opened", 5, SHA_A, true, "acme/api");
-    char *labeled = pr_payload("labeled", 5, SHA_A, false, "acme/api");
-    char *foreign = pr_payload("opened", 5, SHA_A, false, "other/repo");
+    char *draft = ts_pr_payload("opened", 5, SHA_A, true, "acme/api");
+    char *labeled = ts_pr_payload("labeled", 5, SHA_A, false, "acme/api");
+    char *foreign = ts_pr_payload("opened", 5, SHA_A, false, "other/repo");
     json_t *r;
 
     env_start(&e);

@@ -474,3 +474,56 @@ const char *ts_fixtures_dir(void)
         dir = "../shared/fixtures";
     return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
 }
+
+char *ts_pr_payload(const char *action, int number, const char *sha, bool draft,
+                    const char *repo)
+{
+    char *p = NULL;
+
+    if (asprintf(&p,
+                 "{\"action\":\"%s\",\"number\":%d,\"pull_request\":{\"number\":%d,"
+                 "\"title\":\"Add \\\"users\\\" table\\nand index\",\"draft\":%s,"
+                 "\"user\":{\"login\":\"octocat\"},\"head\":{\"sha\":\"%s\",\"ref\":\"feature\"},"
+                 "\"base\":{\"sha\":\"cccccccccccccccccccccccccccccccccccccccc\",\"ref\":\"main\"}},"
+                 "\"repository\":{\"full_name\":\"%s\","
+                 "\"clone_url\":\"https://github.com/%s.git\"},"
+                 "\"installation\":{\"id\":42},\"sender\":{\"login\":\"octocat\"}}",
+                 action, number, number, draft ? "true" : "false", sha, repo, repo) < 0)
+        ck_abort_msg("asprintf");
+    return p;
+}
+
+long ts_post_github(const char *base, const char *event, const char *delivery,
+                    const char *body, size_t len, const char *secret, char **body_out)
+{
+    char url[256], sig[128], h_sig[160], h_event[96], h_delivery[160];
+    const char *headers[6];
+    int n = 0;
+    ts_response r;
+    long status;
+
+    snprintf(url, sizeof(url), "%s/webhooks/github", base);
+    headers[n++] = "Content-Type: application/json";
+    if (event) {
+        snprintf(h_event, sizeof(h_event), "X-GitHub-Event: %s", event);
+        headers[n++] = h_event;
+    }
+    if (delivery) {
+        snprintf(h_delivery, sizeof(h_delivery), "X-GitHub-Delivery: %s", delivery);
+        headers[n++] = h_delivery;
+    }
+    if (secret) {
+        ts_github_signature(secret, body, len, sig);
+        snprintf(h_sig, sizeof(h_sig), "X-Hub-Signature-256: %s", sig);
+        headers[n++] = h_sig;
+    }
+    headers[n] = NULL;
+    ck_assert_int_eq(ts_http("POST", url, headers, body, len, &r), 0);
+    status = r.status;
+    if (body_out) {
+        *body_out = r.body;
+        r.body = NULL;
+    }
+    ts_response_free(&r);
+    return status;
+}

@@ -73,6 +73,16 @@ void ts_github_signature(const char *secret, const char *body, size_t len, char 
 void ts_slack_signature(const char *secret, const char *ts, const char *body, size_t len,
                         char *out);
 
+/* A pull_request payload (title with a quote and a newline, installation 42). */
+char *ts_pr_payload(const char *action, int number, const char *sha, bool draft,
+                    const char *repo);
+/* POSTs body to base/webhooks/github as a GitHub delivery of event, signed with secret
+ * (NULL: no signature header), with delivery id (NULL: none); returns the status and,
+ * when body_out is not NULL, the response body (malloc'd). Aborts the test if the
+ * request cannot be made. */
+long ts_post_github(const char *base, const char *event, const char *delivery,
+                    const char *body, size_t len, const char *secret, char **body_out);
+
 /* Path of the shared fixtures (ZONECI_FIXTURES or ../shared/fixtures); NULL if absent. */
 const char *ts_fixtures_dir(void);
 
