@@ -13,6 +13,7 @@ int cli_serve(int argc, char **argv);
 int cli_check_config(int argc, char **argv);
 int cli_windows(int argc, char **argv);
 int cli_route(int argc, char **argv);
+int cli_runner(int argc, char **argv);
 int cli_version(int argc, char **argv);
 
 /* Loads and validates a configuration; on failure prints every problem to stderr

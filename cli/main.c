@@ -16,6 +16,9 @@ static const command commands[] = {
     {"windows", cli_windows, "windows --config FILE [--at ISO8601] [--json]   regions at work"},
     {"route", cli_route,
      "route --config FILE --event PAYLOAD.json [--at ISO8601] [--json]   explain routing"},
+    {"runner", cli_runner,
+     "runner --server URL --token-env VAR --region R [--labels a,b] [--name N] [--once] -- COMMAND "
+     "ARGS...   run jobs"},
     {"version", cli_version, "version                   print versions"},
 };
 

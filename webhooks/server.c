@@ -86,7 +86,11 @@ void wh_response_json(wh_response *resp, int status, const char *fmt, ...)
     va_end(ap);
 }
 
-static wh_route route_of(const char *method, const char *path, const char **job_id)
+#define JOB_ID_MAX 32
+
+/* The route of a path; for job routes the id is copied into job_id (an id too long to
+ * be one is left empty, which no job matches). */
+static wh_route route_of(const char *method, const char *path, char job_id[JOB_ID_MAX])
 {
     static const char jobs[] = "/api/v1/jobs";
 
@@ -99,8 +103,12 @@ static wh_route route_of(const char *method, const char *path, const char **job_
         path[sizeof(jobs)] != '\0') {
         const char *id = path + sizeof(jobs);
         const char *slash = strchr(id, '/');
+        size_t n = slash ? (size_t)(slash - id) : strlen(id);
 
-        *job_id = id;
+        if (n < JOB_ID_MAX) {
+            memcpy(job_id, id, n);
+            job_id[n] = '\0';
+        }
         if (!slash)
             return WH_ROUTE_JOB_GET;
         if (strcmp(slash, "/heartbeat") == 0)
@@ -211,8 +219,8 @@ static enum MHD_Result refuse_too_big(wh_server *srv, struct MHD_Connection *con
                                       request_ctx *ctx, const char *path, const char *how)
 {
     wh_response resp = {0};
-    const char *id = NULL;
-    wh_route route = route_of("POST", path, &id);
+    char id[JOB_ID_MAX] = "";
+    wh_route route = route_of("POST", path, id);
     enum MHD_Result ok;
 
     wh_response_error(&resp, 413, "body_too_large", "request body %s max_body_bytes (%zu)", how,
@@ -269,7 +277,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     request_ctx *ctx = *con_cls;
     wh_response resp = {0};
     wh_request req;
-    const char *id = NULL;
+    char id[JOB_ID_MAX] = "";
     wh_route route;
     enum MHD_Result ok;
 
@@ -300,7 +308,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.conn = conn;
     req.state = &ctx->handler_state;
     req.state_free = &ctx->handler_state_free;
-    route = route_of(method, url, &id);
+    route = route_of(method, url, id);
     pthread_rwlock_rdlock(&srv->app.cfg_lock);
     dispatch(&req, &resp, route, id);
     pthread_rwlock_unlock(&srv->app.cfg_lock);

@@ -1,0 +1,671 @@
+/* End to end: the runner API against real redis-server and `zoneci serve` processes —
+ * tokens and regions, claim / heartbeat / complete, stale leases, build locks with
+ * fencing tokens, supersede and cancel reaching the runner, lease expiry and dead
+ * letters, the long poll's wake-up latency, and a chaos run: two serve processes, eight
+ * runner processes, runners and a serve process killed with SIGKILL, Redis restarted. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "tests/support/support.h"
+
+#define SECRET "runner-e2e-secret"
+#define TOKEN "tok-all"
+#define TOKEN_BERLIN "tok-berlin"
+
+typedef struct env {
+    char *dir;
+    ts_redis *redis;
+    int port[2];
+    char base[2][64];
+    char *config[2];
+    ts_proc *srv[2];
+    char token_env[256];
+} env;
+
+static char *config_for(env *e, int port, int lease_seconds, int max_attempts)
+{
+    char *text = NULL, name[32], *path;
+
+    if (asprintf(&text,
+                 "{\"server\": {\"listen\": \"127.0.0.1:%d\", \"threads\": 4},\n"
+                 " \"redis\": {\"url\": \"%s\", \"prefix\": \"run\"},\n"
+                 " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"},\n"
+                 " \"runners\": {\"tokens_env\": \"ZT_RUNNER_TOKENS\", \"lease_seconds\": %d,\n"
+                 "             \"max_attempts\": %d},\n"
+                 " \"regions\": [{\"name\": \"always\", \"timezone\": \"Etc/UTC\",\n"
+                 "                \"hours\": [\"Mon-Sun 00:00-24:00\"]},\n"
+                 "               {\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\",\n"
+                 "                \"hours\": [\"Mon-Sun 00:00-24:00\"]}],\n"
+                 " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"always\"]}]}\n",
+                 port, e->redis->url, lease_seconds, max_attempts) < 0)
+        ck_abort_msg("asprintf");
+    snprintf(name, sizeof(name), "zoneci-%d.json", port);
+    path = ts_write_file(e->dir, name, text);
+    free(text);
+    return path;
+}
+
+static void start_serve(env *e, int i)
+{
+    char *argv[] = {"serve", "--config", e->config[i], NULL};
+    char *envp[] = {"ZT_GH_SECRET=" SECRET, e->token_env, NULL};
+
+    e->srv[i] = ts_zoneci_spawn(argv, envp, e->dir, e->base[i]);
+}
+
+static void env_start(env *e, int servers, int lease_seconds, int max_attempts, bool aof)
+{
+    memset(e, 0, sizeof(*e));
+    e->dir = ts_tmpdir();
+    e->redis = ts_redis_start(aof);
+    snprintf(e->token_env, sizeof(e->token_env),
+             "ZT_RUNNER_TOKENS=" TOKEN "," TOKEN_BERLIN "=emea-berlin");
+    for (int i = 0; i < servers; i++) {
+        e->port[i] = ts_free_port();
+        snprintf(e->base[i], sizeof(e->base[i]), "http://127.0.0.1:%d", e->port[i]);
+        e->config[i] = config_for(e, e->port[i], lease_seconds, max_attempts);
+        start_serve(e, i);
+    }
+}
+
+static void env_stop(env *e)
+{
+    for (int i = 0; i < 2; i++) {
+        ts_proc_free(e->srv[i]);
+        free(e->config[i]);
+    }
+    ts_redis_free(e->redis);
+    ts_rmtree(e->dir);
+    free(e->dir);
+}
+
+/* POSTs JSON with a bearer token; returns the status and the parsed answer (NULL for an
+ * empty body). */
+static long post(const char *base, const char *path, const char *token, const char *body,
+                 json_t **out)
+{
+    char url[256], auth[128];
+    const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
+    ts_response r;
+    long status;
+
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        headers[1] = auth;
+    }
+    if (ts_http("POST", url, headers, body, strlen(body), &r) != 0)
+        return 0;
+    status = r.status;
+    if (out)
+        *out = r.len ? json_loads(r.body, 0, NULL) : NULL;
+    ts_response_free(&r);
+    return status;
+}
+
+static long claim(const char *base, const char *token, const char *runner, const char *region,
+                  int wait, json_t **out)
+{
+    char body[256];
+
+    snprintf(body, sizeof(body),
+             "{\"runner\":\"%s\",\"region\":\"%s\",\"labels\":[\"linux\"],\"wait_seconds\":%d}",
+             runner, region, wait);
+    return post(base, "/api/v1/runners/claim", token, body, out);
+}
+
+static long lease_call(const char *base, const char *id, const char *what, const char *lease,
+                       const char *status, json_t **out)
+{
+    char path[128], body[256];
+
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/%s", id, what);
+    if (status)
+        snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"status\":\"%s\"}", lease, status);
+    else
+        snprintf(body, sizeof(body), "{\"lease_id\":\"%s\"}", lease);
+    return post(base, path, TOKEN, body, out);
+}
+
+static const char *s_of(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+
+    return v ? v : "";
+}
+
+static void new_job(env *e, int pr, const char *sha, const char *action, char id[32])
+{
+    char delivery[64], *body = ts_pr_payload(action, pr, sha, false, "acme/api"), *resp = NULL;
+    long status;
+    json_t *j;
+
+    snprintf(delivery, sizeof(delivery), "%s-%d-%.8s", action, pr, sha);
+    status = ts_post_github(e->base[0], "pull_request", delivery, body, strlen(body), SECRET,
+                            &resp);
+    ck_assert_msg(status == 202 || status == 200, "status %ld: %s", status, resp);
+    if (id) {
+        j = json_loads(resp, 0, NULL);
+        snprintf(id, 32, "%s", s_of(j, "job_id"));
+        json_decref(j);
+    }
+    free(body);
+    free(resp);
+}
+
+static json_t *get_job(env *e, const char *id)
+{
+    char url[256];
+    ts_response r;
+    json_t *j;
+
+    snprintf(url, sizeof(url), "%s/api/v1/jobs/%s", e->base[0], id);
+    ck_assert_int_eq(ts_http("GET", url, NULL, NULL, 0, &r), 0);
+    j = json_loads(r.body, 0, NULL);
+    ts_response_free(&r);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+static char *job_state(env *e, const char *id)
+{
+    json_t *j = get_job(e, id);
+    char *s = strdup(s_of(j, "state"));
+
+    json_decref(j);
+    return s;
+}
+
+static const char SHA1[] = "1111111111111111111111111111111111111111";
+static const char SHA2[] = "2222222222222222222222222222222222222222";
+
+START_TEST(tokens_regions_and_bodies)
+{
+    env e;
+    json_t *j = NULL;
+
+    env_start(&e, 1, 30, 3, false);
+    ck_assert_int_eq(claim(e.base[0], NULL, "r1", "always", 0, NULL), 401);
+    ck_assert_int_eq(claim(e.base[0], "wrong", "r1", "always", 0, NULL), 401);
+    ck_assert_int_eq(claim(e.base[0], TOKEN_BERLIN, "r1", "always", 0, &j), 403);
+    ck_assert_ptr_nonnull(strstr(s_of(j, "detail"), "always"));
+    json_decref(j);
+    ck_assert_int_eq(claim(e.base[0], TOKEN_BERLIN, "r1", "emea-berlin", 0, NULL), 204);
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "r1", "mars", 0, &j), 400);
+    ck_assert_ptr_nonnull(strstr(s_of(j, "detail"), "region"));
+    json_decref(j);
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "r1", "always", 31, &j), 400);
+    ck_assert_ptr_nonnull(strstr(s_of(j, "detail"), "wait_seconds"));
+    json_decref(j);
+    ck_assert_int_eq(post(e.base[0], "/api/v1/runners/claim", TOKEN, "{\"region\":\"always\"}", &j),
+                     400);
+    ck_assert_ptr_nonnull(strstr(s_of(j, "detail"), "runner"));
+    json_decref(j);
+    ck_assert_int_eq(post(e.base[0], "/api/v1/runners/claim", TOKEN, "not json", NULL), 400);
+    env_stop(&e);
+}
+END_TEST
+
+START_TEST(claim_heartbeat_complete_and_stale_leases)
+{
+    env e;
+    json_t *c = NULL, *r = NULL, *job;
+    char id[32], lease[64];
+    long long fence;
+
+    env_start(&e, 1, 30, 3, false);
+    new_job(&e, 10, SHA1, "opened", id);
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "r1", "always", 5, &c), 200);
+    job = json_object_get(c, "job");
+    ck_assert_str_eq(s_of(job, "id"), id);
+    ck_assert_str_eq(s_of(job, "state"), "leased");
+    ck_assert_int_eq(json_integer_value(json_object_get(job, "attempts")), 1);
+    snprintf(lease, sizeof(lease), "%s", s_of(c, "lease_id"));
+    fence = json_integer_value(json_object_get(c, "fencing_token"));
+    ck_assert_int_gt(fence, 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(c, "lease_seconds")), 30);
+    json_decref(c);
+
+    ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", lease, NULL, &r), 200);
+    ck_assert(json_is_false(json_object_get(r, "cancel")));
+    json_decref(r);
+    /* A foreign lease changes nothing. */
+    ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", "0123456789abcdef", NULL, NULL),
+                     409);
+    ck_assert_int_eq(lease_call(e.base[0], id, "complete", "0123456789abcdef", "success", NULL),
+                     409);
+    ck_assert_int_eq(lease_call(e.base[0], id, "complete", lease, "maybe", NULL), 400);
+    {
+        char *st = job_state(&e, id);
+
+        ck_assert_str_eq(st, "leased");
+        free(st);
+    }
+    ck_assert_int_eq(lease_call(e.base[0], id, "complete", lease, "success", &r), 200);
+    ck_assert_str_eq(s_of(r, "state"), "succeeded");
+    json_decref(r);
+    /* A retried completion is answered the same; the job completed once. */
+    ck_assert_int_eq(lease_call(e.base[0], id, "complete", lease, "success", NULL), 200);
+    ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", lease, NULL, NULL), 409);
+    job = get_job(&e, id);
+    ck_assert_str_eq(s_of(job, "state"), "succeeded");
+    {
+        json_t *h = json_object_get(job, "history"), *x;
+        size_t i;
+        int done = 0;
+
+        json_array_foreach(h, i, x)
+        {
+            done += strcmp(s_of(x, "state"), "succeeded") == 0;
+        }
+        ck_assert_int_eq(done, 1);
+    }
+    json_decref(job);
+    /* Nothing left to claim. */
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "r1", "always", 0, NULL), 204);
+    env_stop(&e);
+}
+END_TEST
+
+typedef struct state_wait {
+    env *e;
+    const char *id;
+    const char *state;
+} state_wait;
+
+static bool in_state(void *ctx)
+{
+    state_wait *w = ctx;
+    char *st = job_state(w->e, w->id);
+    bool ok = strcmp(st, w->state) == 0;
+
+    free(st);
+    return ok;
+}
+
+START_TEST(supersede_and_cancel_reach_the_runner_and_locks_hold)
+{
+    env e;
+    json_t *c = NULL, *r = NULL;
+    char a[32], b[32], lease_a[64], lease_b[64];
+    long long fence_a, fence_b;
+
+    env_start(&e, 1, 30, 3, false);
+    new_job(&e, 20, SHA1, "opened", a);
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "r1", "always", 5, &c), 200);
+    snprintf(lease_a, sizeof(lease_a), "%s", s_of(c, "lease_id"));
+    fence_a = json_integer_value(json_object_get(c, "fencing_token"));
+    json_decref(c);
+
+    /* A new push: job a is superseded, b waits for the PR's build lock. */
+    new_job(&e, 20, SHA2, "synchronize", b);
+    {
+        state_wait w = {&e, b, "queued"};
+
+        ck_assert(ts_wait_until(in_state, &w, 5000));
+    }
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "r2", "always", 0, NULL), 204);
+    c = get_job(&e, b);
+    ck_assert_msg(strstr(s_of(c, "reason"), "waiting: build lock of acme/api#20 held by job") !=
+                      NULL,
+                  "reason: %s", s_of(c, "reason"));
+    json_decref(c);
+    /* The runner of a hears it on its next heartbeat; its completion is refused. */
+    ck_assert_int_eq(lease_call(e.base[0], a, "heartbeat", lease_a, NULL, &r), 200);
+    ck_assert(json_is_true(json_object_get(r, "cancel")));
+    json_decref(r);
+    ck_assert_int_eq(lease_call(e.base[0], a, "complete", lease_a, "success", NULL), 409);
+    /* Now b is claimable, with a larger fencing token. */
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "r2", "always", 5, &c), 200);
+    ck_assert_str_eq(s_of(json_object_get(c, "job"), "id"), b);
+    snprintf(lease_b, sizeof(lease_b), "%s", s_of(c, "lease_id"));
+    fence_b = json_integer_value(json_object_get(c, "fencing_token"));
+    ck_assert_int_gt(fence_b, fence_a);
+    json_decref(c);
+
+    /* Closing the PR cancels b; its runner hears it too. */
+    new_job(&e, 20, SHA2, "closed", NULL);
+    ck_assert_int_eq(lease_call(e.base[0], b, "heartbeat", lease_b, NULL, &r), 200);
+    ck_assert(json_is_true(json_object_get(r, "cancel")));
+    json_decref(r);
+    {
+        char *st = job_state(&e, b);
+
+        ck_assert_str_eq(st, "cancelled");
+        free(st);
+    }
+    env_stop(&e);
+}
+END_TEST
+
+START_TEST(expired_leases_requeue_then_dead_letter)
+{
+    env e;
+    json_t *c = NULL, *j;
+    char id[32], lease1[64];
+    state_wait w;
+
+    /* Leases of 5 s (the shortest the config allows), two attempts. */
+    env_start(&e, 1, 5, 2, false);
+    new_job(&e, 30, SHA1, "opened", id);
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "silent-1", "always", 5, &c), 200);
+    snprintf(lease1, sizeof(lease1), "%s", s_of(c, "lease_id"));
+    json_decref(c);
+    /* The runner goes silent: after the lease the job is back in its queue. */
+    w = (struct state_wait){&e, id, "queued"};
+    ck_assert(ts_wait_until(in_state, &w, 15000));
+    j = get_job(&e, id);
+    ck_assert_ptr_nonnull(strstr(s_of(j, "reason"), "lease expired: runner silent-1"));
+    json_decref(j);
+    /* The silent runner's lease is stale now. */
+    ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", lease1, NULL, NULL), 409);
+    ck_assert_int_eq(lease_call(e.base[0], id, "complete", lease1, "success", NULL), 409);
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "silent-2", "always", 5, &c), 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "job"), "attempts")),
+                     2);
+    json_decref(c);
+    /* The second attempt expires too: no attempts left. */
+    w = (struct state_wait){&e, id, "dead"};
+    ck_assert(ts_wait_until(in_state, &w, 15000));
+    j = get_job(&e, id);
+    ck_assert_ptr_nonnull(strstr(s_of(j, "reason"), "no attempts left"));
+    json_decref(j);
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "r3", "always", 0, NULL), 204);
+    env_stop(&e);
+}
+END_TEST
+
+typedef struct waiting_claim {
+    env *e;
+    long status;
+    int64_t answered_ms; /* wall clock, to compare with the job's history */
+    char job[32];
+} waiting_claim;
+
+static void *claim_in_thread(void *arg)
+{
+    waiting_claim *wc = arg;
+    json_t *c = NULL;
+
+    wc->status = claim(wc->e->base[0], TOKEN, "poller", "always", 10, &c);
+    wc->answered_ms = core_time_now_ms();
+    if (c)
+        snprintf(wc->job, sizeof(wc->job), "%s", s_of(json_object_get(c, "job"), "id"));
+    json_decref(c);
+    return NULL;
+}
+
+static bool has_idle_runner(void *ctx)
+{
+    env *e = ctx;
+    char *n = ts_redis_cli(e->redis, "ZCARD '{run}:idle:always'");
+    bool ok = atoi(n) > 0;
+
+    free(n);
+    return ok;
+}
+
+START_TEST(long_poll_answers_within_50ms_of_a_ready_job)
+{
+    env e;
+    waiting_claim wc = {0};
+    pthread_t t;
+    char id[32];
+    json_t *j, *h, *x;
+    size_t i;
+    int64_t queued_at = 0, started;
+
+    env_start(&e, 2, 30, 3, false);
+    wc.e = &e;
+    started = core_time_mono_ms();
+    pthread_create(&t, NULL, claim_in_thread, &wc);
+    /* The claim found nothing and is parked (the runner shows as idle). */
+    ck_assert(ts_wait_until(has_idle_runner, &e, 5000));
+    /* The job arrives through the other serve process. */
+    {
+        char *body = ts_pr_payload("opened", 40, SHA1, false, "acme/api"), *resp = NULL;
+
+        ck_assert_int_eq(ts_post_github(e.base[1], "pull_request", "poll-1", body, strlen(body),
+                                        SECRET, &resp),
+                         202);
+        j = json_loads(resp, 0, NULL);
+        snprintf(id, sizeof(id), "%s", s_of(j, "job_id"));
+        json_decref(j);
+        free(body);
+        free(resp);
+    }
+    pthread_join(t, NULL);
+    ck_assert_int_eq(wc.status, 200);
+    ck_assert_str_eq(wc.job, id);
+    ck_assert_int_lt(core_time_mono_ms() - started, 9000);
+    j = get_job(&e, id);
+    h = json_object_get(j, "history");
+    json_array_foreach(h, i, x)
+    {
+        int64_t at;
+
+        if (strcmp(s_of(x, "state"), "queued") == 0 &&
+            core_time_parse_iso(s_of(x, "at"), &at, NULL) == 0)
+            queued_at = at;
+    }
+    json_decref(j);
+    ck_assert_int_gt(queued_at, 0);
+    ck_assert_msg(wc.answered_ms - queued_at < 50, "answered %lld ms after the job was queued",
+                  (long long)(wc.answered_ms - queued_at));
+    env_stop(&e);
+}
+END_TEST
+
+/* ---- chaos --------------------------------------------------------------------------- */
+
+#define CHAOS_JOBS 40
+#define CHAOS_RUNNERS 8
+
+/* A runner process: claims from either server, "works" 100-400 ms while heartbeating,
+ * completes; reports every event on fd as one line. Runs until killed. */
+static void runner_process(env *e, int n, int fd)
+{
+    char name[32];
+    unsigned seed = (unsigned)(getpid() * 2654435761u);
+
+    snprintf(name, sizeof(name), "chaos-%d", n);
+    for (int round = 0;; round++) {
+        const char *base = e->base[(n + round) % 2];
+        json_t *c = NULL;
+        long st = claim(base, TOKEN, name, "always", 2, &c);
+        char id[32], lease[64], line[256];
+        long long fence;
+        int64_t until;
+
+        if (st != 200) {
+            json_decref(c);
+            if (st == 0 || st >= 500)
+                poll(NULL, 0, 100); /* that server is down: try the other */
+            continue;
+        }
+        snprintf(id, sizeof(id), "%s", s_of(json_object_get(c, "job"), "id"));
+        snprintf(lease, sizeof(lease), "%s", s_of(c, "lease_id"));
+        fence = json_integer_value(json_object_get(c, "fencing_token"));
+        core_time_parse_iso(s_of(c, "lease_expires"), &until, NULL);
+        json_decref(c);
+        snprintf(line, sizeof(line), "claim %s %lld %lld %lld\n", id, fence,
+                 (long long)core_time_now_ms(), (long long)until);
+        if (write(fd, line, strlen(line)) < 0)
+            _exit(1);
+        for (int beat = 0; beat < 4; beat++) {
+            json_t *r = NULL;
+
+            poll(NULL, 0, 25 + (int)(rand_r(&seed) % 75));
+            st = lease_call(e->base[(n + beat) % 2], id, "heartbeat", lease, NULL, &r);
+            if (st == 200 && json_is_false(json_object_get(r, "cancel"))) {
+                core_time_parse_iso(s_of(r, "lease_expires"), &until, NULL);
+                snprintf(line, sizeof(line), "extend %s %lld %lld\n", id, fence,
+                         (long long)until);
+                if (write(fd, line, strlen(line)) < 0)
+                    _exit(1);
+            }
+            json_decref(r);
+        }
+        for (int attempt = 0; attempt < 20; attempt++) {
+            st = lease_call(e->base[attempt % 2], id, "complete", lease, "success", NULL);
+            if (st == 200 || st == 409)
+                break;
+            poll(NULL, 0, 100);
+        }
+        snprintf(line, sizeof(line), "%s %s %lld\n", st == 200 ? "done" : "lost", id, fence);
+        if (write(fd, line, strlen(line)) < 0)
+            _exit(1);
+    }
+}
+
+static bool all_succeeded(void *ctx)
+{
+    env *e = ctx;
+    char *n = ts_redis_cli(e->redis, "ZCARD '{run}:state:succeeded'");
+    bool ok = atoi(n) == CHAOS_JOBS;
+
+    free(n);
+    return ok;
+}
+
+typedef struct grant {
+    long long fence;
+    long long at;
+    long long until; /* last known lease expiry */
+} grant;
+
+START_TEST(chaos_every_job_completes_exactly_once)
+{
+    env e;
+    pid_t kids[CHAOS_RUNNERS];
+    int fds[2];
+    char ids[CHAOS_JOBS][32];
+    char *log;
+    size_t len = 0;
+    FILE *in;
+    char line[256];
+    grant grants[CHAOS_JOBS][16];
+    int n_grants[CHAOS_JOBS] = {0};
+    long long last_fence = 0;
+
+    env_start(&e, 2, 5, 10, true);
+    ck_assert_int_eq(pipe(fds), 0);
+    for (int k = 0; k < CHAOS_RUNNERS; k++) {
+        kids[k] = fork();
+        ck_assert(kids[k] >= 0);
+        if (kids[k] == 0) {
+            close(fds[0]);
+            runner_process(&e, k, fds[1]);
+            _exit(0);
+        }
+    }
+    close(fds[1]);
+    for (int i = 0; i < CHAOS_JOBS; i++) {
+        char sha[41];
+
+        snprintf(sha, sizeof(sha), "%040x", 0xc0de00 + i);
+        new_job(&e, 500 + i, sha, "opened", ids[i]);
+        if (i == 10) {
+            /* Two runners die mid-job: their leases must expire and the jobs return. */
+            kill(kids[0], SIGKILL);
+            kill(kids[1], SIGKILL);
+        }
+        if (i == 20) {
+            /* One serve process dies; runners and deliveries go to the other. */
+            ts_proc_signal_wait(e.srv[1], SIGKILL);
+        }
+        if (i == 30) {
+            /* Redis restarts (AOF): nothing written is lost. */
+            ts_redis_stop(e.redis);
+            ts_redis_resume(e.redis);
+            start_serve(&e, 1);
+        }
+    }
+    ck_assert_msg(ts_wait_until(all_succeeded, &e, 90000), "not every job succeeded");
+    for (int k = 2; k < CHAOS_RUNNERS; k++)
+        kill(kids[k], SIGKILL);
+    for (int k = 0; k < CHAOS_RUNNERS; k++)
+        waitpid(kids[k], NULL, 0);
+
+    /* Read what the runners saw. */
+    log = NULL;
+    in = fdopen(fds[0], "r");
+    while (fgets(line, sizeof(line), in)) {
+        char kind[16], id[32];
+        long long fence, at = 0, until = 0;
+        int job = -1;
+
+        if (sscanf(line, "%15s %31s %lld %lld %lld", kind, id, &fence, &at, &until) < 3)
+            continue;
+        for (int i = 0; i < CHAOS_JOBS; i++) {
+            if (strcmp(ids[i], id) == 0)
+                job = i;
+        }
+        ck_assert_int_ge(job, 0);
+        if (strcmp(kind, "claim") == 0) {
+            /* Fencing tokens only grow. */
+            ck_assert_int_gt(fence, last_fence);
+            last_fence = fence;
+            ck_assert_int_lt(n_grants[job], 16);
+            grants[job][n_grants[job]++] = (grant){fence, at, until};
+        } else if (strcmp(kind, "extend") == 0) {
+            for (int g = 0; g < n_grants[job]; g++) {
+                if (grants[job][g].fence == fence)
+                    grants[job][g].until = at; /* "extend ID FENCE UNTIL" */
+            }
+        }
+    }
+    fclose(in);
+    free(log);
+    (void)len;
+    /* No lease was handed out while another was valid for the same job. */
+    for (int i = 0; i < CHAOS_JOBS; i++) {
+        ck_assert_int_ge(n_grants[i], 1);
+        for (int g = 1; g < n_grants[i]; g++)
+            ck_assert_msg(grants[i][g].at >= grants[i][g - 1].until,
+                          "job %s leased again at %lld while a lease ran to %lld", ids[i],
+                          grants[i][g].at, grants[i][g - 1].until);
+    }
+    /* Every job completed exactly once. */
+    for (int i = 0; i < CHAOS_JOBS; i++) {
+        json_t *j = get_job(&e, ids[i]), *h = json_object_get(j, "history"), *x;
+        size_t k;
+        int done = 0;
+
+        ck_assert_str_eq(s_of(j, "state"), "succeeded");
+        json_array_foreach(h, k, x)
+        {
+            done += strcmp(s_of(x, "state"), "succeeded") == 0;
+        }
+        ck_assert_int_eq(done, 1);
+        json_decref(j);
+    }
+    env_stop(&e);
+}
+END_TEST
+
+Suite *suite_e2e_runners(void)
+{
+    Suite *s = suite_create("e2e_runners");
+    TCase *tc = tcase_create("runners");
+
+    tcase_set_timeout(tc, 180);
+    tcase_add_test(tc, tokens_regions_and_bodies);
+    tcase_add_test(tc, claim_heartbeat_complete_and_stale_leases);
+    tcase_add_test(tc, supersede_and_cancel_reach_the_runner_and_locks_hold);
+    tcase_add_test(tc, expired_leases_requeue_then_dead_letter);
+    tcase_add_test(tc, long_poll_answers_within_50ms_of_a_ready_job);
+    tcase_add_test(tc, chaos_every_job_completes_exactly_once);
+    suite_add_tcase(s, tc);
+    return s;
+}
