@@ -654,6 +654,60 @@ START_TEST(chaos_every_job_completes_exactly_once)
 }
 END_TEST
 
+/* The reference runner, `zoneci runner --once`, against the real server: the command sees
+ * the job in its environment, and its exit status becomes the job's outcome. */
+static int run_reference_runner(env *e, const char *command, char **err_out)
+{
+    char *argv[] = {"runner", "--server", e->base[0], "--token-env", "ZT_TOKEN", "--region",
+                    "always", "--labels", "linux", "--name", "reference", "--wait-seconds", "5",
+                    "--once", "--", "/bin/sh", "-c", (char *)command, NULL};
+    char *envp[] = {"ZT_TOKEN=" TOKEN, NULL};
+    char *out = NULL;
+    int rc = ts_zoneci_run(argv, envp, &out, err_out);
+
+    free(out);
+    return rc;
+}
+
+START_TEST(reference_runner_runs_and_reports)
+{
+    env e;
+    char ok_id[32], bad_id[32], cmd[600], *err = NULL, *seen, path[512];
+    json_t *j;
+
+    env_start(&e, 1, 30, 3, false);
+    new_job(&e, 60, SHA1, "opened", ok_id);
+    snprintf(path, sizeof(path), "%s/env.txt", e.dir);
+    snprintf(cmd, sizeof(cmd), "env | grep '^ZONECI_' | sort > '%s'", path);
+    ck_assert_int_eq(run_reference_runner(&e, cmd, &err), 0);
+    free(err);
+    seen = ts_read_file(path, NULL);
+    ck_assert_ptr_nonnull(seen);
+    ck_assert_ptr_nonnull(strstr(seen, "ZONECI_JOB_ID="));
+    ck_assert_ptr_nonnull(strstr(seen, "ZONECI_REPO=acme/api"));
+    ck_assert_ptr_nonnull(strstr(seen, "ZONECI_PR=60"));
+    ck_assert_ptr_nonnull(strstr(seen, "ZONECI_HEAD_SHA=" "1111111111111111111111111111111111111111"));
+    ck_assert_ptr_nonnull(strstr(seen, "ZONECI_FENCING_TOKEN="));
+    /* The runner's token never reaches the build. */
+    ck_assert_ptr_null(strstr(seen, TOKEN));
+    free(seen);
+    j = get_job(&e, ok_id);
+    ck_assert_str_eq(s_of(j, "state"), "succeeded");
+    json_decref(j);
+
+    new_job(&e, 61, SHA2, "opened", bad_id);
+    ck_assert_int_eq(run_reference_runner(&e, "exit 7", &err), 0);
+    free(err);
+    j = get_job(&e, bad_id);
+    ck_assert_str_eq(s_of(j, "state"), "failed");
+    json_decref(j);
+    /* Nothing left: --once exits 3. */
+    ck_assert_int_eq(run_reference_runner(&e, "true", &err), 3);
+    free(err);
+    env_stop(&e);
+}
+END_TEST
+
 Suite *suite_e2e_runners(void)
 {
     Suite *s = suite_create("e2e_runners");
@@ -666,6 +720,7 @@ Suite *suite_e2e_runners(void)
     tcase_add_test(tc, expired_leases_requeue_then_dead_letter);
     tcase_add_test(tc, long_poll_answers_within_50ms_of_a_ready_job);
     tcase_add_test(tc, chaos_every_job_completes_exactly_once);
+    tcase_add_test(tc, reference_runner_runs_and_reports);
     suite_add_tcase(s, tc);
     return s;
 }
