@@ -3,6 +3,7 @@
  * exit 0, SIGHUP reloads the configuration and keeps the old one if the new is invalid. */
 #define _GNU_SOURCE /* open_memstream, strtok */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +103,18 @@ static void reload(wh_server *srv, const char *path)
     CORE_LOG(CORE_LOG_INFO, "config_reload", "file=%s outcome=applied", path);
 }
 
+/* Each parked long poll is an open connection: allow as many as the hard limit does. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            CORE_LOG(CORE_LOG_WARN, "fd_limit", "msg=\"cannot raise the open-file limit\"");
+    }
+}
+
 int cli_serve(int argc, char **argv)
 {
     const char *path = NULL;
@@ -128,6 +141,7 @@ int cli_serve(int argc, char **argv)
         return 1;
     }
     apply_log_level(cfg);
+    raise_fd_limit();
     if (check_zones(cfg) < 0) {
         fprintf(stderr, "zoneci: %s names a time zone ICU does not know\n", path);
         policy_config_free(cfg);
