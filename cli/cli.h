@@ -15,6 +15,7 @@ int cli_windows(int argc, char **argv);
 int cli_route(int argc, char **argv);
 int cli_runner(int argc, char **argv);
 int cli_version(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
 
 /* Loads and validates a configuration; on failure prints every problem to stderr
  * (FILE:LINE: PATH: message) and returns the loader's negative code. */

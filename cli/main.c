@@ -19,6 +19,7 @@ static const command commands[] = {
     {"runner", cli_runner,
      "runner --server URL --token-env VAR --region R [--labels a,b] [--name N] [--once] -- COMMAND "
      "ARGS...   run jobs"},
+    {"inspect", cli_inspect, "inspect --repo DIR --base REV --head REV [--json]   migration report"},
     {"version", cli_version, "version                   print versions"},
 };
 

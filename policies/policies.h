@@ -160,4 +160,211 @@ const char *policy_person_slack(const policy_config *cfg, const char *github_log
  * caller wipes and frees it. The message names the variable or file, never the value. */
 int policy_secret_read(const policy_secret_ref *ref, char **out, core_error *err);
 
+/* ---- migration inspection (SPEC section 6) ----------------------------------------------
+ * Reading a pull request's diff, recognising the schema migrations in it and grading their
+ * SQL. Three files sit behind these declarations: policies/gitdiff.c alone includes libgit2,
+ * policies/sqlrisk.c alone includes libpg_query, policies/migrations.c recognises frameworks
+ * and builds the report. No type of either library appears here.
+ *
+ * libgit2 keeps reference-counted global state. policy_git_init() / policy_git_shutdown()
+ * bracket a process (or a test); every function below that uses libgit2 also takes and drops
+ * a reference of its own, so it works without them, only slower. Each call opens and closes
+ * its own repository objects: threads may work on different repositories at once, but one
+ * mirror must have one writer at a time (see policy_mirror_fetch).
+ * libpg_query is thread-safe per call; each thread keeps a parser memory context that is
+ * released when the thread exits. Results here are plain data owned by the caller. */
+
+/* Takes a reference on libgit2's global state; 0, or CORE_EUNAVAILABLE if it cannot start.
+ * Pair each success with policy_git_shutdown(). Any thread. */
+int policy_git_init(void);
+void policy_git_shutdown(void);
+
+/* Caps on one fetch; a zero field means its default. */
+typedef struct policy_fetch_limits {
+    int64_t timeout_ms; /* the whole fetch, checked from libgit2's progress callbacks; 120 s */
+    size_t max_bytes;   /* bytes received from the remote; 512 MiB */
+} policy_fetch_limits;
+
+/* The mirror's path for clone_url under cache_dir: "<cache_dir>/<name>-<hash>.git", where
+ * <name> is the URL's last component made safe and <hash> is taken over the URL without any
+ * user:password part. *out is malloc'd. CORE_EINVAL for an empty URL. */
+int policy_mirror_path(const char *cache_dir, const char *clone_url, char **out, core_error *err);
+
+/* Brings the bare mirror of clone_url under cache_dir up to date and returns its path in
+ * *out (malloc'd; pass it to policy_diff_compute). clone_url is a local path, a file:// URL
+ * or an https:// URL; token (may be NULL) is sent only to https URLs, and only to the URL's
+ * own host, as the password of user "x-access-token" (GitHub's installation tokens). The
+ * mirror is created on first use; one that cannot be opened or whose refs point at missing
+ * objects is deleted and cloned again, and so is one whose fetch fails with a repository or
+ * object-database error. All branches are fetched, and refs/pull/<pr>/head too when pr > 0
+ * (a fork's head is on no branch of the base repository); then head_sha (40 hex, may be
+ * NULL) must be in the mirror.
+ * Returns 0; CORE_ENOTFOUND when the remote does not exist or head_sha cannot be found,
+ * CORE_EAUTH when the remote refuses the credentials, CORE_EAGAIN when the time limit
+ * passes, CORE_ETOOBIG past max_bytes, CORE_EUNAVAILABLE for other network failures,
+ * CORE_EIO for local file-system failures. *out stays NULL on failure. Messages never hold
+ * the token or a password from the URL.
+ * Not serialised here: the caller makes sure that one process and one thread at a time
+ * fetch into a given mirror (a Redis lock per repository), because two concurrent fetches
+ * may each decide to re-clone it. Blocking; call it from a worker thread. */
+int policy_mirror_fetch(const char *cache_dir, const char *clone_url, const char *token,
+                        const char *head_sha, int64_t pr, const policy_fetch_limits *limits,
+                        char **out, core_error *err);
+
+typedef enum policy_change {
+    POLICY_CHANGE_ADDED = 0, /* also a copy */
+    POLICY_CHANGE_MODIFIED,  /* also a type change */
+    POLICY_CHANGE_RENAMED,   /* old_path says from where; the content may have changed too */
+} policy_change;
+
+typedef enum policy_content {
+    POLICY_CONTENT_TEXT = 0, /* read: content holds it */
+    POLICY_CONTENT_BINARY,   /* listed, not read */
+    POLICY_CONTENT_TOO_BIG,  /* over max_file_bytes: listed, not read */
+    POLICY_CONTENT_SKIPPED,  /* a symbolic link, or past max_total_bytes: listed, not read */
+} policy_content;
+
+typedef struct policy_diff_file {
+    char *path;     /* path at head */
+    char *old_path; /* at the merge base, for a rename; NULL otherwise */
+    policy_change change;
+    policy_content kind;
+    size_t size;   /* blob size in bytes */
+    char *content; /* NUL-terminated text when kind is TEXT, else NULL */
+    size_t content_len;
+} policy_diff_file;
+
+/* The files that a pull request adds, modifies or renames: the tree of the merge base of
+ * base and head against the tree of head (deleted files are not listed). */
+typedef struct policy_diff {
+    char merge_base[41]; /* hex, "" for a diff built in memory */
+    char head[41];
+    policy_diff_file *files; /* in path order */
+    size_t n_files;
+    size_t n_omitted; /* changed files past max_files, not listed */
+} policy_diff;
+
+/* Caps on one diff; a zero field means its default. */
+typedef struct policy_diff_limits {
+    size_t max_files;       /* 5000 */
+    size_t max_file_bytes;  /* 1 MiB: bigger files are TOO_BIG */
+    size_t max_total_bytes; /* 32 MiB of content in all */
+} policy_diff_limits;
+
+/* Diffs head against the merge base of base and head in the repository at repo_path (a bare
+ * mirror or a working repository; its work tree is not looked at), with rename detection.
+ * base and head are any revision git understands ("main", "HEAD~2", a SHA). Text files are
+ * read within the limits; binary files (as libgit2 judges them: a NUL byte, a UTF-16 BOM or
+ * mostly control characters in the first 8000 bytes) are not.
+ * Returns 0 and a new diff in *out (free with policy_diff_free); CORE_ENOTFOUND for a
+ * missing repository or revision, or when base and head share no history; CORE_EIO for a
+ * broken repository. Any thread (it opens its own handle). */
+int policy_diff_compute(const char *repo_path, const char *base, const char *head,
+                        const policy_diff_limits *limits, policy_diff **out, core_error *err);
+/* An empty diff to fill with policy_diff_add (tests, or a diff taken from an API). */
+int policy_diff_new(policy_diff **out, core_error *err);
+/* Appends a copy of one text file (content may hold len bytes, NULL for an unread file of
+ * the given kind). old_path may be NULL. */
+int policy_diff_add(policy_diff *diff, const char *path, const char *old_path, policy_change change,
+                    policy_content kind, const char *content, size_t len, core_error *err);
+void policy_diff_free(policy_diff *diff);
+
+typedef enum policy_severity {
+    POLICY_SEVERITY_INFO = 0,
+    POLICY_SEVERITY_WARNING,
+    POLICY_SEVERITY_DANGER,
+} policy_severity;
+
+/* "info", "warning", "danger". */
+const char *policy_severity_name(policy_severity s);
+
+/* One risky statement or operation. Strings marked static point into the rule table and
+ * live for the whole program; the others belong to the finding. */
+typedef struct policy_finding {
+    const char *rule; /* static: "ban-drop-table", "unparsable-sql", ... */
+    policy_severity severity;
+    int line;          /* 1-based line where the statement starts; 0 for the whole file */
+    char *statement;   /* the statement, blanks collapsed, at most ~200 bytes; may be "" */
+    char *message;     /* one line */
+    const char *safer; /* static: the safer way, or NULL */
+    const char *lock;  /* static: "ACCESS EXCLUSIVE", "SHARE", ...; NULL when none applies */
+    bool rewrites;     /* the statement rewrites the whole table */
+    bool scans;        /* it reads the whole table while holding the lock */
+} policy_finding;
+
+typedef struct policy_findings {
+    policy_finding *items;
+    size_t count;
+    size_t n_omitted; /* findings past the cap of 200 per file, not kept */
+} policy_findings;
+
+/* Releases the findings and leaves f empty. */
+void policy_findings_free(policy_findings *f);
+
+/* One entry of the SQL rule table (docs/migrations.md lists it too). */
+typedef struct policy_sql_rule {
+    const char *id;
+    policy_severity severity;
+    const char *lock; /* NULL when none applies */
+    bool rewrites;
+    bool scans;
+    const char *message;
+    const char *safer;
+} policy_sql_rule;
+
+/* The rule table; *count receives its length. Static data. */
+const policy_sql_rule *policy_sql_rules(size_t *count);
+
+/* Grades every statement of a PostgreSQL migration (len bytes, at most 1 MiB; NUL bytes and
+ * invalid UTF-8 make it unparsable) and appends findings to out, in statement order. A
+ * statement that libpg_query cannot parse becomes an "unparsable-sql" finding at its line
+ * and checking goes on with the next one. Returns 0, CORE_ETOOBIG over 1 MiB (no findings),
+ * CORE_ENOMEM. Thread-safe. */
+int policy_sql_check(const char *sql, size_t len, policy_findings *out, core_error *err);
+
+/* The built-in framework ("Rails", "Flyway", ...) whose migration files look like path
+ * (and, for frameworks that share folder names, whose markers appear in content; content
+ * may be NULL), or NULL. Static string. Thread-safe. */
+const char *policy_migration_framework(const char *path, const char *content, size_t len);
+
+typedef struct policy_migration {
+    char *path;
+    char *old_path;        /* for a rename, else NULL */
+    const char *framework; /* static: a framework name, or "custom" for a policy glob only */
+    policy_change change;
+    bool down; /* a down/revert script: recognised, not graded */
+    policy_findings findings;
+} policy_migration;
+
+typedef enum policy_risk {
+    POLICY_RISK_NONE = 0, /* no migration */
+    POLICY_RISK_LOW,      /* migrations with at most warnings and infos */
+    POLICY_RISK_HIGH,     /* any danger */
+} policy_risk;
+
+typedef struct policy_report {
+    policy_migration *migrations; /* in diff (path) order */
+    size_t n_migrations;
+} policy_report;
+
+/* Picks the migrations out of diff (built-in patterns plus the policy's `paths` globs,
+ * git pathspecs where `**` also stands for no folder at all; paths may be NULL when
+ * n_paths is 0) and grades each one. A file outside every pattern is not a migration,
+ * whatever its extension. Returns 0 and a new report in *out (free with
+ * policy_report_free); CORE_EINVAL for a glob that cannot be compiled; CORE_ENOMEM.
+ * Thread-safe. */
+int policy_migrations_inspect(const policy_diff *diff, char *const *paths, size_t n_paths,
+                              policy_report **out, core_error *err);
+/* HIGH with any danger finding, LOW with migrations but no danger, NONE without any. */
+policy_risk policy_report_risk(const policy_report *report);
+/* "none", "low", "high". */
+const char *policy_risk_name(policy_risk risk);
+/* Appends the report's JSON (SPEC section 6) to out; invalid UTF-8 becomes U+FFFD. */
+int policy_report_json(const policy_report *report, core_buf *out);
+/* Appends a Markdown rendering for cards and statuses: a summary line, then the migrations
+ * with their findings, most severe first, cut to at most max_bytes (values under 256 count
+ * as 256) with "…and N more findings [in M more files]". */
+int policy_report_markdown(const policy_report *report, size_t max_bytes, core_buf *out);
+void policy_report_free(policy_report *report);
+
 #endif

@@ -1,0 +1,3 @@
+SELECT 'a;b', $$ ; $$, $q$ ; $q$, E'\'';
+ALTER TABLE;
+DROP TABLE users
