@@ -472,6 +472,7 @@ typedef enum field_kind {
     FK_STR_OR_NULL, /* string, null when absent or empty (region until routed) */
     FK_NUM,         /* decimal in Redis, a JSON number */
     FK_TIME,        /* ms in Redis, ISO 8601 in JSON */
+    FK_JSON,        /* JSON zoneci wrote itself (the migration report), null when absent */
 } field_kind;
 
 static const struct {
@@ -484,6 +485,7 @@ static const struct {
     {"author", FK_STR},   {"clone_url", FK_STR},      {"installation_id", FK_NUM},
     {"delivery", FK_STR}, {"region", FK_STR_OR_NULL}, {"reason", FK_STR},
     {"attempts", FK_NUM}, {"created_at", FK_TIME},    {"updated_at", FK_TIME},
+    {"runner", FK_STR_OR_NULL}, {"risk", FK_STR_OR_NULL}, {"report", FK_JSON},
 };
 #define N_JOB_FIELDS (sizeof(job_fields) / sizeof(job_fields[0]))
 
@@ -518,6 +520,16 @@ static void jw_field(jw *w, const sched_reply *v, field_kind kind)
         } else {
             jw_raw(w, "null");
         }
+        break;
+    case FK_JSON:
+        /* Written by policy_report_json, which emits valid UTF-8 JSON; anything else
+         * (a hand-edited key) would be a bug, so it is shown as a string instead. */
+        if (!v || v->len == 0)
+            jw_raw(w, "null");
+        else if (v->str[0] == '{' && v->str[v->len - 1] == '}')
+            jw_raw(w, v->str);
+        else
+            jw_str(w, v->str, v->len);
         break;
     case FK_TIME:
         if (parse_int64(v, &x)) {

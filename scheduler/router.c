@@ -208,7 +208,8 @@ static void count_outcome(int rc, sched_router_stats *stats)
         stats->errors++;
 }
 
-/* Routes every job of one list: new jobs (received) or released ones (routing). */
+/* Routes every job of one list, each expected in state `expect` (NULL: deferred or
+ * inspecting, the two states the routing set holds). */
 static int route_list(sched_store *store, const sched_plan *plan, const char *kind,
                       const char *name, const char *expect, bool due, int64_t now_ms,
                       sched_region_load *loads, sched_router_stats *stats, core_error *err)
@@ -225,7 +226,8 @@ static int route_list(sched_store *store, const sched_plan *plan, const char *ki
         sched_decision d;
         core_error e2 = {0};
 
-        if (read_job(store, id, &f, &e2) < 0 || strcmp(f.state, expect) != 0) {
+        if (read_job(store, id, &f, &e2) < 0 || (expect && strcmp(f.state, expect) != 0) ||
+            (!expect && strcmp(f.state, "deferred") != 0 && strcmp(f.state, "inspecting") != 0)) {
             stats->raced++;
             continue;
         }
@@ -237,7 +239,7 @@ static int route_list(sched_store *store, const sched_plan *plan, const char *ki
             d.region = -1;
             d.release_at = now_ms + 3600000;
         }
-        rc = sched_route_apply(store, id, expect, NULL, due, cfg, &d, now_ms, &e2);
+        rc = sched_route_apply(store, id, f.state, NULL, due, cfg, &d, now_ms, &e2);
         count_outcome(rc, stats);
         if (rc == 0 && d.kind == SCHED_ROUTE_QUEUE && d.region >= 0)
             loads[d.region].queued++;
@@ -320,11 +322,10 @@ int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms
     stats->released = released;
     if (rc == 0)
         rc = sched_region_loads(store, cfg, now_ms, loads, err);
+    /* New jobs reach routing through inspection; the routing set holds them and the
+     * released deferrals. */
     if (rc == 0)
-        rc = route_list(store, plan, "state:", "received", "received", false, now_ms, loads,
-                        stats, err);
-    if (rc == 0)
-        rc = route_list(store, plan, "routing", "", "deferred", true, now_ms, loads, stats, err);
+        rc = route_list(store, plan, "routing", "", NULL, true, now_ms, loads, stats, err);
     if (rc == 0)
         rc = follow_the_sun(store, plan, now_ms, loads, stats, err);
     free(loads);

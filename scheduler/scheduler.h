@@ -5,6 +5,7 @@
 #ifndef ZONECI_SCHEDULER_H
 #define ZONECI_SCHEDULER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -320,5 +321,37 @@ int sched_watch_start(sched_watch **out, sched_store *store,
                       void (*on_ready)(const char *region, void *ctx), void *ctx,
                       core_error *err);
 void sched_watch_stop(sched_watch *watch);
+
+/* ---- inspection (scheduler/inspector.c) ------------------------------------------------
+ * received -> inspecting -> awaiting_approval, or on to routing. Workers in every serve
+ * process take received jobs one at a time (a Lua script), fetch the repository's mirror
+ * under `cache_dir` (one fetch per repository across processes: `{P}:lock:fetch:REPO`),
+ * grade the migrations of the merge-base diff, store `risk`, `report` and `migration` in
+ * the job, and decide from the policy's `approval`. A policy without `migrations` skips
+ * the fetch. A diff that cannot be read is retried (1 s, 2 s), then the job awaits
+ * approval: fail safe. `{P}:inspect` (score = when a job may be taken up again) brings
+ * back the jobs of a crashed inspector and schedules retries. */
+typedef struct sched_inspector sched_inspector;
+
+typedef struct sched_inspect_result {
+    char job_id[32];     /* "" when there was nothing to inspect */
+    const char *outcome; /* "route", "approve", "retry", or NULL on error */
+    int risk;            /* policy_risk */
+} sched_inspect_result;
+
+/* Inspects one job at an injected instant (tests call it directly). *plan is read under
+ * plan_lock (may be NULL) only while copying what the policy says. */
+int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
+                      pthread_mutex_t *plan_lock, int64_t now_ms, sched_inspect_result *result,
+                      core_error *err);
+/* n_workers threads; on_routed(ctx) after a job is handed to routing (to kick a router). */
+int sched_inspector_start(sched_inspector **out, sched_store *store, const sched_plan *plan,
+                          size_t n_workers, void (*on_routed)(void *ctx), void *ctx,
+                          core_error *err);
+/* Swaps the plan; when it returns no worker reads the old one (free it then). */
+void sched_inspector_set_plan(sched_inspector *ins, const sched_plan *plan);
+/* A job arrived: wake a worker. Never blocks. */
+void sched_inspector_kick(sched_inspector *ins);
+void sched_inspector_stop(sched_inspector *ins);
 
 #endif

@@ -437,13 +437,74 @@ static const char reap_src[] =
             "end\n"
             "return {requeued, dead}\n";
 
+/* KEYS: state:received, inspect schedule, audit. ARGV: P, now_ms, now_iso, lease ms.
+ * Takes one job to inspect: a retry or an abandoned inspection that is due (the schedule
+ * holds when each may be taken up again), else the oldest received job, which becomes
+ * `inspecting`. Its score becomes now + lease, so a crashed inspector's job returns.
+ * Returns false or the job id. */
+static const char inspect_claim_src[] =
+    LIBRARY "check_key(KEYS[1], state_key('received'))\n"
+            "check_key(KEYS[2], P .. 'inspect')\n"
+            "check_key(KEYS[3], audit_key())\n"
+            "local due_at = tonumber(ARGV[2]) + tonumber(ARGV[4])\n"
+            "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2],\n"
+            "                               'LIMIT', 0, 5)) do\n"
+            "    if redis.call('HGET', job_key(id), 'state') == 'inspecting' then\n"
+            "        redis.call('ZADD', KEYS[2], due_at, id)\n"
+            "        return id\n"
+            "    end\n"
+            "    redis.call('ZREM', KEYS[2], id)\n"
+            "end\n"
+            "local ids = redis.call('ZRANGE', KEYS[1], 0, 0)\n"
+            "if #ids == 0 then return false end\n"
+            "local id = ids[1]\n"
+            "transition(id, 'inspecting', 'scheduler', 'reading the pull request diff',\n"
+            "           ARGV[2], ARGV[3])\n"
+            "redis.call('ZADD', KEYS[2], due_at, id)\n"
+            "return id\n";
+
+/* KEYS: job, history, audit. ARGV: P, id, outcome ('route'|'approve'|'retry'), reason,
+ * now_ms, now_iso, retry_at_ms, then field/value pairs to store (risk, report, ...).
+ * Ends an inspection, only if the job is still `inspecting`: 'route' hands it to the
+ * routers (the routing set), 'approve' makes it await approval, 'retry' schedules
+ * another attempt. Returns {'ok'|'conflict', state}. */
+static const char inspect_done_src[] =
+    LIBRARY "local id = ARGV[2]\n"
+            "check_key(KEYS[1], job_key(id))\n"
+            "check_key(KEYS[2], history_key(id))\n"
+            "check_key(KEYS[3], audit_key())\n"
+            "local cur = redis.call('HGET', KEYS[1], 'state')\n"
+            "if cur ~= 'inspecting' then return {'conflict', cur or ''} end\n"
+            "if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end\n"
+            "if ARGV[3] == 'retry' then\n"
+            "    redis.call('ZADD', P .. 'inspect', ARGV[7], id)\n"
+            "    note(id, 'scheduler', ARGV[4], ARGV[6])\n"
+            "    redis.call('HSET', KEYS[1], 'reason', ARGV[4])\n"
+            "    return {'ok', cur}\n"
+            "end\n"
+            "redis.call('ZREM', P .. 'inspect', id)\n"
+            "if ARGV[3] == 'approve' then\n"
+            "    transition(id, 'awaiting_approval', 'scheduler', ARGV[4], ARGV[5], ARGV[6])\n"
+            "else\n"
+            "    redis.call('SADD', routing_key(), id)\n"
+            "    note(id, 'scheduler', ARGV[4], ARGV[6])\n"
+            "    redis.call('HSET', KEYS[1], 'reason', ARGV[4])\n"
+            "end\n"
+            "return {'ok', cur}\n";
+
+/* KEYS: a lock. ARGV: P, token. Compare-and-delete: only the holder frees it. */
+static const char unlock_src[] =
+    LIBRARY "if redis.call('GET', KEYS[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end\n"
+            "return 0\n";
+
 static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_INTAKE] = intake_src,         [SCHED_SCRIPT_CLOSE] = close_src,
     [SCHED_SCRIPT_TRANSITION] = transition_src, [SCHED_SCRIPT_JOB_GET] = job_get_src,
     [SCHED_SCRIPT_JOB_LIST] = job_list_src,     [SCHED_SCRIPT_ROUTE_APPLY] = route_apply_src,
     [SCHED_SCRIPT_PROMOTE] = promote_src,       [SCHED_SCRIPT_CLAIM] = claim_src,
     [SCHED_SCRIPT_HEARTBEAT] = heartbeat_src,   [SCHED_SCRIPT_COMPLETE] = complete_src,
-    [SCHED_SCRIPT_REAP] = reap_src,
+    [SCHED_SCRIPT_REAP] = reap_src,             [SCHED_SCRIPT_INSPECT_CLAIM] = inspect_claim_src,
+    [SCHED_SCRIPT_INSPECT_DONE] = inspect_done_src,   [SCHED_SCRIPT_UNLOCK] = unlock_src,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
@@ -452,7 +513,8 @@ static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_JOB_LIST] = "job_list",     [SCHED_SCRIPT_ROUTE_APPLY] = "route_apply",
     [SCHED_SCRIPT_PROMOTE] = "promote",       [SCHED_SCRIPT_CLAIM] = "claim",
     [SCHED_SCRIPT_HEARTBEAT] = "heartbeat",   [SCHED_SCRIPT_COMPLETE] = "complete",
-    [SCHED_SCRIPT_REAP] = "reap",
+    [SCHED_SCRIPT_REAP] = "reap",             [SCHED_SCRIPT_INSPECT_CLAIM] = "inspect_claim",
+    [SCHED_SCRIPT_INSPECT_DONE] = "inspect_done",   [SCHED_SCRIPT_UNLOCK] = "unlock",
 };
 
 const char *sched_script_source(sched_script script)

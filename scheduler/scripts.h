@@ -22,6 +22,9 @@ typedef enum sched_script {
     SCHED_SCRIPT_HEARTBEAT,   /* extend a lease and its locks, or say cancel / lost */
     SCHED_SCRIPT_COMPLETE,    /* end a leased job once */
     SCHED_SCRIPT_REAP,        /* expired leases back to their queue, or dead */
+    SCHED_SCRIPT_INSPECT_CLAIM, /* a job to inspect: a due retry, else the oldest received */
+    SCHED_SCRIPT_INSPECT_DONE,  /* end an inspection: route, await approval, or retry */
+    SCHED_SCRIPT_UNLOCK,        /* compare-and-delete of a lock */
     SCHED_SCRIPT_COUNT
 } sched_script;
 

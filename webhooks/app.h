@@ -16,6 +16,7 @@ struct sched_store;
 struct sched_plan;
 struct sched_router;
 struct sched_watch;
+struct sched_inspector;
 typedef struct wh_runners wh_runners;
 
 /* A runner token and the regions it may claim in (none listed: every region). */
@@ -83,6 +84,7 @@ typedef struct wh_app {
     struct sched_store *store;
     struct sched_plan *plan;     /* cfg compiled for routing; swapped with cfg */
     struct sched_router *router; /* this process's routing thread */
+    struct sched_inspector *inspector; /* this process's inspection workers */
     wh_runner_token *runner_tokens;
     size_t n_runner_tokens;
     wh_runners *runners;         /* long-polling claims waiting for work */

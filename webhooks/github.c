@@ -86,7 +86,7 @@ static void answer_intake(const delivery *d, const sched_intake *in)
 {
     switch (in->outcome) {
     case SCHED_INTAKE_CREATED:
-        sched_router_kick(d->req->app->router);
+        sched_inspector_kick(d->req->app->inspector);
         wh_response_json(d->resp, 202, "{\"job_id\":\"%s\",\"state\":\"received\"%s%s%s}",
                          in->job_id, in->superseded_id[0] ? ",\"superseded\":\"" : "",
                          in->superseded_id, in->superseded_id[0] ? "\"" : "");

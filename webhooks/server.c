@@ -457,11 +457,19 @@ static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_
     return 0;
 }
 
+#define INSPECT_WORKERS 2
+
+static void kick_router(void *router)
+{
+    sched_router_kick(router);
+}
+
 static void app_release(wh_app *app)
 {
     sched_watch_stop(app->watch);
     wh_runners_free(app->runners);
     wh_runner_tokens_free(app->runner_tokens, app->n_runner_tokens);
+    sched_inspector_stop(app->inspector);
     sched_router_stop(app->router);
     sched_plan_free(app->plan);
     wh_secrets_free(app->github_secrets, app->n_github_secrets);
@@ -486,13 +494,16 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
         return rc;
     so.url = cfg->redis.url;
     so.prefix = cfg->redis.prefix;
-    /* One connection per server thread, one for the router, one spare. */
-    so.pool_size = (size_t)cfg->server.threads + 2;
+    /* One connection per server thread, the router and the inspectors, one spare. */
+    so.pool_size = (size_t)cfg->server.threads + 2 + INSPECT_WORKERS;
     rc = sched_store_new(&app->store, &so, err);
     if (rc == 0)
         rc = sched_plan_new(&app->plan, cfg, err);
     if (rc == 0)
         rc = sched_router_start(&app->router, app->store, app->plan, err);
+    if (rc == 0)
+        rc = sched_inspector_start(&app->inspector, app->store, app->plan, INSPECT_WORKERS,
+                                   kick_router, app->router, err);
     if (rc == 0)
         rc = load_runner_tokens(cfg, &app->runner_tokens, &app->n_runner_tokens, err);
     if (rc == 0)
@@ -602,6 +613,7 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     /* The router reads the plan (and through it the old config) outside the lock above:
      * swap its plan first, then the old ones are unused. */
     sched_router_set_plan(srv->app.router, plan);
+    sched_inspector_set_plan(srv->app.inspector, plan);
     sched_plan_free(old_plan);
     policy_config_free(old);
     wh_secrets_free(old_gh, old_n_gh);

@@ -204,6 +204,15 @@ START_TEST(two_serve_processes_promote_each_deferral_once)
         ck_assert_int_eq(sched_intake_pull_request(store, delivery, &ref, t0, &in, &err), 0);
         memcpy(ids[i], in.job_id, 32);
     }
+    for (;;) {
+        sched_inspect_result res;
+
+        ck_assert_int_eq(sched_inspect_one(store, (const sched_plan *const *)&plan, NULL, t0,
+                                           &res, &err),
+                         0);
+        if (!res.job_id[0])
+            break;
+    }
     ck_assert_int_eq(sched_router_pass(store, plan, t0, &st, &err), 0);
     ck_assert_uint_eq(st.routed, JOBS);
 

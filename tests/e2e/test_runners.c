@@ -598,7 +598,16 @@ START_TEST(chaos_every_job_completes_exactly_once)
             start_serve(&e, 1);
         }
     }
-    ck_assert_msg(ts_wait_until(all_succeeded, &e, 90000), "not every job succeeded");
+    if (!ts_wait_until(all_succeeded, &e, 90000)) {
+        for (int i = 0; i < CHAOS_JOBS; i++) {
+            json_t *j = get_job(&e, ids[i]);
+
+            if (strcmp(s_of(j, "state"), "succeeded") != 0)
+                fprintf(stderr, "job %s: %s: %s\n", ids[i], s_of(j, "state"), s_of(j, "reason"));
+            json_decref(j);
+        }
+        ck_abort_msg("not every job succeeded");
+    }
     for (int k = 2; k < CHAOS_RUNNERS; k++)
         kill(kids[k], SIGKILL);
     for (int k = 0; k < CHAOS_RUNNERS; k++)

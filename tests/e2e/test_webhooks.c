@@ -160,10 +160,11 @@ static const char *job_state(env *e, const char *id)
     return state;
 }
 
-/* The router may have placed a new job already: received, queued or deferred. */
+/* Inspection and routing may have moved a new job on already. */
 static bool routed_or_received(const char *state)
 {
-    return strcmp(state, "received") == 0 || strcmp(state, "queued") == 0 ||
+    return strcmp(state, "received") == 0 || strcmp(state, "inspecting") == 0 ||
+           strcmp(state, "queued") == 0 ||
            strcmp(state, "deferred") == 0;
 }
 
