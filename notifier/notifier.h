@@ -74,4 +74,192 @@ int notify_http_request(notify_http *h, const char *method, const char *url,
 /* Frees the body and empties r; an empty or zeroed response is fine. */
 void notify_http_response_free(notify_http_response *r);
 
+/* ---- GitHub App: installation tokens and commit statuses (notifier/github.c) -----------
+ * libjwt signs the App's JWT (RS256); jansson reads GitHub's answers. Neither appears in
+ * this header. Every request goes through a caller's notify_http, so a notify_github may
+ * be shared by threads that each bring their own client. */
+typedef struct notify_github notify_github;
+
+#define NOTIFY_GITHUB_DESC_MAX 140        /* characters in a status description (GitHub's cap) */
+#define NOTIFY_GITHUB_KEY_MAX (16 * 1024) /* bytes of the App's PEM private key */
+#define NOTIFY_GITHUB_CACHE_MAX 1024      /* installations whose token is kept */
+#define NOTIFY_GITHUB_TIMEOUT_MS 15000L
+
+/* Creates a client for one GitHub App. api_url is the REST API's base, "https://api.github.com"
+ * or a GitHub Enterprise Server's "https://ghe.example.com/api/v3" (a trailing "/" is
+ * ignored); app_id > 0 is the JWT's issuer; private_key_pem (key_len bytes, copied, wiped
+ * on free) is the App's RSA private key in PEM. The key is tried once here, so a bad one
+ * fails now: CORE_EINVAL (the message never quotes the key), CORE_ENOMEM. On failure *out
+ * stays NULL. Any thread. */
+int notify_github_new(notify_github **out, const char *api_url, int64_t app_id,
+                      const char *private_key_pem, size_t key_len, core_error *err);
+
+/* Wipes the key and the cached tokens and frees gh; NULL does nothing. No call on gh may
+ * be running. */
+void notify_github_free(notify_github *gh);
+
+/* An installation token for installation_id, from the cache while it has more than five
+ * minutes left at now_ms (Unix ms, injected so that tests can move time), else from
+ * POST {api_url}/app/installations/{id}/access_tokens with a fresh JWT (iat now-60 s, exp
+ * now+600 s, iss app_id), which is then cached. *token_out is malloc'd: the caller wipes
+ * and frees it. Any thread, each with its own http; the cache is locked but no lock is
+ * held during the request, so two threads may both fetch a token, and both are good.
+ * Errors (*token_out NULL): those of notify_http_request, and CORE_EAUTH (401, 403: the
+ * JWT was refused), CORE_ENOTFOUND (404: no such installation), CORE_EAGAIN (429, or 403
+ * with Retry-After: rate-limited), CORE_EUNAVAILABLE (5xx), CORE_EINVAL (any other status,
+ * or an answer without a token or a valid expires_at). Messages name the status and
+ * GitHub's own message, never a token or the JWT. */
+int notify_github_installation_token(notify_github *gh, notify_http *http, int64_t installation_id,
+                                     int64_t now_ms, char **token_out, core_error *err);
+
+/* Forgets the cached token of installation_id (after a 401 with it, say). Any thread. */
+void notify_github_token_forget(notify_github *gh, int64_t installation_id);
+
+/* Writes the JSON body of a commit status into out (appended to; core_buf rules): state
+ * is "pending", "success", "failure" or "error"; description (NULL is "") is cleaned
+ * (control characters dropped, invalid UTF-8 replaced, newlines made spaces) and cut to
+ * NOTIFY_GITHUB_DESC_MAX characters, ending in "…" when cut; target_url (NULL or "" for
+ * none) is the job's page; the context is always "zoneci". Returns 0, CORE_EINVAL (bad
+ * state, or a target_url that is not http(s)), CORE_ENOMEM. Pure; any thread. */
+int notify_github_status_body(const char *state, const char *description, const char *target_url,
+                              core_buf *out);
+
+/* POSTs body (from notify_github_status_body) to {api_url}/repos/{owner}/{repo}/statuses/
+ * {sha} with the installation's token (fetched or cached as above). repo is "owner/name";
+ * sha is 40 (or 64) hex digits. Errors: CORE_EINVAL for a bad repo or sha (before any
+ * request), those of notify_github_installation_token, and for the status call itself
+ * CORE_EAUTH (401: the cached token is forgotten, so a retry fetches a new one; 403),
+ * CORE_ENOTFOUND (404: the App cannot see the repository), CORE_EINVAL (422: GitHub does
+ * not know the sha, or refused the body), CORE_EAGAIN (429, or 403 with Retry-After),
+ * CORE_EUNAVAILABLE (5xx). Any thread, each with its own http. */
+int notify_github_post_status(notify_github *gh, notify_http *http, int64_t installation_id,
+                              const char *repo, const char *sha, const char *body, int64_t now_ms,
+                              core_error *err);
+
+/* The steps of a job that a commit status reports. */
+typedef enum notify_github_step {
+    NOTIFY_GITHUB_DEFERRED = 0,      /* pending: until, reason */
+    NOTIFY_GITHUB_AWAITING_APPROVAL, /* pending: region, oncall */
+    NOTIFY_GITHUB_QUEUED,            /* pending: region */
+    NOTIFY_GITHUB_RUNNING,           /* pending: runner */
+    NOTIFY_GITHUB_SUCCESS,           /* success */
+    NOTIFY_GITHUB_FAILURE,           /* failure: reason */
+    NOTIFY_GITHUB_REJECTED,          /* failure: who */
+} notify_github_step;
+
+/* What a description may mention; every field is optional (NULL) and plain text. */
+typedef struct notify_github_step_info {
+    const char *until;  /* deferred until: an ISO 8601 instant, or a local time */
+    const char *reason; /* why deferred ("outside working hours"), or why it failed */
+    const char *region; /* awaiting approval in, queued in */
+    const char *oncall; /* who is on call, e.g. "@dba1, @dba2" */
+    const char *runner; /* running on */
+    const char *who;    /* rejected by */
+} notify_github_step_info;
+
+/* The status state of a step: "pending", "success" or "failure". */
+const char *notify_github_step_state(notify_github_step step);
+
+/* Appends the description of step to out, e.g. "Deferred until 2026-03-09T09:00:00+09:00:
+ * outside working hours", "Awaiting approval in apac-tokyo (on call: @dba1)", "Queued in
+ * apac-tokyo", "Running on runner-7", "Succeeded", "Failed: exit 2", "Rejected by @dba1".
+ * Not cut: notify_github_status_body cuts. Returns 0, CORE_EINVAL (unknown step),
+ * CORE_ENOMEM. Pure; any thread. */
+int notify_github_step_description(notify_github_step step, const notify_github_step_info *info,
+                                   core_buf *out);
+
+/* ---- Slack: approval cards (notifier/slack.c) -------------------------------------------
+ * Cards are Block Kit JSON posted with chat.postMessage and changed with chat.update, with
+ * the bot token. Builders are pure; the calls go through a caller's notify_http. */
+#define NOTIFY_SLACK_MAX_BLOCKS 50   /* Slack's cap per message */
+#define NOTIFY_SLACK_MAX_TEXT 3000   /* characters in a section's text (Slack's cap) */
+#define NOTIFY_SLACK_MAX_FINDINGS 10 /* findings shown; the rest are counted */
+#define NOTIFY_SLACK_MAX_EXCERPT 300 /* characters of a statement shown */
+#define NOTIFY_SLACK_TS_MAX 32       /* a message's ts ("1712345678.123456") plus NUL */
+#define NOTIFY_SLACK_TIMEOUT_MS 15000L
+#define NOTIFY_SLACK_ACTION_APPROVE "zoneci_approve"
+#define NOTIFY_SLACK_ACTION_REJECT "zoneci_reject"
+
+/* One finding of the migration inspection, as plain text. */
+typedef struct notify_finding {
+    const char *rule;      /* e.g. "add-column-default" */
+    const char *severity;  /* "danger", "warning", "info" */
+    const char *path;      /* the migration file */
+    int line;              /* 1-based; 0 when unknown */
+    const char *statement; /* the statement (an excerpt is shown) */
+    const char *safer;     /* the safer alternative; NULL when none */
+} notify_finding;
+
+typedef enum notify_card_decision {
+    NOTIFY_CARD_OPEN = 0, /* buttons shown */
+    NOTIFY_CARD_APPROVED,
+    NOTIFY_CARD_REJECTED,
+} notify_card_decision;
+
+/* Everything a card shows, as plain text: the builder escapes what Slack would read as
+ * markup. Pointers are borrowed for the call. */
+typedef struct notify_card {
+    const char *repo; /* "owner/name" */
+    int pr_number;
+    const char *title;
+    const char *pr_url;
+    const char *author;          /* GitHub login */
+    const char *head_sha;        /* shown as its first 7 characters */
+    const char *region;          /* the approving region */
+    const char *plan;            /* the routing plan, free text (may hold newlines) */
+    const char *const *mentions; /* Slack user ids of the region's on-call people */
+    size_t n_mentions;
+    const char *const *files; /* migration files */
+    size_t n_files;
+    const notify_finding *findings; /* shown most severe first, input order otherwise */
+    size_t n_findings;
+    const char *job_id; /* the buttons' value: 1..255 characters of [A-Za-z0-9._:-] */
+    /* Later states of the card. */
+    notify_card_decision decision;
+    const char *decided_by;   /* Slack user id of the decider */
+    const char *decided_at;   /* pre-formatted, in the decider's region time */
+    const char *escalated_to; /* the region it was escalated to, or NULL */
+} notify_card;
+
+/* Appends the card's Block Kit blocks (a JSON array) to out. Lists and texts are cut to
+ * fit Slack's limits (NOTIFY_SLACK_MAX_BLOCKS blocks, NOTIFY_SLACK_MAX_TEXT characters per
+ * text) and say "…and N more" when cut. An open card ends with Approve (primary, action
+ * NOTIFY_SLACK_ACTION_APPROVE) and Reject (danger, with a confirm dialog, action
+ * NOTIFY_SLACK_ACTION_REJECT) buttons whose value is job_id; a decided card shows who
+ * decided and when instead; an escalated one says where it went. Returns 0, CORE_EINVAL
+ * (no repo or job_id, a job_id or Slack user id of the wrong shape), CORE_ENOMEM. Pure;
+ * any thread. */
+int notify_slack_card(const notify_card *card, core_buf *out);
+
+/* The card once decided: a copy of card with decision (NOTIFY_CARD_APPROVED or
+ * NOTIFY_CARD_REJECTED), decider (Slack user id) and when_local (e.g. "2026-03-09 10:30
+ * PST") set, built as notify_slack_card does. */
+int notify_slack_card_decided(const notify_card *card, notify_card_decision decision,
+                              const char *decider, const char *when_local, core_buf *out);
+
+/* The original card once escalated to region, with its buttons still there: a decision
+ * on either card counts. Built as notify_slack_card does. */
+int notify_slack_card_escalated(const notify_card *card, const char *region, core_buf *out);
+
+/* POSTs {api_url}/chat.postMessage (api_url like "https://slack.com/api", trailing "/"
+ * ignored) with the bot token as a Bearer token: channel, blocks_json (a JSON array, as
+ * built above) and fallback_text (notifications and screen readers). On success writes
+ * the message's ts into ts_out, to update it later. retry_after_s (NULL allowed) is set
+ * to 0, or to the seconds Slack asked to wait.
+ * Errors: CORE_EINVAL (blocks_json not a JSON array, or Slack refused the message:
+ * invalid_blocks, msg_too_long...), CORE_EAUTH (invalid_auth, not_in_channel,
+ * missing_scope...), CORE_ENOTFOUND (channel_not_found), CORE_EAGAIN (429 or ratelimited:
+ * *retry_after_s holds Retry-After, at least 1), CORE_EUNAVAILABLE (5xx, internal_error),
+ * and those of notify_http_request. Slack's error code is in the message; the token never
+ * is. The thread that owns http. */
+int notify_slack_post(notify_http *http, const char *api_url, const char *bot_token,
+                      const char *channel, const char *blocks_json, const char *fallback_text,
+                      char ts_out[NOTIFY_SLACK_TS_MAX], int *retry_after_s, core_error *err);
+
+/* POSTs {api_url}/chat.update for the message ts in channel with new blocks and text; the
+ * same errors as notify_slack_post, plus CORE_ENOTFOUND for message_not_found. */
+int notify_slack_update(notify_http *http, const char *api_url, const char *bot_token,
+                        const char *channel, const char *ts, const char *blocks_json,
+                        const char *fallback_text, int *retry_after_s, core_error *err);
+
 #endif

@@ -1,0 +1,507 @@
+/* GitHub App authentication (a JWT signed with libjwt, exchanged for installation tokens
+ * that are cached) and commit statuses. The only file in zoneci that includes libjwt.
+ *
+ * libjwt's rules, stated once: jwt_set_alg copies the key and scrubs its copy on
+ * jwt_free; jwt_encode_str returns a malloc'd string (free()) or NULL with errno set.
+ * jansson's: json_loadb returns a new reference (json_decref), json_object_get borrows. */
+#include "notifier/notifier.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <jwt.h>
+
+#include "core/core.h"
+#include "notifier/text.h"
+
+/* A token is used only while it has more than this left: a request that starts with a
+ * token about to expire may arrive after it did. */
+#define TOKEN_MARGIN_MS (5 * 60 * 1000)
+#define JWT_BACKDATE_S 60 /* iat in the past: GitHub's clock may be behind ours */
+#define JWT_LIFETIME_S 600
+#define URL_MAX 2048
+#define TOKEN_MAX 512
+#define GH_MESSAGE_MAX 120
+
+typedef struct cached_token {
+    int64_t installation_id;
+    char *token;
+    int64_t expires_ms;
+} cached_token;
+
+struct notify_github {
+    char *api_url; /* without a trailing '/' */
+    int64_t app_id;
+    unsigned char *key;
+    size_t key_len;
+    pthread_mutex_t mu; /* guards cache and n_cache */
+    cached_token cache[NOTIFY_GITHUB_CACHE_MAX];
+    size_t n_cache;
+};
+
+/* memset that the compiler may not drop: the memory held a secret. */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+
+    while (n--)
+        *v++ = 0;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        wipe(s, strlen(s));
+        free(s);
+    }
+}
+
+static bool http_url(const char *u)
+{
+    return strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0;
+}
+
+/* Signs a JWT for the App at now_s into a malloc'd string. */
+static int jwt_make(const notify_github *gh, int64_t now_s, char **out, core_error *err)
+{
+    jwt_t *jwt = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    if (jwt_new(&jwt) != 0)
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    if (jwt_add_grant_int(jwt, "iat", (long)(now_s - JWT_BACKDATE_S)) != 0 ||
+        jwt_add_grant_int(jwt, "exp", (long)(now_s + JWT_LIFETIME_S)) != 0 ||
+        jwt_add_grant_int(jwt, "iss", (long)gh->app_id) != 0) {
+        rc = core_error_set(err, CORE_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (jwt_set_alg(jwt, JWT_ALG_RS256, gh->key, (int)gh->key_len) != 0) {
+        rc = core_error_set(err, CORE_EINVAL, "github app private key cannot be used for RS256");
+        goto out;
+    }
+    /* libjwt reads the PEM only now: a key that is not RSA, or not a key, fails here. */
+    *out = jwt_encode_str(jwt);
+    if (!*out)
+        rc = core_error_set(err, errno == ENOMEM ? CORE_ENOMEM : CORE_EINVAL,
+                            "github app private key is not a usable rsa pem key");
+out:
+    jwt_free(jwt);
+    return rc;
+}
+
+int notify_github_new(notify_github **out, const char *api_url, int64_t app_id,
+                      const char *private_key_pem, size_t key_len, core_error *err)
+{
+    notify_github *gh;
+    char *probe = NULL;
+    size_t n;
+    int rc;
+
+    CORE_ASSERT(out && api_url && private_key_pem);
+    *out = NULL;
+    n = strlen(api_url);
+    while (n > 0 && api_url[n - 1] == '/')
+        n--;
+    if (!http_url(api_url) || n >= URL_MAX / 2 || strpbrk(api_url, " \r\n?#"))
+        return core_error_set(err, CORE_EINVAL, "github api_url must be an http(s) url");
+    if (app_id <= 0 || app_id > INT32_MAX)
+        return core_error_set(err, CORE_EINVAL, "github app_id must be a positive integer");
+    if (key_len == 0 || key_len > NOTIFY_GITHUB_KEY_MAX)
+        return core_error_set(err, CORE_EINVAL, "github app private key is empty or over %u bytes",
+                              (unsigned)NOTIFY_GITHUB_KEY_MAX);
+    gh = calloc(1, sizeof(*gh));
+    if (!gh)
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    pthread_mutex_init(&gh->mu, NULL);
+    gh->api_url = core_strndup(api_url, n);
+    gh->key = malloc(key_len + 1);
+    if (!gh->api_url || !gh->key) {
+        notify_github_free(gh);
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    }
+    memcpy(gh->key, private_key_pem, key_len);
+    gh->key[key_len] = '\0';
+    gh->key_len = key_len;
+    gh->app_id = app_id;
+    rc = jwt_make(gh, 0, &probe, err);
+    free(probe);
+    if (rc < 0) {
+        notify_github_free(gh);
+        return rc;
+    }
+    *out = gh;
+    return 0;
+}
+
+void notify_github_free(notify_github *gh)
+{
+    if (!gh)
+        return;
+    for (size_t i = 0; i < gh->n_cache; i++)
+        free_secret(gh->cache[i].token);
+    if (gh->key) {
+        wipe(gh->key, gh->key_len);
+        free(gh->key);
+    }
+    pthread_mutex_destroy(&gh->mu);
+    free(gh->api_url);
+    free(gh);
+}
+
+/* A copy of the cached token if it has more than TOKEN_MARGIN_MS left; NULL otherwise. */
+static char *cache_get(notify_github *gh, int64_t id, int64_t now_ms, bool *nomem)
+{
+    char *tok = NULL;
+
+    *nomem = false;
+    pthread_mutex_lock(&gh->mu);
+    for (size_t i = 0; i < gh->n_cache; i++) {
+        if (gh->cache[i].installation_id != id)
+            continue;
+        if (now_ms < gh->cache[i].expires_ms - TOKEN_MARGIN_MS) {
+            tok = strdup(gh->cache[i].token);
+            *nomem = tok == NULL;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&gh->mu);
+    return tok;
+}
+
+/* Takes ownership of token. When full, the entry closest to expiry gives way. */
+static void cache_put(notify_github *gh, int64_t id, char *token, int64_t expires_ms)
+{
+    size_t slot = 0;
+
+    pthread_mutex_lock(&gh->mu);
+    for (slot = 0; slot < gh->n_cache; slot++) {
+        if (gh->cache[slot].installation_id == id)
+            break;
+    }
+    if (slot == gh->n_cache) {
+        if (gh->n_cache < NOTIFY_GITHUB_CACHE_MAX) {
+            gh->n_cache++;
+        } else {
+            slot = 0;
+            for (size_t i = 1; i < gh->n_cache; i++) {
+                if (gh->cache[i].expires_ms < gh->cache[slot].expires_ms)
+                    slot = i;
+            }
+        }
+        gh->cache[slot].token = NULL;
+    }
+    free_secret(gh->cache[slot].token);
+    gh->cache[slot].installation_id = id;
+    gh->cache[slot].token = token;
+    gh->cache[slot].expires_ms = expires_ms;
+    pthread_mutex_unlock(&gh->mu);
+}
+
+void notify_github_token_forget(notify_github *gh, int64_t installation_id)
+{
+    CORE_ASSERT(gh);
+    pthread_mutex_lock(&gh->mu);
+    for (size_t i = 0; i < gh->n_cache; i++) {
+        if (gh->cache[i].installation_id != installation_id)
+            continue;
+        free_secret(gh->cache[i].token);
+        gh->cache[i] = gh->cache[--gh->n_cache];
+        break;
+    }
+    pthread_mutex_unlock(&gh->mu);
+}
+
+/* GitHub's "message" from an error body, made safe for a one-line message. */
+static void gh_message(const notify_http_response *r, char *out, size_t len)
+{
+    json_t *root = json_loadb(r->body.data, r->body.len, 0, NULL);
+    const char *m = json_string_value(json_object_get(root, "message"));
+    notify_text t = {{0}, 0};
+
+    out[0] = '\0';
+    if (m && notify_text_add_cut(&t, m, NOTIFY_TEXT_ONELINE, GH_MESSAGE_MAX) >= 0 && t.buf.data)
+        snprintf(out, len, ": %s", t.buf.data);
+    notify_text_free(&t);
+    json_decref(root);
+}
+
+/* Maps a non-2xx answer to a code and a message naming what was asked (what). */
+static int status_error(const notify_http_response *r, const char *what, core_error *err)
+{
+    char msg[GH_MESSAGE_MAX * 3 + 8];
+    int code;
+
+    gh_message(r, msg, sizeof(msg));
+    if (r->status == 429 || (r->status == 403 && r->retry_after[0]))
+        return core_error_set(err, CORE_EAGAIN, "%s: github rate limit (%ld), retry after %s s%s",
+                              what, r->status, r->retry_after[0] ? r->retry_after : "?", msg);
+    if (r->status == 401 || r->status == 403)
+        code = CORE_EAUTH;
+    else if (r->status == 404)
+        code = CORE_ENOTFOUND;
+    else if (r->status >= 500)
+        code = CORE_EUNAVAILABLE;
+    else
+        code = CORE_EINVAL;
+    return core_error_set(err, code, "%s: github answered %ld%s", what, r->status, msg);
+}
+
+int notify_github_installation_token(notify_github *gh, notify_http *http, int64_t installation_id,
+                                     int64_t now_ms, char **token_out, core_error *err)
+{
+    char url[URL_MAX], auth[4096], *jwt = NULL, *token = NULL, *copy = NULL;
+    const char *headers[5];
+    notify_http_response r = {0};
+    json_t *root = NULL;
+    const char *tok, *exp;
+    int64_t expires_ms;
+    bool nomem;
+    int rc;
+
+    CORE_ASSERT(gh && http && token_out);
+    *token_out = NULL;
+    if (installation_id <= 0)
+        return core_error_set(err, CORE_EINVAL, "github installation id must be positive");
+    token = cache_get(gh, installation_id, now_ms, &nomem);
+    if (nomem)
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    if (token) {
+        *token_out = token;
+        return 0;
+    }
+    rc = jwt_make(gh, now_ms / 1000, &jwt, err);
+    if (rc < 0)
+        return rc;
+    snprintf(url, sizeof(url), "%s/app/installations/%" PRId64 "/access_tokens", gh->api_url,
+             installation_id);
+    if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", jwt) >= sizeof(auth)) {
+        rc = core_error_set(err, CORE_EINVAL, "github app jwt is too long (key too big?)");
+        goto out;
+    }
+    headers[0] = auth;
+    headers[1] = "Accept: application/vnd.github+json";
+    headers[2] = "User-Agent: zoneci";
+    headers[3] = "X-GitHub-Api-Version: 2022-11-28";
+    headers[4] = NULL;
+    rc =
+        notify_http_request(http, "POST", url, headers, NULL, 0, NOTIFY_GITHUB_TIMEOUT_MS, &r, err);
+    if (rc < 0) {
+        core_error_wrap(err, "github installation token");
+        goto out;
+    }
+    if (r.status != 201 && r.status != 200) {
+        rc = status_error(&r, "github installation token", err);
+        goto out;
+    }
+    root = json_loadb(r.body.data, r.body.len, 0, NULL);
+    tok = json_string_value(json_object_get(root, "token"));
+    exp = json_string_value(json_object_get(root, "expires_at"));
+    if (!tok || !*tok || strlen(tok) > TOKEN_MAX || strpbrk(tok, "\r\n ") || !exp ||
+        core_time_parse_iso(exp, &expires_ms, NULL) < 0) {
+        rc = core_error_set(err, CORE_EINVAL,
+                            "github installation token: answer lacks a token or expires_at");
+        goto out;
+    }
+    token = strdup(tok);
+    copy = strdup(tok);
+    if (!token || !copy) {
+        free_secret(token);
+        free_secret(copy);
+        rc = core_error_set(err, CORE_ENOMEM, "out of memory");
+        goto out;
+    }
+    cache_put(gh, installation_id, token, expires_ms);
+    *token_out = copy;
+out:
+    if (root)
+        json_decref(root);
+    if (r.body.data)
+        wipe(r.body.data, r.body.len); /* it held the token */
+    notify_http_response_free(&r);
+    wipe(auth, sizeof(auth));
+    free_secret(jwt);
+    return rc;
+}
+
+int notify_github_status_body(const char *state, const char *description, const char *target_url,
+                              core_buf *out)
+{
+    static const char *const states[] = {"pending", "success", "failure", "error"};
+    notify_text t = {{0}, 0};
+    bool known = false;
+    int rc;
+
+    CORE_ASSERT(state && out);
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        known |= strcmp(state, states[i]) == 0;
+    if (!known)
+        return CORE_EINVAL;
+    if (target_url && *target_url && (!http_url(target_url) || strlen(target_url) >= URL_MAX))
+        return CORE_EINVAL;
+    rc = notify_text_add_cut(&t, description, NOTIFY_TEXT_ONELINE, NOTIFY_GITHUB_DESC_MAX);
+    if (rc < 0)
+        goto out;
+    rc = CORE_ENOMEM;
+    if (core_buf_printf(out, "{\"state\":\"%s\",\"context\":\"zoneci\",\"description\":\"", state) <
+            0 ||
+        core_buf_json_escape(out, t.buf.data, t.buf.len) < 0 || core_buf_puts(out, "\"") < 0)
+        goto out;
+    if (target_url && *target_url &&
+        (core_buf_puts(out, ",\"target_url\":\"") < 0 ||
+         core_buf_json_escape(out, target_url, strlen(target_url)) < 0 ||
+         core_buf_puts(out, "\"") < 0))
+        goto out;
+    rc = core_buf_puts(out, "}") < 0 ? CORE_ENOMEM : 0;
+out:
+    notify_text_free(&t);
+    return rc;
+}
+
+/* "owner/name": GitHub's characters for both, one slash. */
+static bool repo_valid(const char *repo)
+{
+    const char *slash = strchr(repo, '/');
+    size_t n = strlen(repo);
+
+    if (!slash || slash == repo || !slash[1] || strchr(slash + 1, '/') || n > 200)
+        return false;
+    for (const char *p = repo; *p; p++) {
+        if (p == slash)
+            continue;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            return false;
+    }
+    return strcmp(slash + 1, ".") != 0 && strcmp(slash + 1, "..") != 0;
+}
+
+static bool sha_valid(const char *sha)
+{
+    size_t n = strlen(sha);
+
+    if (n != 40 && n != 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (core_hex_digit(sha[i]) < 0)
+            return false;
+    }
+    return true;
+}
+
+int notify_github_post_status(notify_github *gh, notify_http *http, int64_t installation_id,
+                              const char *repo, const char *sha, const char *body, int64_t now_ms,
+                              core_error *err)
+{
+    char url[URL_MAX], auth[TOKEN_MAX + 32], *token = NULL;
+    const char *headers[6];
+    notify_http_response r = {0};
+    int rc;
+
+    CORE_ASSERT(gh && http && repo && sha && body);
+    if (!repo_valid(repo))
+        return core_error_set(err, CORE_EINVAL, "github status: repo must be owner/name");
+    if (!sha_valid(sha))
+        return core_error_set(err, CORE_EINVAL, "github status: sha must be 40 hex digits");
+    rc = notify_github_installation_token(gh, http, installation_id, now_ms, &token, err);
+    if (rc < 0)
+        return rc;
+    snprintf(url, sizeof(url), "%s/repos/%s/statuses/%s", gh->api_url, repo, sha);
+    snprintf(auth, sizeof(auth), "Authorization: token %s", token);
+    headers[0] = auth;
+    headers[1] = "Accept: application/vnd.github+json";
+    headers[2] = "User-Agent: zoneci";
+    headers[3] = "Content-Type: application/json";
+    headers[4] = "X-GitHub-Api-Version: 2022-11-28";
+    headers[5] = NULL;
+    rc = notify_http_request(http, "POST", url, headers, body, strlen(body),
+                             NOTIFY_GITHUB_TIMEOUT_MS, &r, err);
+    if (rc < 0) {
+        core_error_wrap(err, "github status");
+        goto out;
+    }
+    if (r.status == 401)
+        notify_github_token_forget(gh, installation_id);
+    if (r.status != 201 && r.status != 200)
+        rc = status_error(&r, "github status", err);
+out:
+    notify_http_response_free(&r);
+    wipe(auth, sizeof(auth));
+    free_secret(token);
+    return rc;
+}
+
+const char *notify_github_step_state(notify_github_step step)
+{
+    switch (step) {
+    case NOTIFY_GITHUB_SUCCESS:
+        return "success";
+    case NOTIFY_GITHUB_FAILURE:
+    case NOTIFY_GITHUB_REJECTED:
+        return "failure";
+    default:
+        return "pending";
+    }
+}
+
+static const char *nz(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+int notify_github_step_description(notify_github_step step, const notify_github_step_info *info,
+                                   core_buf *out)
+{
+    static const notify_github_step_info none = {0};
+    const notify_github_step_info *i = info ? info : &none;
+    int rc;
+
+    CORE_ASSERT(out);
+    switch (step) {
+    case NOTIFY_GITHUB_DEFERRED:
+        rc = core_buf_puts(out, "Deferred");
+        if (rc == 0 && nz(i->until))
+            rc = core_buf_printf(out, " until %s", i->until);
+        if (rc == 0 && nz(i->reason))
+            rc = core_buf_printf(out, ": %s", i->reason);
+        break;
+    case NOTIFY_GITHUB_AWAITING_APPROVAL:
+        rc = core_buf_puts(out, "Awaiting approval");
+        if (rc == 0 && nz(i->region))
+            rc = core_buf_printf(out, " in %s", i->region);
+        if (rc == 0 && nz(i->oncall))
+            rc = core_buf_printf(out, " (on call: %s)", i->oncall);
+        break;
+    case NOTIFY_GITHUB_QUEUED:
+        rc = core_buf_puts(out, "Queued");
+        if (rc == 0 && nz(i->region))
+            rc = core_buf_printf(out, " in %s", i->region);
+        break;
+    case NOTIFY_GITHUB_RUNNING:
+        rc = core_buf_puts(out, "Running");
+        if (rc == 0 && nz(i->runner))
+            rc = core_buf_printf(out, " on %s", i->runner);
+        break;
+    case NOTIFY_GITHUB_SUCCESS:
+        rc = core_buf_puts(out, "Succeeded");
+        break;
+    case NOTIFY_GITHUB_FAILURE:
+        rc = core_buf_puts(out, "Failed");
+        if (rc == 0 && nz(i->reason))
+            rc = core_buf_printf(out, ": %s", i->reason);
+        break;
+    case NOTIFY_GITHUB_REJECTED:
+        rc = core_buf_puts(out, "Rejected");
+        if (rc == 0 && nz(i->who))
+            rc = core_buf_printf(out, " by %s", i->who);
+        break;
+    default:
+        return CORE_EINVAL;
+    }
+    return rc < 0 ? CORE_ENOMEM : 0;
+}
