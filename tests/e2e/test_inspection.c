@@ -1,0 +1,244 @@
+/* End to end inspection: real git repositories (file:// clone URLs), a real redis-server
+ * and `zoneci serve`. A PR with a risky migration waits for approval with its findings;
+ * a safe one is routed; a repository that cannot be read fails safe after its retries. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/support/support.h"
+
+#define SECRET "inspect-secret"
+
+typedef struct env {
+    char *dir;
+    ts_redis *redis;
+    ts_proc *srv;
+    char base[64];
+    char repo[600];
+} env;
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    ck_assert(vasprintf(&cmd, fmt, ap) > 0);
+    va_end(ap);
+    rc = system(cmd);
+    ck_assert_msg(rc == 0, "command failed (%d): %s", rc, cmd);
+    free(cmd);
+}
+
+static char *rev(const char *repo, const char *name)
+{
+    char cmd[800], out[64] = "";
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse '%s'", repo, name);
+    p = popen(cmd, "r");
+    ck_assert(p != NULL);
+    ck_assert(fgets(out, sizeof(out), p) != NULL);
+    pclose(p);
+    out[strcspn(out, "\n")] = '\0';
+    return strdup(out);
+}
+
+/* main with a users table; branch "risky" drops a column; branch "safe" adds an index
+ * concurrently. */
+static void make_repo(env *e)
+{
+    snprintf(e->repo, sizeof(e->repo), "%s/app", e->dir);
+    sh("git init -q -b main '%s' && cd '%s' && git config user.email t@example.com && "
+       "git config user.name t && mkdir -p db && "
+       "printf 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\\n' > db/001_users.sql "
+       "&& git add . && git commit -q -m base",
+       e->repo, e->repo);
+    sh("cd '%s' && git checkout -q -b risky main && "
+       "printf -- '-- remove the old column\\n\\nALTER TABLE users DROP COLUMN email;\\n' > "
+       "db/002_drop_email.sql && git add . && git commit -q -m risky",
+       e->repo);
+    sh("cd '%s' && git checkout -q -b safe main && "
+       "printf 'SET lock_timeout = '\"'\"'2s'\"'\"';\\nCREATE INDEX CONCURRENTLY users_email "
+       "ON users (email);\\n' > db/002_index.sql && git add . && git commit -q -m safe && "
+       "git checkout -q main",
+       e->repo);
+}
+
+static void env_start(env *e)
+{
+    char *text = NULL, *config;
+    char *argv[] = {"serve", "--config", NULL, NULL};
+    char *envp[] = {"ZT_GH_SECRET=" SECRET, NULL};
+    int port;
+
+    memset(e, 0, sizeof(*e));
+    e->dir = ts_tmpdir();
+    e->redis = ts_redis_start(false);
+    make_repo(e);
+    port = ts_free_port();
+    snprintf(e->base, sizeof(e->base), "http://127.0.0.1:%d", port);
+    ck_assert(asprintf(&text,
+                       "{\"server\": {\"listen\": \"127.0.0.1:%d\", \"threads\": 2},\n"
+                       " \"redis\": {\"url\": \"%s\", \"prefix\": \"ins\"},\n"
+                       " \"cache_dir\": \"%s/cache\",\n"
+                       " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"},\n"
+                       " \"regions\": [{\"name\": \"always\", \"timezone\": \"Etc/UTC\",\n"
+                       "   \"hours\": [\"Mon-Sun 00:00-24:00\"]}],\n"
+                       " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"always\"],\n"
+                       "   \"migrations\": {\"paths\": [\"db/**/*.sql\"], \"approval\": "
+                       "\"risky\"}}]}\n",
+                       port, e->redis->url, e->dir) > 0);
+    config = ts_write_file(e->dir, "zoneci.json", text);
+    free(text);
+    argv[2] = config;
+    e->srv = ts_zoneci_spawn(argv, envp, e->dir, e->base);
+    free(config);
+}
+
+static void env_stop(env *e)
+{
+    ts_proc_free(e->srv);
+    ts_redis_free(e->redis);
+    ts_rmtree(e->dir);
+    free(e->dir);
+}
+
+/* Posts a pull_request "opened" for head against base with the given clone URL. */
+static void post_pr(env *e, int number, const char *base_sha, const char *head_sha,
+                    const char *clone_url, char id[32])
+{
+    char *body = NULL, *resp = NULL, delivery[32];
+    json_t *j;
+
+    ck_assert(asprintf(&body,
+                       "{\"action\":\"opened\",\"number\":%d,\"pull_request\":{\"number\":%d,"
+                       "\"title\":\"t\",\"user\":{\"login\":\"octocat\"},"
+                       "\"head\":{\"sha\":\"%s\",\"ref\":\"f\"},\"base\":{\"sha\":\"%s\","
+                       "\"ref\":\"main\"}},\"repository\":{\"full_name\":\"acme/app\","
+                       "\"clone_url\":\"%s\"}}",
+                       number, number, head_sha, base_sha, clone_url) > 0);
+    snprintf(delivery, sizeof(delivery), "ins-%d", number);
+    ck_assert_int_eq(ts_post_github(e->base, "pull_request", delivery, body, strlen(body),
+                                    SECRET, &resp),
+                     202);
+    j = json_loads(resp, 0, NULL);
+    snprintf(id, 32, "%s", json_string_value(json_object_get(j, "job_id")));
+    json_decref(j);
+    free(body);
+    free(resp);
+}
+
+static json_t *get_job(env *e, const char *id)
+{
+    char url[128];
+    ts_response r;
+    json_t *j;
+
+    snprintf(url, sizeof(url), "%s/api/v1/jobs/%s", e->base, id);
+    ck_assert_int_eq(ts_http("GET", url, NULL, NULL, 0, &r), 0);
+    j = json_loads(r.body, 0, NULL);
+    ts_response_free(&r);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+typedef struct wait_for {
+    env *e;
+    const char *id;
+    const char *state;
+} wait_for;
+
+static bool reached(void *ctx)
+{
+    wait_for *w = ctx;
+    json_t *j = get_job(w->e, w->id);
+    bool ok = strcmp(json_string_value(json_object_get(j, "state")), w->state) == 0;
+
+    json_decref(j);
+    return ok;
+}
+
+START_TEST(risky_migration_waits_for_approval_safe_one_is_routed)
+{
+    env e;
+    char *main_sha, *risky, *safe, url[700], id_risky[32], id_safe[32];
+    json_t *j, *report, *finding;
+    wait_for w;
+
+    env_start(&e);
+    main_sha = rev(e.repo, "main");
+    risky = rev(e.repo, "risky");
+    safe = rev(e.repo, "safe");
+    snprintf(url, sizeof(url), "file://%s", e.repo);
+    post_pr(&e, 1, main_sha, risky, url, id_risky);
+    post_pr(&e, 2, main_sha, safe, e.repo, id_safe); /* a plain path works too */
+
+    w = (wait_for){&e, id_risky, "awaiting_approval"};
+    ck_assert_msg(ts_wait_until(reached, &w, 30000), "risky job never awaited approval");
+    j = get_job(&e, id_risky);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "risk")), "high");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "reason")),
+                                 "db/002_drop_email.sql line 3"));
+    report = json_object_get(j, "report");
+    ck_assert_str_eq(json_string_value(json_object_get(report, "risk")), "high");
+    ck_assert_uint_eq(json_array_size(json_object_get(report, "migrations")), 1);
+    finding = json_array_get(
+        json_object_get(json_array_get(json_object_get(report, "migrations"), 0), "findings"), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(finding, "line")), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(finding, "severity")), "danger");
+    json_decref(j);
+
+    w = (wait_for){&e, id_safe, "queued"};
+    ck_assert_msg(ts_wait_until(reached, &w, 30000), "safe job never routed");
+    j = get_job(&e, id_safe);
+    ck_assert_str_ne(json_string_value(json_object_get(j, "risk")), "high");
+    json_decref(j);
+
+    free(main_sha);
+    free(risky);
+    free(safe);
+    env_stop(&e);
+}
+END_TEST
+
+START_TEST(unreadable_repository_fails_safe)
+{
+    env e;
+    char id[32], missing[700];
+    json_t *j;
+    wait_for w;
+
+    env_start(&e);
+    snprintf(missing, sizeof(missing), "file://%s/no-such-repo", e.dir);
+    post_pr(&e, 3, "1111111111111111111111111111111111111111",
+            "2222222222222222222222222222222222222222", missing, id);
+    /* Two retries (1 s, 2 s), then a human must decide. */
+    w = (wait_for){&e, id, "awaiting_approval"};
+    ck_assert_msg(ts_wait_until(reached, &w, 30000), "job never failed safe");
+    j = get_job(&e, id);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "reason")),
+                                 "cannot read the diff after 3 attempts"));
+    ck_assert_str_eq(json_string_value(json_object_get(j, "risk")), "unknown");
+    json_decref(j);
+    env_stop(&e);
+}
+END_TEST
+
+Suite *suite_e2e_inspection(void)
+{
+    Suite *s = suite_create("e2e_inspection");
+    TCase *tc = tcase_create("inspection");
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, risky_migration_waits_for_approval_safe_one_is_routed);
+    tcase_add_test(tc, unreadable_repository_fails_safe);
+    suite_add_tcase(s, tc);
+    return s;
+}
