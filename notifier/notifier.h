@@ -262,4 +262,54 @@ int notify_slack_update(notify_http *http, const char *api_url, const char *bot_
                         const char *channel, const char *ts, const char *blocks_json,
                         const char *fallback_text, int *retry_after_s, core_error *err);
 
+/* ---- the outbox's delivery workers (notifier/outbox.c) ----------------------------------
+ * A pool of threads, in every zoneci process, that delivers the messages the scheduler
+ * records in its outbox (scheduler.h, sched_outbox_*): each worker owns a notify_http
+ * (connections reused), takes one due message at a time under a lease, delivers it by
+ * kind and marks it done, or fails it with exponential backoff and full jitter (a
+ * peer's Retry-After wins when longer) until max_attempts, when it is dead-lettered.
+ * Kinds and their JSON payloads:
+ *   github_status  {"installation_id", "repo", "sha", "state", "description"?, "target_url"?}
+ *   slack_post     {"channel", "blocks" (array, or its JSON text), "text"}
+ *   slack_update   {"channel", "ts", "blocks", "text"}
+ * A payload that is not valid for its kind, one the peer refuses as invalid (CORE_EINVAL:
+ * a 422, Slack's invalid_blocks) or whose target is not there (CORE_ENOTFOUND) is dead at
+ * once: retrying cannot help. */
+struct sched_store;
+typedef struct notify_outbox notify_outbox;
+
+typedef struct notify_outbox_config {
+    const char *github_api_url; /* NULL: github_status messages fail (not configured) */
+    int64_t github_app_id;
+    const char *github_private_key; /* PEM bytes, copied; NULL: not configured */
+    size_t github_key_len;
+    const char *slack_api_url;   /* e.g. "https://slack.com/api"; NULL: not configured */
+    const char *slack_bot_token; /* copied; NULL: slack messages fail (not configured) */
+    size_t n_workers;            /* threads; 0 means 2 */
+    int max_attempts;            /* deliveries tried before a message is dead; 0 means 10 */
+    int lease_ms;                /* how long a taken message is a worker's; 0 means 60000 */
+    int poll_ms;                 /* how often an idle worker looks for due messages; 0: 1000 */
+} notify_outbox_config;
+
+/* Counters since start, for /metrics. */
+typedef struct notify_outbox_stats {
+    uint64_t delivered;
+    uint64_t retried;
+    uint64_t dead;
+} notify_outbox_stats;
+
+/* Starts the pool. store is borrowed and must outlive the pool; cfg's strings are copied.
+ * Fails with CORE_EINVAL for a private key notify_github_new refuses, CORE_ENOMEM,
+ * CORE_EIO (a thread could not start). On failure *out stays NULL. */
+int notify_outbox_start(notify_outbox **out, struct sched_store *store,
+                        const notify_outbox_config *cfg, core_error *err);
+/* A message was put: wake a worker now instead of at its next poll. Never blocks for
+ * long: safe on request threads. */
+void notify_outbox_kick(notify_outbox *ob);
+/* Counters so far. Any thread. */
+void notify_outbox_stats_get(notify_outbox *ob, notify_outbox_stats *out);
+/* Stops the workers (a request in flight is cut short and its message handed back, due
+ * at once), joins them and frees the pool. NULL does nothing. */
+void notify_outbox_stop(notify_outbox *ob);
+
 #endif

@@ -38,6 +38,7 @@ typedef struct inspect_policy {
 } inspect_policy;
 
 typedef struct job_view {
+    char installation_id[24];
     char repo[256];
     char pr[24];
     char head_sha[48];
@@ -57,6 +58,7 @@ struct sched_inspector {
     size_t n_threads;
     void (*on_routed)(void *ctx);
     void *ctx;
+    sched_token_source tokens;
 };
 
 static void policy_snapshot_free(inspect_policy *p)
@@ -126,11 +128,12 @@ static int claim_one(sched_store *store, int64_t now_ms, char id[32], core_error
 
 static int read_view(sched_store *store, const char *id, job_view *v, core_error *err)
 {
-    static const char *const names[] = {"repo", "pr", "head_sha", "base_sha", "clone_url",
-                                        "inspect_attempts"};
+    static const char *const names[] = {"repo",      "pr",        "head_sha",
+                                        "base_sha",  "clone_url", "inspect_attempts",
+                                        "installation_id"};
     char key[SCHED_KEY_MAX];
     sched_reply *r = NULL;
-    const char *argv[8] = {"HMGET", key};
+    const char *argv[9] = {"HMGET", key};
     char *slots[] = {v->repo, v->pr, v->head_sha, v->base_sha, v->clone_url};
     size_t sizes[] = {sizeof(v->repo), sizeof(v->pr), sizeof(v->head_sha), sizeof(v->base_sha),
                       sizeof(v->clone_url)};
@@ -139,12 +142,12 @@ static int read_view(sched_store *store, const char *id, job_view *v, core_error
     memset(v, 0, sizeof(*v));
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < 6; i++)
+    for (size_t i = 0; i < 7; i++)
         argv[2 + i] = names[i];
-    rc = sched_store_command(store, argv, 8, &r, err);
+    rc = sched_store_command(store, argv, 9, &r, err);
     if (rc < 0)
         return rc;
-    if (r->type != SCHED_REPLY_ARRAY || r->n != 6) {
+    if (r->type != SCHED_REPLY_ARRAY || r->n != 7) {
         sched_reply_free(r);
         return core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
     }
@@ -154,6 +157,8 @@ static int read_view(sched_store *store, const char *id, job_view *v, core_error
     }
     if (r->elem[5].type == SCHED_REPLY_STR)
         v->attempts = atoi(r->elem[5].str);
+    if (r->elem[6].type == SCHED_REPLY_STR)
+        snprintf(v->installation_id, sizeof(v->installation_id), "%s", r->elem[6].str);
     sched_reply_free(r);
     return 0;
 }
@@ -296,18 +301,27 @@ static const char *decide(const policy_report *report, policy_approval approval,
     return "route";
 }
 
-/* Fetches, diffs and grades; the report in *out. */
-static int inspect_diff(const inspect_policy *pol, const job_view *v, policy_report **out,
-                        core_error *err)
+/* Fetches, diffs and grades; the report in *out. An https clone URL of a job that came
+ * through a GitHub App installation is fetched with that installation's token. */
+static int inspect_diff(const inspect_policy *pol, const job_view *v,
+                        const sched_token_source *tokens, policy_report **out, core_error *err)
 {
     policy_fetch_limits fl = {.timeout_ms = FETCH_TIMEOUT_MS};
     policy_diff *diff = NULL;
-    char *mirror = NULL;
-    int rc;
+    char *mirror = NULL, *token = NULL;
+    int64_t installation = strtoll(v->installation_id, NULL, 10);
+    int rc = 0;
 
     *out = NULL;
-    rc = policy_mirror_fetch(pol->cache_dir, v->clone_url, NULL, v->head_sha,
-                             strtoll(v->pr, NULL, 10), &fl, &mirror, err);
+    if (tokens && tokens->get && installation > 0 && strncmp(v->clone_url, "https://", 8) == 0)
+        rc = tokens->get(installation, &token, tokens->ctx, err);
+    if (rc == 0)
+        rc = policy_mirror_fetch(pol->cache_dir, v->clone_url, token, v->head_sha,
+                                 strtoll(v->pr, NULL, 10), &fl, &mirror, err);
+    if (token) {
+        memset(token, 0, strlen(token));
+        free(token);
+    }
     if (rc == 0)
         rc = policy_diff_compute(mirror, v->base_sha, v->head_sha, NULL, &diff, err);
     if (rc == 0)
@@ -347,8 +361,8 @@ static int record_report(sched_store *store, const char *id, const policy_report
 }
 
 int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
-                      pthread_mutex_t *plan_lock, int64_t now_ms, sched_inspect_result *result,
-                      core_error *err)
+                      pthread_mutex_t *plan_lock, const sched_token_source *tokens,
+                      int64_t now_ms, sched_inspect_result *result, core_error *err)
 {
     inspect_policy pol;
     policy_report *report = NULL;
@@ -393,7 +407,7 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
                     now_ms + 2000, NULL, 0, err);
         goto out;
     }
-    rc = inspect_diff(&pol, &v, &report, &e2);
+    rc = inspect_diff(&pol, &v, tokens, &report, &e2);
     fetch_unlock(store, lock_key, token);
     if (rc == 0) {
         result->outcome = decide(report, pol.approval, reason, sizeof(reason));
@@ -445,8 +459,8 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&ins->lock);
         if (stop)
             return NULL;
-        rc = sched_inspect_one(ins->store, &ins->plan, &ins->lock, core_time_now_ms(), &res,
-                               &err);
+        rc = sched_inspect_one(ins->store, &ins->plan, &ins->lock, &ins->tokens,
+                               core_time_now_ms(), &res, &err);
         if (rc < 0 && rc != CORE_ECONFLICT)
             CORE_LOG(CORE_LOG_WARN, "inspect", "job=%s msg=\"%s\"",
                      res.job_id[0] ? res.job_id : "-", err.msg);
@@ -470,8 +484,8 @@ static void *worker_main(void *arg)
 }
 
 int sched_inspector_start(sched_inspector **out, sched_store *store, const sched_plan *plan,
-                          size_t n_workers, void (*on_routed)(void *ctx), void *ctx,
-                          core_error *err)
+                          size_t n_workers, const sched_token_source *tokens,
+                          void (*on_routed)(void *ctx), void *ctx, core_error *err)
 {
     sched_inspector *ins = calloc(1, sizeof(*ins));
 
@@ -482,6 +496,8 @@ int sched_inspector_start(sched_inspector **out, sched_store *store, const sched
     ins->plan = plan;
     ins->on_routed = on_routed;
     ins->ctx = ctx;
+    if (tokens)
+        ins->tokens = *tokens;
     atomic_init(&ins->kicked, false);
     pthread_mutex_init(&ins->lock, NULL);
     pthread_cond_init(&ins->wake, NULL);

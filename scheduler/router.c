@@ -208,8 +208,8 @@ static void count_outcome(int rc, sched_router_stats *stats)
         stats->errors++;
 }
 
-/* Routes every job of one list, each expected in state `expect` (NULL: deferred or
- * inspecting, the two states the routing set holds). */
+/* Routes every job of one list, each expected in state `expect` (NULL: deferred,
+ * inspecting or approved awaiting_approval, the states the routing set holds). */
 static int route_list(sched_store *store, const sched_plan *plan, const char *kind,
                       const char *name, const char *expect, bool due, int64_t now_ms,
                       sched_region_load *loads, sched_router_stats *stats, core_error *err)
@@ -227,7 +227,8 @@ static int route_list(sched_store *store, const sched_plan *plan, const char *ki
         core_error e2 = {0};
 
         if (read_job(store, id, &f, &e2) < 0 || (expect && strcmp(f.state, expect) != 0) ||
-            (!expect && strcmp(f.state, "deferred") != 0 && strcmp(f.state, "inspecting") != 0)) {
+            (!expect && strcmp(f.state, "deferred") != 0 && strcmp(f.state, "inspecting") != 0 &&
+             strcmp(f.state, "awaiting_approval") != 0)) {
             stats->raced++;
             continue;
         }

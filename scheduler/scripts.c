@@ -497,6 +497,117 @@ static const char unlock_src[] =
     LIBRARY "if redis.call('GET', KEYS[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end\n"
             "return 0\n";
 
+/* KEYS: job, history, audit. ARGV: P, id, 'approve'|'reject', actor, reason, now_ms,
+ * now_iso. Only a job awaiting approval and not decided yet can be decided; the decision
+ * is recorded in the job with who and when. Approving hands the job to the routers (the
+ * routing set; its state changes when a router applies a decision), rejecting ends it.
+ * Returns {'ok', state after} or {'missing', ''} or {'conflict', state, decision, by}. */
+static const char decide_src[] =
+    LIBRARY "local id = ARGV[2]\n"
+            "check_key(KEYS[1], job_key(id))\n"
+            "check_key(KEYS[2], history_key(id))\n"
+            "check_key(KEYS[3], audit_key())\n"
+            "local cur = redis.call('HMGET', KEYS[1], 'state', 'decision', 'decided_by')\n"
+            "if not cur[1] then return {'missing', ''} end\n"
+            "if cur[1] ~= 'awaiting_approval' or (cur[2] and cur[2] ~= '') then\n"
+            "    return {'conflict', cur[1], str(cur[2]), str(cur[3])}\n"
+            "end\n"
+            "local decision = 'rejected'\n"
+            "if ARGV[3] == 'approve' then decision = 'approved' end\n"
+            "redis.call('HSET', KEYS[1], 'decision', decision, 'decided_by', ARGV[4],\n"
+            "           'decided_at', ARGV[6])\n"
+            "if decision == 'approved' then\n"
+            "    redis.call('HSET', KEYS[1], 'reason', ARGV[5])\n"
+            "    note(id, ARGV[4], ARGV[5], ARGV[7])\n"
+            "    redis.call('SADD', routing_key(), id)\n"
+            "    return {'ok', 'awaiting_approval'}\n"
+            "end\n"
+            "transition(id, 'rejected', ARGV[4], ARGV[5], ARGV[6], ARGV[7])\n"
+            "return {'ok', 'rejected'}\n";
+
+/* KEYS: outbox:seq, outbox:due, the dedup key (outbox:seq again when there is none).
+ * ARGV: P, kind, payload, now_ms, '1' when a dedup key is given, its ttl (s). Records a
+ * message, due at once; a dedup key already seen answers the first message's id.
+ * Returns {id, 1 if created else 0}. */
+static const char outbox_put_src[] =
+    LIBRARY "check_key(KEYS[1], P .. 'outbox:seq')\n"
+            "check_key(KEYS[2], P .. 'outbox:due')\n"
+            "if ARGV[5] == '1' then\n"
+            "    local seen = redis.call('GET', KEYS[3])\n"
+            "    if seen then return {seen, 0} end\n"
+            "end\n"
+            "local id = tostring(redis.call('INCR', KEYS[1]))\n"
+            "redis.call('HSET', P .. 'outbox:' .. id, 'kind', ARGV[2], 'payload', ARGV[3],\n"
+            "           'attempts', 0, 'created_at', ARGV[4], 'last_error', '',\n"
+            "           'state', 'pending', 'token', '')\n"
+            "redis.call('ZADD', KEYS[2], ARGV[4], id)\n"
+            "if ARGV[5] == '1' then redis.call('SET', KEYS[3], id, 'EX', ARGV[6]) end\n"
+            "return {id, 1}\n";
+
+/* KEYS: outbox:due. ARGV: P, now_ms, lease_ms, token. Takes the message due first and
+ * leases it: its score becomes now + lease (a crashed worker's message comes back then),
+ * its token the new one, its attempts one more. Entries whose hash is gone or no longer
+ * pending are dropped on the way. Returns false or {id, kind, payload, attempts,
+ * created_at}. */
+static const char outbox_take_src[] =
+    LIBRARY "check_key(KEYS[1], P .. 'outbox:due')\n"
+            "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2],\n"
+            "                               'LIMIT', 0, 10)) do\n"
+            "    local hk = P .. 'outbox:' .. id\n"
+            "    local f = redis.call('HMGET', hk, 'state', 'kind', 'payload', 'created_at')\n"
+            "    if f[1] == 'pending' then\n"
+            "        redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]), id)\n"
+            "        local n = redis.call('HINCRBY', hk, 'attempts', 1)\n"
+            "        redis.call('HSET', hk, 'token', ARGV[4])\n"
+            "        return {id, f[2], f[3], n, f[4]}\n"
+            "    end\n"
+            "    redis.call('ZREM', KEYS[1], id)\n"
+            "end\n"
+            "return false\n";
+
+/* KEYS: the message hash, outbox:due. ARGV: P, id, token, now_ms, ttl (s), result.
+ * Compare-and-set: only the current lease marks the message done, once; the same token
+ * asking again is told 'again'. A done record expires after ttl. Returns 'ok', 'again',
+ * 'missing' or 'conflict'. */
+static const char outbox_done_src[] =
+    LIBRARY "check_key(KEYS[1], P .. 'outbox:' .. ARGV[2])\n"
+            "check_key(KEYS[2], P .. 'outbox:due')\n"
+            "local f = redis.call('HMGET', KEYS[1], 'state', 'token')\n"
+            "if not f[1] then return 'missing' end\n"
+            "if f[2] ~= ARGV[3] then return 'conflict' end\n"
+            "if f[1] == 'done' then return 'again' end\n"
+            "if f[1] ~= 'pending' then return 'conflict' end\n"
+            "redis.call('HSET', KEYS[1], 'state', 'done', 'done_at', ARGV[4],\n"
+            "           'result', ARGV[6])\n"
+            "redis.call('ZREM', KEYS[2], ARGV[2])\n"
+            "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
+            "return 'ok'\n";
+
+/* KEYS: the message hash, outbox:due, outbox:dead. ARGV: P, id, token, error, retry_at,
+ * max_attempts (0: never dead), now_ms. Only the current lease may fail a message: it is
+ * due again at retry_at, or dead once its attempts reach max_attempts. The token is
+ * cleared, so a second fail of the same lease changes nothing. Returns 'retry', 'dead',
+ * 'missing' or 'conflict'. */
+static const char outbox_fail_src[] =
+    LIBRARY "check_key(KEYS[1], P .. 'outbox:' .. ARGV[2])\n"
+            "check_key(KEYS[2], P .. 'outbox:due')\n"
+            "check_key(KEYS[3], P .. 'outbox:dead')\n"
+            "local f = redis.call('HMGET', KEYS[1], 'state', 'token', 'attempts')\n"
+            "if not f[1] then return 'missing' end\n"
+            "if f[1] ~= 'pending' or f[2] ~= ARGV[3] or ARGV[3] == '' then\n"
+            "    return 'conflict'\n"
+            "end\n"
+            "redis.call('HSET', KEYS[1], 'last_error', ARGV[4], 'token', '')\n"
+            "local max = tonumber(ARGV[6])\n"
+            "if max > 0 and tonumber(f[3]) >= max then\n"
+            "    redis.call('HSET', KEYS[1], 'state', 'dead', 'dead_at', ARGV[7])\n"
+            "    redis.call('ZREM', KEYS[2], ARGV[2])\n"
+            "    redis.call('ZADD', KEYS[3], ARGV[7], ARGV[2])\n"
+            "    return 'dead'\n"
+            "end\n"
+            "redis.call('ZADD', KEYS[2], ARGV[5], ARGV[2])\n"
+            "return 'retry'\n";
+
 static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_INTAKE] = intake_src,         [SCHED_SCRIPT_CLOSE] = close_src,
     [SCHED_SCRIPT_TRANSITION] = transition_src, [SCHED_SCRIPT_JOB_GET] = job_get_src,
@@ -505,6 +616,9 @@ static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_HEARTBEAT] = heartbeat_src,   [SCHED_SCRIPT_COMPLETE] = complete_src,
     [SCHED_SCRIPT_REAP] = reap_src,             [SCHED_SCRIPT_INSPECT_CLAIM] = inspect_claim_src,
     [SCHED_SCRIPT_INSPECT_DONE] = inspect_done_src,   [SCHED_SCRIPT_UNLOCK] = unlock_src,
+    [SCHED_SCRIPT_DECIDE] = decide_src,
+    [SCHED_SCRIPT_OUTBOX_PUT] = outbox_put_src,   [SCHED_SCRIPT_OUTBOX_TAKE] = outbox_take_src,
+    [SCHED_SCRIPT_OUTBOX_DONE] = outbox_done_src, [SCHED_SCRIPT_OUTBOX_FAIL] = outbox_fail_src,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
@@ -515,6 +629,9 @@ static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_HEARTBEAT] = "heartbeat",   [SCHED_SCRIPT_COMPLETE] = "complete",
     [SCHED_SCRIPT_REAP] = "reap",             [SCHED_SCRIPT_INSPECT_CLAIM] = "inspect_claim",
     [SCHED_SCRIPT_INSPECT_DONE] = "inspect_done",   [SCHED_SCRIPT_UNLOCK] = "unlock",
+    [SCHED_SCRIPT_DECIDE] = "decide",
+    [SCHED_SCRIPT_OUTBOX_PUT] = "outbox_put",   [SCHED_SCRIPT_OUTBOX_TAKE] = "outbox_take",
+    [SCHED_SCRIPT_OUTBOX_DONE] = "outbox_done", [SCHED_SCRIPT_OUTBOX_FAIL] = "outbox_fail",
 };
 
 const char *sched_script_source(sched_script script)

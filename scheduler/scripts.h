@@ -25,6 +25,11 @@ typedef enum sched_script {
     SCHED_SCRIPT_INSPECT_CLAIM, /* a job to inspect: a due retry, else the oldest received */
     SCHED_SCRIPT_INSPECT_DONE,  /* end an inspection: route, await approval, or retry */
     SCHED_SCRIPT_UNLOCK,        /* compare-and-delete of a lock */
+    SCHED_SCRIPT_DECIDE,        /* a human approves or rejects a job, first decision wins */
+    SCHED_SCRIPT_OUTBOX_PUT,    /* record an outbound message, deduplicated */
+    SCHED_SCRIPT_OUTBOX_TAKE,   /* lease the message due first */
+    SCHED_SCRIPT_OUTBOX_DONE,   /* mark a message done, CAS on its lease token */
+    SCHED_SCRIPT_OUTBOX_FAIL,   /* reschedule or dead-letter a message, CAS */
     SCHED_SCRIPT_COUNT
 } sched_script;
 

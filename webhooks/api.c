@@ -1,6 +1,9 @@
-/* The operators' read API: GET /api/v1/jobs and GET /api/v1/jobs/{id}. When operator
- * tokens are configured every call needs one. */
+/* The operators' API: GET /api/v1/jobs and GET /api/v1/jobs/{id}, which need a token when
+ * operator tokens are configured, and POST /api/v1/jobs/{id}/approve | reject, which
+ * always do. */
 #include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,4 +91,76 @@ void wh_api_job_get(const wh_request *req, wh_response *resp, const char *id)
         return;
     }
     resp->status = 200;
+}
+
+#define DECIDE_NOTE_MAX 512
+
+/* The optional {"reason":"..."} of a decision into note ("" when absent). */
+static bool decide_note(const wh_request *req, wh_response *resp, char note[DECIDE_NOTE_MAX])
+{
+    json_error_t jerr;
+    json_t *root, *v;
+
+    note[0] = '\0';
+    if (req->body_len == 0)
+        return true;
+    root = json_loadb(req->body, req->body_len, 0, &jerr);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        wh_response_error(resp, 400, "invalid_json",
+                          "body: expected a JSON object like {\"reason\":\"...\"}");
+        return false;
+    }
+    v = json_object_get(root, "reason");
+    if (v && (!json_is_string(v) || json_string_length(v) >= DECIDE_NOTE_MAX ||
+              strlen(json_string_value(v)) != json_string_length(v))) {
+        json_decref(root);
+        wh_response_error(resp, 400, "invalid_request",
+                          "reason: must be a string shorter than %d bytes", DECIDE_NOTE_MAX);
+        return false;
+    }
+    if (v)
+        snprintf(note, DECIDE_NOTE_MAX, "%s", json_string_value(v));
+    json_decref(root);
+    return true;
+}
+
+void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id, bool approve)
+{
+    const char *verb = approve ? "approved" : "rejected";
+    char note[DECIDE_NOTE_MAX], reason[DECIDE_NOTE_MAX + 64], state[32];
+    core_error err = {0};
+    int rc;
+
+    /* Unlike the read API, deciding is never open: no tokens configured means no one. */
+    if (req->app->n_api_tokens == 0 ||
+        !wh_bearer_matches(req, req->app->api_tokens, req->app->n_api_tokens)) {
+        wh_response_error(resp, 401, "unauthorized",
+                          req->app->n_api_tokens == 0
+                              ? "approving or rejecting needs an operator token, and none is "
+                                "configured (api.tokens_env)"
+                              : "an operator token is required (Authorization: Bearer TOKEN)");
+        return;
+    }
+    if (!decide_note(req, resp, note))
+        return;
+    if (note[0])
+        snprintf(reason, sizeof(reason), "%s by operator: %s", verb, note);
+    else
+        snprintf(reason, sizeof(reason), "%s by operator", verb);
+    rc = sched_job_decide(req->app->store, id, approve, "operator", reason, core_time_now_ms(),
+                          state, &err);
+    if (rc == CORE_ECONFLICT) {
+        wh_response_error(resp, 409, "conflict", "%s", err.msg);
+        return;
+    }
+    if (rc < 0) {
+        store_error(resp, rc, &err);
+        return;
+    }
+    if (approve)
+        sched_router_kick(req->app->router);
+    CORE_LOG(CORE_LOG_INFO, "job_decided", "job=%s decision=%s actor=operator", id, verb);
+    wh_response_json(resp, 200, "{\"id\":\"%s\",\"state\":\"%s\",\"decision\":\"%s\"}", id, state,
+                     verb);
 }

@@ -37,6 +37,9 @@ typedef enum wh_route {
     WH_ROUTE_HEARTBEAT,
     WH_ROUTE_COMPLETE,
     WH_ROUTE_NOT_FOUND,
+    WH_ROUTE_SLACK,
+    WH_ROUTE_APPROVE,
+    WH_ROUTE_REJECT,
     WH_ROUTE_COUNT
 } wh_route;
 
@@ -79,6 +82,8 @@ typedef struct wh_app {
     struct policy_config *cfg;
     char **github_secrets; /* one or two (rotation) */
     size_t n_github_secrets;
+    char **slack_secrets; /* Slack signing secrets; none without `slack` (endpoint off) */
+    size_t n_slack_secrets;
     char **api_tokens; /* operator tokens; none means the read API is open */
     size_t n_api_tokens;
     struct sched_store *store;

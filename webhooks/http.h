@@ -59,6 +59,9 @@ void wh_metrics_render(const wh_request *req, wh_response *resp);
 void wh_runner_claim(const wh_request *req, wh_response *resp);
 void wh_runner_heartbeat(const wh_request *req, wh_response *resp, const char *id);
 void wh_runner_complete(const wh_request *req, wh_response *resp, const char *id);
+void wh_slack_interactions(const wh_request *req, wh_response *resp);
+/* POST /api/v1/jobs/{id}/approve and .../reject (approve false). */
+void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id, bool approve);
 
 /* Checks "Authorization: Bearer T" against tokens in constant time per token. */
 bool wh_bearer_matches(const wh_request *req, char *const *tokens, size_t n_tokens);

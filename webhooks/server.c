@@ -97,6 +97,8 @@ static wh_route route_of(const char *method, const char *path, char job_id[JOB_I
     (void)method;
     if (strcmp(path, "/webhooks/github") == 0)
         return WH_ROUTE_GITHUB;
+    if (strcmp(path, "/webhooks/slack/interactions") == 0)
+        return WH_ROUTE_SLACK;
     if (strcmp(path, jobs) == 0)
         return WH_ROUTE_JOBS_LIST;
     if (strncmp(path, jobs, sizeof(jobs) - 1) == 0 && path[sizeof(jobs) - 1] == '/' &&
@@ -115,6 +117,10 @@ static wh_route route_of(const char *method, const char *path, char job_id[JOB_I
             return WH_ROUTE_HEARTBEAT;
         if (strcmp(slash, "/complete") == 0)
             return WH_ROUTE_COMPLETE;
+        if (strcmp(slash, "/approve") == 0)
+            return WH_ROUTE_APPROVE;
+        if (strcmp(slash, "/reject") == 0)
+            return WH_ROUTE_REJECT;
         return WH_ROUTE_NOT_FOUND;
     }
     if (strcmp(path, "/api/v1/runners/claim") == 0)
@@ -136,6 +142,9 @@ static const char *route_method(wh_route route)
     case WH_ROUTE_CLAIM:
     case WH_ROUTE_HEARTBEAT:
     case WH_ROUTE_COMPLETE:
+    case WH_ROUTE_SLACK:
+    case WH_ROUTE_APPROVE:
+    case WH_ROUTE_REJECT:
         return "POST";
     default:
         return "GET";
@@ -177,6 +186,15 @@ static void dispatch(const wh_request *req, wh_response *resp, wh_route route, c
         break;
     case WH_ROUTE_COMPLETE:
         wh_runner_complete(req, resp, id);
+        break;
+    case WH_ROUTE_SLACK:
+        wh_slack_interactions(req, resp);
+        break;
+    case WH_ROUTE_APPROVE:
+        wh_api_job_decide(req, resp, id, true);
+        break;
+    case WH_ROUTE_REJECT:
+        wh_api_job_decide(req, resp, id, false);
         break;
     default:
         wh_response_error(resp, 404, "not_found", "no route for %s %s", req->method, req->path);
@@ -415,6 +433,39 @@ static int load_runner_tokens(const policy_config *cfg, wh_runner_token **out, s
     return 0;
 }
 
+/* Slack's signing secret is optional: without `slack` in the config, or when its secret
+ * cannot be read, the interactions endpoint refuses every request (and says why at
+ * start-up); approvals then go through the operator API. */
+static int load_slack_secrets(const policy_config *cfg, char ***out, size_t *n, core_error *err)
+{
+    char *value = NULL;
+    core_error e2 = {0};
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (!cfg->slack.present)
+        return 0;
+    if (policy_secret_read(&cfg->slack.signing_secret, &value, &e2) < 0) {
+        CORE_LOG(CORE_LOG_WARN, "slack_secret",
+                 "msg=\"slack interactions disabled: %s\"", e2.msg);
+        return 0;
+    }
+    rc = wh_secrets_split(value, out, n, err);
+    memset(value, 0, strlen(value));
+    free(value);
+    if (rc == 0 && *n > 2) {
+        wh_secrets_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        rc = core_error_set(err, CORE_EINVAL,
+                            "at most two secrets (old,new) at once");
+    }
+    if (rc < 0)
+        return core_error_wrap(err, "slack signing secret");
+    return 0;
+}
+
 static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_t *n_gh,
                         char ***api, size_t *n_api, core_error *err)
 {
@@ -473,6 +524,7 @@ static void app_release(wh_app *app)
     sched_router_stop(app->router);
     sched_plan_free(app->plan);
     wh_secrets_free(app->github_secrets, app->n_github_secrets);
+    wh_secrets_free(app->slack_secrets, app->n_slack_secrets);
     wh_secrets_free(app->api_tokens, app->n_api_tokens);
     sched_store_free(app->store);
     policy_config_free(app->cfg);
@@ -490,6 +542,8 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
     app->metrics.started_ms = core_time_now_ms();
     rc = load_secrets(app, cfg, &app->github_secrets, &app->n_github_secrets, &app->api_tokens,
                       &app->n_api_tokens, err);
+    if (rc == 0)
+        rc = load_slack_secrets(cfg, &app->slack_secrets, &app->n_slack_secrets, err);
     if (rc < 0)
         return rc;
     so.url = cfg->redis.url;
@@ -503,7 +557,7 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
         rc = sched_router_start(&app->router, app->store, app->plan, err);
     if (rc == 0)
         rc = sched_inspector_start(&app->inspector, app->store, app->plan, INSPECT_WORKERS,
-                                   kick_router, app->router, err);
+                                   NULL, kick_router, app->router, err);
     if (rc == 0)
         rc = load_runner_tokens(cfg, &app->runner_tokens, &app->n_runner_tokens, err);
     if (rc == 0)
@@ -564,6 +618,8 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     sched_plan *plan = NULL, *old_plan;
     wh_runner_token *rt = NULL, *old_rt;
     size_t n_rt = 0, old_n_rt;
+    char **sl = NULL, **old_sl;
+    size_t n_sl = 0, old_n_sl;
     char **gh, **api;
     size_t n_gh, n_api;
     char **old_gh, **old_api;
@@ -578,7 +634,10 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     rc = load_secrets(&srv->app, cfg, &gh, &n_gh, &api, &n_api, err);
     if (rc == 0)
         rc = load_runner_tokens(cfg, &rt, &n_rt, err);
+    if (rc == 0)
+        rc = load_slack_secrets(cfg, &sl, &n_sl, err);
     if (rc < 0) {
+        wh_runner_tokens_free(rt, n_rt);
         wh_secrets_free(gh, n_gh);
         wh_secrets_free(api, n_api);
         sched_plan_free(plan);
@@ -602,6 +661,10 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     srv->app.n_github_secrets = n_gh;
     srv->app.api_tokens = api;
     srv->app.n_api_tokens = n_api;
+    old_sl = srv->app.slack_secrets;
+    old_n_sl = srv->app.n_slack_secrets;
+    srv->app.slack_secrets = sl;
+    srv->app.n_slack_secrets = n_sl;
     old_plan = srv->app.plan;
     srv->app.plan = plan;
     old_rt = srv->app.runner_tokens;
@@ -618,6 +681,7 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     policy_config_free(old);
     wh_secrets_free(old_gh, old_n_gh);
     wh_secrets_free(old_api, old_n_api);
+    wh_secrets_free(old_sl, old_n_sl);
     return 0;
 }
 

@@ -207,7 +207,7 @@ START_TEST(two_serve_processes_promote_each_deferral_once)
     for (;;) {
         sched_inspect_result res;
 
-        ck_assert_int_eq(sched_inspect_one(store, (const sched_plan *const *)&plan, NULL, t0,
+        ck_assert_int_eq(sched_inspect_one(store, (const sched_plan *const *)&plan, NULL, NULL, t0,
                                            &res, &err),
                          0);
         if (!res.job_id[0])

@@ -104,7 +104,7 @@ static void inspect_all(const char *at)
     core_error err;
 
     do {
-        ck_assert_msg(sched_inspect_one(fx.store, (const sched_plan *const *)&fx.plan, NULL,
+        ck_assert_msg(sched_inspect_one(fx.store, (const sched_plan *const *)&fx.plan, NULL, NULL,
                                         iso(at), &res, &err) == 0,
                       "%s", err.msg);
     } while (res.job_id[0]);
@@ -272,7 +272,7 @@ START_TEST(promotion_is_exactly_once_across_processes)
                 sched_inspect_result res;
                 const sched_plan *p = fx.plan;
 
-                sched_inspect_one(s, &p, NULL, iso("2026-01-19T00:00:00Z"), &res, NULL);
+                sched_inspect_one(s, &p, NULL, NULL, iso("2026-01-19T00:00:00Z"), &res, NULL);
                 if (sched_router_pass(s, fx.plan, iso("2026-01-19T00:00:00Z"), &st, NULL) < 0)
                     _exit(254);
                 released += st.released;

@@ -1,5 +1,6 @@
 /* webhooks/signature.c: GitHub's documented HMAC vector, rotation, malformed headers,
- * and the vectors derived from the shared fixtures when they are present. */
+ * and the vectors derived from the shared fixtures when they are present; Slack's
+ * documented v0 vector, its replay window and tampering. */
 #include <check.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -111,6 +112,104 @@ START_TEST(github_fixture_vectors)
 }
 END_TEST
 
+/* Slack's documented walk-through: the secret, timestamp and signature are Slack's; the
+ * body is read from the shared fixtures (verified against them there). */
+static char slack_secret[] = "8f742231b10e8888abcd99yyyzzz85a5";
+static const char slack_ts[] = "1531420618";
+static const char slack_sig[] =
+    "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+#define SLACK_NOW_MS (1531420618LL * 1000)
+
+static char *slack_fixture_body(void)
+{
+    const char *dir = ts_fixtures_dir();
+    char path[1024];
+    json_t *root;
+    char *out;
+
+    if (!dir)
+        return NULL;
+    snprintf(path, sizeof(path), "%s/signatures.json", dir);
+    root = json_load_file(path, 0, NULL);
+    ck_assert_msg(root != NULL, "cannot parse %s", path);
+    out = strdup(json_string_value(json_object_get(json_object_get(root, "slack"), "body")));
+    json_decref(root);
+    return out;
+}
+
+START_TEST(slack_documented_vector)
+{
+    char *one[] = {slack_secret};
+    char *rotation[] = {secret_other, slack_secret};
+    char *body_doc = slack_fixture_body();
+
+    if (!body_doc) {
+        fprintf(stderr, "skip: slack_documented_vector: no shared fixtures folder\n");
+        return;
+    }
+    ck_assert(wh_slack_signature_valid(slack_ts, slack_sig, body_doc, strlen(body_doc), one, 1,
+                                       SLACK_NOW_MS));
+    ck_assert(wh_slack_signature_valid(slack_ts, slack_sig, body_doc, strlen(body_doc), rotation, 2,
+                                       SLACK_NOW_MS + 60000));
+    /* Within the window either way, up to its edge. */
+    ck_assert(wh_slack_signature_valid(slack_ts, slack_sig, body_doc, strlen(body_doc), one, 1,
+                                       SLACK_NOW_MS + 5 * 60 * 1000));
+    ck_assert(wh_slack_signature_valid(slack_ts, slack_sig, body_doc, strlen(body_doc), one, 1,
+                                       SLACK_NOW_MS - 5 * 60 * 1000));
+    free(body_doc);
+}
+END_TEST
+
+START_TEST(slack_refuses_old_or_future_timestamp)
+{
+    char *one[] = {slack_secret};
+    char sig[80];
+    const char *b = "payload=%7B%7D";
+
+    ts_slack_signature(slack_secret, slack_ts, b, strlen(b), sig);
+    ck_assert(wh_slack_signature_valid(slack_ts, sig, b, strlen(b), one, 1, SLACK_NOW_MS));
+    /* Correctly signed, but replayed ten minutes later, or from the future. */
+    ck_assert(
+        !wh_slack_signature_valid(slack_ts, sig, b, strlen(b), one, 1, SLACK_NOW_MS + 600000));
+    ck_assert(!wh_slack_signature_valid(slack_ts, sig, b, strlen(b), one, 1,
+                                        SLACK_NOW_MS + 5 * 60 * 1000 + 1));
+    ck_assert(
+        !wh_slack_signature_valid(slack_ts, sig, b, strlen(b), one, 1, SLACK_NOW_MS - 600000));
+    /* Malformed timestamps. */
+    ck_assert(!wh_slack_signature_valid(NULL, sig, b, strlen(b), one, 1, SLACK_NOW_MS));
+    ck_assert(!wh_slack_signature_valid("", sig, b, strlen(b), one, 1, SLACK_NOW_MS));
+    ck_assert(!wh_slack_signature_valid("+1531420618", sig, b, strlen(b), one, 1, SLACK_NOW_MS));
+    ck_assert(!wh_slack_signature_valid("1531420618 ", sig, b, strlen(b), one, 1, SLACK_NOW_MS));
+    ck_assert(
+        !wh_slack_signature_valid("99999999999999999999", sig, b, strlen(b), one, 1, SLACK_NOW_MS));
+}
+END_TEST
+
+START_TEST(slack_refuses_tampered)
+{
+    char *one[] = {slack_secret};
+    char *other[] = {secret_other};
+    char sig[80];
+    char b[] = "payload=%7B%22a%22%3A1%7D";
+
+    ts_slack_signature(slack_secret, slack_ts, b, strlen(b), sig);
+    ck_assert(wh_slack_signature_valid(slack_ts, sig, b, strlen(b), one, 1, SLACK_NOW_MS));
+    ck_assert(!wh_slack_signature_valid(slack_ts, sig, b, strlen(b), other, 1, SLACK_NOW_MS));
+    ck_assert(!wh_slack_signature_valid(slack_ts, sig, b, strlen(b), one, 0, SLACK_NOW_MS));
+    /* The timestamp is part of what is signed. */
+    ck_assert(!wh_slack_signature_valid("1531420619", sig, b, strlen(b), one, 1, SLACK_NOW_MS));
+    ck_assert(!wh_slack_signature_valid(slack_ts, sig, b, strlen(b) - 1, one, 1, SLACK_NOW_MS));
+    b[10] ^= 1;
+    ck_assert(!wh_slack_signature_valid(slack_ts, sig, b, strlen(b), one, 1, SLACK_NOW_MS));
+    b[10] ^= 1;
+    /* Header shapes. */
+    ck_assert(!wh_slack_signature_valid(slack_ts, NULL, b, strlen(b), one, 1, SLACK_NOW_MS));
+    ck_assert(!wh_slack_signature_valid(slack_ts, sig + 3, b, strlen(b), one, 1, SLACK_NOW_MS));
+    sig[strlen(sig) - 1] = '\0';
+    ck_assert(!wh_slack_signature_valid(slack_ts, sig, b, strlen(b), one, 1, SLACK_NOW_MS));
+}
+END_TEST
+
 Suite *suite_webhooks_signature(void)
 {
     Suite *s = suite_create("webhooks_signature");
@@ -120,6 +219,11 @@ Suite *suite_webhooks_signature(void)
     tcase_add_test(tc, github_rotation_accepts_either);
     tcase_add_test(tc, github_rejects_malformed);
     tcase_add_test(tc, github_fixture_vectors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("slack");
+    tcase_add_test(tc, slack_documented_vector);
+    tcase_add_test(tc, slack_refuses_old_or_future_timestamp);
+    tcase_add_test(tc, slack_refuses_tampered);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,592 @@
+/* End to end approvals: a real redis-server, real git repositories and `zoneci serve`. A
+ * PR with a risky migration waits for approval; a signed Slack click by an approver (or an
+ * operator through the API) decides it once, whoever else clicks, and a refusal, a bad
+ * signature or a stale timestamp records nothing. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/support/support.h"
+
+#define GH_SECRET "approvals-secret"
+#define SLACK_SECRET "slack-signing-secret"
+#define API_TOKEN "operator-token"
+#define APPROVER "UAPPROVER1"
+#define AUTHOR "UAUTHOR1"
+#define OTHER "UOTHER1"
+
+typedef struct env {
+    char *dir;
+    ts_redis *redis;
+    ts_proc *srv;
+    char base[64];
+    char repo[600];
+    char *main_sha, *risky_sha;
+} env;
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    ck_assert(vasprintf(&cmd, fmt, ap) > 0);
+    va_end(ap);
+    rc = system(cmd);
+    ck_assert_msg(rc == 0, "command failed (%d): %s", rc, cmd);
+    free(cmd);
+}
+
+static char *rev(const char *repo, const char *name)
+{
+    char cmd[800], out[64] = "";
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse '%s'", repo, name);
+    p = popen(cmd, "r");
+    ck_assert(p != NULL);
+    ck_assert(fgets(out, sizeof(out), p) != NULL);
+    pclose(p);
+    out[strcspn(out, "\n")] = '\0';
+    return strdup(out);
+}
+
+/* main with a users table; branch "risky" drops a column. */
+static void make_repo(env *e)
+{
+    snprintf(e->repo, sizeof(e->repo), "%s/app", e->dir);
+    sh("git init -q -b main '%s' && cd '%s' && git config user.email t@example.com && "
+       "git config user.name t && mkdir -p db && "
+       "printf 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\\n' > db/001_users.sql "
+       "&& git add . && git commit -q -m base",
+       e->repo, e->repo);
+    sh("cd '%s' && git checkout -q -b risky main && "
+       "printf 'ALTER TABLE users DROP COLUMN email;\\n' > db/002_drop_email.sql && "
+       "git add . && git commit -q -m risky && git checkout -q main",
+       e->repo);
+    e->main_sha = rev(e->repo, "main");
+    e->risky_sha = rev(e->repo, "risky");
+}
+
+/* with_api: operator tokens configured (and, without them, no `slack` either). UAUTHOR1
+ * is an approver too, so that only the author rule can refuse them. */
+static void env_start(env *e, bool with_api)
+{
+    char *text = NULL, *config;
+    char *argv[] = {"serve", "--config", NULL, NULL};
+    char *envp[] = {"ZT_GH_SECRET=" GH_SECRET, "ZT_SLACK_SECRET=" SLACK_SECRET,
+                    "ZT_API_TOKENS=" API_TOKEN, NULL};
+    int port;
+
+    memset(e, 0, sizeof(*e));
+    e->dir = ts_tmpdir();
+    e->redis = ts_redis_start(false);
+    make_repo(e);
+    port = ts_free_port();
+    snprintf(e->base, sizeof(e->base), "http://127.0.0.1:%d", port);
+    ck_assert(asprintf(&text,
+                       "{\"server\": {\"listen\": \"127.0.0.1:%d\", \"threads\": 4},\n"
+                       " \"redis\": {\"url\": \"%s\", \"prefix\": \"apv\"},\n"
+                       " \"cache_dir\": \"%s/cache\",\n"
+                       " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"},\n"
+                       " %s\n"
+                       " \"regions\": [{\"name\": \"always\", \"timezone\": \"Etc/UTC\",\n"
+                       "   \"hours\": [\"Mon-Sun 00:00-24:00\"]}],\n"
+                       " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"always\"],\n"
+                       "   \"migrations\": {\"paths\": [\"db/**/*.sql\"], \"approval\": "
+                       "\"risky\", \"approvers\": [\"" APPROVER "\", \"" AUTHOR "\"]}}],\n"
+                       " \"people\": [{\"github\": \"octocat\", \"slack\": \"" AUTHOR "\"}]}\n",
+                       port, e->redis->url, e->dir,
+                       with_api ? "\"slack\": {\"signing_secret_env\": \"ZT_SLACK_SECRET\", "
+                                  "\"api_url\": \"http://127.0.0.1:1\"},\n"
+                                  " \"api\": {\"tokens_env\": \"ZT_API_TOKENS\"},"
+                                : "") > 0);
+    config = ts_write_file(e->dir, "zoneci.json", text);
+    free(text);
+    argv[2] = config;
+    e->srv = ts_zoneci_spawn(argv, envp, e->dir, e->base);
+    free(config);
+}
+
+static void env_stop(env *e)
+{
+    ts_proc_free(e->srv);
+    ts_redis_free(e->redis);
+    ts_rmtree(e->dir);
+    free(e->dir);
+    free(e->main_sha);
+    free(e->risky_sha);
+}
+
+static json_t *get_job(env *e, const char *id)
+{
+    const char *headers[] = {"Authorization: Bearer " API_TOKEN, NULL};
+    char url[128];
+    ts_response r;
+    json_t *j;
+
+    snprintf(url, sizeof(url), "%s/api/v1/jobs/%s", e->base, id);
+    ck_assert_int_eq(ts_http("GET", url, headers, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    j = json_loads(r.body, 0, NULL);
+    ts_response_free(&r);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+typedef struct wait_for {
+    env *e;
+    const char *id;
+    const char *state;
+} wait_for;
+
+static bool reached(void *ctx)
+{
+    wait_for *w = ctx;
+    json_t *j = get_job(w->e, w->id);
+    bool ok = strcmp(json_string_value(json_object_get(j, "state")), w->state) == 0;
+
+    json_decref(j);
+    return ok;
+}
+
+static const char *state_of(env *e, const char *id, char out[32])
+{
+    json_t *j = get_job(e, id);
+
+    snprintf(out, 32, "%s", json_string_value(json_object_get(j, "state")));
+    json_decref(j);
+    return out;
+}
+
+/* Posts PR `number` (risky head, author octocat) and waits until its job awaits approval. */
+static void risky_job(env *e, int number, char id[32])
+{
+    char *body = NULL, *resp = NULL, delivery[32], url[700];
+    json_t *j;
+    wait_for w;
+
+    snprintf(url, sizeof(url), "file://%s", e->repo);
+    ck_assert(asprintf(&body,
+                       "{\"action\":\"opened\",\"number\":%d,\"pull_request\":{\"number\":%d,"
+                       "\"title\":\"t\",\"user\":{\"login\":\"octocat\"},"
+                       "\"head\":{\"sha\":\"%s\",\"ref\":\"f\"},\"base\":{\"sha\":\"%s\","
+                       "\"ref\":\"main\"}},\"repository\":{\"full_name\":\"acme/app\","
+                       "\"clone_url\":\"%s\"}}",
+                       number, number, e->risky_sha, e->main_sha, url) > 0);
+    snprintf(delivery, sizeof(delivery), "apv-%d", number);
+    ck_assert_int_eq(
+        ts_post_github(e->base, "pull_request", delivery, body, strlen(body), GH_SECRET, &resp),
+        202);
+    j = json_loads(resp, 0, NULL);
+    snprintf(id, 32, "%s", json_string_value(json_object_get(j, "job_id")));
+    json_decref(j);
+    free(body);
+    free(resp);
+    w = (wait_for){e, id, "awaiting_approval"};
+    ck_assert_msg(ts_wait_until(reached, &w, 30000), "job %s never awaited approval", id);
+}
+
+/* How many history entries are human decisions ("approved by" / "rejected by"). */
+static int decisions(env *e, const char *id)
+{
+    json_t *j = get_job(e, id), *h;
+    size_t i;
+    int n = 0;
+
+    json_array_foreach(json_object_get(j, "history"), i, h)
+    {
+        const char *reason = json_string_value(json_object_get(h, "reason"));
+
+        if (reason && (strstr(reason, "approved by") || strstr(reason, "rejected by")))
+            n++;
+    }
+    json_decref(j);
+    return n;
+}
+
+static char *hget(env *e, const char *id, const char *field)
+{
+    char args[128];
+
+    snprintf(args, sizeof(args), "HGET '{apv}:job:%s' %s", id, field);
+    return ts_redis_cli(e->redis, args);
+}
+
+/* "payload=" and the URL-encoded block_actions JSON. */
+static char *slack_form(const char *user, const char *action, const char *job)
+{
+    char *json = NULL, *form;
+    size_t o = 0;
+
+    ck_assert(asprintf(&json,
+                       "{\"type\":\"block_actions\",\"user\":{\"id\":\"%s\",\"username\":\"x\"},"
+                       "\"actions\":[{\"action_id\":\"%s\",\"value\":\"%s\",\"type\":\"button\"}]"
+                       ",\"response_url\":\"https://hooks.slack.com/x\"}",
+                       user, action, job) > 0);
+    form = malloc(strlen(json) * 3 + 16);
+    o = (size_t)sprintf(form, "payload=");
+    for (const char *p = json; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '_' || *p == '-' || *p == '.')
+            form[o++] = *p;
+        else if (*p == ' ')
+            form[o++] = '+';
+        else
+            o += (size_t)sprintf(form + o, "%%%02X", (unsigned char)*p);
+    }
+    form[o] = '\0';
+    free(json);
+    return form;
+}
+
+/* POSTs a Slack click signed with secret at now + skew_s; returns the status, body in out
+ * (malloc'd) when not NULL. */
+static long slack_post_raw(const char *base, const char *form, const char *secret, long skew_s,
+                           char **out)
+{
+    char url[128], ts[32], sig[80], h_ts[96], h_sig[120];
+    const char *headers[] = {h_ts, h_sig, "Content-Type: application/x-www-form-urlencoded", NULL};
+    ts_response r;
+    long status;
+
+    snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL) + skew_s);
+    ts_slack_signature(secret, ts, form, strlen(form), sig);
+    snprintf(h_ts, sizeof(h_ts), "X-Slack-Request-Timestamp: %s", ts);
+    snprintf(h_sig, sizeof(h_sig), "X-Slack-Signature: %s", sig);
+    snprintf(url, sizeof(url), "%s/webhooks/slack/interactions", base);
+    ck_assert_int_eq(ts_http("POST", url, headers, form, strlen(form), &r), 0);
+    status = r.status;
+    if (out)
+        *out = strdup(r.body ? r.body : "");
+    ts_response_free(&r);
+    return status;
+}
+
+static long slack_click(env *e, const char *user, const char *action, const char *job, char **out)
+{
+    char *form = slack_form(user, action, job);
+    long status = slack_post_raw(e->base, form, SLACK_SECRET, 0, out);
+
+    free(form);
+    return status;
+}
+
+/* Checks an ephemeral answer and that its text holds want. */
+static void assert_ephemeral(const char *body, const char *want)
+{
+    json_t *j = json_loads(body, 0, NULL);
+    const char *text;
+
+    ck_assert_msg(j != NULL, "not JSON: %s", body);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "response_type")), "ephemeral");
+    text = json_string_value(json_object_get(j, "text"));
+    ck_assert_msg(text && strstr(text, want), "\"%s\" not in: %s", want, body);
+    json_decref(j);
+}
+
+static long api_decide(env *e, const char *id, const char *verb, const char *token,
+                       const char *body, char **out)
+{
+    char url[160], auth[128];
+    const char *headers[] = {auth, NULL};
+    ts_response r;
+    long status;
+
+    snprintf(url, sizeof(url), "%s/api/v1/jobs/%s/%s", e->base, id, verb);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
+    ck_assert_int_eq(
+        ts_http("POST", url, token ? headers : NULL, body, body ? strlen(body) : 0, &r), 0);
+    status = r.status;
+    if (out)
+        *out = strdup(r.body ? r.body : "");
+    ts_response_free(&r);
+    return status;
+}
+
+START_TEST(slack_approve_once_then_nothing_changes)
+{
+    env e;
+    char id[32], id2[32], st[32], *body = NULL, *v;
+    wait_for w;
+
+    env_start(&e, true);
+    risky_job(&e, 1, id);
+    risky_job(&e, 2, id2);
+
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id, &body), 200);
+    assert_ephemeral(body, "approved");
+    free(body);
+    w = (wait_for){&e, id, "queued"};
+    ck_assert_msg(ts_wait_until(reached, &w, 15000), "approved job never queued");
+    v = hget(&e, id, "decided_by");
+    ck_assert_str_eq(v, APPROVER);
+    free(v);
+    v = hget(&e, id, "decision");
+    ck_assert_str_eq(v, "approved");
+    free(v);
+    v = hget(&e, id, "decided_at");
+    ck_assert_int_gt(strlen(v), 10);
+    free(v);
+    {
+        json_t *j = get_job(&e, id), *h;
+        size_t i;
+        bool found = false;
+
+        json_array_foreach(json_object_get(j, "history"), i, h)
+        {
+            if (strcmp(json_string_value(json_object_get(h, "reason")), "approved by " APPROVER) ==
+                0) {
+                ck_assert_str_eq(json_string_value(json_object_get(h, "actor")), APPROVER);
+                found = true;
+            }
+        }
+        ck_assert(found);
+        json_decref(j);
+    }
+
+    /* A second click, either button, changes nothing. */
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id, &body), 200);
+    assert_ephemeral(body, "already decided");
+    free(body);
+    ck_assert_int_eq(slack_click(&e, AUTHOR "X", "zoneci_reject", id, NULL), 200);
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_reject", id, &body), 200);
+    assert_ephemeral(body, "already decided");
+    free(body);
+    ck_assert_str_eq(state_of(&e, id, st), "queued");
+    ck_assert_int_eq(decisions(&e, id), 1);
+
+    /* Reject ends the other job. */
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_reject", id2, &body), 200);
+    assert_ephemeral(body, "rejected");
+    free(body);
+    ck_assert_str_eq(state_of(&e, id2, st), "rejected");
+    {
+        json_t *j = get_job(&e, id2);
+
+        ck_assert_str_eq(json_string_value(json_object_get(j, "reason")), "rejected by " APPROVER);
+        json_decref(j);
+    }
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id2, &body), 200);
+    assert_ephemeral(body, "already decided");
+    free(body);
+    ck_assert_str_eq(state_of(&e, id2, st), "rejected");
+    ck_assert_int_eq(decisions(&e, id2), 1);
+    env_stop(&e);
+}
+END_TEST
+
+START_TEST(slack_refusals_record_nothing)
+{
+    env e;
+    char id[32], st[32], *body = NULL, *form, *v;
+
+    env_start(&e, true);
+    risky_job(&e, 3, id);
+
+    /* Not an approver; the PR's author (an approver too). */
+    ck_assert_int_eq(slack_click(&e, OTHER, "zoneci_approve", id, &body), 200);
+    assert_ephemeral(body, "not an approver");
+    free(body);
+    ck_assert_int_eq(slack_click(&e, AUTHOR, "zoneci_approve", id, &body), 200);
+    assert_ephemeral(body, "you opened this pull request");
+    free(body);
+    ck_assert_int_eq(slack_click(&e, AUTHOR, "zoneci_reject", id, &body), 200);
+    assert_ephemeral(body, "you opened this pull request");
+    free(body);
+
+    /* Bad signature, a stale or future timestamp: 401 before anything is read. */
+    form = slack_form(APPROVER, "zoneci_approve", id);
+    ck_assert_int_eq(slack_post_raw(e.base, form, "wrong-secret", 0, NULL), 401);
+    ck_assert_int_eq(slack_post_raw(e.base, form, SLACK_SECRET, -600, NULL), 401);
+    ck_assert_int_eq(slack_post_raw(e.base, form, SLACK_SECRET, 600, NULL), 401);
+    free(form);
+    /* Malformed: no payload, payload not JSON, unknown action, no user. */
+    ck_assert_int_eq(slack_post_raw(e.base, "nothing=1", SLACK_SECRET, 0, NULL), 400);
+    ck_assert_int_eq(slack_post_raw(e.base, "payload=%7Bnope", SLACK_SECRET, 0, NULL), 400);
+    form = slack_form(APPROVER, "zoneci_maybe", id);
+    ck_assert_int_eq(slack_post_raw(e.base, form, SLACK_SECRET, 0, NULL), 400);
+    free(form);
+    form = slack_form("", "zoneci_approve", id);
+    ck_assert_int_eq(slack_post_raw(e.base, form, SLACK_SECRET, 0, NULL), 400);
+    free(form);
+    /* An unknown job is a refusal, not an error. */
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", "99999", &body), 200);
+    assert_ephemeral(body, "does not exist");
+    free(body);
+
+    ck_assert_str_eq(state_of(&e, id, st), "awaiting_approval");
+    ck_assert_int_eq(decisions(&e, id), 0);
+    v = hget(&e, id, "decision");
+    ck_assert_str_eq(v, "");
+    free(v);
+    v = ts_redis_cli(e.redis, "SCARD '{apv}:routing'");
+    ck_assert_str_eq(v, "0");
+    free(v);
+
+    /* The approver still can. */
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id, NULL), 200);
+    ck_assert_int_eq(decisions(&e, id), 1);
+    env_stop(&e);
+}
+END_TEST
+
+START_TEST(operator_api_decides_with_a_token)
+{
+    env e;
+    char id[32], id2[32], st[32], *body = NULL;
+    json_t *j;
+    wait_for w;
+
+    env_start(&e, true);
+    risky_job(&e, 4, id);
+    risky_job(&e, 5, id2);
+
+    ck_assert_int_eq(api_decide(&e, id, "approve", NULL, NULL, NULL), 401);
+    ck_assert_int_eq(api_decide(&e, id, "approve", "wrong", NULL, NULL), 401);
+    ck_assert_int_eq(api_decide(&e, id, "approve", API_TOKEN, "{\"reason\":", NULL), 400);
+    ck_assert_int_eq(decisions(&e, id), 0);
+    ck_assert_int_eq(api_decide(&e, id, "approve", API_TOKEN, "{\"reason\":\"looks fine\"}", &body),
+                     200);
+    j = json_loads(body, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "awaiting_approval");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "decision")), "approved");
+    json_decref(j);
+    free(body);
+    w = (wait_for){&e, id, "queued"};
+    ck_assert_msg(ts_wait_until(reached, &w, 15000), "approved job never queued");
+    ck_assert_int_eq(api_decide(&e, id, "approve", API_TOKEN, NULL, NULL), 409);
+    ck_assert_int_eq(api_decide(&e, id, "reject", API_TOKEN, NULL, &body), 409);
+    ck_assert_ptr_nonnull(strstr(body, "already approved by operator"));
+    free(body);
+    ck_assert_int_eq(decisions(&e, id), 1);
+
+    ck_assert_int_eq(api_decide(&e, id2, "reject", API_TOKEN, NULL, &body), 200);
+    j = json_loads(body, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "rejected");
+    json_decref(j);
+    free(body);
+    ck_assert_str_eq(state_of(&e, id2, st), "rejected");
+    ck_assert_int_eq(api_decide(&e, id2, "approve", API_TOKEN, NULL, NULL), 409);
+
+    ck_assert_int_eq(api_decide(&e, "99999", "approve", API_TOKEN, NULL, NULL), 404);
+    ck_assert_int_eq(api_decide(&e, "abc", "reject", API_TOKEN, NULL, NULL), 404);
+    env_stop(&e);
+}
+END_TEST
+
+START_TEST(no_tokens_no_slack_no_decisions)
+{
+    env e;
+    char id[32], st[32], *body = NULL;
+    const char *headers[] = {NULL};
+    char url[160];
+    ts_response r;
+
+    env_start(&e, false);
+    risky_job(&e, 6, id);
+    /* The read API is open without tokens; deciding never is. */
+    snprintf(url, sizeof(url), "%s/api/v1/jobs/%s", e.base, id);
+    ck_assert_int_eq(ts_http("GET", url, headers, NULL, 0, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ts_response_free(&r);
+    ck_assert_int_eq(api_decide(&e, id, "approve", NULL, NULL, NULL), 401);
+    ck_assert_int_eq(api_decide(&e, id, "reject", API_TOKEN, NULL, &body), 401);
+    ck_assert_ptr_nonnull(strstr(body, "none is configured"));
+    free(body);
+    /* Without `slack` the interactions endpoint is off, and says so. */
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id, &body), 404);
+    ck_assert_ptr_nonnull(strstr(body, "no slack signing secret"));
+    free(body);
+    ck_assert_str_eq(state_of(&e, id, st), "awaiting_approval");
+    ck_assert_int_eq(decisions(&e, id), 0);
+    env_stop(&e);
+}
+END_TEST
+
+typedef struct racer {
+    env *e;
+    const char *id;
+    int kind; /* 0 slack approve, 1 slack reject, 2 api approve, 3 api reject */
+    pthread_barrier_t *go;
+    long status;
+    char *body;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+
+    pthread_barrier_wait(r->go);
+    if (r->kind < 2)
+        r->status = slack_click(r->e, APPROVER, r->kind == 0 ? "zoneci_approve" : "zoneci_reject",
+                                r->id, &r->body);
+    else
+        r->status =
+            api_decide(r->e, r->id, r->kind == 2 ? "approve" : "reject", API_TOKEN, NULL, &r->body);
+    return NULL;
+}
+
+START_TEST(concurrent_decisions_record_one)
+{
+    enum { N = 6 };
+    env e;
+    char id[32], *v;
+    pthread_t t[N];
+    pthread_barrier_t go;
+    racer r[N];
+    int won = 0;
+
+    env_start(&e, true);
+    risky_job(&e, 7, id);
+    pthread_barrier_init(&go, NULL, N);
+    for (int i = 0; i < N; i++) {
+        r[i] = (racer){&e, id, i % 4, &go, 0, NULL};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < N; i++) {
+        bool slack = r[i].kind < 2;
+
+        if (slack) {
+            ck_assert_int_eq(r[i].status, 200);
+            won += strstr(r[i].body, "already decided") == NULL;
+        } else {
+            ck_assert_msg(r[i].status == 200 || r[i].status == 409, "status %ld", r[i].status);
+            won += r[i].status == 200;
+        }
+        free(r[i].body);
+    }
+    ck_assert_int_eq(won, 1);
+    ck_assert_int_eq(decisions(&e, id), 1);
+    v = ts_redis_cli(e.redis, "XLEN '{apv}:audit'");
+    ck_assert_int_gt(atoi(v), 0);
+    free(v);
+    env_stop(&e);
+}
+END_TEST
+
+Suite *suite_e2e_approvals(void)
+{
+    Suite *s = suite_create("e2e_approvals");
+    TCase *tc = tcase_create("approvals");
+
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, slack_approve_once_then_nothing_changes);
+    tcase_add_test(tc, slack_refusals_record_nothing);
+    tcase_add_test(tc, operator_api_decides_with_a_token);
+    tcase_add_test(tc, no_tokens_no_slack_no_decisions);
+    tcase_add_test(tc, concurrent_decisions_record_one);
+    suite_add_tcase(s, tc);
+    return s;
+}

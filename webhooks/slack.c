@@ -1,0 +1,296 @@
+/* POST /webhooks/slack/interactions: the Approve / Reject buttons of an approval card.
+ * The v0 signature and its timestamp are checked before a byte of the body is parsed;
+ * then the form's `payload` (block_actions JSON) names the clicker and the job. Only the
+ * policy's approvers may decide, never the PR's author; every refusal is a 200 with an
+ * ephemeral message, because Slack shows nothing for an error status. The decision is
+ * one Lua script (the first click wins); nothing slow happens on this thread. */
+#include "webhooks/slack.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policies/policies.h"
+#include "scheduler/scheduler.h"
+#include "webhooks/app.h"
+#include "webhooks/http.h"
+#include "webhooks/signature.h"
+
+/* A block_actions payload holds the card's blocks: generous, but bounded. */
+#define PAYLOAD_MAX (256 * 1024)
+#define PAYLOAD_DEPTH 32
+#define SLACK_ID_MAX 32
+#define JOB_ID_MAX 20
+#define REPO_MAX 256
+#define AUTHOR_MAX 257
+
+/* ---- form decoding ------------------------------------------------------------------ */
+
+int wh_form_value(const char *body, size_t len, const char *name, char *out, size_t cap,
+                  size_t *out_len, core_error *err)
+{
+    size_t name_len = strlen(name), i = 0;
+
+    CORE_ASSERT(cap > 0);
+    out[0] = '\0';
+    *out_len = 0;
+    while (i < len) {
+        size_t end = i, eq;
+
+        while (end < len && body[end] != '&')
+            end++;
+        eq = i;
+        while (eq < end && body[eq] != '=')
+            eq++;
+        /* Field names are matched as sent: ours need no decoding. */
+        if (eq - i == name_len && memcmp(body + i, name, name_len) == 0) {
+            size_t n = 0;
+
+            for (size_t j = eq + 1; j < end; j++) {
+                char c = body[j];
+
+                if (c == '+') {
+                    c = ' ';
+                } else if (c == '%') {
+                    int hi = j + 2 < end ? core_hex_digit(body[j + 1]) : -1;
+                    int lo = j + 2 < end ? core_hex_digit(body[j + 2]) : -1;
+
+                    if (hi < 0 || lo < 0)
+                        return core_error_set(err, CORE_EINVAL, "%s: malformed %%-escape", name);
+                    c = (char)(hi << 4 | lo);
+                    j += 2;
+                }
+                if (c == '\0')
+                    return core_error_set(err, CORE_EINVAL, "%s: holds a NUL byte", name);
+                if (n + 1 >= cap)
+                    return core_error_set(err, CORE_ETOOBIG, "%s: longer than %zu bytes", name,
+                                          cap - 1);
+                out[n++] = c;
+            }
+            out[n] = '\0';
+            *out_len = n;
+            return 0;
+        }
+        i = end + 1;
+    }
+    return core_error_set(err, CORE_ENOTFOUND, "%s: missing from the form", name);
+}
+
+/* ---- the handler ----------------------------------------------------------------------- */
+
+/* A 200 with a message only the clicker sees. */
+static void ephemeral(wh_response *resp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void ephemeral(wh_response *resp, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    resp->status = 200;
+    core_buf_reset(&resp->body);
+    core_buf_puts(&resp->body, "{\"response_type\":\"ephemeral\",\"replace_original\":false,"
+                               "\"text\":\"");
+    core_buf_json_escape(&resp->body, text, strlen(text));
+    core_buf_puts(&resp->body, "\"}");
+}
+
+static bool token_ok(const char *s, size_t max, bool digits_only)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool digit = c >= '0' && c <= '9';
+
+        if (digits_only ? !digit : !(digit || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+            return false;
+    }
+    return true;
+}
+
+typedef struct click {
+    char user[SLACK_ID_MAX + 1];
+    char job[JOB_ID_MAX + 1];
+    bool approve;
+} click;
+
+/* Reads who clicked what from the block_actions JSON; false after answering 400. */
+static bool parse_click(const char *payload, size_t len, click *c, wh_response *resp)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(payload, len, 0, &jerr), *action;
+    const char *user, *action_id, *value;
+    bool ok = false;
+
+    if (!root || !json_is_object(root)) {
+        wh_response_error(resp, 400, "invalid_payload", "payload: not a JSON object");
+        goto out;
+    }
+    user = json_string_value(json_object_get(json_object_get(root, "user"), "id"));
+    action = json_array_get(json_object_get(root, "actions"), 0);
+    action_id = json_string_value(json_object_get(action, "action_id"));
+    value = json_string_value(json_object_get(action, "value"));
+    if (!token_ok(user, SLACK_ID_MAX, false)) {
+        wh_response_error(resp, 400, "invalid_payload", "user.id: missing or not a Slack id");
+        goto out;
+    }
+    if (!action_id ||
+        (strcmp(action_id, "zoneci_approve") != 0 && strcmp(action_id, "zoneci_reject") != 0)) {
+        wh_response_error(resp, 400, "invalid_payload",
+                          "actions[0].action_id: expected zoneci_approve or zoneci_reject");
+        goto out;
+    }
+    if (!token_ok(value, JOB_ID_MAX, true)) {
+        wh_response_error(resp, 400, "invalid_payload",
+                          "actions[0].value: missing or not a job id");
+        goto out;
+    }
+    snprintf(c->user, sizeof(c->user), "%s", user);
+    snprintf(c->job, sizeof(c->job), "%s", value);
+    c->approve = strcmp(action_id, "zoneci_approve") == 0;
+    ok = true;
+out:
+    json_decref(root);
+    return ok;
+}
+
+static void store_failed(wh_response *resp, int rc, const core_error *err)
+{
+    if (rc == CORE_EUNAVAILABLE) {
+        strcpy(resp->retry_after, "5");
+        wh_response_error(resp, 503, "redis_unavailable", "%s", err->msg);
+    } else {
+        wh_response_error(resp, 500, "internal", "%s", err->msg);
+    }
+}
+
+/* The GitHub login of a Slack user through `people`, or NULL. */
+static const char *person_github(const policy_config *cfg, const char *slack)
+{
+    for (size_t i = 0; i < cfg->n_people; i++) {
+        if (strcmp(cfg->people[i].slack, slack) == 0)
+            return cfg->people[i].github;
+    }
+    return NULL;
+}
+
+/* Why user may not decide job (a sentence for them), or NULL when they may. The caller
+ * holds the config read lock. */
+static const char *refusal(const policy_config *cfg, const char *repo, const char *author,
+                           const char *user)
+{
+    const policy_policy *pol = policy_match(cfg, repo);
+    const char *author_slack, *login;
+    bool listed = false;
+
+    for (size_t i = 0; pol && i < pol->n_approvers; i++)
+        listed |= strcmp(pol->approvers[i], user) == 0;
+    if (!listed)
+        return "you are not an approver of this repository's migrations";
+    /* Fail closed: a job whose author is unknown cannot prove the clicker is someone else. */
+    if (!author[0])
+        return "this pull request's author is unknown, so no one can approve it in Slack";
+    author_slack = policy_person_slack(cfg, author);
+    if (author_slack)
+        return strcmp(author_slack, user) == 0 ? "you opened this pull request" : NULL;
+    login = person_github(cfg, user);
+    if (!login)
+        return "the pull request's author has no Slack user in `people` and neither do you, "
+               "so zoneci cannot tell you apart";
+    return strcasecmp(login, author) == 0 ? "you opened this pull request" : NULL;
+}
+
+void wh_slack_interactions(const wh_request *req, wh_response *resp)
+{
+    wh_app *app = req->app;
+    char *payload = NULL;
+    char repo[REPO_MAX], author[AUTHOR_MAX], state[32], reason[96];
+    const char *why;
+    size_t payload_len = 0;
+    core_error err = {0};
+    click c;
+    int rc;
+
+    if (app->n_slack_secrets == 0) {
+        wh_response_error(resp, 404, "slack_disabled",
+                          "slack interactions are off: no slack signing secret is configured");
+        return;
+    }
+    if (!wh_slack_signature_valid(wh_request_header(req, "X-Slack-Request-Timestamp"),
+                                  wh_request_header(req, "X-Slack-Signature"), req->body,
+                                  req->body_len, app->slack_secrets, app->n_slack_secrets,
+                                  core_time_now_ms())) {
+        wh_response_error(resp, 401, "bad_signature",
+                          "X-Slack-Signature does not match, or X-Slack-Request-Timestamp is "
+                          "more than 5 minutes off");
+        CORE_LOG(CORE_LOG_WARN, "slack_refused", "reason=\"bad signature or timestamp\"");
+        return;
+    }
+    payload = malloc(PAYLOAD_MAX);
+    if (!payload) {
+        wh_response_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    rc = wh_form_value(req->body, req->body_len, "payload", payload, PAYLOAD_MAX, &payload_len,
+                       &err);
+    if (rc < 0) {
+        wh_response_error(resp, 400, "invalid_form", "%s", err.msg);
+        goto out;
+    }
+    if (!parse_click(payload, payload_len, &c, resp))
+        goto out;
+    rc = sched_job_field(app->store, c.job, "repo", repo, sizeof(repo), &err);
+    if (rc == 0) {
+        rc = sched_job_field(app->store, c.job, "author", author, sizeof(author), &err);
+        if (rc == CORE_ENOTFOUND) {
+            author[0] = '\0';
+            rc = 0;
+        }
+    }
+    if (rc == CORE_ENOTFOUND) {
+        ephemeral(resp, "Job %s does not exist (any more).", c.job);
+        goto out;
+    }
+    if (rc < 0) {
+        store_failed(resp, rc, &err);
+        goto out;
+    }
+    why = refusal(app->cfg, repo, author, c.user);
+    if (why) {
+        CORE_LOG(CORE_LOG_INFO, "slack_refused", "job=%s user=%s reason=\"%s\"", c.job, c.user,
+                 why);
+        ephemeral(resp, "You cannot decide job %s: %s.", c.job, why);
+        goto out;
+    }
+    snprintf(reason, sizeof(reason), "%s by %s", c.approve ? "approved" : "rejected", c.user);
+    rc = sched_job_decide(app->store, c.job, c.approve, c.user, reason, core_time_now_ms(), state,
+                          &err);
+    if (rc == CORE_ECONFLICT) {
+        ephemeral(resp, "Nothing changed, already decided: %s.", err.msg);
+        goto out;
+    }
+    if (rc == CORE_ENOTFOUND) {
+        ephemeral(resp, "Job %s does not exist (any more).", c.job);
+        goto out;
+    }
+    if (rc < 0) {
+        store_failed(resp, rc, &err);
+        goto out;
+    }
+    if (c.approve)
+        sched_router_kick(app->router);
+    CORE_LOG(CORE_LOG_INFO, "job_decided", "job=%s decision=%s actor=%s", c.job,
+             c.approve ? "approved" : "rejected", c.user);
+    ephemeral(resp, "Job %s %s by <@%s>%s.", c.job, c.approve ? "approved" : "rejected", c.user,
+              c.approve ? "; it goes to routing now" : "");
+out:
+    free(payload);
+}
