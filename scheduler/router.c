@@ -305,6 +305,29 @@ static int follow_the_sun(sched_store *store, const sched_plan *plan, int64_t no
     return 0;
 }
 
+/* Tells the scripts whether commit statuses are wanted (the GitHub App is configured)
+ * and where job pages are; every router keeps it current. */
+static int publish_config(sched_store *store, const policy_config *cfg, core_error *err)
+{
+    char k_st[SCHED_KEY_MAX], k_url[SCHED_KEY_MAX];
+    sched_reply *r = NULL;
+    bool statuses = cfg->github.app_id && cfg->github.private_key_file;
+    int rc = sched_store_key(store, k_st, err, "config:statuses");
+
+    if (rc == 0)
+        rc = sched_store_key(store, k_url, err, "config:public_url");
+    if (rc < 0)
+        return rc;
+    {
+        const char *argv[] = {"MSET", k_st, statuses ? "1" : "0", k_url,
+                              cfg->server.public_url ? cfg->server.public_url : ""};
+
+        rc = sched_store_command(store, argv, 5, &r, err);
+    }
+    sched_reply_free(r);
+    return rc;
+}
+
 int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms,
                       sched_router_stats *stats, core_error *err)
 {
@@ -316,8 +339,10 @@ int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms
     memset(stats, 0, sizeof(*stats));
     if (!loads)
         return core_error_set(err, CORE_ENOMEM, "out of memory");
-    rc = sched_leases_reap(store, now_ms, cfg->runners.max_attempts, &stats->requeued,
-                           &stats->dead, err);
+    rc = publish_config(store, cfg, err);
+    if (rc == 0)
+        rc = sched_leases_reap(store, now_ms, cfg->runners.max_attempts, &stats->requeued,
+                               &stats->dead, err);
     if (rc == 0)
         rc = sched_deferred_promote(store, now_ms, PASS_BATCH, &released, err);
     stats->released = released;

@@ -70,6 +70,26 @@
     /* audit entry; on a final state it also drops the live key and the PR set entry.     */ \
     /* Returns the previous state, or false and why (missing job, or a final one: final  */ \
     /* jobs never move). A job being created has state '' and no state set yet. */          \
+    /* Every change of state of a job that came through a GitHub App installation puts a */ \
+    /* commit status in the outbox, in the same atomic step: a status is never lost and   */ \
+    /* never sent for a change that did not happen. The routers keep config:statuses set */ \
+    /* to whether the App is configured. */                                                 \
+    "local GH_STATE = {succeeded = 'success', failed = 'failure', rejected = 'failure',\n"   \
+    "                  dead = 'error', superseded = 'error', cancelled = 'error'}\n"         \
+    "local function status_put(id, to, reason, now_ms)\n"                                     \
+    "    if redis.call('GET', P .. 'config:statuses') ~= '1' then return end\n"              \
+    "    local f = redis.call('HMGET', job_key(id), 'installation_id', 'repo', 'head_sha')\n"  \
+    "    if not f[1] or f[1] == '' or f[1] == '0' or not f[2] or not f[3] then return end\n"  \
+    "    local url = redis.call('GET', P .. 'config:public_url') or ''\n"                    \
+    "    local msg = {installation_id = tonumber(f[1]), repo = f[2], sha = f[3],\n"           \
+    "                 state = GH_STATE[to] or 'pending', description = to .. ': ' .. reason}\n" \
+    "    if url ~= '' then msg.target_url = url .. '/api/v1/jobs/' .. id end\n"              \
+    "    local oid = tostring(redis.call('INCR', P .. 'outbox:seq'))\n"                        \
+    "    redis.call('HSET', P .. 'outbox:' .. oid, 'kind', 'github_status',\n"                \
+    "               'payload', cjson.encode(msg), 'attempts', 0, 'created_at', now_ms,\n"   \
+    "               'last_error', '', 'state', 'pending', 'token', '')\n"                   \
+    "    redis.call('ZADD', P .. 'outbox:due', now_ms, oid)\n"                                \
+    "end\n"                                                                                    \
     "local function transition(id, to, actor, reason, now_ms, now_iso)\n"                     \
     "    local jk = job_key(id)\n"                                                             \
     "    local cur = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'head_sha')\n"             \
@@ -96,6 +116,7 @@
     "    redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,\n"       \
     "               'from', from, 'state', to, 'actor', actor, 'reason', reason,\n"            \
     "               'at', now_iso)\n"                                                          \
+    "    status_put(id, to, reason, now_ms)\n"                                                 \
     "    return from\n"                                                                        \
     "end\n"                                                                                    \
     /* A history and audit entry without a change of state. */                              \

@@ -164,3 +164,19 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
     wh_response_json(resp, 200, "{\"id\":\"%s\",\"state\":\"%s\",\"decision\":\"%s\"}", id, state,
                      verb);
 }
+
+void wh_api_outbox_dead(const wh_request *req, wh_response *resp)
+{
+    core_error err = {0};
+    int rc;
+
+    if (!authorized(req, resp))
+        return;
+    core_buf_reset(&resp->body);
+    rc = sched_outbox_dead_list(req->app->store, LIST_MAX, &resp->body, &err);
+    if (rc < 0) {
+        store_error(resp, rc, &err);
+        return;
+    }
+    resp->status = 200;
+}

@@ -17,6 +17,8 @@ struct sched_plan;
 struct sched_router;
 struct sched_watch;
 struct sched_inspector;
+struct notify_outbox;
+struct notify_github;
 typedef struct wh_runners wh_runners;
 
 /* A runner token and the regions it may claim in (none listed: every region). */
@@ -40,6 +42,7 @@ typedef enum wh_route {
     WH_ROUTE_SLACK,
     WH_ROUTE_APPROVE,
     WH_ROUTE_REJECT,
+    WH_ROUTE_OUTBOX_DEAD,
     WH_ROUTE_COUNT
 } wh_route;
 
@@ -90,6 +93,8 @@ typedef struct wh_app {
     struct sched_plan *plan;     /* cfg compiled for routing; swapped with cfg */
     struct sched_router *router; /* this process's routing thread */
     struct sched_inspector *inspector; /* this process's inspection workers */
+    struct notify_outbox *outbox;      /* this process's delivery workers */
+    struct notify_github *github;      /* the GitHub App, when configured (tokens) */
     wh_runner_token *runner_tokens;
     size_t n_runner_tokens;
     wh_runners *runners;         /* long-polling claims waiting for work */

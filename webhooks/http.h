@@ -53,6 +53,7 @@ void wh_response_json(wh_response *resp, int status, const char *fmt, ...)
 void wh_github_handle(const wh_request *req, wh_response *resp);
 void wh_api_jobs_list(const wh_request *req, wh_response *resp);
 void wh_api_job_get(const wh_request *req, wh_response *resp, const char *id);
+void wh_api_outbox_dead(const wh_request *req, wh_response *resp);
 void wh_health_live(const wh_request *req, wh_response *resp);
 void wh_health_ready(const wh_request *req, wh_response *resp);
 void wh_metrics_render(const wh_request *req, wh_response *resp);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "notifier/notifier.h"
 #include "scheduler/scheduler.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
@@ -11,7 +12,7 @@ static const int status_codes[WH_N_STATUS - 1] = {WH_STATUS_CODES};
 static const char *const route_names[WH_ROUTE_COUNT] = {
     "github_webhook", "jobs_list", "job_get",   "healthz",  "readyz",
     "metrics",        "claim",     "heartbeat", "complete", "not_found",
-    "slack_interactions", "job_approve", "job_reject"};
+    "slack_interactions", "job_approve", "job_reject", "outbox_dead"};
 static const char *const event_names[WH_EVENT_COUNT] = {
     "ping", "pull_request", "installation", "installation_repositories", "other"};
 static const char *const outcome_names[WH_OUTCOME_COUNT] = {
@@ -136,6 +137,32 @@ static void render_deliveries(const wh_metrics *m, core_buf *b)
     }
 }
 
+/* The outbox as Redis sees it (every process's messages) and this process's deliveries. */
+static void render_outbox(wh_app *app, core_buf *b)
+{
+    int64_t pending = 0, dead = 0;
+    notify_outbox_stats st = {0};
+
+    if (sched_outbox_counts(app->store, &pending, &dead, NULL) == 0)
+        core_buf_printf(b,
+                        "# HELP zoneci_outbox_messages Outbound messages in Redis, by state.\n"
+                        "# TYPE zoneci_outbox_messages gauge\n"
+                        "zoneci_outbox_messages{state=\"pending\"} %lld\n"
+                        "zoneci_outbox_messages{state=\"dead\"} %lld\n",
+                        (long long)pending, (long long)dead);
+    if (app->outbox)
+        notify_outbox_stats_get(app->outbox, &st);
+    core_buf_printf(b,
+                    "# HELP zoneci_outbox_deliveries_total Deliveries by this process, by "
+                    "outcome.\n"
+                    "# TYPE zoneci_outbox_deliveries_total counter\n"
+                    "zoneci_outbox_deliveries_total{outcome=\"delivered\"} %llu\n"
+                    "zoneci_outbox_deliveries_total{outcome=\"retried\"} %llu\n"
+                    "zoneci_outbox_deliveries_total{outcome=\"dead\"} %llu\n",
+                    (unsigned long long)st.delivered, (unsigned long long)st.retried,
+                    (unsigned long long)st.dead);
+}
+
 void wh_metrics_render(const wh_request *req, wh_response *resp)
 {
     wh_app *app = req->app;
@@ -152,6 +179,7 @@ void wh_metrics_render(const wh_request *req, wh_response *resp)
                     "# TYPE zoneci_redis_errors_total counter\n"
                     "zoneci_redis_errors_total %llu\n",
                     (unsigned long long)sched_store_error_count(app->store));
+    render_outbox(app, b);
     core_buf_printf(b,
                     "# HELP zoneci_build_info Version and the time-zone data in use.\n"
                     "# TYPE zoneci_build_info gauge\n"

@@ -19,6 +19,7 @@
 
 #include <microhttpd.h>
 
+#include "notifier/notifier.h"
 #include "policies/policies.h"
 #include "scheduler/scheduler.h"
 #include "webhooks/app.h"
@@ -125,6 +126,8 @@ static wh_route route_of(const char *method, const char *path, char job_id[JOB_I
     }
     if (strcmp(path, "/api/v1/runners/claim") == 0)
         return WH_ROUTE_CLAIM;
+    if (strcmp(path, "/api/v1/outbox/dead") == 0)
+        return WH_ROUTE_OUTBOX_DEAD;
     if (strcmp(path, "/healthz") == 0)
         return WH_ROUTE_HEALTHZ;
     if (strcmp(path, "/readyz") == 0)
@@ -180,6 +183,9 @@ static void dispatch(const wh_request *req, wh_response *resp, wh_route route, c
         break;
     case WH_ROUTE_CLAIM:
         wh_runner_claim(req, resp);
+        break;
+    case WH_ROUTE_OUTBOX_DEAD:
+        wh_api_outbox_dead(req, resp);
         break;
     case WH_ROUTE_HEARTBEAT:
         wh_runner_heartbeat(req, resp, id);
@@ -509,6 +515,66 @@ static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_
 }
 
 #define INSPECT_WORKERS 2
+#define KEY_FILE_MAX (64 * 1024)
+
+/* The inspector's https fetches use the GitHub App's installation tokens. */
+static int github_token(int64_t installation_id, char **token, void *ctx, core_error *err)
+{
+    notify_http *http = NULL;
+    int rc = notify_http_new(&http, err);
+
+    if (rc == 0)
+        rc = notify_github_installation_token(ctx, http, installation_id, core_time_now_ms(),
+                                              token, err);
+    notify_http_free(http);
+    return rc;
+}
+
+/* The outbox pool, with whatever credentials the configuration names: a missing one
+ * only means that kind of message is not deliverable (and says so). */
+static int start_outbox(wh_app *app, const policy_config *cfg, core_error *err)
+{
+    notify_outbox_config oc = {0};
+    char *key = NULL, *bot = NULL;
+    size_t key_len = 0;
+    core_error e2 = {0};
+    int rc;
+
+    if (cfg->github.app_id && cfg->github.private_key_file) {
+        rc = core_file_read(cfg->github.private_key_file, KEY_FILE_MAX, &key, &key_len, err);
+        if (rc < 0)
+            return core_error_wrap(err, "github.private_key_file");
+        rc = notify_github_new(&app->github, cfg->github.api_url, cfg->github.app_id, key,
+                               key_len, err);
+        if (rc < 0) {
+            memset(key, 0, key_len);
+            free(key);
+            return core_error_wrap(err, "github app");
+        }
+        oc.github_api_url = cfg->github.api_url;
+        oc.github_app_id = cfg->github.app_id;
+        oc.github_private_key = key;
+        oc.github_key_len = key_len;
+    }
+    if (cfg->slack.present) {
+        if (policy_secret_read(&cfg->slack.bot_token, &bot, &e2) == 0) {
+            oc.slack_api_url = cfg->slack.api_url;
+            oc.slack_bot_token = bot;
+        } else {
+            CORE_LOG(CORE_LOG_WARN, "slack", "msg=\"no cards can be posted: %s\"", e2.msg);
+        }
+    }
+    rc = notify_outbox_start(&app->outbox, app->store, &oc, err);
+    if (key) {
+        memset(key, 0, key_len);
+        free(key);
+    }
+    if (bot) {
+        memset(bot, 0, strlen(bot));
+        free(bot);
+    }
+    return rc;
+}
 
 static void kick_router(void *router)
 {
@@ -521,6 +587,8 @@ static void app_release(wh_app *app)
     wh_runners_free(app->runners);
     wh_runner_tokens_free(app->runner_tokens, app->n_runner_tokens);
     sched_inspector_stop(app->inspector);
+    notify_outbox_stop(app->outbox);
+    notify_github_free(app->github);
     sched_router_stop(app->router);
     sched_plan_free(app->plan);
     wh_secrets_free(app->github_secrets, app->n_github_secrets);
@@ -556,8 +624,13 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
     if (rc == 0)
         rc = sched_router_start(&app->router, app->store, app->plan, err);
     if (rc == 0)
+        rc = start_outbox(app, cfg, err);
+    if (rc == 0) {
+        sched_token_source tokens = {app->github ? github_token : NULL, app->github};
+
         rc = sched_inspector_start(&app->inspector, app->store, app->plan, INSPECT_WORKERS,
-                                   NULL, kick_router, app->router, err);
+                                   &tokens, kick_router, app->router, err);
+    }
     if (rc == 0)
         rc = load_runner_tokens(cfg, &app->runner_tokens, &app->n_runner_tokens, err);
     if (rc == 0)
