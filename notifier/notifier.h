@@ -216,7 +216,8 @@ typedef struct notify_card {
     const char *job_id; /* the buttons' value: 1..255 characters of [A-Za-z0-9._:-] */
     /* Later states of the card. */
     notify_card_decision decision;
-    const char *decided_by;   /* Slack user id of the decider */
+    const char *decided_by;   /* Slack user id of the decider (a mention), or another name
+                               * ("operator": decided through the API), shown as text */
     const char *decided_at;   /* pre-formatted, in the decider's region time */
     const char *escalated_to; /* the region it was escalated to, or NULL */
 } notify_card;
@@ -227,12 +228,13 @@ typedef struct notify_card {
  * NOTIFY_SLACK_ACTION_APPROVE) and Reject (danger, with a confirm dialog, action
  * NOTIFY_SLACK_ACTION_REJECT) buttons whose value is job_id; a decided card shows who
  * decided and when instead; an escalated one says where it went. Returns 0, CORE_EINVAL
- * (no repo or job_id, a job_id or Slack user id of the wrong shape), CORE_ENOMEM. Pure;
+ * (no repo or job_id, a job_id or mention of the wrong shape, a decision without a
+ * decider), CORE_ENOMEM. Pure;
  * any thread. */
 int notify_slack_card(const notify_card *card, core_buf *out);
 
 /* The card once decided: a copy of card with decision (NOTIFY_CARD_APPROVED or
- * NOTIFY_CARD_REJECTED), decider (Slack user id) and when_local (e.g. "2026-03-09 10:30
+ * NOTIFY_CARD_REJECTED), decider (as decided_by) and when_local (e.g. "2026-03-09 10:30
  * PST") set, built as notify_slack_card does. */
 int notify_slack_card_decided(const notify_card *card, notify_card_decision decision,
                               const char *decider, const char *when_local, core_buf *out);
@@ -272,6 +274,9 @@ int notify_slack_update(notify_http *http, const char *api_url, const char *bot_
  *   github_status  {"installation_id", "repo", "sha", "state", "description"?, "target_url"?}
  *   slack_post     {"channel", "blocks" (array, or its JSON text), "text"}
  *   slack_update   {"channel", "ts", "blocks", "text"}
+ *   slack_card     {"job_id", "card"}: card N of a job awaiting approval, rendered from
+ *                  the job when delivered (scheduler.h, approvals); its ts is kept
+ *   slack_card_update {"job_id", "cards"}: the job's first N cards, rendered again
  * A payload that is not valid for its kind, one the peer refuses as invalid (CORE_EINVAL:
  * a 422, Slack's invalid_blocks) or whose target is not there (CORE_ENOTFOUND) is dead at
  * once: retrying cannot help. */

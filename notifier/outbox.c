@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "notifier/cards.h"
 #include "notifier/notifier.h"
 #include "scheduler/scheduler.h"
 
@@ -118,6 +119,27 @@ static int send_slack(worker *w, json_t *root, bool update, char ts_out[NOTIFY_S
     return rc;
 }
 
+/* slack_card {"job_id", "card"} and slack_card_update {"job_id", "cards"}. */
+static int send_card(worker *w, json_t *root, bool update, int *retry_after_s, core_error *err)
+{
+    notify_outbox *ob = w->ob;
+    notify_slack_target slack = {ob->slack_api_url, ob->slack_token};
+    const char *job = str_field(root, "job_id");
+    json_t *n = json_object_get(root, update ? "cards" : "card");
+
+    if (!job || !json_is_integer(n) || json_integer_value(n) < 0)
+        return core_error_set(err, CORE_EINVAL, "%s: payload needs job_id and %s",
+                              update ? "slack_card_update" : "slack_card",
+                              update ? "cards" : "card");
+    if (!ob->slack_token || !ob->slack_api_url)
+        return core_error_set(err, CORE_EUNAVAILABLE, "slack bot token not configured");
+    if (update)
+        return notify_card_update(w->http, &slack, ob->store, job,
+                                  (size_t)json_integer_value(n), retry_after_s, err);
+    return notify_card_post(w->http, &slack, ob->store, job, (size_t)json_integer_value(n),
+                            retry_after_s, err);
+}
+
 /* One delivery attempt: 0, or the client's error (with retry_after_s when the peer gave
  * one). ts_out receives a new Slack message's ts. */
 static int send_msg(worker *w, const sched_outbox_msg *m, char ts_out[NOTIFY_SLACK_TS_MAX],
@@ -136,6 +158,10 @@ static int send_msg(worker *w, const sched_outbox_msg *m, char ts_out[NOTIFY_SLA
         rc = send_slack(w, root, false, ts_out, retry_after_s, err);
     else if (strcmp(m->kind, "slack_update") == 0)
         rc = send_slack(w, root, true, ts_out, retry_after_s, err);
+    else if (strcmp(m->kind, "slack_card") == 0)
+        rc = send_card(w, root, false, retry_after_s, err);
+    else if (strcmp(m->kind, "slack_card_update") == 0)
+        rc = send_card(w, root, true, retry_after_s, err);
     else
         rc = core_error_set(err, CORE_EINVAL, "unknown outbox message kind");
     json_decref(root);

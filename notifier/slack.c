@@ -396,8 +396,15 @@ static void state_blocks(cardb *b, const notify_card *c)
         c->decision == NOTIFY_CARD_APPROVED ? ":white_check_mark: *Approved* by "
                                             : ":no_entry: *Rejected* by ",
         NOTIFY_TEXT_PLAIN, NOTIFY_SLACK_MAX_TEXT);
-    snprintf(who, sizeof(who), "<@%s>", c->decided_by);
-    put(b, &t, who, NOTIFY_TEXT_PLAIN, NOTIFY_SLACK_MAX_TEXT);
+    if (user_valid(c->decided_by)) {
+        snprintf(who, sizeof(who), "<@%s>", c->decided_by);
+        put(b, &t, who, NOTIFY_TEXT_PLAIN, NOTIFY_SLACK_MAX_TEXT);
+    } else {
+        /* Decided through the operator API: a name, not a Slack user. */
+        put_capped(b, &t, c->decided_by, NOTIFY_TEXT_MRKDWN | NOTIFY_TEXT_ONELINE, 100,
+                   NOTIFY_SLACK_MAX_TEXT);
+        put(b, &t, " (zoneci API)", NOTIFY_TEXT_PLAIN, NOTIFY_SLACK_MAX_TEXT);
+    }
     if (c->decided_at && *c->decided_at) {
         put(b, &t, " at ", NOTIFY_TEXT_PLAIN, NOTIFY_SLACK_MAX_TEXT);
         put_capped(b, &t, c->decided_at, NOTIFY_TEXT_MRKDWN | NOTIFY_TEXT_ONELINE, 100,
@@ -458,7 +465,7 @@ int notify_slack_card(const notify_card *c, core_buf *out)
     }
     if (c->decision != NOTIFY_CARD_OPEN &&
         ((c->decision != NOTIFY_CARD_APPROVED && c->decision != NOTIFY_CARD_REJECTED) ||
-         !user_valid(c->decided_by)))
+         !c->decided_by || !*c->decided_by))
         return CORE_EINVAL;
     b.blocks = json_array();
     if (!b.blocks)

@@ -36,7 +36,8 @@ static const char *str_at(const sched_reply *r, size_t i)
 }
 
 int sched_job_decide(sched_store *store, const char *id, bool approve, const char *actor,
-                     const char *reason, int64_t now_ms, char state_out[32], core_error *err)
+                     const char *reason, const char *when_local, int64_t now_ms,
+                     char state_out[32], core_error *err)
 {
     char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
     char now[24], iso[CORE_ISO_MAX];
@@ -60,9 +61,10 @@ int sched_job_decide(sched_store *store, const char *id, bool approve, const cha
     {
         const char *keys[] = {k_job, k_hist, k_audit};
         const char *args[] = {
-            sched_store_prefix(store), id, approve ? "approve" : "reject", actor, reason, now, iso};
+            sched_store_prefix(store), id, approve ? "approve" : "reject", actor, reason, now, iso,
+            when_local ? when_local : ""};
 
-        rc = sched_store_eval(store, SCHED_SCRIPT_DECIDE, keys, 3, args, 7, &r, err);
+        rc = sched_store_eval(store, SCHED_SCRIPT_DECIDE, keys, 3, args, 8, &r, err);
     }
     if (rc < 0)
         return rc;

@@ -167,8 +167,8 @@ static int read_view(sched_store *store, const char *id, job_view *v, core_error
  * given field/value pairs. CORE_ECONFLICT when the job left `inspecting` meanwhile
  * (superseded, cancelled). */
 static int finish_once(sched_store *store, const char *id, const char *outcome, const char *reason,
-                  int64_t now_ms, int64_t retry_at, const char *const *fields, size_t n_fields,
-                  core_error *err)
+                       int64_t now_ms, int64_t retry_at, const char *card,
+                       const char *const *fields, size_t n_fields, core_error *err)
 {
     char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
     char now[24], iso[CORE_ISO_MAX], retry[24];
@@ -189,6 +189,7 @@ static int finish_once(sched_store *store, const char *id, const char *outcome, 
     args[n++] = now;
     args[n++] = iso;
     args[n++] = retry;
+    args[n++] = card ? card : "";
     for (size_t i = 0; i < n_fields && n < SCHED_STORE_ARGS_MAX - 8; i++)
         args[n++] = fields[i];
     {
@@ -206,14 +207,15 @@ static int finish_once(sched_store *store, const char *id, const char *outcome, 
 /* finish_once, retried while Redis is unavailable: the work is done, and losing its
  * result would leave the job to the inspection lease. */
 static int finish(sched_store *store, const char *id, const char *outcome, const char *reason,
-                  int64_t now_ms, int64_t retry_at, const char *const *fields, size_t n_fields,
-                  core_error *err)
+                  int64_t now_ms, int64_t retry_at, const char *card, const char *const *fields,
+                  size_t n_fields, core_error *err)
 {
     int64_t give_up = core_time_mono_ms() + FINISH_RETRY_MS;
     int rc;
 
     for (;;) {
-        rc = finish_once(store, id, outcome, reason, now_ms, retry_at, fields, n_fields, err);
+        rc = finish_once(store, id, outcome, reason, now_ms, retry_at, card, fields, n_fields,
+                         err);
         if (rc != CORE_EUNAVAILABLE || core_time_mono_ms() >= give_up)
             return rc;
         poll(NULL, 0, 200);
@@ -332,8 +334,8 @@ static int inspect_diff(const inspect_policy *pol, const job_view *v,
 }
 
 static int record_report(sched_store *store, const char *id, const policy_report *report,
-                         const char *outcome, const char *reason, int64_t now_ms, int attempts,
-                         core_error *err)
+                         const char *outcome, const char *reason, const char *card,
+                         int64_t now_ms, int attempts, core_error *err)
 {
     core_buf json = {0};
     char n_attempts[16];
@@ -354,10 +356,39 @@ static int record_report(sched_store *store, const char *id, const policy_report
                                 "inspect_attempts",
                                 n_attempts};
 
-        rc = finish(store, id, outcome, reason, now_ms, 0, fields, 8, err);
+        rc = finish(store, id, outcome, reason, now_ms, 0, card, fields, 8, err);
     }
     core_buf_free(&json);
     return rc;
+}
+
+/* The card of a job that now awaits approval, from the current plan; when no Slack card
+ * can be posted the reason says how to decide instead. */
+static int approval_card(const sched_plan *const *plan, pthread_mutex_t *plan_lock,
+                         const job_view *v, int64_t now_ms, sched_approval_card_info *card,
+                         char *reason, size_t reason_len, core_error *err)
+{
+    size_t n = strlen(reason);
+    int rc;
+
+    if (plan_lock)
+        pthread_mutex_lock(plan_lock);
+    rc = sched_approval_card(*plan, v->repo, now_ms, NULL, card, err);
+    if (plan_lock)
+        pthread_mutex_unlock(plan_lock);
+    if (rc < 0)
+        return rc;
+    if (card->region < 0)
+        sched_approval_card_info_free(card);
+    if (card->region < 0)
+        snprintf(reason + n, reason_len - n, "; no region of the policy ever opens: approve "
+                                             "through the API");
+    else if (card->no_card[0])
+        snprintf(reason + n, reason_len - n, "; ask %s, no slack card (%s): approve through "
+                                             "the API", card->where, card->no_card);
+    else
+        snprintf(reason + n, reason_len - n, "; card to %s", card->where);
+    return 0;
 }
 
 int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
@@ -367,7 +398,8 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
     inspect_policy pol;
     policy_report *report = NULL;
     job_view v;
-    char reason[512], lock_key[SCHED_KEY_MAX], token[33];
+    char reason[768], lock_key[SCHED_KEY_MAX], token[33];
+    sched_approval_card_info card = {0};
     core_error e2 = {0};
     bool locked = false;
     int rc;
@@ -393,7 +425,7 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
         rc = finish(store, result->job_id, "route",
                     pol.matched ? "no migration policy for this repository; routing"
                                 : "no policy matches this repository; routing",
-                    now_ms, 0, NULL, 0, err);
+                    now_ms, 0, NULL, NULL, 0, err);
         goto out;
     }
     rc = fetch_lock(store, v.repo, lock_key, token, &locked, err);
@@ -404,7 +436,7 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
         result->outcome = "retry";
         rc = finish(store, result->job_id, "retry",
                     "inspecting: waiting for another fetch of this repository", now_ms,
-                    now_ms + 2000, NULL, 0, err);
+                    now_ms + 2000, NULL, NULL, 0, err);
         goto out;
     }
     rc = inspect_diff(&pol, &v, tokens, &report, &e2);
@@ -412,8 +444,11 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
     if (rc == 0) {
         result->outcome = decide(report, pol.approval, reason, sizeof(reason));
         result->risk = policy_report_risk(report);
-        rc = record_report(store, result->job_id, report, result->outcome, reason, now_ms,
-                           v.attempts + 1, err);
+        if (strcmp(result->outcome, "approve") == 0)
+            rc = approval_card(plan, plan_lock, &v, now_ms, &card, reason, sizeof(reason), err);
+        if (rc == 0)
+            rc = record_report(store, result->job_id, report, result->outcome, reason,
+                               card.spec, now_ms, v.attempts + 1, err);
     } else if (v.attempts + 1 < MAX_INSPECT_ATTEMPTS) {
         char n_attempts[16];
         const char *fields[] = {"inspect_attempts", n_attempts};
@@ -423,8 +458,8 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
         snprintf(reason, sizeof(reason), "inspecting: cannot read the diff (%s); retrying in %llds",
                  e2.msg, (long long)(backoff / 1000));
         result->outcome = "retry";
-        rc = finish(store, result->job_id, "retry", reason, now_ms, now_ms + backoff, fields, 2,
-                    err);
+        rc = finish(store, result->job_id, "retry", reason, now_ms, now_ms + backoff, NULL, fields,
+                    2, err);
     } else {
         const char *fields[] = {"risk", "unknown", "inspect_attempts", "0"};
 
@@ -434,9 +469,13 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
                  "required",
                  MAX_INSPECT_ATTEMPTS, e2.msg);
         result->outcome = "approve";
-        rc = finish(store, result->job_id, "approve", reason, now_ms, 0, fields, 4, err);
+        rc = approval_card(plan, plan_lock, &v, now_ms, &card, reason, sizeof(reason), err);
+        if (rc == 0)
+            rc = finish(store, result->job_id, "approve", reason, now_ms, 0, card.spec, fields, 4,
+                        err);
     }
 out:
+    sched_approval_card_info_free(&card);
     policy_report_free(report);
     policy_snapshot_free(&pol);
     return rc;

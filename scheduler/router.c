@@ -354,6 +354,8 @@ int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms
         rc = route_list(store, plan, "routing", "", NULL, true, now_ms, loads, stats, err);
     if (rc == 0)
         rc = follow_the_sun(store, plan, now_ms, loads, stats, err);
+    if (rc == 0)
+        rc = sched_escalate_due(store, plan, now_ms, &stats->escalated, err);
     free(loads);
     return rc;
 }
@@ -372,11 +374,12 @@ static void *router_main(void *arg)
                                           &err) < 0)
             CORE_LOG(CORE_LOG_WARN, "router_pass", "msg=\"%s\"", err.msg);
         else if (rt->plan && (stats.routed || stats.released || stats.rerouted ||
-                              stats.requeued || stats.dead))
+                              stats.requeued || stats.dead || stats.escalated))
             CORE_LOG(CORE_LOG_INFO, "router_pass",
-                     "routed=%zu released=%zu rerouted=%zu raced=%zu requeued=%zu dead=%zu",
+                     "routed=%zu released=%zu rerouted=%zu raced=%zu requeued=%zu dead=%zu "
+                     "escalated=%zu",
                      stats.routed, stats.released, stats.rerouted, stats.raced, stats.requeued,
-                     stats.dead);
+                     stats.dead, stats.escalated);
         if (atomic_exchange(&rt->kicked, false))
             continue;
         clock_gettime(CLOCK_REALTIME, &deadline);

@@ -119,7 +119,9 @@ int sched_job_transition(sched_store *store, const char *id, const char *from, c
 
 /* A human decision on a job awaiting approval (SPEC section 7), in one atomic Lua step:
  * the first decision wins. The job records `decision` (approved|rejected), `decided_by`
- * (actor) and `decided_at`, with a history and audit entry by actor. Approving hands the
+ * (actor), `decided_at` and `decided_local` (when_local: the decider's region time, see
+ * sched_approval_local_time), with a history and audit entry by actor; the job's cards
+ * are updated and its escalation ends. Approving hands the
  * job to routing (the routing set, like an inspection that needs no approval: it stays
  * awaiting_approval until a router moves it, so kick one); rejecting moves it to
  * `rejected` (final). state_out receives the state after the call, or on CORE_ECONFLICT
@@ -127,7 +129,8 @@ int sched_job_transition(sched_store *store, const char *id, const char *from, c
  * the message says who decided). CORE_ENOTFOUND for an unknown job, CORE_EINVAL for an
  * empty or overlong actor or reason. Strings are borrowed. Thread-safe. */
 int sched_job_decide(sched_store *store, const char *id, bool approve, const char *actor,
-                     const char *reason, int64_t now_ms, char state_out[32], core_error *err);
+                     const char *reason, const char *when_local, int64_t now_ms,
+                     char state_out[32], core_error *err);
 
 /* Appends the job's JSON (SPEC section 9: id, state, repo, pr, head_sha, region, reason,
  * attempts, history, ...) to out. CORE_ENOTFOUND for an unknown id. */
@@ -254,6 +257,7 @@ typedef struct sched_router_stats {
     size_t raced;    /* jobs another process had already moved */
     size_t requeued; /* expired leases whose job went back to its queue */
     size_t dead;     /* expired leases whose job had no attempts left */
+    size_t escalated; /* undecided jobs whose approval card went to the next region */
     size_t errors;
 } sched_router_stats;
 
@@ -272,7 +276,8 @@ int sched_deferred_promote(sched_store *store, int64_t now_ms, size_t limit, siz
 int sched_region_loads(sched_store *store, const struct policy_config *cfg, int64_t now_ms,
                        sched_region_load *loads, core_error *err);
 /* One pass at an injected instant: reap expired leases, release due deferrals, route new
- * and released jobs, re-route queued jobs whose region closed. */
+ * and released jobs, re-route queued jobs whose region closed, escalate undecided
+ * approvals. */
 int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms,
                       sched_router_stats *stats, core_error *err);
 
@@ -374,6 +379,73 @@ void sched_inspector_set_plan(sched_inspector *ins, const sched_plan *plan);
 /* A job arrived: wake a worker. Never blocks. */
 void sched_inspector_kick(sched_inspector *ins);
 void sched_inspector_stop(sched_inspector *ins);
+
+/* ---- approvals (scheduler/approval.c) ----------------------------------------------------
+ * A job awaiting approval has cards: card N is recorded in the job (its region, Slack
+ * channel, mentions, when, and once posted its ts), posted through the outbox
+ * ("slack_card" {job_id, card}) and re-rendered by "slack_card_update" {job_id, cards}
+ * whenever the job's word changes (a decision, an escalation). `{P}:escalate` (score =
+ * when) holds the undecided jobs whose next escalation is due. */
+#define SCHED_CARDS_MAX 16
+
+/* The region that approves a job of repo at `at` (SPEC section 7): the first of its
+ * policy's regions whose window is open, else the one that opens first. skip (indexes of
+ * cfg->regions; NULL for none) passes regions over (escalation asks each region once).
+ * Returns the region's index and *opens_at (at when open now), or -1 when none is left. */
+int sched_approval_region(const sched_plan *plan, const char *repo, int64_t at, const bool *skip,
+                          int64_t *opens_at);
+
+/* What a card for repo at `at` records. spec is malloc'd JSON for the scripts: {region
+ * ("" when none is left), channel ("" when no card can be posted), mentions (Slack ids,
+ * comma-separated), oncall (for people: "@login" through `people`, else the Slack id),
+ * plan, escalate_at}. */
+typedef struct sched_approval_card_info {
+    int region;        /* index into cfg->regions, or -1 */
+    char where[160];   /* "apac-tokyo (open now)", "emea-berlin (opens 09:00 CET, in 2h)" */
+    char no_card[160]; /* why no Slack card is posted ("no slack is configured"), or "" */
+    char *spec;
+} sched_approval_card_info;
+
+/* Fills info for the region sched_approval_region picks. CORE_ENOMEM only. */
+int sched_approval_card(const sched_plan *plan, const char *repo, int64_t at, const bool *skip,
+                        sched_approval_card_info *info, core_error *err);
+void sched_approval_card_info_free(sched_approval_card_info *info);
+
+/* When a decision was made, as its decider reads it: "2026-03-09 10:30 JST" in the zone of
+ * fallback_region (the approving region) if decider (a Slack user id, or NULL) is on call
+ * there, else of the first region whose on-call list holds them, else of
+ * fallback_region, else UTC. */
+void sched_approval_local_time(const sched_plan *plan, const char *decider,
+                               const char *fallback_region, int64_t at, char out[64]);
+
+/* Escalates the undecided jobs whose escalation is due at now_ms: each one's next card
+ * goes to the next region (sched_approval_region, skipping the regions already asked),
+ * escalate_after_minutes later again, until no region is left. Any number of processes
+ * may call it: a card count compare-and-set makes each escalation happen once. */
+int sched_escalate_due(sched_store *store, const sched_plan *plan, int64_t now_ms,
+                       size_t *escalated, core_error *err);
+
+/* A job as its cards show it. Strings are "" when absent and live as long as the view. */
+typedef struct sched_card_view {
+    const char *state, *repo, *title, *author, *head_sha, *clone_url;
+    const char *report; /* the migration report JSON, or "" */
+    const char *plan;   /* the routing plan once approved */
+    const char *decision, *decided_by, *decided_local;
+    int64_t pr;
+    size_t n_cards;
+    struct {
+        const char *region, *channel, *mentions, *ts;
+    } cards[SCHED_CARDS_MAX];
+    void *owner;
+} sched_card_view;
+
+/* Reads job id's card view; free it with sched_card_view_free. CORE_ENOTFOUND. */
+int sched_card_view_get(sched_store *store, const char *id, sched_card_view *out, core_error *err);
+void sched_card_view_free(sched_card_view *view);
+/* Records that card N of job id was posted as ts. *first is false when the card already
+ * had a ts (a delivery retried after its post went through). CORE_ENOTFOUND. */
+int sched_card_posted(sched_store *store, const char *id, size_t card, const char *ts,
+                      bool *first, core_error *err);
 
 /* ---- the outbox (scheduler/outbox.c) -----------------------------------------------------
  * Every outbound message (a Slack post or update, a GitHub status) is first a record in

@@ -15,6 +15,7 @@
     "local AUDIT_MAXLEN = " STR(SCHED_AUDIT_MAXLEN) "\n"                                       \
     "local FINAL = {succeeded = true, failed = true, rejected = true, dead = true,\n"          \
     "               superseded = true, cancelled = true}\n"                                    \
+    "local function str(v) if type(v) == 'string' then return v end return '' end\n"          \
     "local function job_key(id) return P .. 'job:' .. id end\n"                                \
     "local function history_key(id) return P .. 'job:' .. id .. ':history' end\n"             \
     "local function state_key(state) return P .. 'state:' .. state end\n"                     \
@@ -70,26 +71,74 @@
     /* audit entry; on a final state it also drops the live key and the PR set entry.     */ \
     /* Returns the previous state, or false and why (missing job, or a final one: final  */ \
     /* jobs never move). A job being created has state '' and no state set yet. */          \
+    /* An outbound message, due now (scheduler.h, the outbox). */ \
+    "local function outbox_add(kind, payload, now_ms)\n" \
+    "    local oid = tostring(redis.call('INCR', P .. 'outbox:seq'))\n" \
+    "    redis.call('HSET', P .. 'outbox:' .. oid, 'kind', kind, 'payload', payload,\n" \
+    "               'attempts', 0, 'created_at', now_ms, 'last_error', '',\n" \
+    "               'state', 'pending', 'token', '')\n" \
+    "    redis.call('ZADD', P .. 'outbox:due', now_ms, oid)\n" \
+    "    return oid\n" \
+    "end\n" \
     /* Every change of state of a job that came through a GitHub App installation puts a */ \
     /* commit status in the outbox, in the same atomic step: a status is never lost and   */ \
     /* never sent for a change that did not happen. The routers keep config:statuses set */ \
-    /* to whether the App is configured. */                                                 \
-    "local GH_STATE = {succeeded = 'success', failed = 'failure', rejected = 'failure',\n"   \
-    "                  dead = 'error', superseded = 'error', cancelled = 'error'}\n"         \
-    "local function status_put(id, to, reason, now_ms)\n"                                     \
-    "    if redis.call('GET', P .. 'config:statuses') ~= '1' then return end\n"              \
-    "    local f = redis.call('HMGET', job_key(id), 'installation_id', 'repo', 'head_sha')\n"  \
-    "    if not f[1] or f[1] == '' or f[1] == '0' or not f[2] or not f[3] then return end\n"  \
-    "    local url = redis.call('GET', P .. 'config:public_url') or ''\n"                    \
-    "    local msg = {installation_id = tonumber(f[1]), repo = f[2], sha = f[3],\n"           \
-    "                 state = GH_STATE[to] or 'pending', description = to .. ': ' .. reason}\n" \
-    "    if url ~= '' then msg.target_url = url .. '/api/v1/jobs/' .. id end\n"              \
-    "    local oid = tostring(redis.call('INCR', P .. 'outbox:seq'))\n"                        \
-    "    redis.call('HSET', P .. 'outbox:' .. oid, 'kind', 'github_status',\n"                \
-    "               'payload', cjson.encode(msg), 'attempts', 0, 'created_at', now_ms,\n"   \
-    "               'last_error', '', 'state', 'pending', 'token', '')\n"                   \
-    "    redis.call('ZADD', P .. 'outbox:due', now_ms, oid)\n"                                \
-    "end\n"                                                                                    \
+    /* to whether the App is configured. The words say where the job is and why. */ \
+    "local GH_STATE = {succeeded = 'success', failed = 'failure', rejected = 'failure',\n" \
+    "                  dead = 'error', superseded = 'error', cancelled = 'error'}\n" \
+    "local function status_words(id, to, reason)\n" \
+    "    local f = redis.call('HMGET', job_key(id), 'runner', 'region', 'approval_region',\n" \
+    "                         'approval_oncall')\n" \
+    "    if to == 'awaiting_approval' and f[3] and f[3] ~= '' then\n" \
+    "        local s = 'Awaiting approval in ' .. f[3]\n" \
+    "        if f[4] and f[4] ~= '' then s = s .. ' (on call: ' .. f[4] .. ')' end\n" \
+    "        return s\n" \
+    "    elseif to == 'leased' then return 'Running on ' .. str(f[1]) .. ' in ' .. str(f[2])\n" \
+    "    elseif to == 'succeeded' then return 'Succeeded on ' .. str(f[1])\n" \
+    "    elseif to == 'failed' then return 'Failed on ' .. str(f[1])\n" \
+    "    end\n" \
+    "    return (string.gsub(reason, '^%l', string.upper))\n" \
+    "end\n" \
+    "local function status_put(id, to, reason, now_ms, now_iso)\n" \
+    "    if redis.call('GET', P .. 'config:statuses') ~= '1' then return end\n" \
+    "    local f = redis.call('HMGET', job_key(id), 'installation_id', 'repo', 'head_sha')\n" \
+    "    if not f[1] or f[1] == '' or f[1] == '0' or not f[2] or not f[3] then return end\n" \
+    "    local url = redis.call('GET', P .. 'config:public_url') or ''\n" \
+    "    local msg = {installation_id = tonumber(f[1]), repo = f[2], sha = f[3],\n" \
+    "                 state = GH_STATE[to] or 'pending', description = status_words(id, to, reason)}\n" \
+    "    if url ~= '' then msg.target_url = url .. '/api/v1/jobs/' .. id end\n" \
+    "    outbox_add('github_status', cjson.encode(msg), now_ms)\n" \
+    "    redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,\n" \
+    "               'event', 'status', 'state', msg.state, 'reason', msg.description,\n" \
+    "               'at', now_iso)\n" \
+    "end\n" \
+    /* Approval cards (scheduler/approval.c). Card N of a job lives in the job's hash as   */ \
+    /* card:N:region|channel|mentions|at|ts; `cards` counts them. A card is posted by the */ \
+    /* outbox (slack_card, rendered from the job when delivered); slack_card_update       */ \
+    /* re-renders the first `cards` cards, so they show the job's latest word.           */ \
+    "local function card_put(id, c, now_ms)\n" \
+    "    local jk = job_key(id)\n" \
+    "    local n = redis.call('HINCRBY', jk, 'cards', 1) - 1\n" \
+    "    local k = 'card:' .. n .. ':'\n" \
+    "    redis.call('HSET', jk, k .. 'region', c.region, k .. 'channel', c.channel or '',\n" \
+    "               k .. 'mentions', c.mentions or '', k .. 'at', now_ms,\n" \
+    "               'approval_region', c.region, 'approval_oncall', c.oncall or '')\n" \
+    "    if c.plan and c.plan ~= '' then redis.call('HSET', jk, 'approval_plan', c.plan) end\n" \
+    "    if c.channel and c.channel ~= '' then\n" \
+    "        outbox_add('slack_card', cjson.encode({job_id = id, card = n}), now_ms)\n" \
+    "    end\n" \
+    "    if c.escalate_at and c.escalate_at > 0 then\n" \
+    "        redis.call('ZADD', P .. 'escalate', c.escalate_at, id)\n" \
+    "    else\n" \
+    "        redis.call('ZREM', P .. 'escalate', id)\n" \
+    "    end\n" \
+    "    return n\n" \
+    "end\n" \
+    "local function cards_update(id, n, now_ms)\n" \
+    "    if n > 0 then\n" \
+    "        outbox_add('slack_card_update', cjson.encode({job_id = id, cards = n}), now_ms)\n" \
+    "    end\n" \
+    "end\n" \
     "local function transition(id, to, actor, reason, now_ms, now_iso)\n"                     \
     "    local jk = job_key(id)\n"                                                             \
     "    local cur = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'head_sha')\n"             \
@@ -116,7 +165,8 @@
     "    redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,\n"       \
     "               'from', from, 'state', to, 'actor', actor, 'reason', reason,\n"            \
     "               'at', now_iso)\n"                                                          \
-    "    status_put(id, to, reason, now_ms)\n"                                                 \
+    "    if from == 'awaiting_approval' then redis.call('ZREM', P .. 'escalate', id) end\n" \
+    "    status_put(id, to, reason, now_ms, now_iso)\n"                                        \
     "    return from\n"                                                                        \
     "end\n"                                                                                    \
     /* A history and audit entry without a change of state. */                              \
@@ -128,7 +178,6 @@
     "               'from', state, 'state', state, 'actor', actor, 'reason', reason,\n"        \
     "               'at', now_iso)\n"                                                          \
     "end\n"                                                                                    \
-    "local function str(v) if type(v) == 'string' then return v end return '' end\n"          \
     /* History as a flat list (at, state, actor, reason per entry) so that the client    */ \
     /* never parses JSON written by Lua; an entry that does not decode is shown whole as */ \
     /* its reason rather than hidden. */                                                    \
@@ -485,10 +534,11 @@ static const char inspect_claim_src[] =
             "return id\n";
 
 /* KEYS: job, history, audit. ARGV: P, id, outcome ('route'|'approve'|'retry'), reason,
- * now_ms, now_iso, retry_at_ms, then field/value pairs to store (risk, report, ...).
- * Ends an inspection, only if the job is still `inspecting`: 'route' hands it to the
- * routers (the routing set), 'approve' makes it await approval, 'retry' schedules
- * another attempt. Returns {'ok'|'conflict', state}. */
+ * now_ms, now_iso, retry_at_ms, the approval card as JSON ({region, channel, mentions,
+ * oncall, plan, escalate_at}; '' for none), then field/value pairs to store (risk,
+ * report, ...). Ends an inspection, only if the job is still `inspecting`: 'route' hands
+ * it to the routers (the routing set), 'approve' makes it await approval and records its
+ * card, 'retry' schedules another attempt. Returns {'ok'|'conflict', state}. */
 static const char inspect_done_src[] =
     LIBRARY "local id = ARGV[2]\n"
             "check_key(KEYS[1], job_key(id))\n"
@@ -496,7 +546,7 @@ static const char inspect_done_src[] =
             "check_key(KEYS[3], audit_key())\n"
             "local cur = redis.call('HGET', KEYS[1], 'state')\n"
             "if cur ~= 'inspecting' then return {'conflict', cur or ''} end\n"
-            "if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end\n"
+            "if #ARGV > 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end\n"
             "if ARGV[3] == 'retry' then\n"
             "    redis.call('ZADD', P .. 'inspect', ARGV[7], id)\n"
             "    note(id, 'scheduler', ARGV[4], ARGV[6])\n"
@@ -505,6 +555,7 @@ static const char inspect_done_src[] =
             "end\n"
             "redis.call('ZREM', P .. 'inspect', id)\n"
             "if ARGV[3] == 'approve' then\n"
+            "    if ARGV[8] ~= '' then card_put(id, cjson.decode(ARGV[8]), ARGV[5]) end\n"
             "    transition(id, 'awaiting_approval', 'scheduler', ARGV[4], ARGV[5], ARGV[6])\n"
             "else\n"
             "    redis.call('SADD', routing_key(), id)\n"
@@ -519,10 +570,12 @@ static const char unlock_src[] =
             "return 0\n";
 
 /* KEYS: job, history, audit. ARGV: P, id, 'approve'|'reject', actor, reason, now_ms,
- * now_iso. Only a job awaiting approval and not decided yet can be decided; the decision
- * is recorded in the job with who and when. Approving hands the job to the routers (the
- * routing set; its state changes when a router applies a decision), rejecting ends it.
- * Returns {'ok', state after} or {'missing', ''} or {'conflict', state, decision, by}. */
+ * now_iso, the decision time in the decider's region ("2026-03-09 10:30 JST"). Only a
+ * job awaiting approval and not decided yet can be decided; the decision is recorded in
+ * the job with who and when, its cards are updated and its escalation ends. Approving
+ * hands the job to the routers (the routing set; its state changes when a router
+ * applies a decision), rejecting ends it. Returns {'ok', state after} or {'missing', ''}
+ * or {'conflict', state, decision, by}. */
 static const char decide_src[] =
     LIBRARY "local id = ARGV[2]\n"
             "check_key(KEYS[1], job_key(id))\n"
@@ -536,11 +589,14 @@ static const char decide_src[] =
             "local decision = 'rejected'\n"
             "if ARGV[3] == 'approve' then decision = 'approved' end\n"
             "redis.call('HSET', KEYS[1], 'decision', decision, 'decided_by', ARGV[4],\n"
-            "           'decided_at', ARGV[6])\n"
+            "           'decided_at', ARGV[6], 'decided_local', ARGV[8])\n"
+            "redis.call('ZREM', P .. 'escalate', id)\n"
+            "cards_update(id, tonumber(redis.call('HGET', KEYS[1], 'cards') or '0'), ARGV[6])\n"
             "if decision == 'approved' then\n"
             "    redis.call('HSET', KEYS[1], 'reason', ARGV[5])\n"
             "    note(id, ARGV[4], ARGV[5], ARGV[7])\n"
             "    redis.call('SADD', routing_key(), id)\n"
+            "    status_put(id, 'approved', ARGV[5], ARGV[6], ARGV[7])\n"
             "    return {'ok', 'awaiting_approval'}\n"
             "end\n"
             "transition(id, 'rejected', ARGV[4], ARGV[5], ARGV[6], ARGV[7])\n"
@@ -557,11 +613,7 @@ static const char outbox_put_src[] =
             "    local seen = redis.call('GET', KEYS[3])\n"
             "    if seen then return {seen, 0} end\n"
             "end\n"
-            "local id = tostring(redis.call('INCR', KEYS[1]))\n"
-            "redis.call('HSET', P .. 'outbox:' .. id, 'kind', ARGV[2], 'payload', ARGV[3],\n"
-            "           'attempts', 0, 'created_at', ARGV[4], 'last_error', '',\n"
-            "           'state', 'pending', 'token', '')\n"
-            "redis.call('ZADD', KEYS[2], ARGV[4], id)\n"
+            "local id = outbox_add(ARGV[2], ARGV[3], ARGV[4])\n"
             "if ARGV[5] == '1' then redis.call('SET', KEYS[3], id, 'EX', ARGV[6]) end\n"
             "return {id, 1}\n";
 
@@ -629,6 +681,43 @@ static const char outbox_fail_src[] =
             "redis.call('ZADD', KEYS[2], ARGV[5], ARGV[2])\n"
             "return 'retry'\n";
 
+/* KEYS: job, history, audit. ARGV: P, id, the number of cards the caller saw, the next
+ * card as JSON (as in inspect_done; region '' when there is nowhere left to go), now_ms,
+ * now_iso, reason. Escalates a job still awaiting a decision, once per pass however many
+ * routers race (the card count is the compare-and-set): the next card is recorded and
+ * posted, the earlier ones are updated to say so, a history, audit and status entry
+ * tell where it went. Returns 'ok', 'none' (nowhere to go: escalation ends), 'gone'
+ * (decided or no longer awaiting approval) or 'raced'. */
+static const char escalate_src[] =
+    LIBRARY "local id = ARGV[2]\n"
+            "check_key(KEYS[1], job_key(id))\n"
+            "check_key(KEYS[2], history_key(id))\n"
+            "check_key(KEYS[3], audit_key())\n"
+            "local f = redis.call('HMGET', KEYS[1], 'state', 'decision', 'cards')\n"
+            "if f[1] ~= 'awaiting_approval' or (f[2] and f[2] ~= '') then\n"
+            "    redis.call('ZREM', P .. 'escalate', id)\n"
+            "    return 'gone'\n"
+            "end\n"
+            "if str(f[3]) ~= ARGV[3] then return 'raced' end\n"
+            "local c = cjson.decode(ARGV[4])\n"
+            "note(id, 'scheduler', ARGV[7], ARGV[6])\n"
+            "if c.region == '' then\n"
+            "    redis.call('ZREM', P .. 'escalate', id)\n"
+            "    return 'none'\n"
+            "end\n"
+            "local n = card_put(id, c, ARGV[5])\n"
+            "cards_update(id, n, ARGV[5])\n"
+            "status_put(id, 'awaiting_approval', ARGV[7], ARGV[5], ARGV[6])\n"
+            "return 'ok'\n";
+
+/* KEYS: job. ARGV: P, id, card number, ts. Remembers where card N was posted, once: a
+ * second post of the same card (a retried delivery) finds it there. Returns 1 when
+ * recorded, 0 when the card already had a ts, false for a missing job. */
+static const char card_posted_src[] =
+    LIBRARY "check_key(KEYS[1], job_key(ARGV[2]))\n"
+            "if redis.call('EXISTS', KEYS[1]) == 0 then return false end\n"
+            "return redis.call('HSETNX', KEYS[1], 'card:' .. ARGV[3] .. ':ts', ARGV[4])\n";
+
 static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_INTAKE] = intake_src,         [SCHED_SCRIPT_CLOSE] = close_src,
     [SCHED_SCRIPT_TRANSITION] = transition_src, [SCHED_SCRIPT_JOB_GET] = job_get_src,
@@ -640,6 +729,7 @@ static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_DECIDE] = decide_src,
     [SCHED_SCRIPT_OUTBOX_PUT] = outbox_put_src,   [SCHED_SCRIPT_OUTBOX_TAKE] = outbox_take_src,
     [SCHED_SCRIPT_OUTBOX_DONE] = outbox_done_src, [SCHED_SCRIPT_OUTBOX_FAIL] = outbox_fail_src,
+    [SCHED_SCRIPT_ESCALATE] = escalate_src,       [SCHED_SCRIPT_CARD_POSTED] = card_posted_src,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
@@ -653,6 +743,7 @@ static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_DECIDE] = "decide",
     [SCHED_SCRIPT_OUTBOX_PUT] = "outbox_put",   [SCHED_SCRIPT_OUTBOX_TAKE] = "outbox_take",
     [SCHED_SCRIPT_OUTBOX_DONE] = "outbox_done", [SCHED_SCRIPT_OUTBOX_FAIL] = "outbox_fail",
+    [SCHED_SCRIPT_ESCALATE] = "escalate",       [SCHED_SCRIPT_CARD_POSTED] = "card_posted",
 };
 
 const char *sched_script_source(sched_script script)

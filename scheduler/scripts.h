@@ -30,6 +30,8 @@ typedef enum sched_script {
     SCHED_SCRIPT_OUTBOX_TAKE,   /* lease the message due first */
     SCHED_SCRIPT_OUTBOX_DONE,   /* mark a message done, CAS on its lease token */
     SCHED_SCRIPT_OUTBOX_FAIL,   /* reschedule or dead-letter a message, CAS */
+    SCHED_SCRIPT_ESCALATE,      /* an undecided job's next approval card, CAS on its count */
+    SCHED_SCRIPT_CARD_POSTED,   /* where an approval card was posted, once */
     SCHED_SCRIPT_COUNT
 } sched_script;
 

@@ -148,8 +148,7 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
         snprintf(reason, sizeof(reason), "%s by operator: %s", verb, note);
     else
         snprintf(reason, sizeof(reason), "%s by operator", verb);
-    rc = sched_job_decide(req->app->store, id, approve, "operator", reason, core_time_now_ms(),
-                          state, &err);
+    rc = wh_job_decide(req->app, id, approve, "operator", reason, state, &err);
     if (rc == CORE_ECONFLICT) {
         wh_response_error(resp, 409, "conflict", "%s", err.msg);
         return;
@@ -158,9 +157,6 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
         store_error(resp, rc, &err);
         return;
     }
-    if (approve)
-        sched_router_kick(req->app->router);
-    CORE_LOG(CORE_LOG_INFO, "job_decided", "job=%s decision=%s actor=operator", id, verb);
     wh_response_json(resp, 200, "{\"id\":\"%s\",\"state\":\"%s\",\"decision\":\"%s\"}", id, state,
                      verb);
 }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "notifier/notifier.h"
 #include "scheduler/scheduler.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
@@ -91,4 +92,27 @@ void wh_health_ready(const wh_request *req, wh_response *resp)
         return;
     }
     wh_response_json(resp, 200, "{\"status\":\"ready\"}");
+}
+
+int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor,
+                  const char *reason, char state[32], core_error *err)
+{
+    char region[128] = "", when[64];
+    int64_t now = core_time_now_ms();
+    core_error ignored = {0};
+    int rc;
+
+    /* The approving region is only a fallback for the time zone: missing is fine. */
+    sched_job_field(app->store, id, "approval_region", region, sizeof(region), &ignored);
+    sched_approval_local_time(app->plan, actor, region[0] ? region : NULL, now, when);
+    rc = sched_job_decide(app->store, id, approve, actor, reason, when, now, state, err);
+    if (rc < 0)
+        return rc;
+    if (approve && app->router)
+        sched_router_kick(app->router);
+    if (app->outbox)
+        notify_outbox_kick(app->outbox);
+    CORE_LOG(CORE_LOG_INFO, "job_decided", "job=%s decision=%s actor=%s", id,
+             approve ? "approved" : "rejected", actor);
+    return 0;
 }

@@ -271,8 +271,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
         goto out;
     }
     snprintf(reason, sizeof(reason), "%s by %s", c.approve ? "approved" : "rejected", c.user);
-    rc = sched_job_decide(app->store, c.job, c.approve, c.user, reason, core_time_now_ms(), state,
-                          &err);
+    rc = wh_job_decide(app, c.job, c.approve, c.user, reason, state, &err);
     if (rc == CORE_ECONFLICT) {
         ephemeral(resp, "Nothing changed, already decided: %s.", err.msg);
         goto out;
@@ -285,10 +284,6 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
         store_failed(resp, rc, &err);
         goto out;
     }
-    if (c.approve)
-        sched_router_kick(app->router);
-    CORE_LOG(CORE_LOG_INFO, "job_decided", "job=%s decision=%s actor=%s", c.job,
-             c.approve ? "approved" : "rejected", c.user);
     ephemeral(resp, "Job %s %s by <@%s>%s.", c.job, c.approve ? "approved" : "rejected", c.user,
               c.approve ? "; it goes to routing now" : "");
 out:

@@ -1,0 +1,352 @@
+/* scheduler/approval.c against a real redis-server, with injected instants: the region
+ * that approves (open now, else opening first), the card a job awaiting approval records
+ * with its outbox message, escalation to the next region after escalate_after_minutes
+ * (once, however many processes race), the decision ending it, and the decider's local
+ * time. A clone URL that cannot be fetched makes the inspection fail safe into
+ * approval, so no git repository is needed here (tests/e2e has the real ones). */
+#define _GNU_SOURCE
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "policies/policies.h"
+#include "scheduler/scheduler.h"
+#include "tests/support/support.h"
+
+#define RACERS 4
+
+/* Winter: Tokyo 09-18 JST = 00-09Z; Berlin 09-18 CET = 08-17Z; Seattle 09-17 PST =
+ * 17-01Z. Monday 2026-03-02. */
+static const char config_text[] =
+    "{\"server\": {\"listen\": \"127.0.0.1:8080\"},\n"
+    " \"redis\": {\"url\": \"redis://127.0.0.1:6379/0\"},\n"
+    " \"slack\": {\"signing_secret_env\": \"X\", \"bot_token_env\": \"Y\"},\n"
+    " \"regions\": [\n"
+    "  {\"name\": \"apac-tokyo\", \"timezone\": \"Asia/Tokyo\", \"hours\": [\"Mon-Fri 09:00-18:00\"],\n"
+    "   \"slack_channel\": \"CTOKYO\", \"oncall\": [\"UDBA1\", \"UDBA9\"]},\n"
+    "  {\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\", \"hours\": [\"Mon-Fri 09:00-18:00\"],\n"
+    "   \"slack_channel\": \"CBERLIN\", \"oncall\": [\"UDBA2\"]},\n"
+    "  {\"name\": \"amer-seattle\", \"timezone\": \"America/Los_Angeles\",\n"
+    "   \"hours\": [\"Mon-Fri 09:00-17:00\"], \"oncall\": [\"UDBA3\"]}],\n"
+    " \"policies\": [{\"repos\": [\"acme/*\"],\n"
+    "   \"regions\": [\"apac-tokyo\", \"emea-berlin\", \"amer-seattle\"],\n"
+    "   \"migrations\": {\"paths\": [\"db/*.sql\"], \"approval\": \"always\",\n"
+    "                  \"approvers\": [\"UDBA1\", \"UDBA2\"], \"escalate_after_minutes\": 30}}],\n"
+    " \"people\": [{\"github\": \"dba-one\", \"slack\": \"UDBA1\"}]}\n";
+
+typedef struct fixture {
+    ts_redis *redis;
+    sched_store *store;
+    policy_config *cfg;
+    sched_plan *plan;
+    char *dir;
+} fixture;
+
+static fixture fx;
+
+static void setup(void)
+{
+    sched_store_options so = {0};
+    policy_problems problems = {0};
+    core_error err;
+    char *text = NULL;
+
+    fx.redis = ts_redis_start(false);
+    fx.dir = ts_tmpdir();
+    so.url = fx.redis->url;
+    so.prefix = "ap";
+    so.pool_size = 2;
+    ck_assert_int_eq(sched_store_new(&fx.store, &so, &err), 0);
+    /* Inspection fetches into cache_dir. */
+    ck_assert(asprintf(&text, "%.*s, \"cache_dir\": \"%s/cache\"}\n",
+                       (int)(strrchr(config_text, '}') - config_text), config_text, fx.dir) > 0);
+    ck_assert_msg(policy_config_parse(text, strlen(text), "t", &fx.cfg, &problems, &err) == 0,
+                  "%s: %s", err.msg, problems.count ? problems.items[0].msg : "");
+    free(text);
+    ck_assert_int_eq(sched_plan_new(&fx.plan, fx.cfg, &err), 0);
+}
+
+static void teardown(void)
+{
+    sched_plan_free(fx.plan);
+    policy_config_free(fx.cfg);
+    sched_store_free(fx.store);
+    ts_redis_free(fx.redis);
+    ts_rmtree(fx.dir);
+    free(fx.dir);
+}
+
+static int64_t iso(const char *s)
+{
+    int64_t ms;
+
+    ck_assert_int_eq(core_time_parse_iso(s, &ms, NULL), 0);
+    return ms;
+}
+
+/* A job of a repository that cannot be fetched: after its retries (1 s, 2 s) the
+ * inspection fails safe and the job awaits approval, from `at` + 3 s on. */
+static void awaiting_job(const char *at, char id[32])
+{
+    sched_pr_ref ref = {.repo = "acme/api", .pr = 7, .head_sha = "abc1234abc1234abc1234abc1234abc1234abc1",
+                        .base_sha = "def5678def5678def5678def5678def5678def5",
+                        .title = "Drop a column", .author = "octocat",
+                        .clone_url = "/nonexistent/zoneci-test-repo.git"};
+    sched_inspect_result res;
+    sched_intake in;
+    core_error err;
+    int64_t t = iso(at);
+
+    ck_assert_int_eq(sched_intake_pull_request(fx.store, "d-1", &ref, t, &in, &err), 0);
+    memcpy(id, in.job_id, 32);
+    for (int64_t step = 0; step <= 3000; step += 1000) {
+        ck_assert_msg(sched_inspect_one(fx.store, (const sched_plan *const *)&fx.plan, NULL, NULL,
+                                        t + step, &res, &err) == 0,
+                      "%s", err.msg);
+    }
+    ck_assert_str_eq(res.outcome, "approve");
+}
+
+static char *hget(const char *id, const char *field)
+{
+    char args[128];
+
+    snprintf(args, sizeof(args), "HGET '{ap}:job:%s' '%s'", id, field);
+    return ts_redis_cli(fx.redis, args);
+}
+
+static void assert_field(const char *id, const char *field, const char *want)
+{
+    char *got = hget(id, field);
+
+    ck_assert_msg(strcmp(got, want) == 0, "%s: got \"%s\", want \"%s\"", field, got, want);
+    free(got);
+}
+
+/* Payloads of the pending outbox messages of kind, one per line, oldest first. */
+static char *outbox_of(const char *kind)
+{
+    char *ids = ts_redis_cli(fx.redis, "ZRANGE '{ap}:outbox:due' 0 -1");
+    core_buf out = {0};
+    char *save = NULL;
+
+    for (char *id = strtok_r(ids, "\n", &save); id; id = strtok_r(NULL, "\n", &save)) {
+        char args[96], *k, *p;
+
+        snprintf(args, sizeof(args), "HGET '{ap}:outbox:%s' kind", id);
+        k = ts_redis_cli(fx.redis, args);
+        if (strcmp(k, kind) == 0) {
+            snprintf(args, sizeof(args), "HGET '{ap}:outbox:%s' payload", id);
+            p = ts_redis_cli(fx.redis, args);
+            core_buf_printf(&out, "%s\n", p);
+            free(p);
+        }
+        free(k);
+    }
+    free(ids);
+    return out.data ? out.data : strdup("");
+}
+
+static size_t escalate_all(const char *at)
+{
+    size_t n = 0;
+    core_error err;
+
+    ck_assert_msg(sched_escalate_due(fx.store, fx.plan, iso(at), &n, &err) == 0, "%s", err.msg);
+    return n;
+}
+
+START_TEST(approving_region_is_open_now_else_opens_first)
+{
+    int64_t opens;
+    bool skip[3] = {true, false, false};
+
+    /* Monday 10:00 JST: Tokyo is open. */
+    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", iso("2026-03-02T01:00:00Z"), NULL,
+                                           &opens),
+                     0);
+    ck_assert_int_eq(opens, iso("2026-03-02T01:00:00Z"));
+    /* Monday 12:00Z: Tokyo closed, Berlin open though second in the policy. */
+    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", iso("2026-03-02T12:00:00Z"), NULL,
+                                           &opens),
+                     1);
+    /* Saturday: none open; Tokyo opens first (Monday 00:00Z), before Berlin and Seattle. */
+    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", iso("2026-03-07T12:00:00Z"), NULL,
+                                           &opens),
+                     0);
+    ck_assert_int_eq(opens, iso("2026-03-09T00:00:00Z"));
+    /* Tokyo asked already, Monday 01:00Z: Berlin opens at 08:00Z, Seattle at 17:00Z. */
+    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", iso("2026-03-02T01:00:00Z"), skip,
+                                           &opens),
+                     1);
+    ck_assert_int_eq(opens, iso("2026-03-02T08:00:00Z"));
+    ck_assert_int_eq(sched_approval_region(fx.plan, "other/repo", iso("2026-03-02T01:00:00Z"),
+                                           NULL, &opens),
+                     -1);
+}
+END_TEST
+
+START_TEST(awaiting_job_records_its_card_and_posts_it)
+{
+    char id[32], *cards, *statuses, want[128];
+
+    awaiting_job("2026-03-02T01:00:00Z", id);
+    assert_field(id, "state", "awaiting_approval");
+    assert_field(id, "cards", "1");
+    assert_field(id, "card:0:region", "apac-tokyo");
+    assert_field(id, "card:0:channel", "CTOKYO");
+    assert_field(id, "card:0:mentions", "UDBA1,UDBA9");
+    assert_field(id, "approval_region", "apac-tokyo");
+    assert_field(id, "approval_oncall", "@dba-one, UDBA9");
+    {
+        char *reason = hget(id, "reason"), *plan = hget(id, "approval_plan");
+
+        ck_assert_msg(strstr(reason, "card to apac-tokyo (open now)"), "%s", reason);
+        ck_assert_msg(strstr(plan, "once approved: queued in apac-tokyo"), "%s", plan);
+        free(reason);
+        free(plan);
+    }
+    cards = outbox_of("slack_card");
+    snprintf(want, sizeof(want), "{\"job_id\":\"%s\",\"card\":0}\n", id);
+    ck_assert_str_eq(cards, want);
+    /* No GitHub App configured (config:statuses unset): no statuses. */
+    statuses = outbox_of("github_status");
+    ck_assert_str_eq(statuses, "");
+    free(cards);
+    free(statuses);
+}
+END_TEST
+
+START_TEST(escalates_once_to_the_next_region_then_stops)
+{
+    char id[32], *cards, *updates, *due, args[64];
+    core_buf b = {0};
+    int escalations = 0;
+    pid_t kids[RACERS];
+
+    awaiting_job("2026-03-02T01:00:00Z", id);
+    snprintf(args, sizeof(args), "ZSCORE '{ap}:escalate' %s", id);
+    due = ts_redis_cli(fx.redis, args);
+    ck_assert_int_eq(strtoll(due, NULL, 10), iso("2026-03-02T01:30:03Z"));
+    free(due);
+    ck_assert_int_eq(escalate_all("2026-03-02T01:30:00Z"), 0);
+    /* Due now: processes race, one escalates. */
+    for (int k = 0; k < RACERS; k++) {
+        kids[k] = fork();
+        ck_assert(kids[k] >= 0);
+        if (kids[k] == 0) {
+            sched_store *s;
+            sched_store_options so = {.url = fx.redis->url, .prefix = "ap", .pool_size = 1};
+            size_t n = 0;
+
+            if (sched_store_new(&s, &so, NULL) < 0 ||
+                sched_escalate_due(s, fx.plan, iso("2026-03-02T01:31:00Z"), &n, NULL) < 0)
+                _exit(255);
+            sched_store_free(s);
+            _exit((int)n);
+        }
+    }
+    for (int k = 0; k < RACERS; k++) {
+        int st;
+
+        ck_assert_int_eq(waitpid(kids[k], &st, 0), kids[k]);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 255);
+        escalations += WEXITSTATUS(st);
+    }
+    ck_assert_int_eq(escalations, 1);
+    assert_field(id, "cards", "2");
+    assert_field(id, "card:1:region", "emea-berlin");
+    assert_field(id, "card:1:channel", "CBERLIN");
+    assert_field(id, "approval_region", "emea-berlin");
+    cards = outbox_of("slack_card");
+    updates = outbox_of("slack_card_update");
+    ck_assert_msg(strstr(cards, "\"card\":1}"), "%s", cards);
+    /* The first card is updated to say where it went. */
+    snprintf(args, sizeof(args), "{\"job_id\":\"%s\",\"cards\":1}\n", id);
+    ck_assert_str_eq(updates, args);
+    free(cards);
+    free(updates);
+    ck_assert_int_eq(sched_job_json(fx.store, id, &b, NULL), 0);
+    ck_assert_msg(strstr(b.data, "escalated: no decision after 30 minutes in apac-tokyo; asking "
+                                 "emea-berlin (opens 09:00 UTC+1, in 6h 29m)"),
+                  "%s", b.data);
+    core_buf_free(&b);
+    /* Next: Seattle, which has no channel: recorded, not posted. Then nowhere left. */
+    ck_assert_int_eq(escalate_all("2026-03-02T02:02:00Z"), 1);
+    assert_field(id, "card:2:region", "amer-seattle");
+    assert_field(id, "card:2:channel", "");
+    ck_assert_int_eq(escalate_all("2026-03-02T02:33:00Z"), 0);
+    due = ts_redis_cli(fx.redis, "ZCARD '{ap}:escalate'");
+    ck_assert_str_eq(due, "0");
+    free(due);
+    assert_field(id, "cards", "3");
+}
+END_TEST
+
+START_TEST(decision_updates_cards_and_ends_escalation)
+{
+    char id[32], state[32], when[64], *updates, *due, want[96];
+    core_error err;
+
+    awaiting_job("2026-03-02T01:00:00Z", id);
+    ck_assert_int_eq(escalate_all("2026-03-02T01:31:00Z"), 1);
+    sched_approval_local_time(fx.plan, "UDBA2", "emea-berlin", iso("2026-03-02T01:40:00Z"), when);
+    ck_assert_str_eq(when, "2026-03-02 02:40 UTC+1");
+    ck_assert_msg(sched_job_decide(fx.store, id, true, "UDBA2", "approved by UDBA2", when,
+                                   iso("2026-03-02T01:40:00Z"), state, &err) == 0,
+                  "%s", err.msg);
+    assert_field(id, "decision", "approved");
+    assert_field(id, "decided_by", "UDBA2");
+    assert_field(id, "decided_local", "2026-03-02 02:40 UTC+1");
+    due = ts_redis_cli(fx.redis, "ZCARD '{ap}:escalate'");
+    ck_assert_str_eq(due, "0");
+    free(due);
+    updates = outbox_of("slack_card_update");
+    snprintf(want, sizeof(want), "{\"job_id\":\"%s\",\"cards\":2}\n", id);
+    ck_assert_msg(strstr(updates, want), "%s", updates);
+    free(updates);
+    /* Later passes change nothing. */
+    ck_assert_int_eq(escalate_all("2026-03-02T05:00:00Z"), 0);
+    assert_field(id, "cards", "2");
+}
+END_TEST
+
+START_TEST(decider_local_time)
+{
+    char when[64];
+    int64_t t = iso("2026-03-30T10:30:00Z"); /* Berlin on summer time since 03-29 */
+
+    /* On call in Tokyo (and the approving region is Berlin): their own region wins only
+     * when they are not on call where the card is. */
+    sched_approval_local_time(fx.plan, "UDBA1", "emea-berlin", t, when);
+    ck_assert_str_eq(when, "2026-03-30 19:30 UTC+9");
+    sched_approval_local_time(fx.plan, "UDBA2", "apac-tokyo", t, when);
+    ck_assert_str_eq(when, "2026-03-30 12:30 UTC+2");
+    /* Not on call anywhere: the approving region's time, else UTC. */
+    sched_approval_local_time(fx.plan, "UNOBODY", "amer-seattle", t, when);
+    ck_assert_str_eq(when, "2026-03-30 03:30 PDT");
+    sched_approval_local_time(fx.plan, "operator", NULL, t, when);
+    ck_assert_str_eq(when, "2026-03-30 10:30 UTC");
+}
+END_TEST
+
+Suite *suite_scheduler_approval(void)
+{
+    Suite *s = suite_create("scheduler_approval");
+    TCase *tc = tcase_create("approval");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, approving_region_is_open_now_else_opens_first);
+    tcase_add_test(tc, awaiting_job_records_its_card_and_posts_it);
+    tcase_add_test(tc, escalates_once_to_the_next_region_then_stops);
+    tcase_add_test(tc, decision_updates_cards_and_ends_escalation);
+    tcase_add_test(tc, decider_local_time);
+    suite_add_tcase(s, tc);
+    return s;
+}
