@@ -453,7 +453,10 @@ int sched_card_posted(sched_store *store, const char *id, size_t card, const cha
  * hash `{P}:outbox:ID` (kind, payload, attempts, created_at, last_error, state
  * pending|done|dead, token); `{P}:outbox:due` (score = next attempt) holds the pending
  * ones, `{P}:outbox:dead` (score = when) the dead-lettered ones. Every step is a Lua
- * script: a message is leased to one worker at a time and marked done at most once. */
+ * script: a message is leased to one worker at a time and marked done at most once.
+ * Messages the scripts put with an order key (the commit statuses of one commit, the
+ * cards of one job) are delivered one at a time, oldest first: `{P}:outbox:order:KEY`
+ * lists them, and only its head can be taken until it is done or dead. */
 #define SCHED_OUTBOX_KIND_MAX 32
 #define SCHED_OUTBOX_PAYLOAD_MAX (256u * 1024) /* bytes of a message's JSON payload */
 #define SCHED_OUTBOX_DEDUP_MAX 256             /* bytes of a dedup key */

@@ -72,14 +72,24 @@
     /* Returns the previous state, or false and why (missing job, or a final one: final  */ \
     /* jobs never move). A job being created has state '' and no state set yet. */          \
     /* An outbound message, due now (scheduler.h, the outbox). */ \
-    "local function outbox_add(kind, payload, now_ms)\n" \
-    "    local oid = tostring(redis.call('INCR', P .. 'outbox:seq'))\n" \
-    "    redis.call('HSET', P .. 'outbox:' .. oid, 'kind', kind, 'payload', payload,\n" \
-    "               'attempts', 0, 'created_at', now_ms, 'last_error', '',\n" \
-    "               'state', 'pending', 'token', '')\n" \
-    "    redis.call('ZADD', P .. 'outbox:due', now_ms, oid)\n" \
-    "    return oid\n" \
-    "end\n" \
+    /* An outbound message, due now (scheduler.h, the outbox). Messages with the same   */ \
+    /* order key go out one after the other, oldest first: `outbox:order:KEY` lists the  */ \
+    /* pending ones, and only its head may be taken (a later status must not land first */ \
+    /* and be overwritten by an older one). */                                               \
+    "local function order_key(o) return P .. 'outbox:order:' .. o end\n"                     \
+    "local function outbox_add(kind, payload, now_ms, order)\n"                               \
+    "    local oid = tostring(redis.call('INCR', P .. 'outbox:seq'))\n"                        \
+    "    redis.call('HSET', P .. 'outbox:' .. oid, 'kind', kind, 'payload', payload,\n"       \
+    "               'attempts', 0, 'created_at', now_ms, 'last_error', '',\n"                 \
+    "               'state', 'pending', 'token', '', 'order', order or '')\n"                 \
+    "    if order and order ~= '' then redis.call('RPUSH', order_key(order), oid) end\n"      \
+    "    redis.call('ZADD', P .. 'outbox:due', now_ms, oid)\n"                                 \
+    "    return oid\n"                                                                         \
+    "end\n"                                                                                    \
+    "local function order_release(hk, oid)\n"                                                  \
+    "    local o = redis.call('HGET', hk, 'order')\n"                                          \
+    "    if o and o ~= '' then redis.call('LREM', order_key(o), 1, oid) end\n"                 \
+    "end\n"                                                                                    \
     /* Every change of state of a job that came through a GitHub App installation puts a */ \
     /* commit status in the outbox, in the same atomic step: a status is never lost and   */ \
     /* never sent for a change that did not happen. The routers keep config:statuses set */ \
@@ -107,7 +117,8 @@
     "    local msg = {installation_id = tonumber(f[1]), repo = f[2], sha = f[3],\n" \
     "                 state = GH_STATE[to] or 'pending', description = status_words(id, to, reason)}\n" \
     "    if url ~= '' then msg.target_url = url .. '/api/v1/jobs/' .. id end\n" \
-    "    outbox_add('github_status', cjson.encode(msg), now_ms)\n" \
+    "    outbox_add('github_status', cjson.encode(msg), now_ms,\n"                             \
+    "               'gh:' .. f[2] .. '@' .. f[3])\n"                                           \
     "    redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,\n" \
     "               'event', 'status', 'state', msg.state, 'reason', msg.description,\n" \
     "               'at', now_iso)\n" \
@@ -125,7 +136,8 @@
     "               'approval_region', c.region, 'approval_oncall', c.oncall or '')\n" \
     "    if c.plan and c.plan ~= '' then redis.call('HSET', jk, 'approval_plan', c.plan) end\n" \
     "    if c.channel and c.channel ~= '' then\n" \
-    "        outbox_add('slack_card', cjson.encode({job_id = id, card = n}), now_ms)\n" \
+    "        outbox_add('slack_card', cjson.encode({job_id = id, card = n}), now_ms,\n"          \
+    "                   'card:' .. id)\n"                                                       \
     "    end\n" \
     "    if c.escalate_at and c.escalate_at > 0 then\n" \
     "        redis.call('ZADD', P .. 'escalate', c.escalate_at, id)\n" \
@@ -136,7 +148,8 @@
     "end\n" \
     "local function cards_update(id, n, now_ms)\n" \
     "    if n > 0 then\n" \
-    "        outbox_add('slack_card_update', cjson.encode({job_id = id, cards = n}), now_ms)\n" \
+    "        outbox_add('slack_card_update', cjson.encode({job_id = id, cards = n}), now_ms,\n" \
+    "                   'card:' .. id)\n" \
     "    end\n" \
     "end\n" \
     "local function transition(id, to, actor, reason, now_ms, now_iso)\n"                     \
@@ -625,16 +638,22 @@ static const char outbox_put_src[] =
 static const char outbox_take_src[] =
     LIBRARY "check_key(KEYS[1], P .. 'outbox:due')\n"
             "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2],\n"
-            "                               'LIMIT', 0, 10)) do\n"
+            "                               'LIMIT', 0, 50)) do\n"
             "    local hk = P .. 'outbox:' .. id\n"
-            "    local f = redis.call('HMGET', hk, 'state', 'kind', 'payload', 'created_at')\n"
-            "    if f[1] == 'pending' then\n"
+            "    local f = redis.call('HMGET', hk, 'state', 'kind', 'payload', 'created_at',\n"
+            "                         'order')\n"
+            "    local blocked = f[1] == 'pending' and f[5] and f[5] ~= '' and\n"
+            "                    redis.call('LINDEX', order_key(f[5]), 0) ~= id\n"
+            "    if blocked then\n"
+            "        -- an older message of its order is still out: wait behind it\n"
+            "    elseif f[1] == 'pending' then\n"
             "        redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]), id)\n"
             "        local n = redis.call('HINCRBY', hk, 'attempts', 1)\n"
             "        redis.call('HSET', hk, 'token', ARGV[4])\n"
             "        return {id, f[2], f[3], n, f[4]}\n"
+            "    else\n"
+            "        redis.call('ZREM', KEYS[1], id)\n"
             "    end\n"
-            "    redis.call('ZREM', KEYS[1], id)\n"
             "end\n"
             "return false\n";
 
@@ -653,6 +672,7 @@ static const char outbox_done_src[] =
             "redis.call('HSET', KEYS[1], 'state', 'done', 'done_at', ARGV[4],\n"
             "           'result', ARGV[6])\n"
             "redis.call('ZREM', KEYS[2], ARGV[2])\n"
+            "order_release(KEYS[1], ARGV[2])\n"
             "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
             "return 'ok'\n";
 
@@ -676,6 +696,7 @@ static const char outbox_fail_src[] =
             "    redis.call('HSET', KEYS[1], 'state', 'dead', 'dead_at', ARGV[7])\n"
             "    redis.call('ZREM', KEYS[2], ARGV[2])\n"
             "    redis.call('ZADD', KEYS[3], ARGV[7], ARGV[2])\n"
+            "    order_release(KEYS[1], ARGV[2])\n"
             "    return 'dead'\n"
             "end\n"
             "redis.call('ZADD', KEYS[2], ARGV[5], ARGV[2])\n"

@@ -93,7 +93,7 @@ static int64_t iso(const char *s)
  * inspection fails safe and the job awaits approval, from `at` + 3 s on. */
 static void awaiting_job(const char *at, char id[32])
 {
-    sched_pr_ref ref = {.repo = "acme/api", .pr = 7, .head_sha = "abc1234abc1234abc1234abc1234abc1234abc1",
+    sched_pr_ref ref = {.installation_id = 42,.repo = "acme/api", .pr = 7, .head_sha = "abc1234abc1234abc1234abc1234abc1234abc1",
                         .base_sha = "def5678def5678def5678def5678def5678def5",
                         .title = "Drop a column", .author = "octocat",
                         .clone_url = "/nonexistent/zoneci-test-repo.git"};
@@ -335,6 +335,66 @@ START_TEST(decider_local_time)
 }
 END_TEST
 
+/* Takes the next message at `at`; its kind and payload, or "" when nothing is due. */
+static void take(const char *at, sched_outbox_msg *m)
+{
+    core_error err;
+
+    ck_assert_msg(sched_outbox_take(fx.store, iso(at), 60000, m, &err) == 0, "%s", err.msg);
+}
+
+START_TEST(statuses_of_one_commit_go_out_in_order)
+{
+    static const char *const want[] = {
+        "Pull request #7 at abc1234", "Reading the pull request diff",
+        "Awaiting approval in apac-tokyo (on call: @dba-one, UDBA9)"};
+    char id[32], first_id[32] = "", first_token[40] = "", *v;
+    sched_outbox_msg m;
+    size_t n_status = 0, n_card = 0;
+    core_error err;
+
+    v = ts_redis_cli(fx.redis, "SET '{ap}:config:statuses' 1");
+    free(v);
+    awaiting_job("2026-03-02T01:00:00Z", id);
+    /* Everything is due, but of the three statuses only the oldest can go; the card has
+     * an order of its own. */
+    for (int i = 0; i < 3; i++) {
+        take("2026-03-02T01:00:05Z", &m);
+        if (!m.found)
+            break;
+        if (strcmp(m.kind, "github_status") == 0) {
+            ck_assert_msg(strstr(m.payload, want[0]), "%s", m.payload);
+            memcpy(first_id, m.id, sizeof(first_id));
+            memcpy(first_token, m.token, sizeof(m.token));
+            n_status++;
+        } else {
+            ck_assert_str_eq(m.kind, "slack_card");
+            n_card++;
+        }
+        sched_outbox_msg_free(&m);
+    }
+    ck_assert_int_eq(n_status, 1);
+    ck_assert_int_eq(n_card, 1);
+    /* Done with the first: the second, and only then the third. */
+    ck_assert_msg(sched_outbox_done(fx.store, first_id, first_token,
+                                    iso("2026-03-02T01:00:06Z"), &err) == 0,
+                  "%s", err.msg);
+    for (int i = 1; i < 3; i++) {
+        sched_outbox_msg next;
+
+        take("2026-03-02T01:00:07Z", &m);
+        ck_assert(m.found);
+        ck_assert_msg(strstr(m.payload, want[i]), "want %s: %s", want[i], m.payload);
+        take("2026-03-02T01:00:07Z", &next);
+        ck_assert_msg(!next.found, "a later status was taken before %s", want[i]);
+        ck_assert_int_eq(sched_outbox_done(fx.store, m.id, m.token, iso("2026-03-02T01:00:08Z"),
+                                           &err),
+                         0);
+        sched_outbox_msg_free(&m);
+    }
+}
+END_TEST
+
 Suite *suite_scheduler_approval(void)
 {
     Suite *s = suite_create("scheduler_approval");
@@ -347,6 +407,7 @@ Suite *suite_scheduler_approval(void)
     tcase_add_test(tc, escalates_once_to_the_next_region_then_stops);
     tcase_add_test(tc, decision_updates_cards_and_ends_escalation);
     tcase_add_test(tc, decider_local_time);
+    tcase_add_test(tc, statuses_of_one_commit_go_out_in_order);
     suite_add_tcase(s, tc);
     return s;
 }
