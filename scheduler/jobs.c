@@ -486,6 +486,8 @@ static const struct {
     {"delivery", FK_STR}, {"region", FK_STR_OR_NULL}, {"reason", FK_STR},
     {"attempts", FK_NUM}, {"created_at", FK_TIME},    {"updated_at", FK_TIME},
     {"runner", FK_STR_OR_NULL}, {"risk", FK_STR_OR_NULL}, {"report", FK_JSON},
+    {"approval_region", FK_STR_OR_NULL}, {"cards", FK_NUM}, {"decision", FK_STR_OR_NULL},
+    {"decided_by", FK_STR_OR_NULL}, {"decided_at", FK_TIME},
 };
 #define N_JOB_FIELDS (sizeof(job_fields) / sizeof(job_fields[0]))
 
