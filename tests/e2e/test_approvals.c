@@ -1,17 +1,22 @@
 /* End to end approvals: a real redis-server, real git repositories and `zoneci serve`. A
  * PR with a risky migration waits for approval; a signed Slack click by an approver (or an
  * operator through the API) decides it once, whoever else clicks, and a refusal, a bad
- * signature or a stale timestamp records nothing. */
+ * signature or a stale timestamp records nothing. With a local peer playing Slack and
+ * GitHub: the card reaches the region's channel even when Slack fails at first (and
+ * across a restart of zoneci), the click updates it, and the commit status follows the
+ * job from awaiting approval to success. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/core.h"
 #include "tests/support/support.h"
 
 #define GH_SECRET "approvals-secret"
@@ -20,11 +25,29 @@
 #define APPROVER "UAPPROVER1"
 #define AUTHOR "UAUTHOR1"
 #define OTHER "UOTHER1"
+#define ONCALL "UONCALL1"
+#define RUNNER_TOKEN "runner-token"
+
+/* What the peer playing Slack and GitHub saw; guarded by the peer's lock. */
+typedef struct peer_log {
+    int slack_fail;   /* answer the next slack_fail chat.postMessage calls 500 */
+    bool slack_down;  /* answer every Slack call 500 */
+    int posts;        /* chat.postMessage answered ok */
+    int failed_posts; /* chat.postMessage answered 500 */
+    int updates;      /* chat.update answered ok */
+    core_buf cards;   /* bodies of the ok posts and updates, one per line */
+    core_buf statuses;/* "state|description|authorization" per status, in order */
+    int token_requests;
+    char jwt[2048];   /* the last App JWT */
+} peer_log;
 
 typedef struct env {
     char *dir;
     ts_redis *redis;
     ts_proc *srv;
+    char *config;
+    ts_peer *peer;
+    peer_log log;
     char base[64];
     char repo[600];
     char *main_sha, *risky_sha;
@@ -76,14 +99,70 @@ static void make_repo(env *e)
     e->risky_sha = rev(e->repo, "risky");
 }
 
-/* with_api: operator tokens configured (and, without them, no `slack` either). UAUTHOR1
- * is an approver too, so that only the author rule can refuse them. */
-static void env_start(env *e, bool with_api)
+/* Plays Slack (/slack/chat.*) and GitHub (/gh/...): records what zoneci sends. */
+static void play_peers(void *ctx, const ts_peer_request *req, ts_peer_answer *ans)
 {
-    char *text = NULL, *config;
-    char *argv[] = {"serve", "--config", NULL, NULL};
+    peer_log *log = ctx;
+
+    if (strncmp(req->url, "/slack/", 7) == 0) {
+        bool post = strcmp(req->url, "/slack/chat.postMessage") == 0;
+
+        if (log->slack_down || (post && log->slack_fail > 0)) {
+            log->slack_fail -= post && log->slack_fail > 0;
+            log->failed_posts += post;
+            ans->status = 500;
+            snprintf(ans->body, sizeof(ans->body), "{\"ok\":false,\"error\":\"fatal_error\"}");
+            return;
+        }
+        core_buf_printf(&log->cards, "%s\n", req->body);
+        if (post)
+            snprintf(ans->body, sizeof(ans->body), "{\"ok\":true,\"ts\":\"1712345678.%06d\"}",
+                     ++log->posts);
+        else
+            snprintf(ans->body, sizeof(ans->body), "{\"ok\":true,\"ts\":\"%d\"}",
+                     ++log->updates);
+    } else if (strstr(req->url, "/access_tokens")) {
+        char iso[CORE_ISO_MAX];
+
+        log->token_requests++;
+        snprintf(log->jwt, sizeof(log->jwt), "%s", req->authorization);
+        core_time_format_iso(core_time_now_ms() + 3600 * 1000, iso);
+        ans->status = 201;
+        snprintf(ans->body, sizeof(ans->body), "{\"token\":\"ghs_e2e\",\"expires_at\":\"%s\"}",
+                 iso);
+    } else if (strstr(req->url, "/statuses/")) {
+        json_t *j = json_loads(req->body, 0, NULL);
+
+        core_buf_printf(&log->statuses, "%s|%s|%s\n",
+                        json_string_value(json_object_get(j, "state")),
+                        json_string_value(json_object_get(j, "description")), req->authorization);
+        json_decref(j);
+        ans->status = 201;
+        snprintf(ans->body, sizeof(ans->body), "{\"id\":1}");
+    } else {
+        ans->status = 404;
+    }
+}
+
+static void serve_start(env *e)
+{
+    char *argv[] = {"serve", "--config", e->config, NULL};
     char *envp[] = {"ZT_GH_SECRET=" GH_SECRET, "ZT_SLACK_SECRET=" SLACK_SECRET,
-                    "ZT_API_TOKENS=" API_TOKEN, NULL};
+                    "ZT_API_TOKENS=" API_TOKEN, "ZT_SLACK_TOKEN=xoxb-e2e",
+                    "ZT_RUNNER_TOKENS=" RUNNER_TOKEN, NULL};
+
+    e->srv = ts_zoneci_spawn(argv, envp, e->dir, e->base);
+}
+
+enum { PLAIN, WITH_API, WITH_PEERS };
+
+/* WITH_API: operator tokens and Slack's signing secret configured (PLAIN: neither).
+ * WITH_PEERS: also Slack's Web API and the GitHub App, played by a local peer; the
+ * region has a channel and an on-call person. UAUTHOR1 is an approver too, so that only
+ * the author rule can refuse them. */
+static void env_start(env *e, int mode)
+{
+    char *text = NULL, *key_path, peers[1400] = "", region_extra[128] = "";
     int port;
 
     memset(e, 0, sizeof(*e));
@@ -92,36 +171,58 @@ static void env_start(env *e, bool with_api)
     make_repo(e);
     port = ts_free_port();
     snprintf(e->base, sizeof(e->base), "http://127.0.0.1:%d", port);
+    if (mode == WITH_PEERS) {
+        e->peer = ts_peer_start(play_peers, &e->log);
+        key_path = ts_write_file(e->dir, "app.pem", ts_rsa_key_pem());
+        snprintf(peers, sizeof(peers),
+                 " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\", \"app_id\": 4242,\n"
+                 "   \"private_key_file\": \"%s\", \"api_url\": \"%s/gh\"},\n"
+                 " \"slack\": {\"signing_secret_env\": \"ZT_SLACK_SECRET\",\n"
+                 "   \"bot_token_env\": \"ZT_SLACK_TOKEN\", \"api_url\": \"%s/slack\"},\n"
+                 " \"api\": {\"tokens_env\": \"ZT_API_TOKENS\"},\n"
+                 " \"runners\": {\"tokens_env\": \"ZT_RUNNER_TOKENS\"},\n",
+                 key_path, ts_peer_base(e->peer), ts_peer_base(e->peer));
+        free(key_path);
+        snprintf(region_extra, sizeof(region_extra),
+                 ", \"slack_channel\": \"CALWAYS\", \"oncall\": [\"" ONCALL "\"]");
+    } else {
+        snprintf(peers, sizeof(peers),
+                 " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"},\n%s",
+                 mode == WITH_API ? " \"slack\": {\"signing_secret_env\": \"ZT_SLACK_SECRET\", "
+                                    "\"api_url\": \"http://127.0.0.1:1\"},\n"
+                                    " \"api\": {\"tokens_env\": \"ZT_API_TOKENS\"},\n"
+                                  : "");
+    }
     ck_assert(asprintf(&text,
-                       "{\"server\": {\"listen\": \"127.0.0.1:%d\", \"threads\": 4},\n"
+                       "{\"server\": {\"listen\": \"127.0.0.1:%d\", \"threads\": 4,\n"
+                       "   \"public_url\": \"https://zoneci.example\"},\n"
                        " \"redis\": {\"url\": \"%s\", \"prefix\": \"apv\"},\n"
                        " \"cache_dir\": \"%s/cache\",\n"
-                       " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"},\n"
-                       " %s\n"
+                       "%s"
                        " \"regions\": [{\"name\": \"always\", \"timezone\": \"Etc/UTC\",\n"
-                       "   \"hours\": [\"Mon-Sun 00:00-24:00\"]}],\n"
+                       "   \"hours\": [\"Mon-Sun 00:00-24:00\"]%s}],\n"
                        " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"always\"],\n"
                        "   \"migrations\": {\"paths\": [\"db/**/*.sql\"], \"approval\": "
-                       "\"risky\", \"approvers\": [\"" APPROVER "\", \"" AUTHOR "\"]}}],\n"
-                       " \"people\": [{\"github\": \"octocat\", \"slack\": \"" AUTHOR "\"}]}\n",
-                       port, e->redis->url, e->dir,
-                       with_api ? "\"slack\": {\"signing_secret_env\": \"ZT_SLACK_SECRET\", "
-                                  "\"api_url\": \"http://127.0.0.1:1\"},\n"
-                                  " \"api\": {\"tokens_env\": \"ZT_API_TOKENS\"},"
-                                : "") > 0);
-    config = ts_write_file(e->dir, "zoneci.json", text);
+                       "\"risky\", \"approvers\": [\"" APPROVER "\", \"" AUTHOR "\", \"" ONCALL
+                       "\"]}}],\n"
+                       " \"people\": [{\"github\": \"octocat\", \"slack\": \"" AUTHOR "\"},\n"
+                       "   {\"github\": \"dba\", \"slack\": \"" ONCALL "\"}]}\n",
+                       port, e->redis->url, e->dir, peers, region_extra) > 0);
+    e->config = ts_write_file(e->dir, "zoneci.json", text);
     free(text);
-    argv[2] = config;
-    e->srv = ts_zoneci_spawn(argv, envp, e->dir, e->base);
-    free(config);
+    serve_start(e);
 }
 
 static void env_stop(env *e)
 {
     ts_proc_free(e->srv);
+    ts_peer_stop(e->peer);
+    core_buf_free(&e->log.cards);
+    core_buf_free(&e->log.statuses);
     ts_redis_free(e->redis);
     ts_rmtree(e->dir);
     free(e->dir);
+    free(e->config);
     free(e->main_sha);
     free(e->risky_sha);
 }
@@ -180,7 +281,7 @@ static void risky_job(env *e, int number, char id[32])
                        "\"title\":\"t\",\"user\":{\"login\":\"octocat\"},"
                        "\"head\":{\"sha\":\"%s\",\"ref\":\"f\"},\"base\":{\"sha\":\"%s\","
                        "\"ref\":\"main\"}},\"repository\":{\"full_name\":\"acme/app\","
-                       "\"clone_url\":\"%s\"}}",
+                       "\"clone_url\":\"%s\"},\"installation\":{\"id\":42}}",
                        number, number, e->risky_sha, e->main_sha, url) > 0);
     snprintf(delivery, sizeof(delivery), "apv-%d", number);
     ck_assert_int_eq(
@@ -318,7 +419,7 @@ START_TEST(slack_approve_once_then_nothing_changes)
     char id[32], id2[32], st[32], *body = NULL, *v;
     wait_for w;
 
-    env_start(&e, true);
+    env_start(&e, WITH_API);
     risky_job(&e, 1, id);
     risky_job(&e, 2, id2);
 
@@ -389,7 +490,7 @@ START_TEST(slack_refusals_record_nothing)
     env e;
     char id[32], st[32], *body = NULL, *form, *v;
 
-    env_start(&e, true);
+    env_start(&e, WITH_API);
     risky_job(&e, 3, id);
 
     /* Not an approver; the PR's author (an approver too). */
@@ -446,7 +547,7 @@ START_TEST(operator_api_decides_with_a_token)
     json_t *j;
     wait_for w;
 
-    env_start(&e, true);
+    env_start(&e, WITH_API);
     risky_job(&e, 4, id);
     risky_job(&e, 5, id2);
 
@@ -491,7 +592,7 @@ START_TEST(no_tokens_no_slack_no_decisions)
     char url[160];
     ts_response r;
 
-    env_start(&e, false);
+    env_start(&e, PLAIN);
     risky_job(&e, 6, id);
     /* The read API is open without tokens; deciding never is. */
     snprintf(url, sizeof(url), "%s/api/v1/jobs/%s", e.base, id);
@@ -545,7 +646,7 @@ START_TEST(concurrent_decisions_record_one)
     racer r[N];
     int won = 0;
 
-    env_start(&e, true);
+    env_start(&e, WITH_API);
     risky_job(&e, 7, id);
     pthread_barrier_init(&go, NULL, N);
     for (int i = 0; i < N; i++) {
@@ -576,6 +677,207 @@ START_TEST(concurrent_decisions_record_one)
 }
 END_TEST
 
+/* ---- with Slack and GitHub played by a local peer ---------------------------------- */
+
+typedef struct log_wait {
+    env *e;
+    int posts, failed_posts, updates;
+    const char *status; /* a status line part to wait for, or NULL */
+} log_wait;
+
+static bool log_reached(void *ctx)
+{
+    log_wait *w = ctx;
+    peer_log *l = &w->e->log;
+    bool ok;
+
+    ts_peer_lock(w->e->peer);
+    ok = l->posts >= w->posts && l->failed_posts >= w->failed_posts && l->updates >= w->updates &&
+         (!w->status || (l->statuses.data && strstr(l->statuses.data, w->status)));
+    ts_peer_unlock(w->e->peer);
+    return ok;
+}
+
+static void wait_log(env *e, int posts, int failed_posts, int updates, const char *status)
+{
+    log_wait w = {e, posts, failed_posts, updates, status};
+
+    ck_assert_msg(ts_wait_until(log_reached, &w, 20000),
+                  "peer never saw posts>=%d failed>=%d updates>=%d status \"%s\"; it saw %d %d "
+                  "%d and statuses:\n%s",
+                  posts, failed_posts, updates, status ? status : "", e->log.posts,
+                  e->log.failed_posts, e->log.updates,
+                  e->log.statuses.data ? e->log.statuses.data : "");
+}
+
+/* A runner's claim and report through the runner API. */
+static void run_job(env *e, const char *id, bool success)
+{
+    const char *headers[] = {"Authorization: Bearer " RUNNER_TOKEN,
+                             "Content-Type: application/json", NULL};
+    char url[160], body[256];
+    ts_response r;
+    json_t *j;
+
+    snprintf(url, sizeof(url), "%s/api/v1/runners/claim", e->base);
+    snprintf(body, sizeof(body),
+             "{\"runner\":\"r1\",\"region\":\"always\",\"labels\":[],\"wait_seconds\":5}");
+    ck_assert_int_eq(ts_http("POST", url, headers, body, strlen(body), &r), 0);
+    ck_assert_msg(r.status == 200, "claim: %ld %s", r.status, r.body);
+    j = json_loads(r.body, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "job"), "id")), id);
+    snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"status\":\"%s\"}",
+             json_string_value(json_object_get(j, "lease_id")), success ? "success" : "failure");
+    json_decref(j);
+    ts_response_free(&r);
+    snprintf(url, sizeof(url), "%s/api/v1/jobs/%s/complete", e->base, id);
+    ck_assert_int_eq(ts_http("POST", url, headers, body, strlen(body), &r), 0);
+    ck_assert_msg(r.status == 200, "complete: %ld %s", r.status, r.body);
+    ts_response_free(&r);
+}
+
+/* The descriptions of the statuses sent, in order, each line "state: description". */
+static char *status_story(env *e)
+{
+    core_buf out = {0};
+    char *copy, *save = NULL;
+
+    ts_peer_lock(e->peer);
+    copy = strdup(e->log.statuses.data ? e->log.statuses.data : "");
+    ts_peer_unlock(e->peer);
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *desc = strchr(line, '|'), *auth = desc ? strchr(desc + 1, '|') : NULL;
+
+        ck_assert_msg(auth, "bad status line %s", line);
+        *desc++ = '\0';
+        *auth++ = '\0';
+        /* Every status call carries the installation token, never the JWT. */
+        ck_assert_str_eq(auth, "token ghs_e2e");
+        core_buf_printf(&out, "%s: %s\n", line, desc);
+    }
+    free(copy);
+    return out.data ? out.data : strdup("");
+}
+
+/* Each of want appears in story, in this order. */
+static void assert_in_order(const char *story, const char *const *want, size_t n)
+{
+    const char *at = story;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *hit = strstr(at, want[i]);
+
+        ck_assert_msg(hit, "\"%s\" missing (or out of order) in:\n%s", want[i], story);
+        at = hit + strlen(want[i]);
+    }
+}
+
+START_TEST(card_click_release_and_statuses)
+{
+    static const char *const story_want[] = {
+        "pending: Awaiting approval in always (on call: @dba)",
+        "pending: Approved by " ONCALL,
+        "pending: Queued in always",
+        "pending: Running on r1 in always",
+        "success: Succeeded on r1",
+    };
+    env e;
+    char id[32], needle[64], *body = NULL, *form, *story;
+    wait_for w;
+
+    env_start(&e, WITH_PEERS);
+    ts_peer_lock(e.peer);
+    e.log.slack_fail = 2; /* Slack is down at first */
+    ts_peer_unlock(e.peer);
+    risky_job(&e, 11, id);
+
+    /* The card arrives once, after two failures, in the region's channel. */
+    wait_log(&e, 1, 2, 0, "Awaiting approval");
+    ts_peer_lock(e.peer);
+    ck_assert_int_eq(e.log.posts, 1);
+    ck_assert_ptr_nonnull(strstr(e.log.cards.data, "\"channel\":\"CALWAYS\""));
+    ck_assert_ptr_nonnull(strstr(e.log.cards.data, "<@" ONCALL ">"));
+    ck_assert_ptr_nonnull(strstr(e.log.cards.data, "db/002_drop_email.sql"));
+    ck_assert_ptr_nonnull(strstr(e.log.cards.data, "acme/app"));
+    ck_assert_ptr_nonnull(strstr(e.log.cards.data, "zoneci_approve"));
+    snprintf(needle, sizeof(needle), "\"value\":\"%s\"", id);
+    ck_assert_ptr_nonnull(strstr(e.log.cards.data, needle));
+    /* The App's JWT: three base64url parts, sent only to the token endpoint. */
+    ck_assert_int_ge(e.log.token_requests, 1);
+    ck_assert_msg(strncmp(e.log.jwt, "Bearer ey", 9) == 0 && strchr(strchr(e.log.jwt, '.') + 1, '.'),
+                  "%s", e.log.jwt);
+    ts_peer_unlock(e.peer);
+
+    /* A forged click and a non-approver's change nothing, and update no card. */
+    form = slack_form(ONCALL, "zoneci_approve", id);
+    ck_assert_int_eq(slack_post_raw(e.base, form, "forged-secret", 0, NULL), 401);
+    free(form);
+    ck_assert_int_eq(slack_click(&e, OTHER, "zoneci_approve", id, &body), 200);
+    assert_ephemeral(body, "not an approver");
+    free(body);
+    ck_assert_int_eq(decisions(&e, id), 0);
+
+    /* The on-call approver's click releases the build and updates the card. */
+    ck_assert_int_eq(slack_click(&e, ONCALL, "zoneci_approve", id, &body), 200);
+    assert_ephemeral(body, "approved");
+    free(body);
+    wait_log(&e, 1, 2, 1, NULL);
+    ts_peer_lock(e.peer);
+    ck_assert_ptr_nonnull(strstr(strrchr(e.log.cards.data, '\n') ? e.log.cards.data : "",
+                                 "Approved"));
+    ck_assert_int_eq(e.log.posts, 1);
+    ts_peer_unlock(e.peer);
+    w = (wait_for){&e, id, "queued"};
+    ck_assert_msg(ts_wait_until(reached, &w, 15000), "approved job never queued");
+    run_job(&e, id, true);
+    wait_log(&e, 1, 2, 1, "success|");
+    story = status_story(&e);
+    assert_in_order(story, story_want, sizeof(story_want) / sizeof(story_want[0]));
+    /* The last word is success. */
+    ck_assert_msg(strstr(story, "success: Succeeded on r1\n") ==
+                      story + strlen(story) - strlen("success: Succeeded on r1\n"),
+                  "%s", story);
+    free(story);
+    env_stop(&e);
+}
+END_TEST
+
+START_TEST(pending_card_survives_a_restart_and_goes_once)
+{
+    env e;
+    char id[32], key[96], *v;
+    int posts;
+
+    env_start(&e, WITH_PEERS);
+    ts_peer_lock(e.peer);
+    e.log.slack_down = true;
+    ts_peer_unlock(e.peer);
+    risky_job(&e, 12, id);
+    wait_log(&e, 0, 1, 0, NULL);
+    /* zoneci dies with the card undelivered; Slack comes back; a new zoneci delivers. */
+    ts_proc_signal_wait(e.srv, SIGKILL);
+    ts_proc_free(e.srv);
+    ts_peer_lock(e.peer);
+    e.log.slack_down = false;
+    ts_peer_unlock(e.peer);
+    serve_start(&e);
+    wait_log(&e, 1, 1, 0, NULL);
+    /* Nothing of the card's order is left to send: it went exactly once. */
+    snprintf(key, sizeof(key), "LLEN '{apv}:outbox:order:card:%s'", id);
+    v = ts_redis_cli(e.redis, key);
+    ck_assert_str_eq(v, "0");
+    free(v);
+    v = hget(&e, id, "card:0:ts");
+    ck_assert_str_eq(v, "1712345678.000001");
+    free(v);
+    ts_peer_lock(e.peer);
+    posts = e.log.posts;
+    ts_peer_unlock(e.peer);
+    ck_assert_int_eq(posts, 1);
+    env_stop(&e);
+}
+END_TEST
+
 Suite *suite_e2e_approvals(void)
 {
     Suite *s = suite_create("e2e_approvals");
@@ -587,6 +889,8 @@ Suite *suite_e2e_approvals(void)
     tcase_add_test(tc, operator_api_decides_with_a_token);
     tcase_add_test(tc, no_tokens_no_slack_no_decisions);
     tcase_add_test(tc, concurrent_decisions_record_one);
+    tcase_add_test(tc, card_click_release_and_statuses);
+    tcase_add_test(tc, pending_card_survives_a_restart_and_goes_once);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -526,4 +527,24 @@ long ts_post_github(const char *base, const char *event, const char *delivery,
     }
     ts_response_free(&r);
     return status;
+}
+
+const char *ts_rsa_key_pem(void)
+{
+    static char *pem;
+
+    if (!pem) {
+        EVP_PKEY *pkey = EVP_RSA_gen(2048);
+        BIO *b = BIO_new(BIO_s_mem());
+        char *p;
+        long n;
+
+        ck_assert_ptr_nonnull(pkey);
+        ck_assert_int_eq(PEM_write_bio_PrivateKey(b, pkey, NULL, NULL, 0, NULL, NULL), 1);
+        n = BIO_get_mem_data(b, &p);
+        pem = strndup(p, (size_t)n);
+        BIO_free(b);
+        EVP_PKEY_free(pkey);
+    }
+    return pem;
 }

@@ -83,7 +83,47 @@ char *ts_pr_payload(const char *action, int number, const char *sha, bool draft,
 long ts_post_github(const char *base, const char *event, const char *delivery,
                     const char *body, size_t len, const char *secret, char **body_out);
 
+/* A 2048-bit RSA private key in PEM (a GitHub App's), made once per process. */
+const char *ts_rsa_key_pem(void);
+
 /* Path of the shared fixtures (ZONECI_FIXTURES or ../shared/fixtures); NULL if absent. */
 const char *ts_fixtures_dir(void);
+
+/* A local HTTP server that plays an outside service (GitHub, Slack, the zoneci API for
+ * the runner): zoneci reaches it through its production code path by base URL. Every
+ * request is read whole, then handed to the handler, one request at a time (the peer's
+ * lock is held: a handler may read and write the ctx it shares with the test, and the
+ * test takes the same lock with ts_peer_lock). */
+typedef struct ts_peer ts_peer;
+
+typedef struct ts_peer_request {
+    const char *method;
+    const char *url;  /* the path, without the query */
+    const char *body; /* NUL-terminated; "" when none */
+    size_t body_len;
+    const char *authorization; /* the Authorization header, or "" */
+    const char *content_type;  /* the Content-Type header, or "" */
+} ts_peer_request;
+
+typedef struct ts_peer_answer {
+    unsigned status;          /* 200 unless the handler says otherwise */
+    char body[8192];          /* "" unless the handler writes one */
+    const char *content_type; /* "application/json" unless set */
+    const char *retry_after;  /* a Retry-After header, or NULL */
+    int delay_ms;             /* wait this long before answering (timeouts) */
+} ts_peer_answer;
+
+typedef void (*ts_peer_handler)(void *ctx, const ts_peer_request *req, ts_peer_answer *ans);
+
+/* Starts a peer on a free port of 127.0.0.1; aborts the test when it cannot. */
+ts_peer *ts_peer_start(ts_peer_handler handler, void *ctx);
+/* "http://127.0.0.1:PORT" (no trailing slash). */
+const char *ts_peer_base(const ts_peer *p);
+int ts_peer_port(const ts_peer *p);
+/* The lock the handler runs under, for tests that read what it recorded. */
+void ts_peer_lock(ts_peer *p);
+void ts_peer_unlock(ts_peer *p);
+/* Stops the server (waits for requests in flight) and frees it; NULL does nothing. */
+void ts_peer_stop(ts_peer *p);
 
 #endif
