@@ -42,6 +42,15 @@ const char *wh_request_header(const wh_request *req, const char *name);
 /* Decoded query argument or NULL; valid for the request's lifetime. */
 const char *wh_request_query(const wh_request *req, const char *name);
 
+/* Decodes field `name` of the request's application/x-www-form-urlencoded body with
+ * libmicrohttpd's post processor into out (cap bytes, NUL-terminated; *out_len the
+ * decoded length). The first occurrence wins. Call it only after the body is
+ * authenticated: the whole body is already in req->body. CORE_EINVAL (not a form, or a
+ * value holding a NUL), CORE_ENOTFOUND (no such field), CORE_ETOOBIG (the value does not
+ * fit), CORE_ENOMEM. */
+int wh_request_form_value(const wh_request *req, const char *name, char *out, size_t cap,
+                          size_t *out_len, core_error *err);
+
 /* Sets status and a JSON error body {"error":code,"detail":detail}. */
 void wh_response_error(wh_response *resp, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -59,6 +59,78 @@ const char *wh_request_query(const wh_request *req, const char *name)
                                        MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct form_field {
+    const char *name;
+    char *out;
+    size_t cap, len;
+    bool found, done;
+    int rc; /* CORE_ETOOBIG or CORE_EINVAL once the value cannot be kept */
+} form_field;
+
+/* The post processor hands a value over in pieces (off is where each goes). */
+static enum MHD_Result form_piece(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *filename, const char *content_type,
+                                  const char *transfer_encoding, const char *data, uint64_t off,
+                                  size_t size)
+{
+    form_field *f = cls;
+
+    (void)kind;
+    (void)filename;
+    (void)content_type;
+    (void)transfer_encoding;
+    if (f->done || strcmp(key, f->name) != 0) {
+        f->done |= f->found; /* the first occurrence is complete */
+        return MHD_YES;
+    }
+    if (off == 0 && f->found) {
+        f->done = true; /* a second occurrence: the first wins */
+        return MHD_YES;
+    }
+    f->found = true;
+    if (memchr(data, '\0', size))
+        f->rc = CORE_EINVAL;
+    else if (off != f->len || f->len + size >= f->cap)
+        f->rc = CORE_ETOOBIG;
+    if (f->rc < 0)
+        return MHD_NO;
+    memcpy(f->out + f->len, data, size);
+    f->len += size;
+    f->out[f->len] = '\0';
+    return MHD_YES;
+}
+
+int wh_request_form_value(const wh_request *req, const char *name, char *out, size_t cap,
+                          size_t *out_len, core_error *err)
+{
+    form_field f = {.name = name, .out = out, .cap = cap};
+    struct MHD_PostProcessor *pp;
+    enum MHD_Result ok;
+
+    CORE_ASSERT(cap > 0);
+    out[0] = '\0';
+    *out_len = 0;
+    pp = MHD_create_post_processor((struct MHD_Connection *)req->conn, 16 * 1024, form_piece, &f);
+    if (!pp)
+        return core_error_set(err, CORE_EINVAL,
+                              "Content-Type: expected application/x-www-form-urlencoded");
+    ok = MHD_post_process(pp, req->body, req->body_len);
+    /* Destroying it flushes the last value, which has no '&' after it. */
+    if (MHD_destroy_post_processor(pp) != MHD_YES && f.rc == 0)
+        ok = MHD_NO;
+    if (f.rc == CORE_ETOOBIG)
+        return core_error_set(err, f.rc, "%s: longer than %zu bytes", name, cap - 1);
+    if (f.rc == CORE_EINVAL)
+        return core_error_set(err, f.rc, "%s: holds a NUL byte", name);
+    if (!f.found)
+        return core_error_set(err, ok == MHD_YES ? CORE_ENOTFOUND : CORE_EINVAL,
+                              ok == MHD_YES ? "%s: missing from the form"
+                                            : "%s: the form is malformed",
+                              name);
+    *out_len = f.len;
+    return 0;
+}
+
 void wh_response_error(wh_response *resp, int status, const char *code, const char *fmt, ...)
 {
     char detail[512];

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "notifier/notifier.h"
 #include "policies/policies.h"
 #include "scheduler/scheduler.h"
 #include "webhooks/app.h"
@@ -22,62 +23,8 @@
 /* A block_actions payload holds the card's blocks: generous, but bounded. */
 #define PAYLOAD_MAX (256 * 1024)
 #define PAYLOAD_DEPTH 32
-#define SLACK_ID_MAX 32
-#define JOB_ID_MAX 20
 #define REPO_MAX 256
 #define AUTHOR_MAX 257
-
-/* ---- form decoding ------------------------------------------------------------------ */
-
-int wh_form_value(const char *body, size_t len, const char *name, char *out, size_t cap,
-                  size_t *out_len, core_error *err)
-{
-    size_t name_len = strlen(name), i = 0;
-
-    CORE_ASSERT(cap > 0);
-    out[0] = '\0';
-    *out_len = 0;
-    while (i < len) {
-        size_t end = i, eq;
-
-        while (end < len && body[end] != '&')
-            end++;
-        eq = i;
-        while (eq < end && body[eq] != '=')
-            eq++;
-        /* Field names are matched as sent: ours need no decoding. */
-        if (eq - i == name_len && memcmp(body + i, name, name_len) == 0) {
-            size_t n = 0;
-
-            for (size_t j = eq + 1; j < end; j++) {
-                char c = body[j];
-
-                if (c == '+') {
-                    c = ' ';
-                } else if (c == '%') {
-                    int hi = j + 2 < end ? core_hex_digit(body[j + 1]) : -1;
-                    int lo = j + 2 < end ? core_hex_digit(body[j + 2]) : -1;
-
-                    if (hi < 0 || lo < 0)
-                        return core_error_set(err, CORE_EINVAL, "%s: malformed %%-escape", name);
-                    c = (char)(hi << 4 | lo);
-                    j += 2;
-                }
-                if (c == '\0')
-                    return core_error_set(err, CORE_EINVAL, "%s: holds a NUL byte", name);
-                if (n + 1 >= cap)
-                    return core_error_set(err, CORE_ETOOBIG, "%s: longer than %zu bytes", name,
-                                          cap - 1);
-                out[n++] = c;
-            }
-            out[n] = '\0';
-            *out_len = n;
-            return 0;
-        }
-        i = end + 1;
-    }
-    return core_error_set(err, CORE_ENOTFOUND, "%s: missing from the form", name);
-}
 
 /* ---- the handler ----------------------------------------------------------------------- */
 
@@ -116,50 +63,36 @@ static bool token_ok(const char *s, size_t max, bool digits_only)
     return true;
 }
 
-typedef struct click {
-    char user[SLACK_ID_MAX + 1];
-    char job[JOB_ID_MAX + 1];
-    bool approve;
-} click;
-
-/* Reads who clicked what from the block_actions JSON; false after answering 400. */
-static bool parse_click(const char *payload, size_t len, click *c, wh_response *resp)
+int wh_slack_click_parse(const char *payload, size_t len, wh_slack_click *out, core_error *err)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(payload, len, 0, &jerr), *action;
+    json_t *root = json_loadb(payload, len, 0, NULL), *action;
     const char *user, *action_id, *value;
-    bool ok = false;
+    int rc = 0;
 
-    if (!root || !json_is_object(root)) {
-        wh_response_error(resp, 400, "invalid_payload", "payload: not a JSON object");
-        goto out;
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return core_error_set(err, CORE_EINVAL, "payload: not a JSON object");
     }
     user = json_string_value(json_object_get(json_object_get(root, "user"), "id"));
     action = json_array_get(json_object_get(root, "actions"), 0);
     action_id = json_string_value(json_object_get(action, "action_id"));
     value = json_string_value(json_object_get(action, "value"));
-    if (!token_ok(user, SLACK_ID_MAX, false)) {
-        wh_response_error(resp, 400, "invalid_payload", "user.id: missing or not a Slack id");
-        goto out;
+    if (!token_ok(user, WH_SLACK_USER_MAX, false))
+        rc = core_error_set(err, CORE_EINVAL, "user.id: missing or not a Slack id");
+    else if (!action_id || (strcmp(action_id, NOTIFY_SLACK_ACTION_APPROVE) != 0 &&
+                            strcmp(action_id, NOTIFY_SLACK_ACTION_REJECT) != 0))
+        rc = core_error_set(err, CORE_EINVAL,
+                            "actions[0].action_id: expected zoneci_approve or zoneci_reject");
+    else if (!token_ok(value, WH_SLACK_JOB_MAX, true))
+        rc = core_error_set(err, CORE_EINVAL, "actions[0].value: missing or not a job id");
+    if (rc == 0) {
+        snprintf(out->user, sizeof(out->user), "%s", user);
+        snprintf(out->job, sizeof(out->job), "%s", value);
+        out->approve = strcmp(action_id, NOTIFY_SLACK_ACTION_APPROVE) == 0;
     }
-    if (!action_id ||
-        (strcmp(action_id, "zoneci_approve") != 0 && strcmp(action_id, "zoneci_reject") != 0)) {
-        wh_response_error(resp, 400, "invalid_payload",
-                          "actions[0].action_id: expected zoneci_approve or zoneci_reject");
-        goto out;
-    }
-    if (!token_ok(value, JOB_ID_MAX, true)) {
-        wh_response_error(resp, 400, "invalid_payload",
-                          "actions[0].value: missing or not a job id");
-        goto out;
-    }
-    snprintf(c->user, sizeof(c->user), "%s", user);
-    snprintf(c->job, sizeof(c->job), "%s", value);
-    c->approve = strcmp(action_id, "zoneci_approve") == 0;
-    ok = true;
-out:
     json_decref(root);
-    return ok;
+    return rc;
 }
 
 static void store_failed(wh_response *resp, int rc, const core_error *err)
@@ -216,7 +149,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
     const char *why;
     size_t payload_len = 0;
     core_error err = {0};
-    click c;
+    wh_slack_click c;
     int rc;
 
     if (app->n_slack_secrets == 0) {
@@ -239,14 +172,15 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
         wh_response_error(resp, 500, "internal", "out of memory");
         return;
     }
-    rc = wh_form_value(req->body, req->body_len, "payload", payload, PAYLOAD_MAX, &payload_len,
-                       &err);
+    rc = wh_request_form_value(req, "payload", payload, PAYLOAD_MAX, &payload_len, &err);
     if (rc < 0) {
-        wh_response_error(resp, 400, "invalid_form", "%s", err.msg);
+        wh_response_error(resp, rc == CORE_ETOOBIG ? 413 : 400, "invalid_form", "%s", err.msg);
         goto out;
     }
-    if (!parse_click(payload, payload_len, &c, resp))
+    if (wh_slack_click_parse(payload, payload_len, &c, &err) < 0) {
+        wh_response_error(resp, 400, "invalid_payload", "%s", err.msg);
         goto out;
+    }
     rc = sched_job_field(app->store, c.job, "repo", repo, sizeof(repo), &err);
     if (rc == 0) {
         rc = sched_job_field(app->store, c.job, "author", author, sizeof(author), &err);

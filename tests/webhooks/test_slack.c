@@ -1,74 +1,84 @@
-/* webhooks/slack.c: the bounded form decoder that reads Slack's `payload` field. */
+/* webhooks/slack.c: reading a click from Slack's block_actions payload. The form around
+ * it is decoded by libmicrohttpd's post processor, end to end in tests/e2e. */
 #include <check.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "webhooks/slack.h"
 
-START_TEST(form_decodes_value)
+static int parse(const char *json, wh_slack_click *c, core_error *err)
 {
-    const char *body = "token=x&payload=%7B%22a%22%3A+1%7D&other=2";
-    char out[64];
-    size_t n = 99;
+    return wh_slack_click_parse(json, strlen(json), c, err);
+}
 
-    ck_assert_int_eq(wh_form_value(body, strlen(body), "payload", out, sizeof(out), &n, NULL), 0);
-    ck_assert_str_eq(out, "{\"a\": 1}");
-    ck_assert_uint_eq(n, 8);
-    ck_assert_int_eq(wh_form_value(body, strlen(body), "other", out, sizeof(out), &n, NULL), 0);
-    ck_assert_str_eq(out, "2");
-    ck_assert_int_eq(wh_form_value(body, strlen(body), "token", out, sizeof(out), &n, NULL), 0);
-    ck_assert_str_eq(out, "x");
-    /* Empty value, field without '=', first occurrence wins, lower-case hex. */
-    ck_assert_int_eq(wh_form_value("a=&payload", 10, "payload", out, sizeof(out), &n, NULL), 0);
-    ck_assert_str_eq(out, "");
-    ck_assert_int_eq(
-        wh_form_value("payload=1&payload=2", 19, "payload", out, sizeof(out), &n, NULL), 0);
-    ck_assert_str_eq(out, "1");
-    ck_assert_int_eq(wh_form_value("payload=%7b", 11, "payload", out, sizeof(out), &n, NULL), 0);
-    ck_assert_str_eq(out, "{");
+START_TEST(click_reads_user_action_and_job)
+{
+    wh_slack_click c;
+    core_error err = {0};
+
+    ck_assert_int_eq(parse("{\"type\":\"block_actions\",\"user\":{\"id\":\"U0DBA1\"},"
+                           "\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"42\"},"
+                           "{\"action_id\":\"zoneci_reject\",\"value\":\"7\"}]}",
+                           &c, &err),
+                     0);
+    ck_assert_str_eq(c.user, "U0DBA1");
+    ck_assert_str_eq(c.job, "42");
+    ck_assert(c.approve);
+    ck_assert_int_eq(parse("{\"user\":{\"id\":\"W1\"},\"actions\":[{\"action_id\":"
+                           "\"zoneci_reject\",\"value\":\"12345678901234567890\"}]}",
+                           &c, &err),
+                     0);
+    ck_assert(!c.approve);
+    ck_assert_str_eq(c.job, "12345678901234567890");
 }
 END_TEST
 
-START_TEST(form_refuses_bad_input)
+START_TEST(click_refuses_what_it_cannot_trust)
 {
-    char out[8];
-    size_t n;
-    core_error err = {0};
+    static const struct {
+        const char *json;
+        const char *field;
+    } bad[] = {
+        {"", "payload"},
+        {"[1]", "payload"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\"", "payload"},
+        {"{\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1\"}]}", "user.id"},
+        {"{\"user\":{\"id\":\"U 1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
+         "\"1\"}]}",
+         "user.id"},
+        {"{\"user\":{\"id\":\"U123456789012345678901234567890123\"},\"actions\":[{\"action_id\":"
+         "\"zoneci_approve\",\"value\":\"1\"}]}",
+         "user.id"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[]}", "action_id"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_maybe\",\"value\":\"1\"}]}",
+         "action_id"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1a\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
+         "\"123456789012345678901\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":1}]}",
+         "value"},
+    };
 
-    ck_assert_int_eq(
-        wh_form_value("payloads=1&xpayload=2", 21, "payload", out, sizeof(out), &n, &err),
-        CORE_ENOTFOUND);
-    ck_assert_int_eq(wh_form_value("", 0, "payload", out, sizeof(out), &n, NULL), CORE_ENOTFOUND);
-    /* Truncated or non-hex escapes, a decoded NUL. */
-    ck_assert_int_eq(wh_form_value("payload=%7", 10, "payload", out, sizeof(out), &n, NULL),
-                     CORE_EINVAL);
-    ck_assert_int_eq(wh_form_value("payload=%", 9, "payload", out, sizeof(out), &n, NULL),
-                     CORE_EINVAL);
-    ck_assert_int_eq(wh_form_value("payload=%zz", 11, "payload", out, sizeof(out), &n, NULL),
-                     CORE_EINVAL);
-    ck_assert_int_eq(wh_form_value("payload=%00", 11, "payload", out, sizeof(out), &n, NULL),
-                     CORE_EINVAL);
-    /* An escape cut by the end of the field is not read past '&'. */
-    ck_assert_int_eq(wh_form_value("payload=%7&x=bb", 15, "payload", out, sizeof(out), &n, NULL),
-                     CORE_EINVAL);
-    /* Exactly cap - 1 fits; one more does not. */
-    ck_assert_int_eq(wh_form_value("payload=1234567", 15, "payload", out, sizeof(out), &n, NULL),
-                     0);
-    ck_assert_str_eq(out, "1234567");
-    ck_assert_int_eq(wh_form_value("payload=12345678", 16, "payload", out, sizeof(out), &n, &err),
-                     CORE_ETOOBIG);
-    /* len bounds the read: the value stops at len even without a NUL. */
-    ck_assert_int_eq(wh_form_value("payload=abcdef", 11, "payload", out, sizeof(out), &n, NULL), 0);
-    ck_assert_str_eq(out, "abc");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        wh_slack_click c;
+        core_error err = {0};
+
+        ck_assert_int_eq(parse(bad[i].json, &c, &err), CORE_EINVAL);
+        ck_assert_msg(strstr(err.msg, bad[i].field), "case %zu: \"%s\" does not name %s", i,
+                      err.msg, bad[i].field);
+    }
 }
 END_TEST
 
 Suite *suite_webhooks_slack(void)
 {
     Suite *s = suite_create("webhooks_slack");
-    TCase *tc = tcase_create("form");
+    TCase *tc = tcase_create("click");
 
-    tcase_add_test(tc, form_decodes_value);
-    tcase_add_test(tc, form_refuses_bad_input);
+    tcase_add_test(tc, click_reads_user_action_and_job);
+    tcase_add_test(tc, click_refuses_what_it_cannot_trust);
     suite_add_tcase(s, tc);
     return s;
 }
