@@ -231,16 +231,21 @@ static void gh_message(const notify_http_response *r, char *out, size_t len)
     json_decref(root);
 }
 
-/* Maps a non-2xx answer to a code and a message naming what was asked (what). */
-static int status_error(const notify_http_response *r, const char *what, core_error *err)
+/* Maps a non-2xx answer to a code and a message naming what was asked (what); a rate
+ * limit's Retry-After goes to *retry_after_s (NULL allowed). */
+static int status_error(const notify_http_response *r, const char *what, int *retry_after_s,
+                        core_error *err)
 {
     char msg[GH_MESSAGE_MAX * 3 + 8];
     int code;
 
     gh_message(r, msg, sizeof(msg));
-    if (r->status == 429 || (r->status == 403 && r->retry_after[0]))
+    if (r->status == 429 || (r->status == 403 && r->retry_after[0])) {
+        if (retry_after_s)
+            *retry_after_s = notify_http_retry_after_seconds(r->retry_after);
         return core_error_set(err, CORE_EAGAIN, "%s: github rate limit (%ld), retry after %s s%s",
                               what, r->status, r->retry_after[0] ? r->retry_after : "?", msg);
+    }
     if (r->status == 401 || r->status == 403)
         code = CORE_EAUTH;
     else if (r->status == 404)
@@ -296,7 +301,7 @@ int notify_github_installation_token(notify_github *gh, notify_http *http, int64
         goto out;
     }
     if (r.status != 201 && r.status != 200) {
-        rc = status_error(&r, "github installation token", err);
+        rc = status_error(&r, "github installation token", NULL, err);
         goto out;
     }
     root = json_loadb(r.body.data, r.body.len, 0, NULL);
@@ -396,7 +401,7 @@ static bool sha_valid(const char *sha)
 
 int notify_github_post_status(notify_github *gh, notify_http *http, int64_t installation_id,
                               const char *repo, const char *sha, const char *body, int64_t now_ms,
-                              core_error *err)
+                              int *retry_after_s, core_error *err)
 {
     char url[URL_MAX], auth[TOKEN_MAX + 32], *token = NULL;
     const char *headers[6];
@@ -404,6 +409,8 @@ int notify_github_post_status(notify_github *gh, notify_http *http, int64_t inst
     int rc;
 
     CORE_ASSERT(gh && http && repo && sha && body);
+    if (retry_after_s)
+        *retry_after_s = 0;
     if (!repo_valid(repo))
         return core_error_set(err, CORE_EINVAL, "github status: repo must be owner/name");
     if (!sha_valid(sha))
@@ -428,7 +435,7 @@ int notify_github_post_status(notify_github *gh, notify_http *http, int64_t inst
     if (r.status == 401)
         notify_github_token_forget(gh, installation_id);
     if (r.status != 201 && r.status != 200)
-        rc = status_error(&r, "github status", err);
+        rc = status_error(&r, "github status", retry_after_s, err);
 out:
     notify_http_response_free(&r);
     wipe(auth, sizeof(auth));

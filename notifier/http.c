@@ -374,3 +374,16 @@ int notify_http_request(notify_http *h, const char *method, const char *url,
         notify_http_response_free(out);
     return rc;
 }
+
+int notify_http_retry_after_seconds(const char *value)
+{
+    char *end;
+    long s;
+
+    if (!value || !*value)
+        return 1;
+    s = strtol(value, &end, 10);
+    if (end == value || *end != '\0' || s < 1)
+        return 1;
+    return s > NOTIFY_HTTP_RETRY_AFTER_MAX_S ? NOTIFY_HTTP_RETRY_AFTER_MAX_S : (int)s;
+}

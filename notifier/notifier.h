@@ -74,6 +74,11 @@ int notify_http_request(notify_http *h, const char *method, const char *url,
 /* Frees the body and empties r; an empty or zeroed response is fine. */
 void notify_http_response_free(notify_http_response *r);
 
+/* A Retry-After value (retry_after above) in seconds: at least 1, at most
+ * NOTIFY_HTTP_RETRY_AFTER_MAX_S; an HTTP date or garbage counts as 1. Pure. */
+#define NOTIFY_HTTP_RETRY_AFTER_MAX_S 3600
+int notify_http_retry_after_seconds(const char *value);
+
 /* ---- GitHub App: installation tokens and commit statuses (notifier/github.c) -----------
  * libjwt signs the App's JWT (RS256); jansson reads GitHub's answers. Neither appears in
  * this header. Every request goes through a caller's notify_http, so a notify_github may
@@ -130,11 +135,12 @@ int notify_github_status_body(const char *state, const char *description, const 
  * request), those of notify_github_installation_token, and for the status call itself
  * CORE_EAUTH (401: the cached token is forgotten, so a retry fetches a new one; 403),
  * CORE_ENOTFOUND (404: the App cannot see the repository), CORE_EINVAL (422: GitHub does
- * not know the sha, or refused the body), CORE_EAGAIN (429, or 403 with Retry-After),
- * CORE_EUNAVAILABLE (5xx). Any thread, each with its own http. */
+ * not know the sha, or refused the body), CORE_EAGAIN (429, or 403 with Retry-After:
+ * *retry_after_s, NULL allowed, holds the seconds; 0 otherwise), CORE_EUNAVAILABLE (5xx).
+ * Any thread, each with its own http. */
 int notify_github_post_status(notify_github *gh, notify_http *http, int64_t installation_id,
                               const char *repo, const char *sha, const char *body, int64_t now_ms,
-                              core_error *err);
+                              int *retry_after_s, core_error *err);
 
 /* The steps of a job that a commit status reports. */
 typedef enum notify_github_step {

@@ -59,7 +59,7 @@ static const char *str_field(json_t *root, const char *name)
     return json_string_value(json_object_get(root, name));
 }
 
-static int send_github(worker *w, json_t *root, core_error *err)
+static int send_github(worker *w, json_t *root, int *retry_after_s, core_error *err)
 {
     notify_outbox *ob = w->ob;
     json_t *inst = json_object_get(root, "installation_id");
@@ -80,7 +80,7 @@ static int send_github(worker *w, json_t *root, core_error *err)
     if (rc < 0)
         return core_error_set(err, rc, "github_status: bad state or target_url");
     rc = notify_github_post_status(ob->gh, w->http, json_integer_value(inst), repo, sha, body.data,
-                                   core_time_now_ms(), err);
+                                   core_time_now_ms(), retry_after_s, err);
     core_buf_free(&body);
     return rc;
 }
@@ -153,7 +153,7 @@ static int send_msg(worker *w, const sched_outbox_msg *m, char ts_out[NOTIFY_SLA
         return core_error_set(err, CORE_EINVAL, "%s: payload is not a json object", m->kind);
     }
     if (strcmp(m->kind, "github_status") == 0)
-        rc = send_github(w, root, err);
+        rc = send_github(w, root, retry_after_s, err);
     else if (strcmp(m->kind, "slack_post") == 0)
         rc = send_slack(w, root, false, ts_out, retry_after_s, err);
     else if (strcmp(m->kind, "slack_update") == 0)

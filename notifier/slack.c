@@ -24,7 +24,6 @@
 #define URL_MAX 2048
 #define TOKEN_MAX 512
 #define SLACK_ERROR_MAX 64
-#define RETRY_MAX_S 3600
 
 /* The card under construction: the first failure sticks and later calls do nothing. */
 typedef struct cardb {
@@ -574,20 +573,6 @@ static int slack_error_to_code(const char *e)
     return CORE_EINVAL;
 }
 
-/* Retry-After in seconds, at least 1 and at most RETRY_MAX_S. */
-static int retry_seconds(const char *v)
-{
-    char *end;
-    long s;
-
-    if (!v || !*v)
-        return 1;
-    s = strtol(v, &end, 10);
-    if (end == v || *end != '\0' || s < 1)
-        return 1;
-    return s > RETRY_MAX_S ? RETRY_MAX_S : (int)s;
-}
-
 static bool name_valid(const char *s, size_t max, const char *extra)
 {
     size_t n = s ? strlen(s) : 0;
@@ -669,7 +654,7 @@ static int slack_call(notify_http *http, const char *method, const char *api_url
         goto out;
     }
     if (r.status == 429) {
-        secs = retry_seconds(r.retry_after);
+        secs = notify_http_retry_after_seconds(r.retry_after);
         if (retry_after_s)
             *retry_after_s = secs;
         rc = core_error_set(err, CORE_EAGAIN, "slack %s: rate limited, retry after %d s", method,
@@ -694,7 +679,7 @@ static int slack_call(notify_http *http, const char *method, const char *api_url
         slack_error_code(root, code_name);
         rc = slack_error_to_code(code_name);
         if (rc == CORE_EAGAIN) {
-            secs = retry_seconds(r.retry_after);
+            secs = notify_http_retry_after_seconds(r.retry_after);
             if (retry_after_s)
                 *retry_after_s = secs;
         }
