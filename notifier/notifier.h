@@ -142,38 +142,6 @@ int notify_github_post_status(notify_github *gh, notify_http *http, int64_t inst
                               const char *repo, const char *sha, const char *body, int64_t now_ms,
                               int *retry_after_s, core_error *err);
 
-/* The steps of a job that a commit status reports. */
-typedef enum notify_github_step {
-    NOTIFY_GITHUB_DEFERRED = 0,      /* pending: until, reason */
-    NOTIFY_GITHUB_AWAITING_APPROVAL, /* pending: region, oncall */
-    NOTIFY_GITHUB_QUEUED,            /* pending: region */
-    NOTIFY_GITHUB_RUNNING,           /* pending: runner */
-    NOTIFY_GITHUB_SUCCESS,           /* success */
-    NOTIFY_GITHUB_FAILURE,           /* failure: reason */
-    NOTIFY_GITHUB_REJECTED,          /* failure: who */
-} notify_github_step;
-
-/* What a description may mention; every field is optional (NULL) and plain text. */
-typedef struct notify_github_step_info {
-    const char *until;  /* deferred until: an ISO 8601 instant, or a local time */
-    const char *reason; /* why deferred ("outside working hours"), or why it failed */
-    const char *region; /* awaiting approval in, queued in */
-    const char *oncall; /* who is on call, e.g. "@dba1, @dba2" */
-    const char *runner; /* running on */
-    const char *who;    /* rejected by */
-} notify_github_step_info;
-
-/* The status state of a step: "pending", "success" or "failure". */
-const char *notify_github_step_state(notify_github_step step);
-
-/* Appends the description of step to out, e.g. "Deferred until 2026-03-09T09:00:00+09:00:
- * outside working hours", "Awaiting approval in apac-tokyo (on call: @dba1)", "Queued in
- * apac-tokyo", "Running on runner-7", "Succeeded", "Failed: exit 2", "Rejected by @dba1".
- * Not cut: notify_github_status_body cuts. Returns 0, CORE_EINVAL (unknown step),
- * CORE_ENOMEM. Pure; any thread. */
-int notify_github_step_description(notify_github_step step, const notify_github_step_info *info,
-                                   core_buf *out);
-
 /* ---- Slack: approval cards (notifier/slack.c) -------------------------------------------
  * Cards are Block Kit JSON posted with chat.postMessage and changed with chat.update, with
  * the bot token. Builders are pure; the calls go through a caller's notify_http. */
