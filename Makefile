@@ -145,10 +145,14 @@ $(BUILD)/bench-micro: bench/micro/micro.c $(BUILD)/libzoneci.a
 $(BUILD)/bench-parse: bench/parse_bench.c $(BUILD)/libzoneci.a
 	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
 
+$(BUILD)/bench-outbox: bench/outbox/outbox.c $(BUILD)/libzoneci.a
+	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
+
 bench: all
 	@$(MAKE) --no-print-directory $(BUILD)/bench-micro $(BUILD)/bench-parse
 	$(BUILD)/bench-micro
 	$(BUILD)/bench-parse 20000
+	bench/outbox/run.sh
 	bench/webhook/run.sh
 
 clean:
