@@ -628,8 +628,9 @@ static void *race(void *arg)
 
     pthread_barrier_wait(r->go);
     if (r->kind < 2)
-        r->status = slack_click(r->e, APPROVER, r->kind == 0 ? "zoneci_approve" : "zoneci_reject",
-                                r->id, &r->body);
+        /* Two approvers click at the same instant, one approving, one rejecting. */
+        r->status = r->kind == 0 ? slack_click(r->e, APPROVER, "zoneci_approve", r->id, &r->body)
+                                 : slack_click(r->e, ONCALL, "zoneci_reject", r->id, &r->body);
     else
         r->status =
             api_decide(r->e, r->id, r->kind == 2 ? "approve" : "reject", API_TOKEN, NULL, &r->body);
