@@ -609,6 +609,17 @@ START_TEST(no_tokens_no_slack_no_decisions)
     free(body);
     ck_assert_str_eq(state_of(&e, id, st), "awaiting_approval");
     ck_assert_int_eq(decisions(&e, id), 0);
+    /* Without Slack no card is sent, and the job says how to decide instead. */
+    {
+        json_t *j = get_job(&e, id);
+        const char *reason = json_string_value(json_object_get(j, "reason"));
+
+        ck_assert_msg(strstr(reason, "no slack card (no slack is configured): approve through "
+                                     "the API"),
+                      "%s", reason);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "approval_region")), "always");
+        json_decref(j);
+    }
     env_stop(&e);
 }
 END_TEST
