@@ -1,19 +1,15 @@
 /* cli/runner.c, the real `zoneci runner` process: argument checks, and its behaviour
  * against a scripted stand-in for the server's runner API (claim, heartbeat, complete)
- * played by a local libmicrohttpd server. The end-to-end tests against `zoneci serve`
- * live in tests/e2e. */
+ * played by a local ts_peer. The end-to-end tests against `zoneci serve` live in
+ * tests/e2e. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,9 +23,8 @@
 /* ---- a scripted runner API -------------------------------------------------------------- */
 
 typedef struct api {
-    struct MHD_Daemon *d;
-    char base[64];
-    pthread_mutex_t mu;
+    ts_peer *peer; /* its lock guards what follows */
+    char base[80];
     /* the script */
     int claim_fail;       /* 503 to this many claims first */
     int claim_status;     /* then: 200 hands out the job once (204 after), or this status */
@@ -46,28 +41,16 @@ typedef struct api {
     char heartbeat_body[256];
 } api;
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body)
+/* The handler: runs under the peer's lock. */
+static void api_answer(void *ctx, const ts_peer_request *req, ts_peer_answer *ans)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result ok;
-
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    ok = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ok;
-}
-
-static enum MHD_Result api_answer(api *a, struct MHD_Connection *conn, const char *url,
-                                  const char *body)
-{
+    api *a = ctx;
+    const char *url = req->url, *body = req->body;
     char job[1024];
-    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     unsigned status = 200;
     const char *answer = "{}";
 
-    pthread_mutex_lock(&a->mu);
-    snprintf(a->auth, sizeof(a->auth), "%s", auth ? auth : "");
+    snprintf(a->auth, sizeof(a->auth), "%s", req->authorization);
     if (strcmp(url, "/api/v1/runners/claim") == 0) {
         a->claims++;
         snprintf(a->claim_body, sizeof(a->claim_body), "%s", body);
@@ -114,65 +97,25 @@ static enum MHD_Result api_answer(api *a, struct MHD_Connection *conn, const cha
         status = 404;
         answer = "{\"error\":\"not_found\"}";
     }
-    pthread_mutex_unlock(&a->mu);
-    return reply(conn, status, answer);
+    ans->status = status;
+    snprintf(ans->body, sizeof(ans->body), "%s", answer);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload,
-                              size_t *upload_size, void **req_ctx)
-{
-    core_buf *body = *req_ctx;
-
-    (void)method;
-    (void)version;
-    if (!body) {
-        *req_ctx = calloc(1, sizeof(core_buf));
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        core_buf_append(body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    return api_answer(cls, conn, url, body->data ? body->data : "");
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
-                      enum MHD_RequestTerminationCode code)
-{
-    core_buf *body = *req_ctx;
-
-    (void)cls;
-    (void)conn;
-    (void)code;
-    if (body) {
-        core_buf_free(body);
-        free(body);
-    }
-}
-
-static api *api_start(void)
+/* A scripted API whose claims go as claim_status says (see the script above). */
+static api *api_start(int claim_status)
 {
     api *a = calloc(1, sizeof(*a));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int port = ts_free_port();
 
-    pthread_mutex_init(&a->mu, NULL);
-    sa.sin_port = htons((uint16_t)port);
-    a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                            (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-                            MHD_OPTION_END);
-    ck_assert_msg(a->d != NULL, "cannot start the test server on port %d", port);
-    snprintf(a->base, sizeof(a->base), "http://127.0.0.1:%d/", port);
+    ck_assert_ptr_nonnull(a);
+    a->claim_status = claim_status;
+    a->peer = ts_peer_start(api_answer, a);
+    snprintf(a->base, sizeof(a->base), "%s/", ts_peer_base(a->peer));
     return a;
 }
 
 static void api_stop(api *a)
 {
-    MHD_stop_daemon(a->d);
-    pthread_mutex_destroy(&a->mu);
+    ts_peer_stop(a->peer);
     free(a);
 }
 
@@ -328,12 +271,11 @@ END_TEST
 
 START_TEST(once_without_job_exits_3)
 {
-    api *a = api_start();
+    api *a = api_start(204);
     const char *cmd[] = {"true", NULL};
     char *log = NULL;
     json_t *body;
 
-    a->claim_status = 204;
     ck_assert_int_eq(run_once(a, cmd, &log), 3);
     ck_assert_int_eq(a->claims, 1);
     ck_assert_str_eq(a->auth, "Bearer " TOKEN);
@@ -354,7 +296,7 @@ END_TEST
 
 START_TEST(job_runs_with_env_and_success_is_reported)
 {
-    api *a = api_start();
+    api *a = api_start(200);
     char *dir = ts_tmpdir();
     char envfile[600], v[256];
     const char *cmd[] = {"sh", "-c", "env > \"$0\"", envfile, NULL};
@@ -362,7 +304,6 @@ START_TEST(job_runs_with_env_and_success_is_reported)
     json_t *body;
 
     snprintf(envfile, sizeof(envfile), "%s/env.txt", dir);
-    a->claim_status = 200;
     ck_assert_int_eq(run_once(a, cmd, &log), 0);
     ck_assert_int_eq(a->claims, 1);
     ck_assert_int_eq(a->completes, 1);
@@ -404,11 +345,10 @@ END_TEST
 
 START_TEST(failure_is_reported)
 {
-    api *a = api_start();
+    api *a = api_start(200);
     const char *cmd[] = {"sh", "-c", "exit 3", NULL};
     char *log = NULL;
 
-    a->claim_status = 200;
     ck_assert_int_eq(run_once(a, cmd, &log), 0);
     ck_assert_int_eq(a->completes, 1);
     ck_assert(contains(a->complete_body, "\"status\":\"failure\""));
@@ -421,13 +361,12 @@ END_TEST
 
 START_TEST(lost_lease_stops_the_job)
 {
-    api *a = api_start();
+    api *a = api_start(200);
     const char *cmd[] = {"sleep", "60", NULL};
     char *log = NULL;
     int64_t start = core_time_mono_ms();
 
     /* lease_seconds 3: the first heartbeat goes after one second. */
-    a->claim_status = 200;
     a->lease_seconds = 3;
     a->heartbeat_status = 409;
     ck_assert_int_eq(run_once(a, cmd, &log), 1);
@@ -446,11 +385,10 @@ END_TEST
 
 START_TEST(cancel_stops_the_job)
 {
-    api *a = api_start();
+    api *a = api_start(200);
     const char *cmd[] = {"sleep", "60", NULL};
     char *log = NULL;
 
-    a->claim_status = 200;
     a->lease_seconds = 3;
     a->cancel = true;
     ck_assert_int_eq(run_once(a, cmd, &log), 1);
@@ -464,11 +402,10 @@ END_TEST
 
 START_TEST(transient_errors_are_retried)
 {
-    api *a = api_start();
+    api *a = api_start(200);
     const char *cmd[] = {"true", NULL};
     char *log = NULL;
 
-    a->claim_status = 200;
     a->claim_fail = 2;
     a->complete_fail = 1;
     ck_assert_int_eq(run_once(a, cmd, &log), 0);
@@ -485,11 +422,10 @@ END_TEST
 
 START_TEST(refused_claim_exits_1)
 {
-    api *a = api_start();
+    api *a = api_start(401);
     const char *cmd[] = {"true", NULL};
     char *log = NULL;
 
-    a->claim_status = 401;
     ck_assert_int_eq(run_once(a, cmd, &log), 1);
     ck_assert_int_eq(a->claims, 1);
     ck_assert_msg(contains(log, "event=claim_refused status=401 region=apac-tokyo "
@@ -532,9 +468,9 @@ static bool two_heartbeats(void *ctx)
     api *a = ctx;
     bool done;
 
-    pthread_mutex_lock(&a->mu);
+    ts_peer_lock(a->peer);
     done = a->heartbeats >= 2;
-    pthread_mutex_unlock(&a->mu);
+    ts_peer_unlock(a->peer);
     return done;
 }
 
@@ -543,9 +479,9 @@ static bool claimed(void *ctx)
     api *a = ctx;
     bool done;
 
-    pthread_mutex_lock(&a->mu);
+    ts_peer_lock(a->peer);
     done = a->claims >= 1;
-    pthread_mutex_unlock(&a->mu);
+    ts_peer_unlock(a->peer);
     return done;
 }
 
@@ -579,7 +515,6 @@ static void fifo_job_start(fifo_job *f, api *a, bool once)
     snprintf(f->path, sizeof(f->path), "%s/go", f->dir);
     ck_assert_int_eq(mkfifo(f->path, 0600), 0);
     f->fd = -1;
-    a->claim_status = 200;
     f->p = ts_zoneci_spawn(argv, runner_env, f->dir, NULL);
     ck_assert_msg(ts_wait_until(fifo_reader_there, f, 10000), "the job did not start");
 }
@@ -595,7 +530,7 @@ static void fifo_job_free(fifo_job *f)
 
 START_TEST(sigterm_lets_the_job_finish)
 {
-    api *a = api_start();
+    api *a = api_start(200);
     fifo_job f;
     char *log;
     int status;
@@ -620,7 +555,7 @@ END_TEST
 
 START_TEST(second_sigterm_stops_the_job)
 {
-    api *a = api_start();
+    api *a = api_start(200);
     fifo_job f;
     char *log;
     int status;
@@ -641,7 +576,7 @@ END_TEST
 
 START_TEST(heartbeats_keep_the_job)
 {
-    api *a = api_start();
+    api *a = api_start(200);
     fifo_job f;
     int status;
 
@@ -662,7 +597,8 @@ END_TEST
 
 START_TEST(sigterm_while_idle_exits_0)
 {
-    api *a = api_start();
+    /* Every claim comes back empty at once: the runner must neither spin nor linger. */
+    api *a = api_start(204);
     fifo_job f = {.fd = -1};
     char *argv[] = {
         "runner",   "--server",   a->base,          "--token-env", "ZONECI_TEST_RUNNER_TOKEN",
@@ -670,8 +606,6 @@ START_TEST(sigterm_while_idle_exits_0)
         "true",     NULL};
     int status;
 
-    /* Every claim comes back empty at once: the runner must neither spin nor linger. */
-    a->claim_status = 204;
     f.dir = ts_tmpdir();
     f.p = ts_zoneci_spawn(argv, runner_env, f.dir, NULL);
     /* Once it claims, its signals are set up. */

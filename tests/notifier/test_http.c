@@ -1,31 +1,24 @@
-/* notifier/http.c against a local libmicrohttpd server stood up by each test: methods and
- * bodies, headers, statuses, Retry-After, timeouts, refused connections, body caps,
- * connection reuse, aborts, and error messages that never quote a secret. */
+/* notifier/http.c against a local ts_peer stood up by each test: methods and bodies,
+ * headers, statuses, Retry-After, timeouts, refused connections, body caps, connection
+ * reuse, aborts, and error messages that never quote a secret. */
 #include <check.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include "core/core.h"
 #include "notifier/notifier.h"
 #include "tests/support/support.h"
 
 #define BIG_BYTES (NOTIFY_HTTP_MAX_BODY + 1024 * 1024)
+/* /slow outlasts every client timeout here; ts_peer_stop cuts it short. */
+#define SLOW_MS 10000
 
-/* The test server: routes by path, records the last request, counts connections. */
+/* The test server: routes by path, records the last request. The peer's lock guards it. */
 typedef struct fake {
-    struct MHD_Daemon *d;
-    int port;
-    char base[64];
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool release; /* lets /slow answer */
-    int connections;
+    ts_peer *peer;
+    char *big;            /* BIG_BYTES of 'b': /exact, /big and /big-chunked send from it */
+    unsigned connections; /* the highest connection number a request came on */
     int requests;
     char method[16];
     char path[128];
@@ -37,196 +30,99 @@ typedef struct fake {
     core_buf body;
 } fake;
 
-static void copy_header(struct MHD_Connection *conn, const char *name, char *dst, size_t len)
+static void copy_header(const ts_peer_request *req, const char *name, char *dst, size_t len)
 {
-    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+    const char *v = req->header(req, name);
 
     snprintf(dst, len, "%s", v ? v : "");
 }
 
-static void record(fake *f, struct MHD_Connection *conn, const char *url, const char *method,
-                   const core_buf *body)
+static void record(fake *f, const ts_peer_request *req)
 {
-    pthread_mutex_lock(&f->mu);
     f->requests++;
-    snprintf(f->method, sizeof(f->method), "%s", method);
-    snprintf(f->path, sizeof(f->path), "%s", url);
-    copy_header(conn, "X-Test", f->x_test, sizeof(f->x_test));
-    copy_header(conn, "Authorization", f->auth, sizeof(f->auth));
-    copy_header(conn, "Content-Type", f->content_type, sizeof(f->content_type));
-    copy_header(conn, "Content-Length", f->content_length, sizeof(f->content_length));
-    f->had_expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect") != NULL;
+    if (req->connection > f->connections)
+        f->connections = req->connection;
+    snprintf(f->method, sizeof(f->method), "%s", req->method);
+    snprintf(f->path, sizeof(f->path), "%s", req->url);
+    copy_header(req, "X-Test", f->x_test, sizeof(f->x_test));
+    snprintf(f->auth, sizeof(f->auth), "%s", req->authorization);
+    snprintf(f->content_type, sizeof(f->content_type), "%s", req->content_type);
+    copy_header(req, "Content-Length", f->content_length, sizeof(f->content_length));
+    f->had_expect = req->header(req, "Expect") != NULL;
     core_buf_reset(&f->body);
-    core_buf_append(&f->body, body->data ? body->data : "", body->len);
-    pthread_mutex_unlock(&f->mu);
+    core_buf_append(&f->body, req->body, req->body_len);
 }
 
-static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const void *data,
-                              size_t len, const char *hname, const char *hvalue)
+/* Sends n bytes of the big buffer, announced by Content-Length or streamed without. */
+static void send_big(fake *f, size_t n, bool chunked, ts_peer_answer *ans)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result ok;
-
-    if (hname)
-        MHD_add_response_header(r, hname, hvalue);
-    ok = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ok;
+    ans->data = f->big;
+    ans->data_len = n;
+    ans->chunked = chunked;
 }
 
-static ssize_t chunks(void *cls, uint64_t pos, char *buf, size_t max)
+static void play(void *ctx, const ts_peer_request *req, ts_peer_answer *ans)
 {
-    (void)cls;
-    if (pos >= BIG_BYTES)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    if (max > BIG_BYTES - pos)
-        max = BIG_BYTES - pos;
-    memset(buf, 'c', max);
-    return (ssize_t)max;
-}
+    fake *f = ctx;
+    const char *url = req->url;
 
-/* Blocks until the test releases it (or 10 s pass), without sleeping. */
-static void slow_wait(fake *f)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    pthread_mutex_lock(&f->mu);
-    while (!f->release) {
-        if (pthread_cond_timedwait(&f->cv, &f->mu, &until) != 0)
-            break;
-    }
-    pthread_mutex_unlock(&f->mu);
-}
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload,
-                              size_t *upload_size, void **req_ctx)
-{
-    fake *f = cls;
-    core_buf *body = *req_ctx;
-
-    (void)version;
-    if (!body) {
-        *req_ctx = calloc(1, sizeof(core_buf));
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        core_buf_append(body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    record(f, conn, url, method, body);
-    if (strcmp(url, "/echo") == 0)
-        return answer(conn, 200, body->data ? body->data : "", body->len, "X-Method", method);
-    if (strncmp(url, "/status/", 8) == 0)
-        return answer(conn, (unsigned)atoi(url + 8), "status", 6, NULL, NULL);
-    if (strcmp(url, "/retry") == 0)
-        return answer(conn, 503, "busy", 4, "Retry-After", "7");
-    if (strcmp(url, "/retry-long") == 0)
-        return answer(conn, 429, "busy", 4, "Retry-After",
-                      "Wed, 21 Oct 2015 07:28:00 GMT and a great deal more text");
-    if (strcmp(url, "/slow") == 0) {
-        slow_wait(f);
-        return answer(conn, 200, "late", 4, NULL, NULL);
-    }
-    if (strcmp(url, "/exact") == 0 || strcmp(url, "/big") == 0) {
-        size_t n = strcmp(url, "/exact") == 0 ? NOTIFY_HTTP_MAX_BODY : BIG_BYTES;
-        char *data = malloc(n);
-        struct MHD_Response *r;
-        enum MHD_Result ok;
-
-        memset(data, 'b', n);
-        r = MHD_create_response_from_buffer(n, data, MHD_RESPMEM_MUST_FREE);
-        ok = MHD_queue_response(conn, 200, r);
-        MHD_destroy_response(r);
-        return ok;
-    }
-    if (strcmp(url, "/big-chunked") == 0) {
-        struct MHD_Response *r =
-            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, chunks, NULL, NULL);
-        enum MHD_Result ok = MHD_queue_response(conn, 200, r);
-
-        MHD_destroy_response(r);
-        return ok;
-    }
-    return answer(conn, 404, "no", 2, NULL, NULL);
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
-                      enum MHD_RequestTerminationCode code)
-{
-    core_buf *body = *req_ctx;
-
-    (void)cls;
-    (void)conn;
-    (void)code;
-    if (body) {
-        core_buf_free(body);
-        free(body);
-        *req_ctx = NULL;
-    }
-}
-
-static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-                             enum MHD_ConnectionNotificationCode code)
-{
-    fake *f = cls;
-
-    (void)conn;
-    (void)socket_ctx;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        pthread_mutex_lock(&f->mu);
-        f->connections++;
-        pthread_mutex_unlock(&f->mu);
+    record(f, req);
+    if (strcmp(url, "/echo") == 0) {
+        ans->data = req->body;
+        ans->data_len = req->body_len;
+    } else if (strncmp(url, "/status/", 8) == 0) {
+        ans->status = (unsigned)atoi(url + 8);
+        snprintf(ans->body, sizeof(ans->body), "status");
+    } else if (strcmp(url, "/retry") == 0) {
+        ans->status = 503;
+        ans->retry_after = "7";
+        snprintf(ans->body, sizeof(ans->body), "busy");
+    } else if (strcmp(url, "/retry-long") == 0) {
+        ans->status = 429;
+        ans->retry_after = "Wed, 21 Oct 2015 07:28:00 GMT and a great deal more text";
+        snprintf(ans->body, sizeof(ans->body), "busy");
+    } else if (strcmp(url, "/slow") == 0) {
+        ans->delay_ms = SLOW_MS;
+        snprintf(ans->body, sizeof(ans->body), "late");
+    } else if (strcmp(url, "/exact") == 0) {
+        send_big(f, NOTIFY_HTTP_MAX_BODY, false, ans);
+    } else if (strcmp(url, "/big") == 0) {
+        send_big(f, BIG_BYTES, false, ans);
+    } else if (strcmp(url, "/big-chunked") == 0) {
+        send_big(f, BIG_BYTES, true, ans);
+    } else {
+        ans->status = 404;
+        snprintf(ans->body, sizeof(ans->body), "no");
     }
 }
 
 static fake *fake_start(void)
 {
     fake *f = calloc(1, sizeof(*f));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
-    pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cv, NULL);
-    f->port = ts_free_port();
-    sa.sin_port = htons((uint16_t)f->port);
-    f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                            (uint16_t)f->port, NULL, NULL, handle, f, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, f,
-                            MHD_OPTION_NOTIFY_CONNECTION, connection_event, f, MHD_OPTION_END);
-    ck_assert_msg(f->d != NULL, "cannot start the test server on port %d", f->port);
-    snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%d", f->port);
+    ck_assert_ptr_nonnull(f);
+    f->big = malloc(BIG_BYTES);
+    ck_assert_ptr_nonnull(f->big);
+    memset(f->big, 'b', BIG_BYTES);
+    f->peer = ts_peer_start(play, f);
     return f;
-}
-
-static void fake_release(fake *f)
-{
-    pthread_mutex_lock(&f->mu);
-    f->release = true;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
 }
 
 static void fake_stop(fake *f)
 {
-    fake_release(f);
-    MHD_stop_daemon(f->d);
+    ts_peer_stop(f->peer);
     core_buf_free(&f->body);
-    pthread_cond_destroy(&f->cv);
-    pthread_mutex_destroy(&f->mu);
+    free(f->big);
     free(f);
 }
 
-static int connections(fake *f)
+static unsigned connections(fake *f)
 {
-    int n;
+    unsigned n;
 
-    pthread_mutex_lock(&f->mu);
+    ts_peer_lock(f->peer);
     n = f->connections;
-    pthread_mutex_unlock(&f->mu);
+    ts_peer_unlock(f->peer);
     return n;
 }
 
@@ -234,7 +130,7 @@ static char *url_of(const fake *f, const char *path)
 {
     static char url[256];
 
-    snprintf(url, sizeof(url), "%s%s", f->base, path);
+    snprintf(url, sizeof(url), "%s%s", ts_peer_base(f->peer), path);
     return url;
 }
 
@@ -412,13 +308,12 @@ START_TEST(timeout_is_unavailable)
     ck_assert_int_lt(core_time_mono_ms() - start, 5000);
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_null(r.body.data);
-    snprintf(host, sizeof(host), "127.0.0.1:%d", f->port);
+    snprintf(host, sizeof(host), "127.0.0.1:%d", ts_peer_port(f->peer));
     ck_assert_msg(strstr(err.msg, host) != NULL, "message: %s", err.msg);
     ck_assert_msg(strstr(err.msg, "300 ms") != NULL, "message: %s", err.msg);
     notify_http_response_free(&r);
 
     /* The handle is still good after a timeout. */
-    fake_release(f);
     ck_assert_int_eq(
         notify_http_request(h, "GET", url_of(f, "/echo"), NULL, NULL, 0, 5000, &r, &err), 0);
     ck_assert_int_eq(r.status, 200);
@@ -501,13 +396,13 @@ START_TEST(connection_reused)
         notify_http_request(h, "POST", url_of(f, "/echo"), NULL, "3", 1, 5000, &r, &err), 0);
     notify_http_response_free(&r);
     ck_assert_int_eq(f->requests, 3);
-    ck_assert_int_eq(connections(f), 1);
+    ck_assert_uint_eq(connections(f), 1);
 
     /* Another handle has connections of its own. */
     ck_assert_int_eq(
         notify_http_request(other, "GET", url_of(f, "/echo"), NULL, NULL, 0, 5000, &r, &err), 0);
     notify_http_response_free(&r);
-    ck_assert_int_eq(connections(f), 2);
+    ck_assert_uint_eq(connections(f), 2);
     notify_http_free(other);
     notify_http_free(h);
     fake_stop(f);
@@ -538,7 +433,6 @@ START_TEST(abort_callback_stops_request)
     ck_assert_int_ge(calls, 1);
 
     notify_http_set_abort(h, NULL, NULL);
-    fake_release(f);
     ck_assert_int_eq(
         notify_http_request(h, "GET", url_of(f, "/echo"), NULL, NULL, 0, 5000, &r, &err), 0);
     notify_http_response_free(&r);

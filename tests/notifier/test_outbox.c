@@ -1,19 +1,13 @@
-/* notifier/outbox.c end to end: a real redis-server holds the outbox, a local
- * libmicrohttpd server plays GitHub (installation tokens, commit statuses) and Slack
- * (chat.postMessage, chat.update), and a pool of workers delivers: each message exactly
+/* notifier/outbox.c end to end: a real redis-server holds the outbox, a local ts_peer
+ * plays GitHub (installation tokens, commit statuses) and Slack (chat.postMessage,
+ * chat.update), and a pool of workers delivers: each message exactly
  * once, after retries on 500, later on 429 with Retry-After, dead after max_attempts,
  * and what was pending when a pool stopped is delivered by the next one. */
 #include <check.h>
 #include <jansson.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "core/core.h"
 #include "notifier/notifier.h"
@@ -23,11 +17,9 @@
 #define SHA "0123456789abcdef0123456789abcdef01234567"
 #define WAIT_MS 20000
 
+/* What the peer delivered, and how it answers. The peer's lock guards it. */
 typedef struct fake {
-    struct MHD_Daemon *d;
-    int port;
-    char base[128];
-    pthread_mutex_t mu;
+    ts_peer *peer;
     core_buf delivered; /* bodies of deliveries answered 2xx, one per line */
     int requests;       /* delivery requests (statuses, chat.*), whatever the answer */
     int token_requests;
@@ -40,133 +32,78 @@ typedef struct fake {
 static ts_redis *redis;
 static sched_store *store;
 static fake *gh;
-static char *private_key;
 
-static const char *test_key(void)
+
+static void answer(ts_peer_answer *ans, unsigned status, const char *body, const char *retry_after)
 {
-    if (!private_key) {
-        EVP_PKEY *pkey = EVP_RSA_gen(2048);
-        BIO *a = BIO_new(BIO_s_mem());
-        char *p;
-        long n;
+    ans->status = status;
+    ans->retry_after = retry_after;
+    snprintf(ans->body, sizeof(ans->body), "%s", body);
+}
 
-        ck_assert_ptr_nonnull(pkey);
-        ck_assert_int_eq(PEM_write_bio_PrivateKey(a, pkey, NULL, NULL, 0, NULL, NULL), 1);
-        n = BIO_get_mem_data(a, &p);
-        private_key = core_strndup(p, (size_t)n);
-        BIO_free(a);
-        EVP_PKEY_free(pkey);
+static void access_token(fake *f, ts_peer_answer *ans)
+{
+    char out[256], iso[CORE_ISO_MAX];
+
+    f->token_requests++;
+    core_time_format_iso(core_time_now_ms() + 3600 * 1000, iso);
+    snprintf(out, sizeof(out), "{\"token\":\"ghs_fake\",\"expires_at\":\"%s\"}", iso);
+    answer(ans, 201, out, NULL);
+}
+
+/* A status or a Slack call: fails as the test says, or is delivered. */
+static void delivery(fake *f, const ts_peer_request *req, bool slack, ts_peer_answer *ans)
+{
+    f->requests++;
+    f->last_ms = core_time_mono_ms();
+    if (f->requests == 1)
+        f->first_ms = f->last_ms;
+    if (f->always_500 || f->fail_n > 0) {
+        if (f->fail_n > 0)
+            f->fail_n--;
+        answer(ans, 500, "{\"message\":\"boom\"}", NULL);
+    } else if (f->ratelimit_n > 0) {
+        f->ratelimit_n--;
+        answer(ans, 429, "{\"ok\":false,\"error\":\"ratelimited\"}", "2");
+    } else {
+        core_buf_append(&f->delivered, req->body, req->body_len);
+        core_buf_puts(&f->delivered, "\n");
+        if (slack)
+            answer(ans, 200, "{\"ok\":true,\"ts\":\"1712345678.000100\"}", NULL);
+        else
+            answer(ans, 201, "{\"id\":1}", NULL);
     }
-    return private_key;
 }
 
-static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const char *body,
-                              const char *retry_after)
+static void play(void *ctx, const ts_peer_request *req, ts_peer_answer *ans)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result ok;
-
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    if (retry_after)
-        MHD_add_response_header(r, "Retry-After", retry_after);
-    ok = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ok;
-}
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload,
-                              size_t *upload_size, void **req_ctx)
-{
-    fake *f = cls;
-    core_buf *body = *req_ctx;
+    fake *f = ctx;
+    const char *url = req->url;
     bool slack =
         strcmp(url, "/slack/chat.postMessage") == 0 || strcmp(url, "/slack/chat.update") == 0;
     long long id;
-    enum MHD_Result ok;
 
-    (void)version;
-    (void)method;
-    if (!body) {
-        *req_ctx = calloc(1, sizeof(core_buf));
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        core_buf_append(body, upload, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    pthread_mutex_lock(&f->mu);
-    if (sscanf(url, "/gh/app/installations/%lld/access_tokens", &id) == 1) {
-        char out[256], iso[CORE_ISO_MAX];
-
-        f->token_requests++;
-        core_time_format_iso(core_time_now_ms() + 3600 * 1000, iso);
-        snprintf(out, sizeof(out), "{\"token\":\"ghs_fake\",\"expires_at\":\"%s\"}", iso);
-        ok = answer(conn, 201, out, NULL);
-    } else if (slack || (strncmp(url, "/gh/repos/", 10) == 0 && strstr(url, "/statuses/"))) {
-        f->requests++;
-        f->last_ms = core_time_mono_ms();
-        if (f->requests == 1)
-            f->first_ms = f->last_ms;
-        if (f->always_500 || f->fail_n > 0) {
-            if (f->fail_n > 0)
-                f->fail_n--;
-            ok = answer(conn, 500, "{\"message\":\"boom\"}", NULL);
-        } else if (f->ratelimit_n > 0) {
-            f->ratelimit_n--;
-            ok = answer(conn, 429, "{\"ok\":false,\"error\":\"ratelimited\"}", "2");
-        } else {
-            core_buf_append(&f->delivered, body->data ? body->data : "", body->len);
-            core_buf_puts(&f->delivered, "\n");
-            ok = slack ? answer(conn, 200, "{\"ok\":true,\"ts\":\"1712345678.000100\"}", NULL)
-                       : answer(conn, 201, "{\"id\":1}", NULL);
-        }
-    } else {
-        ok = answer(conn, 404, "{\"message\":\"Not Found\"}", NULL);
-    }
-    pthread_mutex_unlock(&f->mu);
-    return ok;
-}
-
-static void completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
-                      enum MHD_RequestTerminationCode code)
-{
-    core_buf *body = *req_ctx;
-
-    (void)cls;
-    (void)conn;
-    (void)code;
-    if (body) {
-        core_buf_free(body);
-        free(body);
-        *req_ctx = NULL;
-    }
+    if (sscanf(url, "/gh/app/installations/%lld/access_tokens", &id) == 1)
+        access_token(f, ans);
+    else if (slack || (strncmp(url, "/gh/repos/", 10) == 0 && strstr(url, "/statuses/")))
+        delivery(f, req, slack, ans);
+    else
+        answer(ans, 404, "{\"message\":\"Not Found\"}", NULL);
 }
 
 static fake *fake_start(void)
 {
     fake *f = calloc(1, sizeof(*f));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
-    pthread_mutex_init(&f->mu, NULL);
-    f->port = ts_free_port();
-    sa.sin_port = htons((uint16_t)f->port);
-    f->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                            (uint16_t)f->port, NULL, NULL, handle, f, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, completed, f,
-                            MHD_OPTION_END);
-    ck_assert_msg(f->d != NULL, "cannot start the fake on port %d", f->port);
-    snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%d", f->port);
+    ck_assert_ptr_nonnull(f);
+    f->peer = ts_peer_start(play, f);
     return f;
 }
 
 static void fake_stop(fake *f)
 {
-    MHD_stop_daemon(f->d);
+    ts_peer_stop(f->peer);
     core_buf_free(&f->delivered);
-    pthread_mutex_destroy(&f->mu);
     free(f);
 }
 
@@ -197,12 +134,12 @@ static notify_outbox *pool(int max_attempts, bool with_slack)
     notify_outbox *ob = NULL;
     core_error err = {0};
 
-    snprintf(gh_url, sizeof(gh_url), "%s/gh", gh->base);
-    snprintf(slack_url, sizeof(slack_url), "%s/slack", gh->base);
+    snprintf(gh_url, sizeof(gh_url), "%s/gh", ts_peer_base(gh->peer));
+    snprintf(slack_url, sizeof(slack_url), "%s/slack", ts_peer_base(gh->peer));
     cfg.github_api_url = gh_url;
     cfg.github_app_id = 12345;
-    cfg.github_private_key = test_key();
-    cfg.github_key_len = strlen(test_key());
+    cfg.github_private_key = ts_rsa_key_pem();
+    cfg.github_key_len = strlen(ts_rsa_key_pem());
     if (with_slack) {
         cfg.slack_api_url = slack_url;
         cfg.slack_bot_token = "xoxb-test";
@@ -250,7 +187,7 @@ static int delivered_count(int n)
     int count = 0;
 
     snprintf(marker, sizeof(marker), "[m%d]", n);
-    pthread_mutex_lock(&gh->mu);
+    ts_peer_lock(gh->peer);
     for (const char *line = gh->delivered.data; line && *line;) {
         const char *end = strchr(line, '\n');
         char *one = core_strndup(line, (size_t)(end - line));
@@ -260,7 +197,7 @@ static int delivered_count(int n)
         free(one);
         line = end + 1;
     }
-    pthread_mutex_unlock(&gh->mu);
+    ts_peer_unlock(gh->peer);
     return count;
 }
 

@@ -95,6 +95,7 @@ const char *ts_fixtures_dir(void);
  * lock is held: a handler may read and write the ctx it shares with the test, and the
  * test takes the same lock with ts_peer_lock). */
 typedef struct ts_peer ts_peer;
+struct MHD_Connection;
 
 typedef struct ts_peer_request {
     const char *method;
@@ -103,6 +104,12 @@ typedef struct ts_peer_request {
     size_t body_len;
     const char *authorization; /* the Authorization header, or "" */
     const char *content_type;  /* the Content-Type header, or "" */
+    /* Any request header by name (case-insensitive), or NULL when the request has none. */
+    const char *(*header)(const struct ts_peer_request *req, const char *name);
+    /* The peer numbers its connections 1, 2, ... as it accepts them: requests that share a
+     * number came on one (reused) connection. */
+    unsigned connection;
+    struct MHD_Connection *conn; /* what header reads; handlers need not touch it */
 } ts_peer_request;
 
 typedef struct ts_peer_answer {
@@ -111,6 +118,11 @@ typedef struct ts_peer_answer {
     const char *content_type; /* "application/json" unless set */
     const char *retry_after;  /* a Retry-After header, or NULL */
     int delay_ms;             /* wait this long before answering (timeouts) */
+    /* Bytes of any size to send instead of body (NULL: body). Copied when the handler
+     * returns: data may point into req or the handler's ctx. */
+    const void *data;
+    size_t data_len;
+    bool chunked; /* send without Content-Length, as a stream of unknown size */
 } ts_peer_answer;
 
 typedef void (*ts_peer_handler)(void *ctx, const ts_peer_request *req, ts_peer_answer *ans);
@@ -123,7 +135,8 @@ int ts_peer_port(const ts_peer *p);
 /* The lock the handler runs under, for tests that read what it recorded. */
 void ts_peer_lock(ts_peer *p);
 void ts_peer_unlock(ts_peer *p);
-/* Stops the server (waits for requests in flight) and frees it; NULL does nothing. */
+/* Stops the server (waits for requests in flight) and frees it; NULL does nothing.
+ * An answer still in its delay_ms goes out at once, so stopping never waits a delay out. */
 void ts_peer_stop(ts_peer *p);
 
 #endif
