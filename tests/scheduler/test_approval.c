@@ -81,14 +81,6 @@ static void teardown(void)
     free(fx.dir);
 }
 
-static int64_t iso(const char *s)
-{
-    int64_t ms;
-
-    ck_assert_int_eq(core_time_parse_iso(s, &ms, NULL), 0);
-    return ms;
-}
-
 /* A job of a repository that cannot be fetched: after its retries (1 s, 2 s) the
  * inspection fails safe and the job awaits approval, from `at` + 3 s on. */
 static void awaiting_job(const char *at, char id[32])
@@ -100,7 +92,7 @@ static void awaiting_job(const char *at, char id[32])
     sched_inspect_result res;
     sched_intake in;
     core_error err;
-    int64_t t = iso(at);
+    int64_t t = ts_iso(at);
 
     ck_assert_int_eq(sched_intake_pull_request(fx.store, "d-1", &ref, t, &in, &err), 0);
     memcpy(id, in.job_id, 32);
@@ -157,7 +149,7 @@ static size_t escalate_all(const char *at)
     size_t n = 0;
     core_error err;
 
-    ck_assert_msg(sched_escalate_due(fx.store, fx.plan, iso(at), &n, &err) == 0, "%s", err.msg);
+    ck_assert_msg(sched_escalate_due(fx.store, fx.plan, ts_iso(at), &n, &err) == 0, "%s", err.msg);
     return n;
 }
 
@@ -167,25 +159,25 @@ START_TEST(approving_region_is_open_now_else_opens_first)
     bool skip[3] = {true, false, false};
 
     /* Monday 10:00 JST: Tokyo is open. */
-    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", iso("2026-03-02T01:00:00Z"), NULL,
+    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-02T01:00:00Z"), NULL,
                                            &opens),
                      0);
-    ck_assert_int_eq(opens, iso("2026-03-02T01:00:00Z"));
+    ck_assert_int_eq(opens, ts_iso("2026-03-02T01:00:00Z"));
     /* Monday 12:00Z: Tokyo closed, Berlin open though second in the policy. */
-    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", iso("2026-03-02T12:00:00Z"), NULL,
+    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-02T12:00:00Z"), NULL,
                                            &opens),
                      1);
     /* Saturday: none open; Tokyo opens first (Monday 00:00Z), before Berlin and Seattle. */
-    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", iso("2026-03-07T12:00:00Z"), NULL,
+    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-07T12:00:00Z"), NULL,
                                            &opens),
                      0);
-    ck_assert_int_eq(opens, iso("2026-03-09T00:00:00Z"));
+    ck_assert_int_eq(opens, ts_iso("2026-03-09T00:00:00Z"));
     /* Tokyo asked already, Monday 01:00Z: Berlin opens at 08:00Z, Seattle at 17:00Z. */
-    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", iso("2026-03-02T01:00:00Z"), skip,
+    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-02T01:00:00Z"), skip,
                                            &opens),
                      1);
-    ck_assert_int_eq(opens, iso("2026-03-02T08:00:00Z"));
-    ck_assert_int_eq(sched_approval_region(fx.plan, "other/repo", iso("2026-03-02T01:00:00Z"),
+    ck_assert_int_eq(opens, ts_iso("2026-03-02T08:00:00Z"));
+    ck_assert_int_eq(sched_approval_region(fx.plan, "other/repo", ts_iso("2026-03-02T01:00:00Z"),
                                            NULL, &opens),
                      -1);
 }
@@ -232,7 +224,7 @@ START_TEST(escalates_once_to_the_next_region_then_stops)
     awaiting_job("2026-03-02T01:00:00Z", id);
     snprintf(args, sizeof(args), "ZSCORE '{ap}:escalate' %s", id);
     due = ts_redis_cli(fx.redis, args);
-    ck_assert_int_eq(strtoll(due, NULL, 10), iso("2026-03-02T01:30:03Z"));
+    ck_assert_int_eq(strtoll(due, NULL, 10), ts_iso("2026-03-02T01:30:03Z"));
     free(due);
     ck_assert_int_eq(escalate_all("2026-03-02T01:30:00Z"), 0);
     /* Due now: processes race, one escalates. */
@@ -245,7 +237,7 @@ START_TEST(escalates_once_to_the_next_region_then_stops)
             size_t n = 0;
 
             if (sched_store_new(&s, &so, NULL) < 0 ||
-                sched_escalate_due(s, fx.plan, iso("2026-03-02T01:31:00Z"), &n, NULL) < 0)
+                sched_escalate_due(s, fx.plan, ts_iso("2026-03-02T01:31:00Z"), &n, NULL) < 0)
                 _exit(255);
             sched_store_free(s);
             _exit((int)n);
@@ -295,10 +287,10 @@ START_TEST(decision_updates_cards_and_ends_escalation)
 
     awaiting_job("2026-03-02T01:00:00Z", id);
     ck_assert_int_eq(escalate_all("2026-03-02T01:31:00Z"), 1);
-    sched_approval_local_time(fx.plan, "UDBA2", "emea-berlin", iso("2026-03-02T01:40:00Z"), when);
+    sched_approval_local_time(fx.plan, "UDBA2", "emea-berlin", ts_iso("2026-03-02T01:40:00Z"), when);
     ck_assert_str_eq(when, "2026-03-02 02:40 UTC+1");
     ck_assert_msg(sched_job_decide(fx.store, id, true, "UDBA2", "approved by UDBA2", when,
-                                   iso("2026-03-02T01:40:00Z"), state, &err) == 0,
+                                   ts_iso("2026-03-02T01:40:00Z"), state, &err) == 0,
                   "%s", err.msg);
     assert_field(id, "decision", "approved");
     assert_field(id, "decided_by", "UDBA2");
@@ -319,7 +311,7 @@ END_TEST
 START_TEST(decider_local_time)
 {
     char when[64];
-    int64_t t = iso("2026-03-30T10:30:00Z"); /* Berlin on summer time since 03-29 */
+    int64_t t = ts_iso("2026-03-30T10:30:00Z"); /* Berlin on summer time since 03-29 */
 
     /* On call in Tokyo (and the approving region is Berlin): their own region wins only
      * when they are not on call where the card is. */
@@ -340,7 +332,7 @@ static void take(const char *at, sched_outbox_msg *m)
 {
     core_error err;
 
-    ck_assert_msg(sched_outbox_take(fx.store, iso(at), 60000, m, &err) == 0, "%s", err.msg);
+    ck_assert_msg(sched_outbox_take(fx.store, ts_iso(at), 60000, m, &err) == 0, "%s", err.msg);
 }
 
 START_TEST(statuses_of_one_commit_go_out_in_order)
@@ -377,7 +369,7 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
     ck_assert_int_eq(n_card, 1);
     /* Done with the first: the second, and only then the third. */
     ck_assert_msg(sched_outbox_done(fx.store, first_id, first_token,
-                                    iso("2026-03-02T01:00:06Z"), &err) == 0,
+                                    ts_iso("2026-03-02T01:00:06Z"), &err) == 0,
                   "%s", err.msg);
     for (int i = 1; i < 3; i++) {
         sched_outbox_msg next;
@@ -387,7 +379,7 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
         ck_assert_msg(strstr(m.payload, want[i]), "want %s: %s", want[i], m.payload);
         take("2026-03-02T01:00:07Z", &next);
         ck_assert_msg(!next.found, "a later status was taken before %s", want[i]);
-        ck_assert_int_eq(sched_outbox_done(fx.store, m.id, m.token, iso("2026-03-02T01:00:08Z"),
+        ck_assert_int_eq(sched_outbox_done(fx.store, m.id, m.token, ts_iso("2026-03-02T01:00:08Z"),
                                            &err),
                          0);
         sched_outbox_msg_free(&m);

@@ -6,6 +6,7 @@
 #include "core/core.h"
 #include "policies/policies.h"
 #include "scheduler/scheduler.h"
+#include "tests/support/support.h"
 
 /* Tokyo 09-18 JST (00-09Z), Berlin 09-18 CET (08-17Z in winter), Seattle 17-02 PST
  * (01-10Z in winter). Monday 2026-01-12. */
@@ -45,20 +46,12 @@ static void teardown(void)
     policy_config_free(cfg);
 }
 
-static int64_t iso(const char *s)
-{
-    int64_t ms;
-
-    ck_assert_int_eq(core_time_parse_iso(s, &ms, NULL), 0);
-    return ms;
-}
-
 static sched_decision decide(const char *repo, const char *at, const sched_region_load *loads)
 {
     sched_decision d;
     core_error err;
 
-    ck_assert_msg(sched_route_decide(plan, repo, iso(at), loads, &d, &err) == 0, "%s", err.msg);
+    ck_assert_msg(sched_route_decide(plan, repo, ts_iso(at), loads, &d, &err) == 0, "%s", err.msg);
     return d;
 }
 
@@ -114,7 +107,7 @@ START_TEST(defer_until_earliest_opening_with_reason)
     sched_decision d = decide("acme/api", "2026-01-17T12:00:00Z", NULL);
 
     ck_assert_int_eq(d.kind, SCHED_ROUTE_DEFER);
-    ck_assert_int_eq(d.release_at, iso("2026-01-19T00:00:00Z"));
+    ck_assert_int_eq(d.release_at, ts_iso("2026-01-19T00:00:00Z"));
     ck_assert_str_eq(region_of(&d), "apac-tokyo");
     ck_assert_str_eq(d.reason,
                      "deferred: no region open; apac-tokyo opens 09:00 UTC+9, in 1d 12h");
@@ -144,7 +137,7 @@ START_TEST(freezes_beat_open_windows)
     sched_decision d = decide("acme/payments", "2026-12-28T09:00:00Z", NULL);
 
     ck_assert_int_eq(d.kind, SCHED_ROUTE_DEFER);
-    ck_assert_int_eq(d.release_at, iso("2027-01-01T23:00:00Z"));
+    ck_assert_int_eq(d.release_at, ts_iso("2027-01-01T23:00:00Z"));
     ck_assert_ptr_nonnull(strstr(d.reason, "freeze \"year-end\""));
     /* Other repositories are not frozen. */
     d = decide("acme/api", "2026-12-28T09:00:00Z", NULL);

@@ -56,14 +56,6 @@ static void teardown(void)
     ts_redis_free(fx.redis);
 }
 
-static int64_t iso(const char *s)
-{
-    int64_t ms;
-
-    ck_assert_int_eq(core_time_parse_iso(s, &ms, NULL), 0);
-    return ms;
-}
-
 static void new_job(int pr, const char *sha, char id[32])
 {
     char delivery[64];
@@ -105,7 +97,7 @@ static void inspect_all(const char *at)
 
     do {
         ck_assert_msg(sched_inspect_one(fx.store, (const sched_plan *const *)&fx.plan, NULL, NULL,
-                                        iso(at), &res, &err) == 0,
+                                        ts_iso(at), &res, &err) == 0,
                       "%s", err.msg);
     } while (res.job_id[0]);
 }
@@ -116,7 +108,7 @@ static sched_router_stats pass_at(const char *at)
     core_error err;
 
     inspect_all(at);
-    ck_assert_msg(sched_router_pass(fx.store, fx.plan, iso(at), &st, &err) == 0, "%s", err.msg);
+    ck_assert_msg(sched_router_pass(fx.store, fx.plan, ts_iso(at), &st, &err) == 0, "%s", err.msg);
     return st;
 }
 
@@ -272,8 +264,8 @@ START_TEST(promotion_is_exactly_once_across_processes)
                 sched_inspect_result res;
                 const sched_plan *p = fx.plan;
 
-                sched_inspect_one(s, &p, NULL, NULL, iso("2026-01-19T00:00:00Z"), &res, NULL);
-                if (sched_router_pass(s, fx.plan, iso("2026-01-19T00:00:00Z"), &st, NULL) < 0)
+                sched_inspect_one(s, &p, NULL, NULL, ts_iso("2026-01-19T00:00:00Z"), &res, NULL);
+                if (sched_router_pass(s, fx.plan, ts_iso("2026-01-19T00:00:00Z"), &st, NULL) < 0)
                     _exit(254);
                 released += st.released;
             }

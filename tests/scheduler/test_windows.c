@@ -10,15 +10,7 @@
 
 #include "core/core.h"
 #include "scheduler/scheduler.h"
-
-static int64_t iso(const char *s)
-{
-    int64_t ms;
-    core_error err;
-
-    ck_assert_msg(core_time_parse_iso(s, &ms, &err) == 0, "%s: %s", s, err.msg);
-    return ms;
-}
+#include "tests/support/support.h"
 
 static const char *fmt(int64_t ms)
 {
@@ -38,7 +30,7 @@ static int64_t wall(const char *s)
     char z[40];
 
     snprintf(z, sizeof(z), "%sZ", s);
-    return iso(z);
+    return ts_iso(z);
 }
 
 static sched_windows *make(const char *tz, const char *const *hours, const char *holiday)
@@ -102,9 +94,9 @@ START_TEST(offsets_match_iana_table)
         const sched_zone *z;
 
         ck_assert_int_eq(sched_zone_get(rows[i].zone, &z, NULL), 0);
-        ck_assert_msg(sched_zone_offset_ms(z, iso(rows[i].utc)) == rows[i].offset_min * 60000,
+        ck_assert_msg(sched_zone_offset_ms(z, ts_iso(rows[i].utc)) == rows[i].offset_min * 60000,
                       "%s at %s: got %d min, want %d", rows[i].zone, rows[i].utc,
-                      sched_zone_offset_ms(z, iso(rows[i].utc)) / 60000, rows[i].offset_min);
+                      sched_zone_offset_ms(z, ts_iso(rows[i].utc)) / 60000, rows[i].offset_min);
     }
 }
 END_TEST
@@ -139,7 +131,7 @@ START_TEST(wall_times_resolve_by_spec)
 
         ck_assert_int_eq(sched_zone_get(rows[i].zone, &z, NULL), 0);
         got = sched_zone_wall_to_utc(z, wall(rows[i].wall));
-        ck_assert_msg(got == iso(rows[i].utc), "%s %s: got %s want %s", rows[i].zone,
+        ck_assert_msg(got == ts_iso(rows[i].utc), "%s %s: got %s want %s", rows[i].zone,
                       rows[i].wall, fmt(got), rows[i].utc);
     }
 }
@@ -158,10 +150,10 @@ static void check_scenario(const scenario *c)
 {
     sched_windows *w = make(c->zone, c->hours, c->holiday);
     sched_window_state st;
-    int64_t want_open = c->next_open ? iso(c->next_open) : SCHED_NO_INSTANT;
-    int64_t want_close = c->next_close ? iso(c->next_close) : SCHED_NO_INSTANT;
+    int64_t want_open = c->next_open ? ts_iso(c->next_open) : SCHED_NO_INSTANT;
+    int64_t want_close = c->next_close ? ts_iso(c->next_close) : SCHED_NO_INSTANT;
 
-    sched_windows_eval(w, iso(c->at), &st);
+    sched_windows_eval(w, ts_iso(c->at), &st);
     ck_assert_msg(st.open == c->open, "%s %s at %s: open=%d", c->zone, c->hours[0], c->at,
                   st.open);
     ck_assert_msg(st.next_open == want_open, "%s %s at %s: next_open %s want %s", c->zone,
@@ -366,7 +358,7 @@ START_TEST(engine_agrees_with_glibc_oracle)
         "Australia/Adelaide",  "America/St_Johns", "Pacific/Apia",        "Europe/London",
         "America/New_York",    "Asia/Tehran",
     };
-    const int64_t from = iso("2020-01-01T00:00:00Z"), to = iso("2030-01-01T00:00:00Z");
+    const int64_t from = ts_iso("2020-01-01T00:00:00Z"), to = ts_iso("2030-01-01T00:00:00Z");
     unsigned seed = 20261124;
     int compared_zones = 0, instants = 0;
     char *saved = getenv("TZ") ? strdup(getenv("TZ")) : NULL;

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "tests/support/support.h"
 
+#include "core/core.h"
+
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -547,4 +549,13 @@ const char *ts_rsa_key_pem(void)
         EVP_PKEY_free(pkey);
     }
     return pem;
+}
+
+int64_t ts_iso(const char *s)
+{
+    int64_t ms;
+    core_error err = {0};
+
+    ck_assert_msg(core_time_parse_iso(s, &ms, &err) == 0, "%s: %s", s, err.msg);
+    return ms;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* A fresh temporary directory (mkdtemp under $TMPDIR); the caller frees the string and
@@ -82,6 +83,10 @@ char *ts_pr_payload(const char *action, int number, const char *sha, bool draft,
  * request cannot be made. */
 long ts_post_github(const char *base, const char *event, const char *delivery,
                     const char *body, size_t len, const char *secret, char **body_out);
+
+/* The instant an ISO 8601 string names ("2026-03-09T01:00:00Z"); aborts the test when it
+ * does not parse. */
+int64_t ts_iso(const char *s);
 
 /* A 2048-bit RSA private key in PEM (a GitHub App's), made once per process. */
 const char *ts_rsa_key_pem(void);
