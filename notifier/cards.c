@@ -48,7 +48,8 @@ static int parts_report(card_parts *p, const char *report)
     migrations = json_object_get(p->report, "migrations");
     if (!json_is_array(migrations))
         return 0;
-    json_array_foreach(migrations, i, m) n_findings += json_array_size(json_object_get(m, "findings"));
+    json_array_foreach(migrations, i, m) n_findings +=
+        json_array_size(json_object_get(m, "findings"));
     p->files = calloc(json_array_size(migrations) + 1, sizeof(*p->files));
     p->findings = calloc(n_findings + 1, sizeof(*p->findings));
     if (!p->files || !p->findings)
@@ -99,8 +100,8 @@ static void pr_url(const sched_card_view *v, char *out, size_t len)
     snprintf(out, len, "%.*s/pull/%lld", (int)n, v->clone_url, (long long)v->pr);
 }
 
-int notify_card_render(const sched_card_view *v, const char *job_id, size_t index,
-                       core_buf *blocks, core_buf *text)
+int notify_card_render(const sched_card_view *v, const char *job_id, size_t index, core_buf *blocks,
+                       core_buf *text)
 {
     card_parts p = {0};
     notify_card c = {0};
@@ -141,7 +142,7 @@ int notify_card_render(const sched_card_view *v, const char *job_id, size_t inde
     rc = notify_slack_card(&c, blocks);
     if (rc == 0)
         rc = core_buf_printf(text, "%s %s #%lld: %s",
-                             c.decision == NOTIFY_CARD_OPEN ? "Approval needed for"
+                             c.decision == NOTIFY_CARD_OPEN       ? "Approval needed for"
                              : c.decision == NOTIFY_CARD_APPROVED ? "Approved:"
                                                                   : "Rejected:",
                              v->repo, (long long)v->pr, v->title);
@@ -157,8 +158,8 @@ static int render_or_fail(const sched_card_view *v, const char *job_id, size_t i
     if (rc == CORE_ENOMEM)
         return core_error_set(err, rc, "out of memory");
     if (rc < 0)
-        return core_error_set(err, rc, "card %zu of job %s cannot be built (a bad mention?)",
-                              index, job_id);
+        return core_error_set(err, rc, "card %zu of job %s cannot be built (a bad mention?)", index,
+                              job_id);
     return 0;
 }
 
@@ -208,8 +209,8 @@ int notify_card_update(notify_http *http, const notify_slack_target *slack, sche
         if (!v.cards[i].channel[0])
             continue;
         if (!v.cards[i].ts[0]) {
-            rc = core_error_set(err, CORE_EAGAIN, "card %zu of job %s is not posted yet", i,
-                                job_id);
+            rc =
+                core_error_set(err, CORE_EAGAIN, "card %zu of job %s is not posted yet", i, job_id);
             break;
         }
         rc = render_or_fail(&v, job_id, i, &blocks, &text, err);

@@ -50,8 +50,7 @@ int sched_approval_region(const sched_plan *plan, const char *repo, int64_t at, 
 
 /* "@login" for a Slack user who is in `people`, else the Slack id: GitHub readers know
  * logins. */
-static void oncall_words(const policy_config *cfg, const policy_region *reg, char *out,
-                         size_t len)
+static void oncall_words(const policy_config *cfg, const policy_region *reg, char *out, size_t len)
 {
     size_t n = 0;
 
@@ -120,8 +119,7 @@ int sched_approval_card(const sched_plan *plan, const char *repo, int64_t at, co
     if (!cfg->slack.present)
         snprintf(info->no_card, sizeof(info->no_card), "no slack is configured");
     else if (!reg->slack_channel)
-        snprintf(info->no_card, sizeof(info->no_card), "region %s has no slack_channel",
-                 reg->name);
+        snprintf(info->no_card, sizeof(info->no_card), "region %s has no slack_channel", reg->name);
     oncall_words(cfg, reg, oncall, sizeof(oncall));
     if (sched_route_decide(plan, repo, at, NULL, &d, NULL) < 0)
         snprintf(d.reason, sizeof(d.reason), "no policy matches %s", repo);
@@ -254,8 +252,8 @@ static int escalate_one(sched_store *store, const sched_plan *plan, const char *
     *escalated = false;
     if (!skip)
         return core_error_set(err, CORE_ENOMEM, "out of memory");
-    rc = escalation_view(store, id, repo, &n_cards, skip, cfg->n_regions, plan, last,
-                         sizeof(last), err);
+    rc = escalation_view(store, id, repo, &n_cards, skip, cfg->n_regions, plan, last, sizeof(last),
+                         err);
     pol = rc == 0 ? policy_match(cfg, repo) : NULL;
     if (rc == 0 && n_cards >= SCHED_CARDS_MAX - 1)
         memset(skip, 1, cfg->n_regions * sizeof(bool)); /* enough cards: stop here */
@@ -400,8 +398,8 @@ void sched_card_view_free(sched_card_view *view)
     memset(view, 0, sizeof(*view));
 }
 
-int sched_card_posted(sched_store *store, const char *id, size_t card, const char *ts,
-                      bool *first, core_error *err)
+int sched_card_posted(sched_store *store, const char *id, size_t card, const char *ts, bool *first,
+                      core_error *err)
 {
     char key[SCHED_KEY_MAX], n[16];
     sched_reply *r = NULL;

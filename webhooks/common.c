@@ -94,8 +94,8 @@ void wh_health_ready(const wh_request *req, wh_response *resp)
     wh_response_json(resp, 200, "{\"status\":\"ready\"}");
 }
 
-int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor,
-                  const char *reason, char state[32], core_error *err)
+int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor, const char *reason,
+                  char state[32], core_error *err)
 {
     char region[128] = "", when[64];
     int64_t now = core_time_now_ms();

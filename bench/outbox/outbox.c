@@ -58,13 +58,21 @@ static void bench_card(long n)
     notify_finding findings[12];
     const char *files[20], *mentions[] = {"U0DBA1", "U0DBA2"};
     char names[20][48];
-    notify_card c = {.repo = "acme/payments", .pr_number = 4242,
+    notify_card c = {.repo = "acme/payments",
+                     .pr_number = 4242,
                      .title = "Add an index on orders(created_at) and drop a legacy column",
-                     .pr_url = "https://github.com/acme/payments/pull/4242", .author = "octocat",
-                     .head_sha = "0123456789abcdef0123456789abcdef01234567", .region = "apac-tokyo",
+                     .pr_url = "https://github.com/acme/payments/pull/4242",
+                     .author = "octocat",
+                     .head_sha = "0123456789abcdef0123456789abcdef01234567",
+                     .region = "apac-tokyo",
                      .plan = "once approved: queued in apac-tokyo: open (10:00 JST)",
-                     .mentions = mentions, .n_mentions = 2, .files = files, .n_files = 20,
-                     .findings = findings, .n_findings = 12, .job_id = "123456"};
+                     .mentions = mentions,
+                     .n_mentions = 2,
+                     .files = files,
+                     .n_files = 20,
+                     .findings = findings,
+                     .n_findings = 12,
+                     .job_id = "123456"};
     int64_t t0;
 
     for (int i = 0; i < 20; i++) {
@@ -72,8 +80,10 @@ static void bench_card(long n)
         files[i] = names[i];
     }
     for (int i = 0; i < 12; i++)
-        findings[i] = (notify_finding){"ban-drop-column", i % 2 ? "warning" : "danger",
-                                       files[i], 3 + i,
+        findings[i] = (notify_finding){"ban-drop-column",
+                                       i % 2 ? "warning" : "danger",
+                                       files[i],
+                                       3 + i,
                                        "ALTER TABLE orders DROP COLUMN legacy_total",
                                        "stop reading the column first; drop it later"};
     t0 = core_time_mono_us();
@@ -114,13 +124,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 static void bench_drain(sched_store *store, long n, size_t workers)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
-                         NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                         MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, answer,
+        NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
     const union MHD_DaemonInfo *info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-    notify_outbox_config cfg = {.slack_bot_token = "xoxb-bench", .n_workers = workers,
-                                .poll_ms = 50};
+    notify_outbox_config cfg = {
+        .slack_bot_token = "xoxb-bench", .n_workers = workers, .poll_ms = 50};
     notify_outbox *ob = NULL;
     core_error err = {0};
     char url[64], id[32];

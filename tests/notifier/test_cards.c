@@ -18,12 +18,19 @@ static const char report[] =
 
 static sched_card_view view(void)
 {
-    sched_card_view v = {.state = "awaiting_approval", .repo = "acme/api", .pr = 7,
-                         .title = "Drop email", .author = "octocat",
+    sched_card_view v = {.state = "awaiting_approval",
+                         .repo = "acme/api",
+                         .pr = 7,
+                         .title = "Drop email",
+                         .author = "octocat",
                          .head_sha = "0123456789abcdef0123456789abcdef01234567",
-                         .clone_url = "https://ghe.example.com/acme/api.git", .report = report,
-                         .plan = "once approved: queued in apac-tokyo", .decision = "",
-                         .decided_by = "", .decided_local = "", .n_cards = 1};
+                         .clone_url = "https://ghe.example.com/acme/api.git",
+                         .report = report,
+                         .plan = "once approved: queued in apac-tokyo",
+                         .decision = "",
+                         .decided_by = "",
+                         .decided_local = "",
+                         .n_cards = 1};
 
     v.cards[0].region = "apac-tokyo";
     v.cards[0].channel = "CTOKYO";

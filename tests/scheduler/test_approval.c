@@ -27,9 +27,11 @@ static const char config_text[] =
     " \"redis\": {\"url\": \"redis://127.0.0.1:6379/0\"},\n"
     " \"slack\": {\"signing_secret_env\": \"X\", \"bot_token_env\": \"Y\"},\n"
     " \"regions\": [\n"
-    "  {\"name\": \"apac-tokyo\", \"timezone\": \"Asia/Tokyo\", \"hours\": [\"Mon-Fri 09:00-18:00\"],\n"
+    "  {\"name\": \"apac-tokyo\", \"timezone\": \"Asia/Tokyo\", \"hours\": [\"Mon-Fri "
+    "09:00-18:00\"],\n"
     "   \"slack_channel\": \"CTOKYO\", \"oncall\": [\"UDBA1\", \"UDBA9\"]},\n"
-    "  {\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\", \"hours\": [\"Mon-Fri 09:00-18:00\"],\n"
+    "  {\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\", \"hours\": [\"Mon-Fri "
+    "09:00-18:00\"],\n"
     "   \"slack_channel\": \"CBERLIN\", \"oncall\": [\"UDBA2\"]},\n"
     "  {\"name\": \"amer-seattle\", \"timezone\": \"America/Los_Angeles\",\n"
     "   \"hours\": [\"Mon-Fri 09:00-17:00\"], \"oncall\": [\"UDBA3\"]}],\n"
@@ -85,9 +87,13 @@ static void teardown(void)
  * inspection fails safe and the job awaits approval, from `at` + 3 s on. */
 static void awaiting_job(const char *at, char id[32])
 {
-    sched_pr_ref ref = {.installation_id = 42,.repo = "acme/api", .pr = 7, .head_sha = "abc1234abc1234abc1234abc1234abc1234abc1",
+    sched_pr_ref ref = {.installation_id = 42,
+                        .repo = "acme/api",
+                        .pr = 7,
+                        .head_sha = "abc1234abc1234abc1234abc1234abc1234abc1",
                         .base_sha = "def5678def5678def5678def5678def5678def5",
-                        .title = "Drop a column", .author = "octocat",
+                        .title = "Drop a column",
+                        .author = "octocat",
                         .clone_url = "/nonexistent/zoneci-test-repo.git"};
     sched_inspect_result res;
     sched_intake in;
@@ -159,27 +165,27 @@ START_TEST(approving_region_is_open_now_else_opens_first)
     bool skip[3] = {true, false, false};
 
     /* Monday 10:00 JST: Tokyo is open. */
-    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-02T01:00:00Z"), NULL,
-                                           &opens),
-                     0);
+    ck_assert_int_eq(
+        sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-02T01:00:00Z"), NULL, &opens),
+        0);
     ck_assert_int_eq(opens, ts_iso("2026-03-02T01:00:00Z"));
     /* Monday 12:00Z: Tokyo closed, Berlin open though second in the policy. */
-    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-02T12:00:00Z"), NULL,
-                                           &opens),
-                     1);
+    ck_assert_int_eq(
+        sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-02T12:00:00Z"), NULL, &opens),
+        1);
     /* Saturday: none open; Tokyo opens first (Monday 00:00Z), before Berlin and Seattle. */
-    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-07T12:00:00Z"), NULL,
-                                           &opens),
-                     0);
+    ck_assert_int_eq(
+        sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-07T12:00:00Z"), NULL, &opens),
+        0);
     ck_assert_int_eq(opens, ts_iso("2026-03-09T00:00:00Z"));
     /* Tokyo asked already, Monday 01:00Z: Berlin opens at 08:00Z, Seattle at 17:00Z. */
-    ck_assert_int_eq(sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-02T01:00:00Z"), skip,
-                                           &opens),
-                     1);
+    ck_assert_int_eq(
+        sched_approval_region(fx.plan, "acme/api", ts_iso("2026-03-02T01:00:00Z"), skip, &opens),
+        1);
     ck_assert_int_eq(opens, ts_iso("2026-03-02T08:00:00Z"));
-    ck_assert_int_eq(sched_approval_region(fx.plan, "other/repo", ts_iso("2026-03-02T01:00:00Z"),
-                                           NULL, &opens),
-                     -1);
+    ck_assert_int_eq(
+        sched_approval_region(fx.plan, "other/repo", ts_iso("2026-03-02T01:00:00Z"), NULL, &opens),
+        -1);
 }
 END_TEST
 
@@ -287,7 +293,8 @@ START_TEST(decision_updates_cards_and_ends_escalation)
 
     awaiting_job("2026-03-02T01:00:00Z", id);
     ck_assert_int_eq(escalate_all("2026-03-02T01:31:00Z"), 1);
-    sched_approval_local_time(fx.plan, "UDBA2", "emea-berlin", ts_iso("2026-03-02T01:40:00Z"), when);
+    sched_approval_local_time(fx.plan, "UDBA2", "emea-berlin", ts_iso("2026-03-02T01:40:00Z"),
+                              when);
     ck_assert_str_eq(when, "2026-03-02 02:40 UTC+1");
     ck_assert_msg(sched_job_decide(fx.store, id, true, "UDBA2", "approved by UDBA2", when,
                                    ts_iso("2026-03-02T01:40:00Z"), state, &err) == 0,
@@ -368,8 +375,8 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
     ck_assert_int_eq(n_status, 1);
     ck_assert_int_eq(n_card, 1);
     /* Done with the first: the second, and only then the third. */
-    ck_assert_msg(sched_outbox_done(fx.store, first_id, first_token,
-                                    ts_iso("2026-03-02T01:00:06Z"), &err) == 0,
+    ck_assert_msg(sched_outbox_done(fx.store, first_id, first_token, ts_iso("2026-03-02T01:00:06Z"),
+                                    &err) == 0,
                   "%s", err.msg);
     for (int i = 1; i < 3; i++) {
         sched_outbox_msg next;
@@ -379,9 +386,8 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
         ck_assert_msg(strstr(m.payload, want[i]), "want %s: %s", want[i], m.payload);
         take("2026-03-02T01:00:07Z", &next);
         ck_assert_msg(!next.found, "a later status was taken before %s", want[i]);
-        ck_assert_int_eq(sched_outbox_done(fx.store, m.id, m.token, ts_iso("2026-03-02T01:00:08Z"),
-                                           &err),
-                         0);
+        ck_assert_int_eq(
+            sched_outbox_done(fx.store, m.id, m.token, ts_iso("2026-03-02T01:00:08Z"), &err), 0);
         sched_outbox_msg_free(&m);
     }
 }
