@@ -704,8 +704,9 @@ static const char outbox_fail_src[] =
 
 /* KEYS: job, history, audit. ARGV: P, id, the number of cards the caller saw, the next
  * card as JSON (as in inspect_done; region '' when there is nowhere left to go), now_ms,
- * now_iso, reason. Escalates a job still awaiting a decision, once per pass however many
- * routers race (the card count is the compare-and-set): the next card is recorded and
+ * now_iso, reason. Escalates a job still awaiting a decision and due for escalation,
+ * once however many routers race (the card count and the due time are the
+ * compare-and-set): the next card is recorded and
  * posted, the earlier ones are updated to say so, a history, audit and status entry
  * tell where it went. Returns 'ok', 'none' (nowhere to go: escalation ends), 'gone'
  * (decided or no longer awaiting approval) or 'raced'. */
@@ -720,6 +721,10 @@ static const char escalate_src[] =
             "    return 'gone'\n"
             "end\n"
             "if str(f[3]) ~= ARGV[3] then return 'raced' end\n"
+            /* Another router may have escalated it between our read and this script: then */
+            /* the count matches its new card, but the next escalation is not due yet. */
+            "local due = redis.call('ZSCORE', P .. 'escalate', id)\n"
+            "if not due or tonumber(due) > tonumber(ARGV[5]) then return 'raced' end\n"
             "local c = cjson.decode(ARGV[4])\n"
             "note(id, 'scheduler', ARGV[7], ARGV[6])\n"
             "if c.region == '' then\n"

@@ -18,7 +18,7 @@
 #include "scheduler/scheduler.h"
 #include "tests/support/support.h"
 
-#define RACERS 4
+#define RACERS 8
 
 /* Winter: Tokyo 09-18 JST = 00-09Z; Berlin 09-18 CET = 08-17Z; Seattle 09-17 PST =
  * 17-01Z. Monday 2026-03-02. */
