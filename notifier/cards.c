@@ -134,6 +134,10 @@ int notify_card_render(const sched_card_view *v, const char *job_id, size_t inde
     c.job_id = job_id;
     if (index + 1 < v->n_cards)
         c.escalated_to = v->cards[index + 1].region;
+    if (strcmp(v->state, "superseded") == 0)
+        c.closed = "superseded by a newer push to the pull request";
+    else if (strcmp(v->state, "cancelled") == 0)
+        c.closed = "the pull request was closed";
     if (strcmp(v->decision, "approved") == 0 || strcmp(v->decision, "rejected") == 0) {
         c.decision = v->decision[0] == 'a' ? NOTIFY_CARD_APPROVED : NOTIFY_CARD_REJECTED;
         c.decided_by = v->decided_by;

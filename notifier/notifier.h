@@ -194,6 +194,8 @@ typedef struct notify_card {
                                * ("operator": decided through the API), shown as text */
     const char *decided_at;   /* pre-formatted, in the decider's region time */
     const char *escalated_to; /* the region it was escalated to, or NULL */
+    const char *closed;       /* why no decision is needed any more ("superseded by a newer
+                               * push"), or NULL: an open card then shows it, no buttons */
 } notify_card;
 
 /* Appends the card's Block Kit blocks (a JSON array) to out. Lists and texts are cut to

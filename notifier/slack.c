@@ -389,6 +389,14 @@ static void state_blocks(cardb *b, const notify_card *c)
             NOTIFY_TEXT_PLAIN, NOTIFY_SLACK_MAX_TEXT);
         add_text_block(b, &t, true);
     }
+    if (c->decision == NOTIFY_CARD_OPEN && c->closed && *c->closed) {
+        put(b, &t, ":heavy_minus_sign: *No decision needed:* ", NOTIFY_TEXT_PLAIN,
+            NOTIFY_SLACK_MAX_TEXT);
+        put_capped(b, &t, c->closed, NOTIFY_TEXT_MRKDWN | NOTIFY_TEXT_ONELINE, 200,
+                   NOTIFY_SLACK_MAX_TEXT);
+        add_text_block(b, &t, false);
+        return;
+    }
     if (c->decision == NOTIFY_CARD_OPEN)
         return;
     put(b, &t,
@@ -476,7 +484,7 @@ int notify_slack_card(const notify_card *c, core_buf *out)
     plan_block(&b, c);
     oncall_block(&b, c);
     state_blocks(&b, c);
-    if (c->decision == NOTIFY_CARD_OPEN)
+    if (c->decision == NOTIFY_CARD_OPEN && !(c->closed && *c->closed))
         actions_block(&b, c);
     if (b.rc == 0) {
         json = json_dumps(b.blocks, JSON_COMPACT);

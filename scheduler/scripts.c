@@ -178,7 +178,13 @@
     "    redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,\n"       \
     "               'from', from, 'state', to, 'actor', actor, 'reason', reason,\n"            \
     "               'at', now_iso)\n"                                                          \
-    "    if from == 'awaiting_approval' then redis.call('ZREM', P .. 'escalate', id) end\n" \
+    "    if from == 'awaiting_approval' then\n"                                             \
+    "        redis.call('ZREM', P .. 'escalate', id)\n"                                         \
+    /* superseded or cancelled undecided: its cards lose their buttons */                    \
+    "        if FINAL[to] and to ~= 'rejected' then\n"                                         \
+    "            cards_update(id, tonumber(redis.call('HGET', jk, 'cards') or '0'), now_ms)\n" \
+    "        end\n"                                                                           \
+    "    end\n"                                                                               \
     "    status_put(id, to, reason, now_ms, now_iso)\n"                                        \
     "    return from\n"                                                                        \
     "end\n"                                                                                    \

@@ -109,6 +109,15 @@ START_TEST(escalated_and_decided_cards)
         free(b);
         free(text);
     }
+    /* Superseded before anyone decided: no buttons, and why. */
+    v.decision = "";
+    v.state = "superseded";
+    b = render(&v, 0, &text);
+    ck_assert_ptr_nonnull(strstr(b, "No decision needed:* superseded by a newer push"));
+    ck_assert_ptr_null(strstr(b, "zoneci_approve"));
+    free(b);
+    free(text);
+    v.state = "awaiting_approval";
     /* Rejected through the operator API: a name, not a mention. */
     v.decision = "rejected";
     v.decided_by = "operator";

@@ -393,6 +393,34 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
 }
 END_TEST
 
+START_TEST(superseded_job_updates_its_cards_and_stops_escalating)
+{
+    sched_pr_ref newer = {.repo = "acme/api",
+                          .pr = 7,
+                          .head_sha = "fff1234fff1234fff1234fff1234fff1234fff12",
+                          .base_sha = "def5678def5678def5678def5678def5678def5",
+                          .title = "Drop a column, take 2",
+                          .author = "octocat"};
+    char id[32], want[96], *updates, *due;
+    sched_intake in;
+    core_error err;
+
+    awaiting_job("2026-03-02T01:00:00Z", id);
+    ck_assert_int_eq(sched_intake_pull_request(fx.store, "d-2", &newer,
+                                               ts_iso("2026-03-02T01:10:00Z"), &in, &err),
+                     0);
+    ck_assert_str_eq(in.superseded_id, id);
+    assert_field(id, "state", "superseded");
+    updates = outbox_of("slack_card_update");
+    snprintf(want, sizeof(want), "{\"job_id\":\"%s\",\"cards\":1}\n", id);
+    ck_assert_str_eq(updates, want);
+    free(updates);
+    due = ts_redis_cli(fx.redis, "ZCARD '{ap}:escalate'");
+    ck_assert_str_eq(due, "0");
+    free(due);
+}
+END_TEST
+
 Suite *suite_scheduler_approval(void)
 {
     Suite *s = suite_create("scheduler_approval");
@@ -406,6 +434,7 @@ Suite *suite_scheduler_approval(void)
     tcase_add_test(tc, decision_updates_cards_and_ends_escalation);
     tcase_add_test(tc, decider_local_time);
     tcase_add_test(tc, statuses_of_one_commit_go_out_in_order);
+    tcase_add_test(tc, superseded_job_updates_its_cards_and_stops_escalating);
     suite_add_tcase(s, tc);
     return s;
 }
