@@ -41,46 +41,16 @@ static const char config_text[] =
     "                  \"approvers\": [\"UDBA1\", \"UDBA2\"], \"escalate_after_minutes\": 30}}],\n"
     " \"people\": [{\"github\": \"dba-one\", \"slack\": \"UDBA1\"}]}\n";
 
-typedef struct fixture {
-    ts_redis *redis;
-    sched_store *store;
-    policy_config *cfg;
-    sched_plan *plan;
-    char *dir;
-} fixture;
-
-static fixture fx;
+static ts_sched fx;
 
 static void setup(void)
 {
-    sched_store_options so = {0};
-    policy_problems problems = {0};
-    core_error err;
-    char *text = NULL;
-
-    fx.redis = ts_redis_start(false);
-    fx.dir = ts_tmpdir();
-    so.url = fx.redis->url;
-    so.prefix = "ap";
-    so.pool_size = 2;
-    ck_assert_int_eq(sched_store_new(&fx.store, &so, &err), 0);
-    /* Inspection fetches into cache_dir. */
-    ck_assert(asprintf(&text, "%.*s, \"cache_dir\": \"%s/cache\"}\n",
-                       (int)(strrchr(config_text, '}') - config_text), config_text, fx.dir) > 0);
-    ck_assert_msg(policy_config_parse(text, strlen(text), "t", &fx.cfg, &problems, &err) == 0,
-                  "%s: %s", err.msg, problems.count ? problems.items[0].msg : "");
-    free(text);
-    ck_assert_int_eq(sched_plan_new(&fx.plan, fx.cfg, &err), 0);
+    ts_sched_start(&fx, "ap", config_text);
 }
 
 static void teardown(void)
 {
-    sched_plan_free(fx.plan);
-    policy_config_free(fx.cfg);
-    sched_store_free(fx.store);
-    ts_redis_free(fx.redis);
-    ts_rmtree(fx.dir);
-    free(fx.dir);
+    ts_sched_stop(&fx);
 }
 
 /* A job of a repository that cannot be fetched: after its retries (1 s, 2 s) the

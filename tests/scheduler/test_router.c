@@ -19,48 +19,33 @@ static const char config_text[] =
     "{\"server\": {\"listen\": \"127.0.0.1:8080\"},\n"
     " \"redis\": {\"url\": \"redis://127.0.0.1:6379/0\"},\n"
     " \"regions\": [\n"
-    "  {\"name\": \"apac-tokyo\", \"timezone\": \"Asia/Tokyo\", \"hours\": [\"Mon-Fri 09:00-18:00\"]},\n"
-    "  {\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\", \"hours\": [\"Mon-Fri 09:00-18:00\"]}],\n"
+    "  {\"name\": \"apac-tokyo\", \"timezone\": \"Asia/Tokyo\", \"hours\": [\"Mon-Fri "
+    "09:00-18:00\"]},\n"
+    "  {\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\", \"hours\": [\"Mon-Fri "
+    "09:00-18:00\"]}],\n"
     " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"apac-tokyo\", \"emea-berlin\"]}]}\n";
 
-typedef struct fixture {
-    ts_redis *redis;
-    sched_store *store;
-    policy_config *cfg;
-    sched_plan *plan;
-} fixture;
-
-static fixture fx;
+static ts_sched fx;
 
 static void setup(void)
 {
-    sched_store_options so = {0};
-    policy_problems problems = {0};
-    core_error err;
-
-    fx.redis = ts_redis_start(false);
-    so.url = fx.redis->url;
-    so.prefix = "rt";
-    so.pool_size = 2;
-    ck_assert_int_eq(sched_store_new(&fx.store, &so, &err), 0);
-    ck_assert_int_eq(
-        policy_config_parse(config_text, strlen(config_text), "t", &fx.cfg, &problems, &err), 0);
-    ck_assert_int_eq(sched_plan_new(&fx.plan, fx.cfg, &err), 0);
+    ts_sched_start(&fx, "rt", config_text);
 }
 
 static void teardown(void)
 {
-    sched_plan_free(fx.plan);
-    policy_config_free(fx.cfg);
-    sched_store_free(fx.store);
-    ts_redis_free(fx.redis);
+    ts_sched_stop(&fx);
 }
 
 static void new_job(int pr, const char *sha, char id[32])
 {
     char delivery[64];
-    sched_pr_ref ref = {.repo = "acme/api", .pr = pr, .head_sha = sha, .base_sha = sha,
-                        .title = "t", .author = "octocat"};
+    sched_pr_ref ref = {.repo = "acme/api",
+                        .pr = pr,
+                        .head_sha = sha,
+                        .base_sha = sha,
+                        .title = "t",
+                        .author = "octocat"};
     sched_intake in;
     core_error err;
 

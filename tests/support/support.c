@@ -4,6 +4,8 @@
 #include "tests/support/support.h"
 
 #include "core/core.h"
+#include "policies/policies.h"
+#include "scheduler/scheduler.h"
 
 #include <check.h>
 #include <curl/curl.h>
@@ -453,8 +455,7 @@ void ts_github_signature(const char *secret, const char *body, size_t len, char 
     hmac_hex(secret, (const unsigned char *)body, len, out + 7);
 }
 
-void ts_slack_signature(const char *secret, const char *ts, const char *body, size_t len,
-                        char *out)
+void ts_slack_signature(const char *secret, const char *ts, const char *body, size_t len, char *out)
 {
     size_t tl = strlen(ts);
     unsigned char *msg = malloc(3 + tl + 1 + len);
@@ -478,26 +479,26 @@ const char *ts_fixtures_dir(void)
     return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
 }
 
-char *ts_pr_payload(const char *action, int number, const char *sha, bool draft,
-                    const char *repo)
+char *ts_pr_payload(const char *action, int number, const char *sha, bool draft, const char *repo)
 {
     char *p = NULL;
 
-    if (asprintf(&p,
-                 "{\"action\":\"%s\",\"number\":%d,\"pull_request\":{\"number\":%d,"
-                 "\"title\":\"Add \\\"users\\\" table\\nand index\",\"draft\":%s,"
-                 "\"user\":{\"login\":\"octocat\"},\"head\":{\"sha\":\"%s\",\"ref\":\"feature\"},"
-                 "\"base\":{\"sha\":\"cccccccccccccccccccccccccccccccccccccccc\",\"ref\":\"main\"}},"
-                 "\"repository\":{\"full_name\":\"%s\","
-                 "\"clone_url\":\"https://github.com/%s.git\"},"
-                 "\"installation\":{\"id\":42},\"sender\":{\"login\":\"octocat\"}}",
-                 action, number, number, draft ? "true" : "false", sha, repo, repo) < 0)
+    if (asprintf(
+            &p,
+            "{\"action\":\"%s\",\"number\":%d,\"pull_request\":{\"number\":%d,"
+            "\"title\":\"Add \\\"users\\\" table\\nand index\",\"draft\":%s,"
+            "\"user\":{\"login\":\"octocat\"},\"head\":{\"sha\":\"%s\",\"ref\":\"feature\"},"
+            "\"base\":{\"sha\":\"cccccccccccccccccccccccccccccccccccccccc\",\"ref\":\"main\"}},"
+            "\"repository\":{\"full_name\":\"%s\","
+            "\"clone_url\":\"https://github.com/%s.git\"},"
+            "\"installation\":{\"id\":42},\"sender\":{\"login\":\"octocat\"}}",
+            action, number, number, draft ? "true" : "false", sha, repo, repo) < 0)
         ck_abort_msg("asprintf");
     return p;
 }
 
-long ts_post_github(const char *base, const char *event, const char *delivery,
-                    const char *body, size_t len, const char *secret, char **body_out)
+long ts_post_github(const char *base, const char *event, const char *delivery, const char *body,
+                    size_t len, const char *secret, char **body_out)
 {
     char url[256], sig[128], h_sig[160], h_event[96], h_delivery[160];
     const char *headers[6];
@@ -558,4 +559,37 @@ int64_t ts_iso(const char *s)
 
     ck_assert_msg(core_time_parse_iso(s, &ms, &err) == 0, "%s: %s", s, err.msg);
     return ms;
+}
+
+void ts_sched_start(ts_sched *s, const char *prefix, const char *config_text)
+{
+    sched_store_options so = {.prefix = prefix, .pool_size = 2};
+    policy_problems problems = {0};
+    core_error err = {0};
+    const char *end = strrchr(config_text, '}');
+    char *text = NULL;
+
+    memset(s, 0, sizeof(*s));
+    ck_assert_ptr_nonnull(end);
+    s->redis = ts_redis_start(false);
+    s->dir = ts_tmpdir();
+    so.url = s->redis->url;
+    ck_assert_msg(sched_store_new(&s->store, &so, &err) == 0, "store: %s", err.msg);
+    ck_assert(asprintf(&text, "%.*s, \"cache_dir\": \"%s/cache\"}\n", (int)(end - config_text),
+                       config_text, s->dir) > 0);
+    ck_assert_msg(policy_config_parse(text, strlen(text), "test", &s->cfg, &problems, &err) == 0,
+                  "config: %s: %s", err.msg, problems.count ? problems.items[0].msg : "");
+    free(text);
+    ck_assert_msg(sched_plan_new(&s->plan, s->cfg, &err) == 0, "plan: %s", err.msg);
+}
+
+void ts_sched_stop(ts_sched *s)
+{
+    sched_plan_free(s->plan);
+    policy_config_free(s->cfg);
+    sched_store_free(s->store);
+    ts_redis_free(s->redis);
+    ts_rmtree(s->dir);
+    free(s->dir);
+    memset(s, 0, sizeof(*s));
 }

@@ -84,6 +84,23 @@ char *ts_pr_payload(const char *action, int number, const char *sha, bool draft,
 long ts_post_github(const char *base, const char *event, const char *delivery,
                     const char *body, size_t len, const char *secret, char **body_out);
 
+/* A scheduler on a throwaway redis-server: a store whose keys start with "{prefix}:", the
+ * configuration parsed from config_text (a JSON object; "cache_dir" is added, a fresh
+ * temp dir) and its routing plan. Aborts the test on any failure. */
+struct sched_store;
+struct policy_config;
+struct sched_plan;
+typedef struct ts_sched {
+    ts_redis *redis;
+    struct sched_store *store;
+    struct policy_config *cfg;
+    struct sched_plan *plan;
+    char *dir;
+} ts_sched;
+
+void ts_sched_start(ts_sched *s, const char *prefix, const char *config_text);
+void ts_sched_stop(ts_sched *s);
+
 /* The instant an ISO 8601 string names ("2026-03-09T01:00:00Z"); aborts the test when it
  * does not parse. */
 int64_t ts_iso(const char *s);
