@@ -347,9 +347,12 @@ int sched_card_view_get(sched_store *store, const char *id, sched_card_view *out
 {
     char key[SCHED_KEY_MAX], name[40];
     sched_reply *r = NULL;
-    int rc = sched_store_key(store, key, err, "job:%s", id);
+    int rc;
 
     memset(out, 0, sizeof(*out));
+    if (!sched_job_id_valid(id))
+        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
+    rc = sched_store_key(store, key, err, "job:%s", id);
     if (rc < 0)
         return rc;
     {
@@ -403,9 +406,12 @@ int sched_card_posted(sched_store *store, const char *id, size_t card, const cha
 {
     char key[SCHED_KEY_MAX], n[16];
     sched_reply *r = NULL;
-    int rc = sched_store_key(store, key, err, "job:%s", id);
+    int rc;
 
     *first = false;
+    if (!sched_job_id_valid(id))
+        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
+    rc = sched_store_key(store, key, err, "job:%s", id);
     if (rc < 0)
         return rc;
     snprintf(n, sizeof(n), "%zu", card);

@@ -11,22 +11,8 @@
 #include "scheduler/scripts.h"
 #include "scheduler/store.h"
 
-#define DECIDE_ID_MAX 20 /* decimal digits of an int64 */
 #define DECIDE_ACTOR_MAX 128
 #define DECIDE_REASON_MAX 1024
-
-static bool id_valid(const char *id)
-{
-    size_t n = id ? strlen(id) : 0;
-
-    if (n == 0 || n > DECIDE_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (id[i] < '0' || id[i] > '9')
-            return false;
-    }
-    return true;
-}
 
 static const char *str_at(const sched_reply *r, size_t i)
 {
@@ -36,8 +22,8 @@ static const char *str_at(const sched_reply *r, size_t i)
 }
 
 int sched_job_decide(sched_store *store, const char *id, bool approve, const char *actor,
-                     const char *reason, const char *when_local, int64_t now_ms,
-                     char state_out[32], core_error *err)
+                     const char *reason, const char *when_local, int64_t now_ms, char state_out[32],
+                     core_error *err)
 {
     char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
     char now[24], iso[CORE_ISO_MAX];
@@ -47,7 +33,7 @@ int sched_job_decide(sched_store *store, const char *id, bool approve, const cha
 
     CORE_ASSERT(store && state_out);
     state_out[0] = '\0';
-    if (!id_valid(id))
+    if (!sched_job_id_valid(id))
         return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
     if (!actor || !*actor || strlen(actor) > DECIDE_ACTOR_MAX)
         return core_error_set(err, CORE_EINVAL, "actor: must be 1 to %d bytes", DECIDE_ACTOR_MAX);
@@ -60,9 +46,14 @@ int sched_job_decide(sched_store *store, const char *id, bool approve, const cha
     core_time_format_iso(now_ms, iso);
     {
         const char *keys[] = {k_job, k_hist, k_audit};
-        const char *args[] = {
-            sched_store_prefix(store), id, approve ? "approve" : "reject", actor, reason, now, iso,
-            when_local ? when_local : ""};
+        const char *args[] = {sched_store_prefix(store),
+                              id,
+                              approve ? "approve" : "reject",
+                              actor,
+                              reason,
+                              now,
+                              iso,
+                              when_local ? when_local : ""};
 
         rc = sched_store_eval(store, SCHED_SCRIPT_DECIDE, keys, 3, args, 8, &r, err);
     }

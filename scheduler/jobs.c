@@ -29,7 +29,7 @@
 
 /* ---- input checks ------------------------------------------------------------------- */
 
-static bool id_valid(const char *id)
+bool sched_job_id_valid(const char *id)
 {
     size_t n = id ? strlen(id) : 0;
 
@@ -339,7 +339,7 @@ int sched_job_transition(sched_store *store, const char *id, const char *from, c
     int rc;
 
     CORE_ASSERT(store);
-    if (!id_valid(id))
+    if (!sched_job_id_valid(id))
         return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
     if (!sched_state_valid(to) || (from && !sched_state_valid(from))) {
         echo_safe(sched_state_valid(to) ? from : or_empty(to), shown, sizeof(shown));
@@ -593,7 +593,7 @@ int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error
     int rc;
 
     CORE_ASSERT(store && out);
-    if (!id_valid(id))
+    if (!sched_job_id_valid(id))
         return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
     rc = sched_store_key(store, k_job, err, "job:%s", id);
     if (rc == 0)
@@ -637,7 +637,7 @@ int sched_job_list_json(sched_store *store, const char *state, const char *curso
         echo_safe(state, shown, sizeof(shown));
         return core_error_set(err, CORE_EINVAL, "unknown state \"%s\"", shown);
     }
-    if (cursor && !id_valid(cursor))
+    if (cursor && !sched_job_id_valid(cursor))
         return core_error_set(err, CORE_EINVAL, "malformed cursor");
     if (limit < 1 || limit > LIST_MAX)
         return core_error_set(err, CORE_EINVAL, "limit: must be 1 to %d", LIST_MAX);

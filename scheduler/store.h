@@ -9,6 +9,7 @@
 #ifndef ZONECI_SCHEDULER_STORE_H
 #define ZONECI_SCHEDULER_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,10 @@ int sched_store_dedup_ttl(const sched_store *store);
  * does not fit. */
 int sched_store_key(const sched_store *store, char out[SCHED_KEY_MAX], core_error *err,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* True for a job id as the store makes them: 1 to 20 decimal digits. Checked before an
+ * id from outside goes into a key. */
+bool sched_job_id_valid(const char *id);
 
 /* The keys a script that moves job id declares: the job hash, its history and the audit
  * stream. */

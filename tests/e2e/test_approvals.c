@@ -55,50 +55,21 @@ typedef struct env {
     char *main_sha, *risky_sha;
 } env;
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    char *cmd = NULL;
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    ck_assert(vasprintf(&cmd, fmt, ap) > 0);
-    va_end(ap);
-    rc = system(cmd);
-    ck_assert_msg(rc == 0, "command failed (%d): %s", rc, cmd);
-    free(cmd);
-}
-
-static char *rev(const char *repo, const char *name)
-{
-    char cmd[800], out[64] = "";
-    FILE *p;
-
-    snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse '%s'", repo, name);
-    p = popen(cmd, "r");
-    ck_assert(p != NULL);
-    ck_assert(fgets(out, sizeof(out), p) != NULL);
-    pclose(p);
-    out[strcspn(out, "\n")] = '\0';
-    return strdup(out);
-}
-
 /* main with a users table; branch "risky" drops a column. */
 static void make_repo(env *e)
 {
     snprintf(e->repo, sizeof(e->repo), "%s/app", e->dir);
-    sh("git init -q -b main '%s' && cd '%s' && git config user.email t@example.com && "
-       "git config user.name t && mkdir -p db && "
-       "printf 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\\n' > db/001_users.sql "
-       "&& git add . && git commit -q -m base",
-       e->repo, e->repo);
-    sh("cd '%s' && git checkout -q -b risky main && "
-       "printf 'ALTER TABLE users DROP COLUMN email;\\n' > db/002_drop_email.sql && "
-       "git add . && git commit -q -m risky && git checkout -q main",
-       e->repo);
-    e->main_sha = rev(e->repo, "main");
-    e->risky_sha = rev(e->repo, "risky");
+    ts_sh("git init -q -b main '%s' && cd '%s' && git config user.email t@example.com && "
+          "git config user.name t && mkdir -p db && "
+          "printf 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\\n' > db/001_users.sql "
+          "&& git add . && git commit -q -m base",
+          e->repo, e->repo);
+    ts_sh("cd '%s' && git checkout -q -b risky main && "
+          "printf 'ALTER TABLE users DROP COLUMN email;\\n' > db/002_drop_email.sql && "
+          "git add . && git commit -q -m risky && git checkout -q main",
+          e->repo);
+    e->main_sha = ts_git_rev(e->repo, "main");
+    e->risky_sha = ts_git_rev(e->repo, "risky");
 }
 
 /* Plays Slack (/slack/chat.*) and GitHub (/gh/...): records what zoneci sends. */

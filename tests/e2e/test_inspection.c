@@ -21,54 +21,25 @@ typedef struct env {
     char repo[600];
 } env;
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    char *cmd = NULL;
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    ck_assert(vasprintf(&cmd, fmt, ap) > 0);
-    va_end(ap);
-    rc = system(cmd);
-    ck_assert_msg(rc == 0, "command failed (%d): %s", rc, cmd);
-    free(cmd);
-}
-
-static char *rev(const char *repo, const char *name)
-{
-    char cmd[800], out[64] = "";
-    FILE *p;
-
-    snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse '%s'", repo, name);
-    p = popen(cmd, "r");
-    ck_assert(p != NULL);
-    ck_assert(fgets(out, sizeof(out), p) != NULL);
-    pclose(p);
-    out[strcspn(out, "\n")] = '\0';
-    return strdup(out);
-}
-
 /* main with a users table; branch "risky" drops a column; branch "safe" adds an index
  * concurrently. */
 static void make_repo(env *e)
 {
     snprintf(e->repo, sizeof(e->repo), "%s/app", e->dir);
-    sh("git init -q -b main '%s' && cd '%s' && git config user.email t@example.com && "
-       "git config user.name t && mkdir -p db && "
-       "printf 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\\n' > db/001_users.sql "
-       "&& git add . && git commit -q -m base",
-       e->repo, e->repo);
-    sh("cd '%s' && git checkout -q -b risky main && "
-       "printf -- '-- remove the old column\\n\\nALTER TABLE users DROP COLUMN email;\\n' > "
-       "db/002_drop_email.sql && git add . && git commit -q -m risky",
-       e->repo);
-    sh("cd '%s' && git checkout -q -b safe main && "
-       "printf 'SET lock_timeout = '\"'\"'2s'\"'\"';\\nCREATE INDEX CONCURRENTLY users_email "
-       "ON users (email);\\n' > db/002_index.sql && git add . && git commit -q -m safe && "
-       "git checkout -q main",
-       e->repo);
+    ts_sh("git init -q -b main '%s' && cd '%s' && git config user.email t@example.com && "
+          "git config user.name t && mkdir -p db && "
+          "printf 'CREATE TABLE users (id bigint PRIMARY KEY, email text);\\n' > db/001_users.sql "
+          "&& git add . && git commit -q -m base",
+          e->repo, e->repo);
+    ts_sh("cd '%s' && git checkout -q -b risky main && "
+          "printf -- '-- remove the old column\\n\\nALTER TABLE users DROP COLUMN email;\\n' > "
+          "db/002_drop_email.sql && git add . && git commit -q -m risky",
+          e->repo);
+    ts_sh("cd '%s' && git checkout -q -b safe main && "
+          "printf 'SET lock_timeout = '\"'\"'2s'\"'\"';\\nCREATE INDEX CONCURRENTLY users_email "
+          "ON users (email);\\n' > db/002_index.sql && git add . && git commit -q -m safe && "
+          "git checkout -q main",
+          e->repo);
 }
 
 static void env_start(env *e)
@@ -125,9 +96,8 @@ static void post_pr(env *e, int number, const char *base_sha, const char *head_s
                        "\"clone_url\":\"%s\"}}",
                        number, number, head_sha, base_sha, clone_url) > 0);
     snprintf(delivery, sizeof(delivery), "ins-%d", number);
-    ck_assert_int_eq(ts_post_github(e->base, "pull_request", delivery, body, strlen(body),
-                                    SECRET, &resp),
-                     202);
+    ck_assert_int_eq(
+        ts_post_github(e->base, "pull_request", delivery, body, strlen(body), SECRET, &resp), 202);
     j = json_loads(resp, 0, NULL);
     snprintf(id, 32, "%s", json_string_value(json_object_get(j, "job_id")));
     json_decref(j);
@@ -173,9 +143,9 @@ START_TEST(risky_migration_waits_for_approval_safe_one_is_routed)
     wait_for w;
 
     env_start(&e);
-    main_sha = rev(e.repo, "main");
-    risky = rev(e.repo, "risky");
-    safe = rev(e.repo, "safe");
+    main_sha = ts_git_rev(e.repo, "main");
+    risky = ts_git_rev(e.repo, "risky");
+    safe = ts_git_rev(e.repo, "safe");
     snprintf(url, sizeof(url), "file://%s", e.repo);
     post_pr(&e, 1, main_sha, risky, url, id_risky);
     post_pr(&e, 2, main_sha, safe, e.repo, id_safe); /* a plain path works too */
@@ -184,8 +154,8 @@ START_TEST(risky_migration_waits_for_approval_safe_one_is_routed)
     ck_assert_msg(ts_wait_until(reached, &w, 30000), "risky job never awaited approval");
     j = get_job(&e, id_risky);
     ck_assert_str_eq(json_string_value(json_object_get(j, "risk")), "high");
-    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "reason")),
-                                 "db/002_drop_email.sql line 3"));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(j, "reason")), "db/002_drop_email.sql line 3"));
     report = json_object_get(j, "report");
     ck_assert_str_eq(json_string_value(json_object_get(report, "risk")), "high");
     ck_assert_uint_eq(json_array_size(json_object_get(report, "migrations")), 1);

@@ -17,20 +17,6 @@
 #include "tests/support/support.h"
 
 /* Runs a shell command built from fmt and asserts that it succeeds. */
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    rc = system(cmd);
-    ck_assert_msg(rc == 0, "command failed (%d): %s", rc, cmd);
-}
-
 /* `git -C dir ARGS` (identity and config come from git_env). */
 static void git(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void git(const char *dir, const char *fmt, ...)
@@ -41,7 +27,7 @@ static void git(const char *dir, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
-    sh("git -C '%s' %s", dir, args);
+    ts_sh("git -C '%s' %s", dir, args);
 }
 
 /* The output of a command, trimmed; malloc'd. */
@@ -370,7 +356,7 @@ END_TEST
 /* Deletes every object of a mirror but keeps its refs: it opens, yet lies. */
 static void gut_objects(const char *mirror)
 {
-    sh("find '%s/objects' -type f -delete", mirror);
+    ts_sh("find '%s/objects' -type f -delete", mirror);
 }
 
 START_TEST(broken_mirrors_are_recloned)
@@ -505,7 +491,7 @@ START_TEST(diff_caps)
     put_text(dir, "db/big.sql", big);
     put_text(dir, "db/a.sql", "SELECT 1;\n");
     put_text(dir, "db/b.sql", "SELECT 2;\n");
-    sh("ln -s a.sql '%s/db/link.sql'", dir);
+    ts_sh("ln -s a.sql '%s/db/link.sql'", dir);
     git(dir, "add -A");
     git(dir, "commit -q -m pr");
     ck_assert_int_eq(policy_diff_compute(dir, "main", "pr", &lim, &d, &err), 0);

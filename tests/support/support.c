@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -592,4 +593,33 @@ void ts_sched_stop(ts_sched *s)
     ts_rmtree(s->dir);
     free(s->dir);
     memset(s, 0, sizeof(*s));
+}
+
+void ts_sh(const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    ck_assert(vasprintf(&cmd, fmt, ap) > 0);
+    va_end(ap);
+    rc = system(cmd);
+    ck_assert_msg(rc == 0, "command failed (%d): %s", rc, cmd);
+    free(cmd);
+}
+
+char *ts_git_rev(const char *repo, const char *name)
+{
+    char *cmd = NULL, out[80] = "";
+    FILE *p;
+
+    ck_assert(asprintf(&cmd, "git -C '%s' rev-parse '%s'", repo, name) > 0);
+    p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "popen: %s", cmd);
+    ck_assert_msg(fgets(out, sizeof(out), p) != NULL, "no output from %s", cmd);
+    pclose(p);
+    free(cmd);
+    out[strcspn(out, "\n")] = '\0';
+    return strdup(out);
 }

@@ -84,6 +84,11 @@ char *ts_pr_payload(const char *action, int number, const char *sha, bool draft,
 long ts_post_github(const char *base, const char *event, const char *delivery,
                     const char *body, size_t len, const char *secret, char **body_out);
 
+/* Runs a shell command built with printf; aborts the test when it fails. */
+void ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* `git -C repo rev-parse name`: the commit id (malloc'd). */
+char *ts_git_rev(const char *repo, const char *name);
+
 /* A scheduler on a throwaway redis-server: a store whose keys start with "{prefix}:", the
  * configuration parsed from config_text (a JSON object; "cache_dir" is added, a fresh
  * temp dir) and its routing plan. Aborts the test on any failure. */
