@@ -47,3 +47,15 @@ const char *policy_person_slack(const policy_config *cfg, const char *github_log
     }
     return NULL;
 }
+
+const char *policy_person_github(const policy_config *cfg, const char *slack_user)
+{
+    CORE_ASSERT(cfg != NULL);
+    if (!slack_user)
+        return NULL;
+    for (size_t i = 0; i < cfg->n_people; i++) {
+        if (cfg->people[i].slack && strcmp(cfg->people[i].slack, slack_user) == 0)
+            return cfg->people[i].github;
+    }
+    return NULL;
+}

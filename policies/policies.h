@@ -154,6 +154,8 @@ const policy_policy *policy_match(const policy_config *cfg, const char *repo);
 const policy_region *policy_region_find(const policy_config *cfg, const char *name);
 /* The Slack user of a GitHub login through `people`, or NULL. */
 const char *policy_person_slack(const policy_config *cfg, const char *github_login);
+/* The GitHub login of a Slack user id through `people`, or NULL. */
+const char *policy_person_github(const policy_config *cfg, const char *slack_user);
 
 /* Reads a secret: the environment variable if set and not empty, else the file (trailing
  * newline removed). CORE_ENOTFOUND when neither holds a value. *out is malloc'd; the

@@ -56,17 +56,10 @@ static void oncall_words(const policy_config *cfg, const policy_region *reg, cha
 
     out[0] = '\0';
     for (size_t i = 0; i < reg->n_oncall && n < len; i++) {
-        const char *name = reg->oncall[i], *at = "";
-        int w;
+        const char *login = policy_person_github(cfg, reg->oncall[i]);
+        int w = snprintf(out + n, len - n, "%s%s%s", i ? ", " : "", login ? "@" : "",
+                         login ? login : reg->oncall[i]);
 
-        for (size_t k = 0; k < cfg->n_people; k++) {
-            if (strcmp(cfg->people[k].slack, reg->oncall[i]) == 0) {
-                name = cfg->people[k].github;
-                at = "@";
-                break;
-            }
-        }
-        w = snprintf(out + n, len - n, "%s%s%s", i ? ", " : "", at, name);
         if (w < 0 || (size_t)w >= len - n) {
             out[n] = '\0';
             break;
@@ -197,43 +190,27 @@ static int escalation_view(sched_store *store, const char *id, char repo[256], i
                            bool *skip, size_t n_regions, const sched_plan *plan, char *last,
                            size_t last_len, core_error *err)
 {
-    char k_job[SCHED_KEY_MAX];
-    sched_reply *r = NULL;
-    const char *argv[3 + SCHED_CARDS_MAX];
-    char names[SCHED_CARDS_MAX][32];
-    int rc = sched_store_key(store, k_job, err, "job:%s", id);
+    char cards[16], names[SCHED_CARDS_MAX - 1][32], regions[SCHED_CARDS_MAX - 1][128];
+    sched_field f[SCHED_CARDS_MAX + 1] = {{"repo", repo, 256}, {"cards", cards, sizeof(cards)}};
+    int rc;
 
-    if (rc < 0)
-        return rc;
-    argv[0] = "HMGET";
-    argv[1] = k_job;
-    argv[2] = "repo";
-    argv[3] = "cards";
     for (size_t i = 0; i < SCHED_CARDS_MAX - 1; i++) {
         snprintf(names[i], sizeof(names[i]), "card:%zu:region", i);
-        argv[4 + i] = names[i];
+        f[2 + i] = (sched_field){names[i], regions[i], sizeof(regions[i])};
     }
-    rc = sched_store_command(store, argv, 3 + SCHED_CARDS_MAX, &r, err);
+    rc = sched_job_fields(store, id, f, SCHED_CARDS_MAX + 1, err);
     if (rc < 0)
         return rc;
-    if (r->type != SCHED_REPLY_ARRAY || r->n != 1 + SCHED_CARDS_MAX ||
-        r->elem[0].type != SCHED_REPLY_STR) {
-        sched_reply_free(r);
-        return core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
-    }
-    snprintf(repo, 256, "%s", r->elem[0].str);
-    *n_cards = r->elem[1].type == SCHED_REPLY_STR ? atoi(r->elem[1].str) : 0;
+    *n_cards = atoi(cards);
     last[0] = '\0';
     for (int i = 0; i < *n_cards && i < SCHED_CARDS_MAX - 1; i++) {
-        const sched_reply *v = &r->elem[2 + i];
-        int idx = v->type == SCHED_REPLY_STR ? sched_plan_region_index(plan, v->str) : -1;
+        int idx = sched_plan_region_index(plan, regions[i]);
 
         if (idx >= 0 && (size_t)idx < n_regions)
             skip[idx] = true;
-        if (v->type == SCHED_REPLY_STR)
-            snprintf(last, last_len, "%s", v->str);
+        if (regions[i][0])
+            snprintf(last, last_len, "%.*s", (int)sizeof(regions[i]) - 1, regions[i]);
     }
-    sched_reply_free(r);
     return 0;
 }
 

@@ -231,30 +231,44 @@ int sched_leases_reap(sched_store *store, int64_t now_ms, int max_attempts, size
     return 0;
 }
 
-int sched_job_field(sched_store *store, const char *id, const char *field, char *out,
-                    size_t len, core_error *err)
+int sched_job_fields(sched_store *store, const char *id, sched_field *fields, size_t n,
+                     core_error *err)
 {
     char key[SCHED_KEY_MAX];
+    const char *argv[SCHED_STORE_ARGS_MAX - 3];
     sched_reply *r = NULL;
+    bool any = false;
     int rc;
 
-    out[0] = '\0';
-    if (!token_valid(id, 20))
-        return core_error_set(err, CORE_ENOTFOUND, "job not found");
+    CORE_ASSERT(n > 0 && n + 2 <= sizeof(argv) / sizeof(argv[0]));
+    for (size_t i = 0; i < n; i++)
+        fields[i].out[0] = '\0';
+    if (!sched_job_id_valid(id))
+        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
     rc = sched_store_key(store, key, err, "job:%s", id);
     if (rc < 0)
         return rc;
-    {
-        const char *argv[] = {"HGET", key, field};
-
-        rc = sched_store_command(store, argv, 3, &r, err);
-    }
+    argv[0] = "HMGET";
+    argv[1] = key;
+    for (size_t i = 0; i < n; i++)
+        argv[2 + i] = fields[i].name;
+    rc = sched_store_command(store, argv, n + 2, &r, err);
     if (rc < 0)
         return rc;
-    if (r->type == SCHED_REPLY_STR)
-        snprintf(out, len, "%s", r->str);
-    else
-        rc = core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
+    for (size_t i = 0; r->type == SCHED_REPLY_ARRAY && i < n && i < r->n; i++) {
+        if (r->elem[i].type == SCHED_REPLY_STR) {
+            snprintf(fields[i].out, fields[i].len, "%s", r->elem[i].str);
+            any = true;
+        }
+    }
     sched_reply_free(r);
-    return rc;
+    return any ? 0 : core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
+}
+
+int sched_job_field(sched_store *store, const char *id, const char *field, char *out,
+                    size_t len, core_error *err)
+{
+    sched_field f = {field, out, len};
+
+    return sched_job_fields(store, id, &f, 1, err);
 }

@@ -326,7 +326,18 @@ int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
  * dead after max_attempts. Any process may call it; each lease is reaped once. */
 int sched_leases_reap(sched_store *store, int64_t now_ms, int max_attempts, size_t *requeued,
                       size_t *dead, core_error *err);
-/* One field of a job's hash ("region", "runner", ...). CORE_ENOTFOUND for a missing job. */
+/* Fields of a job's hash in one round trip (HMGET): each out (len bytes) receives its
+ * field, NUL-terminated and cut to fit, or "" when the job has no such field.
+ * CORE_ENOTFOUND when none of the fields is there (a missing job). */
+typedef struct sched_field {
+    const char *name;
+    char *out;
+    size_t len;
+} sched_field;
+int sched_job_fields(sched_store *store, const char *id, sched_field *fields, size_t n,
+                     core_error *err);
+/* One field of a job's hash ("region", "runner", ...). CORE_ENOTFOUND for a missing job
+ * or field. */
 int sched_job_field(sched_store *store, const char *id, const char *field, char *out,
                     size_t len, core_error *err);
 

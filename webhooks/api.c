@@ -148,7 +148,7 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
         snprintf(reason, sizeof(reason), "%s by operator: %s", verb, note);
     else
         snprintf(reason, sizeof(reason), "%s by operator", verb);
-    rc = wh_job_decide(req->app, id, approve, "operator", reason, state, &err);
+    rc = wh_job_decide(req->app, id, approve, "operator", reason, NULL, state, &err);
     if (rc == CORE_ECONFLICT) {
         wh_response_error(resp, 409, "conflict", "%s", err.msg);
         return;

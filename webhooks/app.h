@@ -104,10 +104,12 @@ typedef struct wh_app {
 
 /* A decision on job id by actor (a Slack user id, or "operator") that every decision
  * path shares: the decider's region time for the cards, sched_job_decide, and a router
- * and outbox kick so the build and the cards move at once. The caller holds cfg_lock
- * for reading. sched_job_decide's answers. */
+ * and outbox kick so the build and the cards move at once. approval_region is the job's
+ * (NULL: read it here; a caller that read the job already passes it). The caller holds
+ * cfg_lock for reading. sched_job_decide's answers. */
 int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor,
-                  const char *reason, char state[32], core_error *err);
+                  const char *reason, const char *approval_region, char state[32],
+                  core_error *err);
 
 void wh_metrics_request(wh_metrics *m, wh_route route, int status, int64_t micros);
 void wh_metrics_delivery(wh_metrics *m, wh_event_kind kind, wh_outcome outcome);

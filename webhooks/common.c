@@ -95,7 +95,7 @@ void wh_health_ready(const wh_request *req, wh_response *resp)
 }
 
 int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor, const char *reason,
-                  char state[32], core_error *err)
+                  const char *approval_region, char state[32], core_error *err)
 {
     char region[128] = "", when[64];
     int64_t now = core_time_now_ms();
@@ -103,8 +103,12 @@ int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor, 
     int rc;
 
     /* The approving region is only a fallback for the time zone: missing is fine. */
-    sched_job_field(app->store, id, "approval_region", region, sizeof(region), &ignored);
-    sched_approval_local_time(app->plan, actor, region[0] ? region : NULL, now, when);
+    if (!approval_region) {
+        sched_job_field(app->store, id, "approval_region", region, sizeof(region), &ignored);
+        approval_region = region;
+    }
+    sched_approval_local_time(app->plan, actor, approval_region[0] ? approval_region : NULL, now,
+                              when);
     rc = sched_job_decide(app->store, id, approve, actor, reason, when, now, state, err);
     if (rc < 0)
         return rc;

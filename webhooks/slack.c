@@ -25,6 +25,7 @@
 #define PAYLOAD_DEPTH 32
 #define REPO_MAX 256
 #define AUTHOR_MAX 257
+#define REGION_MAX 128
 
 /* ---- the handler ----------------------------------------------------------------------- */
 
@@ -105,16 +106,6 @@ static void store_failed(wh_response *resp, int rc, const core_error *err)
     }
 }
 
-/* The GitHub login of a Slack user through `people`, or NULL. */
-static const char *person_github(const policy_config *cfg, const char *slack)
-{
-    for (size_t i = 0; i < cfg->n_people; i++) {
-        if (strcmp(cfg->people[i].slack, slack) == 0)
-            return cfg->people[i].github;
-    }
-    return NULL;
-}
-
 /* Why user may not decide job (a sentence for them), or NULL when they may. The caller
  * holds the config read lock. */
 static const char *refusal(const policy_config *cfg, const char *repo, const char *author,
@@ -134,7 +125,7 @@ static const char *refusal(const policy_config *cfg, const char *repo, const cha
     author_slack = policy_person_slack(cfg, author);
     if (author_slack)
         return strcmp(author_slack, user) == 0 ? "you opened this pull request" : NULL;
-    login = person_github(cfg, user);
+    login = policy_person_github(cfg, user);
     if (!login)
         return "the pull request's author has no Slack user in `people` and neither do you, "
                "so zoneci cannot tell you apart";
@@ -145,7 +136,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
 {
     wh_app *app = req->app;
     char *payload = NULL;
-    char repo[REPO_MAX], author[AUTHOR_MAX], state[32], reason[96];
+    char repo[REPO_MAX], author[AUTHOR_MAX], region[REGION_MAX], state[32], reason[96];
     const char *why;
     size_t payload_len = 0;
     core_error err = {0};
@@ -181,13 +172,12 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
         wh_response_error(resp, 400, "invalid_payload", "%s", err.msg);
         goto out;
     }
-    rc = sched_job_field(app->store, c.job, "repo", repo, sizeof(repo), &err);
-    if (rc == 0) {
-        rc = sched_job_field(app->store, c.job, "author", author, sizeof(author), &err);
-        if (rc == CORE_ENOTFOUND) {
-            author[0] = '\0';
-            rc = 0;
-        }
+    {
+        sched_field f[] = {{"repo", repo, sizeof(repo)},
+                           {"author", author, sizeof(author)},
+                           {"approval_region", region, sizeof(region)}};
+
+        rc = sched_job_fields(app->store, c.job, f, 3, &err);
     }
     if (rc == CORE_ENOTFOUND) {
         ephemeral(resp, "Job %s does not exist (any more).", c.job);
@@ -205,7 +195,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
         goto out;
     }
     snprintf(reason, sizeof(reason), "%s by %s", c.approve ? "approved" : "rejected", c.user);
-    rc = wh_job_decide(app, c.job, c.approve, c.user, reason, state, &err);
+    rc = wh_job_decide(app, c.job, c.approve, c.user, reason, region, state, &err);
     if (rc == CORE_ECONFLICT) {
         ephemeral(resp, "Nothing changed, already decided: %s.", err.msg);
         goto out;

@@ -206,34 +206,7 @@ static void env_stop(env *e)
 
 static json_t *get_job(env *e, const char *id)
 {
-    const char *headers[] = {"Authorization: Bearer " API_TOKEN, NULL};
-    char url[128];
-    ts_response r;
-    json_t *j;
-
-    snprintf(url, sizeof(url), "%s/api/v1/jobs/%s", e->base, id);
-    ck_assert_int_eq(ts_http("GET", url, headers, NULL, 0, &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    j = json_loads(r.body, 0, NULL);
-    ts_response_free(&r);
-    ck_assert_ptr_nonnull(j);
-    return j;
-}
-
-typedef struct wait_for {
-    env *e;
-    const char *id;
-    const char *state;
-} wait_for;
-
-static bool reached(void *ctx)
-{
-    wait_for *w = ctx;
-    json_t *j = get_job(w->e, w->id);
-    bool ok = strcmp(json_string_value(json_object_get(j, "state")), w->state) == 0;
-
-    json_decref(j);
-    return ok;
+    return ts_job_get(e->base, id, API_TOKEN);
 }
 
 static const char *state_of(env *e, const char *id, char out[32])
@@ -250,7 +223,6 @@ static void risky_job(env *e, int number, char id[32])
 {
     char *body = NULL, *resp = NULL, delivery[32], url[700];
     json_t *j;
-    wait_for w;
 
     snprintf(url, sizeof(url), "file://%s", e->repo);
     ck_assert(asprintf(&body,
@@ -269,8 +241,8 @@ static void risky_job(env *e, int number, char id[32])
     json_decref(j);
     free(body);
     free(resp);
-    w = (wait_for){e, id, "awaiting_approval"};
-    ck_assert_msg(ts_wait_until(reached, &w, 30000), "job %s never awaited approval", id);
+    ck_assert_msg(ts_job_wait_state(e->base, id, API_TOKEN, "awaiting_approval", 30000),
+                  "job %s never awaited approval", id);
 }
 
 /* How many history entries are human decisions ("approved by" / "rejected by"). */
@@ -394,7 +366,6 @@ START_TEST(slack_approve_once_then_nothing_changes)
 {
     env e;
     char id[32], id2[32], st[32], *body = NULL, *v;
-    wait_for w;
 
     env_start(&e, WITH_API);
     risky_job(&e, 1, id);
@@ -403,8 +374,8 @@ START_TEST(slack_approve_once_then_nothing_changes)
     ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id, &body), 200);
     assert_ephemeral(body, "approved");
     free(body);
-    w = (wait_for){&e, id, "queued"};
-    ck_assert_msg(ts_wait_until(reached, &w, 15000), "approved job never queued");
+    ck_assert_msg(ts_job_wait_state(e.base, id, API_TOKEN, "queued", 15000),
+                  "approved job never queued");
     v = hget(&e, id, "decided_by");
     ck_assert_str_eq(v, APPROVER);
     free(v);
@@ -522,7 +493,6 @@ START_TEST(operator_api_decides_with_a_token)
     env e;
     char id[32], id2[32], st[32], *body = NULL;
     json_t *j;
-    wait_for w;
 
     env_start(&e, WITH_API);
     risky_job(&e, 4, id);
@@ -539,8 +509,8 @@ START_TEST(operator_api_decides_with_a_token)
     ck_assert_str_eq(json_string_value(json_object_get(j, "decision")), "approved");
     json_decref(j);
     free(body);
-    w = (wait_for){&e, id, "queued"};
-    ck_assert_msg(ts_wait_until(reached, &w, 15000), "approved job never queued");
+    ck_assert_msg(ts_job_wait_state(e.base, id, API_TOKEN, "queued", 15000),
+                  "approved job never queued");
     ck_assert_int_eq(api_decide(&e, id, "approve", API_TOKEN, NULL, NULL), 409);
     ck_assert_int_eq(api_decide(&e, id, "reject", API_TOKEN, NULL, &body), 409);
     ck_assert_ptr_nonnull(strstr(body, "already approved by operator"));
@@ -778,7 +748,6 @@ START_TEST(card_click_release_and_statuses)
     };
     env e;
     char id[32], needle[64], *body = NULL, *form, *story;
-    wait_for w;
 
     env_start(&e, WITH_PEERS);
     ts_peer_lock(e.peer);
@@ -823,8 +792,8 @@ START_TEST(card_click_release_and_statuses)
         strstr(strrchr(e.log->cards.data, '\n') ? e.log->cards.data : "", "Approved"));
     ck_assert_int_eq(e.log->posts, 1);
     ts_peer_unlock(e.peer);
-    w = (wait_for){&e, id, "queued"};
-    ck_assert_msg(ts_wait_until(reached, &w, 15000), "approved job never queued");
+    ck_assert_msg(ts_job_wait_state(e.base, id, API_TOKEN, "queued", 15000),
+                  "approved job never queued");
     run_job(&e, id, true);
     wait_log(&e, 1, 2, 1, "success|");
     story = status_story(&e);

@@ -107,32 +107,7 @@ static void post_pr(env *e, int number, const char *base_sha, const char *head_s
 
 static json_t *get_job(env *e, const char *id)
 {
-    char url[128];
-    ts_response r;
-    json_t *j;
-
-    snprintf(url, sizeof(url), "%s/api/v1/jobs/%s", e->base, id);
-    ck_assert_int_eq(ts_http("GET", url, NULL, NULL, 0, &r), 0);
-    j = json_loads(r.body, 0, NULL);
-    ts_response_free(&r);
-    ck_assert_ptr_nonnull(j);
-    return j;
-}
-
-typedef struct wait_for {
-    env *e;
-    const char *id;
-    const char *state;
-} wait_for;
-
-static bool reached(void *ctx)
-{
-    wait_for *w = ctx;
-    json_t *j = get_job(w->e, w->id);
-    bool ok = strcmp(json_string_value(json_object_get(j, "state")), w->state) == 0;
-
-    json_decref(j);
-    return ok;
+    return ts_job_get(e->base, id, NULL);
 }
 
 START_TEST(risky_migration_waits_for_approval_safe_one_is_routed)
@@ -140,7 +115,6 @@ START_TEST(risky_migration_waits_for_approval_safe_one_is_routed)
     env e;
     char *main_sha, *risky, *safe, url[700], id_risky[32], id_safe[32];
     json_t *j, *report, *finding;
-    wait_for w;
 
     env_start(&e);
     main_sha = ts_git_rev(e.repo, "main");
@@ -150,8 +124,8 @@ START_TEST(risky_migration_waits_for_approval_safe_one_is_routed)
     post_pr(&e, 1, main_sha, risky, url, id_risky);
     post_pr(&e, 2, main_sha, safe, e.repo, id_safe); /* a plain path works too */
 
-    w = (wait_for){&e, id_risky, "awaiting_approval"};
-    ck_assert_msg(ts_wait_until(reached, &w, 30000), "risky job never awaited approval");
+    ck_assert_msg(ts_job_wait_state(e.base, id_risky, NULL, "awaiting_approval", 30000),
+                  "risky job never awaited approval");
     j = get_job(&e, id_risky);
     ck_assert_str_eq(json_string_value(json_object_get(j, "risk")), "high");
     ck_assert_ptr_nonnull(
@@ -165,8 +139,8 @@ START_TEST(risky_migration_waits_for_approval_safe_one_is_routed)
     ck_assert_str_eq(json_string_value(json_object_get(finding, "severity")), "danger");
     json_decref(j);
 
-    w = (wait_for){&e, id_safe, "queued"};
-    ck_assert_msg(ts_wait_until(reached, &w, 30000), "safe job never routed");
+    ck_assert_msg(ts_job_wait_state(e.base, id_safe, NULL, "queued", 30000),
+                  "safe job never routed");
     j = get_job(&e, id_safe);
     ck_assert_str_ne(json_string_value(json_object_get(j, "risk")), "high");
     json_decref(j);
@@ -183,15 +157,14 @@ START_TEST(unreadable_repository_fails_safe)
     env e;
     char id[32], missing[700];
     json_t *j;
-    wait_for w;
 
     env_start(&e);
     snprintf(missing, sizeof(missing), "file://%s/no-such-repo", e.dir);
     post_pr(&e, 3, "1111111111111111111111111111111111111111",
             "2222222222222222222222222222222222222222", missing, id);
     /* Two retries (1 s, 2 s), then a human must decide. */
-    w = (wait_for){&e, id, "awaiting_approval"};
-    ck_assert_msg(ts_wait_until(reached, &w, 30000), "job never failed safe");
+    ck_assert_msg(ts_job_wait_state(e.base, id, NULL, "awaiting_approval", 30000),
+                  "job never failed safe");
     j = get_job(&e, id);
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "reason")),
                                  "cannot read the diff after 3 attempts"));

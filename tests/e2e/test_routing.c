@@ -68,35 +68,17 @@ static ts_proc *serve(env *e, const char *config, int port)
     return ts_zoneci_spawn(argv, envp, e->dir, base);
 }
 
-static json_t *get_job(int port, const char *id)
+static char *base_of(int port, char out[32])
 {
-    char url[128];
-    ts_response r;
-    json_t *j;
-
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/jobs/%s", port, id);
-    ck_assert_int_eq(ts_http("GET", url, NULL, NULL, 0, &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    j = json_loads(r.body, 0, NULL);
-    ts_response_free(&r);
-    ck_assert_ptr_nonnull(j);
-    return j;
+    snprintf(out, 32, "http://127.0.0.1:%d", port);
+    return out;
 }
 
-typedef struct wait_state {
-    int port;
-    const char *id;
-    const char *state;
-} wait_state;
-
-static bool job_in_state(void *ctx)
+static json_t *get_job(int port, const char *id)
 {
-    wait_state *w = ctx;
-    json_t *j = get_job(w->port, w->id);
-    bool ok = strcmp(json_string_value(json_object_get(j, "state")), w->state) == 0;
+    char base[32];
 
-    json_decref(j);
-    return ok;
+    return ts_job_get(base_of(port, base), id, NULL);
 }
 
 START_TEST(job_posted_while_all_regions_sleep_is_deferred)
@@ -109,7 +91,7 @@ START_TEST(job_posted_while_all_regions_sleep_is_deferred)
     const char *headers[5];
     ts_response r;
     json_t *resp, *j;
-    wait_state w;
+    char base[32];
     char id[32];
 
     e.dir = ts_tmpdir();
@@ -144,8 +126,7 @@ START_TEST(job_posted_while_all_regions_sleep_is_deferred)
     ts_response_free(&r);
     free(body);
 
-    w = (wait_state){e.port[0], id, "deferred"};
-    ck_assert(ts_wait_until(job_in_state, &w, 10000));
+    ck_assert(ts_job_wait_state(base_of(e.port[0], base), id, NULL, "deferred", 10000));
     j = get_job(e.port[0], id);
     ck_assert_msg(strstr(json_string_value(json_object_get(j, "reason")),
                          "deferred: no region open; always opens 00:00") != NULL,
@@ -225,13 +206,15 @@ START_TEST(two_serve_processes_promote_each_deferral_once)
         free(second);
     }
     for (int i = 0; i < JOBS; i++) {
-        wait_state w = {e.port[i % 2], ids[i], "queued"};
+        char base[32];
         json_t *j;
         json_t *h, *entry;
         size_t k;
         int released = 0;
 
-        ck_assert_msg(ts_wait_until(job_in_state, &w, 15000), "job %s never queued", ids[i]);
+        ck_assert_msg(ts_job_wait_state(base_of(e.port[i % 2], base), ids[i], NULL, "queued",
+                                        15000),
+                      "job %s never queued", ids[i]);
         j = get_job(e.port[(i + 1) % 2], ids[i]);
         h = json_object_get(j, "history");
         json_array_foreach(h, k, entry)

@@ -165,16 +165,7 @@ static void new_job(env *e, int pr, const char *sha, const char *action, char id
 
 static json_t *get_job(env *e, const char *id)
 {
-    char url[256];
-    ts_response r;
-    json_t *j;
-
-    snprintf(url, sizeof(url), "%s/api/v1/jobs/%s", e->base[0], id);
-    ck_assert_int_eq(ts_http("GET", url, NULL, NULL, 0, &r), 0);
-    j = json_loads(r.body, 0, NULL);
-    ts_response_free(&r);
-    ck_assert_ptr_nonnull(j);
-    return j;
+    return ts_job_get(e->base[0], id, NULL);
 }
 
 static char *job_state(env *e, const char *id)

@@ -197,14 +197,6 @@ static void fake_stop(fake *f)
     free(f);
 }
 
-static notify_http *client(void)
-{
-    notify_http *h = NULL;
-
-    ck_assert_int_eq(notify_http_new(&h, NULL), 0);
-    return h;
-}
-
 static notify_github *github(const char *base)
 {
     notify_github *gh = NULL;
@@ -231,7 +223,7 @@ static char *token_at(notify_github *gh, notify_http *h, int64_t id, int64_t now
 START_TEST(token_signed_exchanged_and_cached)
 {
     fake *f = fake_start("");
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_github *gh = github(f->base);
     char *a, *b, *c, *d;
 
@@ -288,7 +280,7 @@ END_TEST
 START_TEST(enterprise_base_url_with_prefix)
 {
     fake *f = fake_start("/api/v3");
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     char base[160];
     notify_github *gh;
     core_buf body = {0};
@@ -314,7 +306,7 @@ END_TEST
 START_TEST(status_posted_with_token)
 {
     fake *f = fake_start("");
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_github *gh = github(f->base);
     core_buf body = {0};
     core_error err = {0};
@@ -429,7 +421,7 @@ END_TEST
 START_TEST(errors_mapped)
 {
     fake *f = fake_start("");
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_github *gh = github(f->base), *other;
     keypair wrong;
     core_buf body = {0};
@@ -542,7 +534,7 @@ END_TEST
 
 START_TEST(unreachable_github)
 {
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     char base[64], *tok = NULL;
     notify_github *gh;
     core_error err = {0};

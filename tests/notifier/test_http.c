@@ -134,20 +134,10 @@ static char *url_of(const fake *f, const char *path)
     return url;
 }
 
-static notify_http *client(void)
-{
-    notify_http *h = NULL;
-    core_error err = {0};
-
-    ck_assert_int_eq(notify_http_new(&h, &err), 0);
-    ck_assert_ptr_nonnull(h);
-    return h;
-}
-
 START_TEST(get_and_post_bodies)
 {
     fake *f = fake_start();
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_http_response r;
     core_error err = {0};
     const char *json = "{\"text\":\"hello\"}";
@@ -204,7 +194,7 @@ END_TEST
 START_TEST(headers_sent_without_expect)
 {
     fake *f = fake_start();
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_http_response r;
     core_error err = {0};
     const char *hdrs[] = {"X-Test: hello there", "Authorization: Bearer abc123",
@@ -241,7 +231,7 @@ END_TEST
 START_TEST(status_codes_are_responses)
 {
     fake *f = fake_start();
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_http_response r;
     core_error err = {0};
     static const long codes[] = {201, 204, 302, 400, 404, 409, 500, 502};
@@ -264,7 +254,7 @@ END_TEST
 START_TEST(retry_after_captured)
 {
     fake *f = fake_start();
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_http_response r;
     core_error err = {0};
 
@@ -296,7 +286,7 @@ END_TEST
 START_TEST(timeout_is_unavailable)
 {
     fake *f = fake_start();
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_http_response r;
     core_error err = {0};
     char host[64];
@@ -325,7 +315,7 @@ END_TEST
 
 START_TEST(refused_is_unavailable_and_discreet)
 {
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_http_response r;
     core_error err = {0};
     int port = ts_free_port();
@@ -353,7 +343,7 @@ END_TEST
 START_TEST(oversized_response_too_big)
 {
     fake *f = fake_start();
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_http_response r;
     core_error err = {0};
 
@@ -381,8 +371,8 @@ END_TEST
 START_TEST(connection_reused)
 {
     fake *f = fake_start();
-    notify_http *h = client();
-    notify_http *other = client();
+    notify_http *h = ts_notify_client();
+    notify_http *other = ts_notify_client();
     notify_http_response r;
     core_error err = {0};
 
@@ -419,7 +409,7 @@ static bool abort_now(void *ctx)
 START_TEST(abort_callback_stops_request)
 {
     fake *f = fake_start();
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_http_response r;
     core_error err = {0};
     int calls = 0;
@@ -443,7 +433,7 @@ END_TEST
 
 START_TEST(bad_input_refused)
 {
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     notify_http_response r;
     core_error err = {0};
     const char *crlf[] = {"X-Test: a\r\nX-Evil: b", NULL};

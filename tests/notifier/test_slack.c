@@ -417,14 +417,6 @@ static void fake_stop(fake *f)
     free(f);
 }
 
-static notify_http *client(void)
-{
-    notify_http *h = NULL;
-
-    ck_assert_int_eq(notify_http_new(&h, NULL), 0);
-    return h;
-}
-
 static char *card_text(void)
 {
     notify_card c = base_card();
@@ -437,7 +429,7 @@ static char *card_text(void)
 START_TEST(post_and_update)
 {
     fake *f = fake_start();
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     char ts[NOTIFY_SLACK_TS_MAX], *blocks = card_text(), *decided;
     core_buf b = {0};
     core_error err = {0};
@@ -492,7 +484,7 @@ static void no_secret(const core_error *err)
 START_TEST(slack_errors_mapped)
 {
     fake *f = fake_start();
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     char ts[NOTIFY_SLACK_TS_MAX], *blocks = card_text();
     core_error err = {0};
     int retry = -1;
@@ -601,7 +593,7 @@ END_TEST
 
 START_TEST(slack_unreachable_is_discreet)
 {
-    notify_http *h = client();
+    notify_http *h = ts_notify_client();
     char api[64], ts[NOTIFY_SLACK_TS_MAX], *blocks = card_text();
     core_error err = {0};
 

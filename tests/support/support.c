@@ -4,6 +4,7 @@
 #include "tests/support/support.h"
 
 #include "core/core.h"
+#include "notifier/notifier.h"
 #include "policies/policies.h"
 #include "scheduler/scheduler.h"
 
@@ -11,6 +12,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -622,4 +624,54 @@ char *ts_git_rev(const char *repo, const char *name)
     free(cmd);
     out[strcspn(out, "\n")] = '\0';
     return strdup(out);
+}
+
+json_t *ts_job_get(const char *base, const char *id, const char *token)
+{
+    char url[256], auth[300];
+    const char *headers[] = {auth, NULL};
+    ts_response r;
+    json_t *j;
+
+    snprintf(url, sizeof(url), "%s/api/v1/jobs/%s", base, id);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
+    ck_assert_int_eq(ts_http("GET", url, token ? headers : NULL, NULL, 0, &r), 0);
+    ck_assert_msg(r.status == 200, "GET %s: %ld %s", url, r.status, r.body);
+    j = json_loads(r.body, 0, NULL);
+    ts_response_free(&r);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+typedef struct job_wait {
+    const char *base, *id, *token, *state;
+} job_wait;
+
+static bool job_in_state(void *ctx)
+{
+    job_wait *w = ctx;
+    json_t *j = ts_job_get(w->base, w->id, w->token);
+    const char *st = json_string_value(json_object_get(j, "state"));
+    bool ok = st && strcmp(st, w->state) == 0;
+
+    json_decref(j);
+    return ok;
+}
+
+bool ts_job_wait_state(const char *base, const char *id, const char *token, const char *state,
+                       int timeout_ms)
+{
+    job_wait w = {base, id, token, state};
+
+    return ts_wait_until(job_in_state, &w, timeout_ms);
+}
+
+notify_http *ts_notify_client(void)
+{
+    notify_http *h = NULL;
+    core_error err = {0};
+
+    ck_assert_msg(notify_http_new(&h, &err) == 0, "notify_http_new: %s", err.msg);
+    ck_assert_ptr_nonnull(h);
+    return h;
 }

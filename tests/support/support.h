@@ -25,15 +25,15 @@ bool ts_wait_until(bool (*pred)(void *ctx), void *ctx, int timeout_ms);
 typedef struct ts_redis {
     pid_t pid;
     char *dir;
-    char url[600];    /* unix:///.../redis.sock */
+    char url[600]; /* unix:///.../redis.sock */
     char socket[512];
     bool aof;
 } ts_redis;
 
 ts_redis *ts_redis_start(bool aof);
-void ts_redis_stop(ts_redis *r);         /* SIGKILL and wait; the dir stays */
-void ts_redis_resume(ts_redis *r);       /* start again in the same dir */
-void ts_redis_free(ts_redis *r);         /* stop if running and remove the dir */
+void ts_redis_stop(ts_redis *r);   /* SIGKILL and wait; the dir stays */
+void ts_redis_resume(ts_redis *r); /* start again in the same dir */
+void ts_redis_free(ts_redis *r);   /* stop if running and remove the dir */
 /* Runs one redis-cli command against r and returns its trimmed output (malloc'd). */
 char *ts_redis_cli(ts_redis *r, const char *args);
 
@@ -68,6 +68,18 @@ int ts_http(const char *method, const char *url, const char *const *headers, con
             size_t len, ts_response *out);
 void ts_response_free(ts_response *r);
 
+/* A new notifier HTTP client (notify_http_free it); aborts the test when it cannot. */
+struct notify_http;
+struct notify_http *ts_notify_client(void);
+
+/* GET base/api/v1/jobs/ID, with "Authorization: Bearer token" unless token is NULL: the
+ * job's JSON, parsed (json_decref it). Aborts the test unless the answer is 200 JSON. */
+struct json_t;
+struct json_t *ts_job_get(const char *base, const char *id, const char *token);
+/* Polls the job until its state is `state`; false after timeout_ms. */
+bool ts_job_wait_state(const char *base, const char *id, const char *token, const char *state,
+                       int timeout_ms);
+
 /* "sha256=<hex>" of HMAC-SHA256(secret, body) into out (at least 72 bytes). */
 void ts_github_signature(const char *secret, const char *body, size_t len, char *out);
 /* "v0=<hex>" of HMAC-SHA256(secret, "v0:" ts ":" body) into out (at least 72 bytes). */
@@ -75,14 +87,13 @@ void ts_slack_signature(const char *secret, const char *ts, const char *body, si
                         char *out);
 
 /* A pull_request payload (title with a quote and a newline, installation 42). */
-char *ts_pr_payload(const char *action, int number, const char *sha, bool draft,
-                    const char *repo);
+char *ts_pr_payload(const char *action, int number, const char *sha, bool draft, const char *repo);
 /* POSTs body to base/webhooks/github as a GitHub delivery of event, signed with secret
  * (NULL: no signature header), with delivery id (NULL: none); returns the status and,
  * when body_out is not NULL, the response body (malloc'd). Aborts the test if the
  * request cannot be made. */
-long ts_post_github(const char *base, const char *event, const char *delivery,
-                    const char *body, size_t len, const char *secret, char **body_out);
+long ts_post_github(const char *base, const char *event, const char *delivery, const char *body,
+                    size_t len, const char *secret, char **body_out);
 
 /* Runs a shell command built with printf; aborts the test when it fails. */
 void ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
