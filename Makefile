@@ -11,7 +11,7 @@ LDFLAGS ?=
 # Debian packages the build, the tests and `make run` need.
 DEBS := build-essential pkg-config libmicrohttpd-dev libhiredis-dev libgit2-dev libjansson-dev \
         libicu-dev check libcurl4-openssl-dev libssl-dev libpg-query-dev libjwt-dev \
-        redis-server tzdata git clang libclang-rt-14-dev
+        redis-server tzdata icu-devtools git clang libclang-rt-14-dev
 PKGS := libmicrohttpd hiredis libgit2 jansson icu-uc icu-i18n libcurl openssl libjwt
 
 ifeq ($(SANITIZER),)
@@ -33,7 +33,13 @@ PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CF
 PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
 CHECK_LIBS = $(eval CHECK_LIBS := $$(shell pkg-config --libs check))$(CHECK_LIBS)
 
+# Where `make install` puts the binary and the generated time-zone data, which the binary
+# looks for there (it also looks next to itself, in $(BUILD)/tzdata).
+PREFIX ?= /usr/local
+TZDATA_INSTALL_DIR = $(PREFIX)/share/zoneci/tzdata
+
 ZCFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g $(WARNINGS) $(SANFLAGS) -I. \
+          -DZONECI_TZDATA_INSTALL_DIR='"$(TZDATA_INSTALL_DIR)"' \
           $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 ZLIBS = $(PKG_LIBS) -lpg_query -lpthread -lm
 
@@ -48,9 +54,21 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 SUITES = $(sort $(patsubst tests/%.c,%,$(foreach f,$(TEST_SRC),$(if $(findstring /test_,$(f)),$(f)))))
 
-.PHONY: FORCE all check test run clean format headercheck deps fuzz fuzz-smoke bench
+.PHONY: FORCE all check test run clean format headercheck deps fuzz fuzz-smoke bench install
 all: deps
-	@$(MAKE) --no-print-directory $(BUILD)/zoneci
+	@$(MAKE) --no-print-directory $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp
+
+# ICU's time-zone resource generated from the system's tzdata (zoneci regenerates it into
+# its cache_dir by itself when the system's tzdata is upgraded later).
+SYSTEM_TZDATA := $(wildcard $(or $(TZDIR),/usr/share/zoneinfo)/tzdata.zi)
+$(BUILD)/tzdata/zoneci-tzdata.stamp: $(BUILD)/zoneci $(SYSTEM_TZDATA)
+	$(BUILD)/zoneci tzdata generate --out $(BUILD)/tzdata
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(TZDATA_INSTALL_DIR)
+	install -m 755 $(BUILD)/zoneci $(DESTDIR)$(PREFIX)/bin/zoneci
+	install -m 644 $(BUILD)/tzdata/zoneinfo64.res $(BUILD)/tzdata/zoneci-tzdata.stamp \
+	  $(DESTDIR)$(TZDATA_INSTALL_DIR)/
 
 $(BUILD)/zoneci: $(CLI_OBJ) $(BUILD)/libzoneci.a
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(ZLIBS)
@@ -77,7 +95,7 @@ $(BUILD)/zoneci-tests: $(TEST_OBJ) $(BUILD)/libzoneci.a
 
 # Runs the suites against this build's binary. CK_FORK=no under sanitizers so that a
 # report aborts the run instead of one forked child.
-test: $(BUILD)/zoneci $(BUILD)/zoneci-tests
+test: $(BUILD)/zoneci $(BUILD)/zoneci-tests $(BUILD)/tzdata/zoneci-tzdata.stamp
 	ZONECI_BIN=$(BUILD)/zoneci $(if $(SANITIZER),CK_FORK=no) \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(BUILD)/zoneci-tests

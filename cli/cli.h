@@ -16,6 +16,11 @@ int cli_route(int argc, char **argv);
 int cli_runner(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
+int cli_tzdata(int argc, char **argv);
+
+/* Points ICU at time-zone data generated from the system's (sched_tz_setup), before any
+ * ICU call; a failure is printed to stderr as a warning and ICU keeps its own data. */
+void cli_tz_setup(const char *cache_dir);
 
 /* Loads and validates a configuration; on failure prints every problem to stderr
  * (FILE:LINE: PATH: message) and returns the loader's negative code. */

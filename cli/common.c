@@ -32,5 +32,7 @@ int cli_config_load(const char *path, policy_config **out)
             fprintf(stderr, "zoneci: %s\n", err.msg);
     }
     policy_problems_free(&problems);
+    if (rc == 0)
+        cli_tz_setup((*out)->cache_dir);
     return rc;
 }

@@ -84,6 +84,22 @@ static int check_zones(const policy_config *cfg)
     return 0;
 }
 
+/* Chooses (or regenerates) the time-zone data before anything asks ICU about time. */
+static void log_tz_setup(const policy_config *cfg)
+{
+    sched_tz_setup_info info;
+
+    sched_tz_setup(cfg->cache_dir, &info);
+    if (info.error[0])
+        CORE_LOG(CORE_LOG_ERROR, "tz_data_generation_failed",
+                 "msg=\"%s\" using=\"%s\" tz_data=%s system_tz_data=%s", info.error,
+                 sched_tz_data_source(), info.version, core_tz_system_version());
+    CORE_LOG(CORE_LOG_INFO, "tz_data",
+             "msg=\"time-zone data %s, %s\" dir=%s regenerated=%s elapsed_ms=%lld",
+             info.version, sched_tz_data_source(), info.dir[0] ? info.dir : "-",
+             info.regenerated ? "yes" : "no", (long long)info.elapsed_ms);
+}
+
 static void reload(wh_server *srv, const char *path)
 {
     policy_config *cfg = NULL;
@@ -142,6 +158,7 @@ int cli_serve(int argc, char **argv)
     }
     apply_log_level(cfg);
     raise_fd_limit();
+    log_tz_setup(cfg);
     if (check_zones(cfg) < 0) {
         fprintf(stderr, "zoneci: %s names a time zone ICU does not know\n", path);
         policy_config_free(cfg);
@@ -182,10 +199,20 @@ int cli_serve(int argc, char **argv)
 
 int cli_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    policy_config *cfg = NULL;
+
+    if (argc == 3 && strcmp(argv[1], "--config") == 0) {
+        if (cli_config_load(argv[2], &cfg) < 0)
+            return 1;
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: zoneci version [--config FILE]\n");
+        return 2;
+    } else {
+        cli_tz_setup(NULL);
+    }
     printf("zoneci %s\n", ZONECI_VERSION);
-    printf("ICU time-zone data %s; system time-zone data %s\n", sched_tz_data_version(),
-           core_tz_system_version());
+    printf("time-zone data %s, %s; system time-zone data %s\n", sched_tz_data_version(),
+           sched_tz_data_source(), core_tz_system_version());
+    policy_config_free(cfg);
     return 0;
 }

@@ -146,7 +146,11 @@ int core_date_parse(const char *s, int *year, int *month, int *day, core_error *
 int64_t core_days_from_civil(int64_t year, int month, int day);
 void core_civil_from_days(int64_t days, int64_t *year, int *month, int *day);
 
-/* The system time-zone database's version ("2025b", from tzdata.zi), or "unknown". */
+/* The system time-zone database's folder: $TZDIR, else /usr/share/zoneinfo. */
+const char *core_tz_dir(void);
+/* The version of the database in dir ("2025b", from its tzdata.zi), or "unknown". */
+void core_tz_version_of(const char *dir, char out[32]);
+/* The system time-zone database's version, read once, or "unknown". */
 const char *core_tz_system_version(void);
 
 /* True when the system time-zone database (/usr/share/zoneinfo, or $TZDIR) has `name`. */

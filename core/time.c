@@ -297,31 +297,36 @@ bool core_hours_crosses_midnight(const core_hours *h)
     return h->end_min <= h->start_min;
 }
 
-static const char *zoneinfo_dir(void)
+const char *core_tz_dir(void)
 {
     const char *dir = getenv("TZDIR");
 
     return dir && *dir ? dir : "/usr/share/zoneinfo";
 }
 
-const char *core_tz_system_version(void)
+void core_tz_version_of(const char *dir, char out[32])
 {
-    static char version[32];
     char path[512], line[128];
     FILE *f;
 
-    if (version[0])
-        return version;
-    snprintf(path, sizeof(path), "%s/tzdata.zi", zoneinfo_dir());
+    snprintf(path, sizeof(path), "%s/tzdata.zi", dir);
     f = fopen(path, "r");
     if (f && fgets(line, sizeof(line), f) && strncmp(line, "# version ", 10) == 0) {
         line[strcspn(line, "\r\n")] = '\0';
-        snprintf(version, sizeof(version), "%.30s", line + 10);
+        snprintf(out, 32, "%.30s", line + 10);
     } else {
-        snprintf(version, sizeof(version), "unknown");
+        snprintf(out, 32, "unknown");
     }
     if (f)
         fclose(f);
+}
+
+const char *core_tz_system_version(void)
+{
+    static char version[32];
+
+    if (!version[0])
+        core_tz_version_of(core_tz_dir(), version);
     return version;
 }
 
@@ -338,7 +343,7 @@ bool core_tz_exists(const char *name)
         if (!isalnum((unsigned char)*c) && !strchr("/_-+", *c))
             return false;
     }
-    snprintf(path, sizeof(path), "%s/%s", zoneinfo_dir(), name);
+    snprintf(path, sizeof(path), "%s/%s", core_tz_dir(), name);
     f = fopen(path, "rb");
     if (!f)
         return false;

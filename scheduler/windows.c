@@ -19,7 +19,12 @@
 #include <time.h>
 
 #include <unicode/ucal.h>
+#include <unicode/uclean.h>
+#include <unicode/putil.h>
+#include <unicode/uenum.h>
 #include <unicode/ustring.h>
+
+#include "scheduler/tz.h"
 
 #define DAY_MS 86400000LL
 #define MIN_MS 60000LL
@@ -188,6 +193,7 @@ int sched_zone_get(const char *tzid, const sched_zone **out, core_error *err)
     int rc = 0;
 
     *out = NULL;
+    sched_tz_setup(NULL, NULL);
     pthread_mutex_lock(&zones_lock);
     z = zone_find(tzid);
     if (!z) {
@@ -207,12 +213,66 @@ const char *sched_zone_id(const sched_zone *zone)
     return zone->id;
 }
 
-const char *sched_tz_data_version(void)
+const char *tz_icu_version(void)
 {
     UErrorCode st = U_ZERO_ERROR;
     const char *v = ucal_getTZDataVersion(&st);
 
     return U_SUCCESS(st) && v ? v : "unknown";
+}
+
+const char *sched_tz_data_version(void)
+{
+    sched_tz_setup(NULL, NULL);
+    return tz_icu_version();
+}
+
+int tz_icu_each_id(tz_icu_id_fn fn, void *ctx, core_error *err)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    UEnumeration *ids = ucal_openTimeZones(&st);
+    const char *id;
+    int32_t len;
+
+    if (U_FAILURE(st))
+        return core_error_set(err, CORE_EIO, "ICU cannot list its time zones: %s",
+                              u_errorName(st));
+    while ((id = uenum_next(ids, &len, &st)) && U_SUCCESS(st)) {
+        UChar uid[MAX_ZONE_ID], canon[MAX_ZONE_ID];
+        char canonical[MAX_ZONE_ID];
+        UBool is_system = 0;
+        UErrorCode cst = U_ZERO_ERROR;
+
+        if (len >= MAX_ZONE_ID)
+            continue;
+        u_uastrncpy(uid, id, MAX_ZONE_ID);
+        len = ucal_getCanonicalTimeZoneID(uid, -1, canon, MAX_ZONE_ID, &is_system, &cst);
+        if (U_FAILURE(cst) || !is_system || len >= MAX_ZONE_ID)
+            continue;
+        u_austrncpy(canonical, canon, MAX_ZONE_ID - 1);
+        canonical[len] = '\0';
+        fn(id, canonical, ctx);
+    }
+    uenum_close(ids);
+    return 0;
+}
+
+int tz_icu_use_dir(const char *dir, const char *version, core_error *err)
+{
+    UErrorCode st = U_ZERO_ERROR;
+
+    /* ICU caches what it has opened; the generator may have listed ICU's own ids. */
+    u_cleanup();
+    u_setTimeZoneFilesDirectory(dir ? dir : "", &st);
+    if (U_FAILURE(st))
+        return core_error_set(err, CORE_EIO, "ICU refuses time-zone folder %.200s: %s",
+                              dir ? dir : "", u_errorName(st));
+    if (version && strcmp(tz_icu_version(), version) != 0)
+        return core_error_set(err, CORE_EIO,
+                              "ICU did not load the time-zone data in %.200s (it reports %s, "
+                              "expected %s)",
+                              dir ? dir : "", tz_icu_version(), version);
+    return 0;
 }
 
 /* Index of the segment in force at utc: the last one whose start <= utc. */
@@ -446,8 +506,9 @@ void sched_windows_eval(const sched_windows *w, int64_t at, sched_window_state *
         if (day * DAY_MS - 15 * HOUR_MS > s.horizon)
             break;
         scan_day(w, &s, day);
-        /* Once open, the next opening is the start of the span after the current one. */
-        if (s.open && s.have_span && s.span_start > s.next_close) {
+        /* Once open, the next opening is the start of the span after the current one,
+         * unless closing that span (a later window of the same day) already said so. */
+        if (!s.done && s.open && s.have_span && s.span_start > s.next_close) {
             s.next_open = s.span_start;
             s.done = true;
         }

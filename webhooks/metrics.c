@@ -167,6 +167,7 @@ void wh_metrics_render(const wh_request *req, wh_response *resp)
 {
     wh_app *app = req->app;
     core_buf *b = &resp->body;
+    sched_tz_setup_info tz;
 
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -180,11 +181,14 @@ void wh_metrics_render(const wh_request *req, wh_response *resp)
                     "zoneci_redis_errors_total %llu\n",
                     (unsigned long long)sched_store_error_count(app->store));
     render_outbox(app, b);
+    sched_tz_setup(NULL, &tz);
     core_buf_printf(b,
                     "# HELP zoneci_build_info Version and the time-zone data in use.\n"
                     "# TYPE zoneci_build_info gauge\n"
-                    "zoneci_build_info{version=\"%s\",icu_tz_data=\"%s\",system_tz_data=\"%s\"} 1\n",
-                    ZONECI_VERSION, sched_tz_data_version(), core_tz_system_version());
+                    "zoneci_build_info{version=\"%s\",icu_tz_data=\"%s\",tz_data_source=\"%s\","
+                    "system_tz_data=\"%s\"} 1\n",
+                    ZONECI_VERSION, tz.version, tz.system ? "system" : "icu",
+                    core_tz_system_version());
     core_buf_printf(b,
                     "# HELP zoneci_start_time_seconds When this process started.\n"
                     "# TYPE zoneci_start_time_seconds gauge\n"
