@@ -52,6 +52,9 @@ typedef struct policy_policy {
     char **approvers;         /* Slack user ids */
     size_t n_approvers;
     int escalate_after_minutes; /* default 30 */
+    int pg_version;             /* migrations.postgres_version; default POLICY_PG_DEFAULT */
+    struct policy_rule_setting *rule_settings; /* migrations.rules, in file order */
+    size_t n_rule_settings;
 } policy_policy;
 
 typedef struct policy_person {
@@ -292,6 +295,8 @@ typedef struct policy_finding {
     const char *lock;  /* static: "ACCESS EXCLUSIVE", "SHARE", ...; NULL when none applies */
     bool rewrites;     /* the statement rewrites the whole table */
     bool scans;        /* it reads the whole table while holding the lock */
+    bool suppressed;   /* a "zoneci:ignore RULE reason" comment covers it: shown, not counted */
+    char *suppression; /* that comment's reason when suppressed, else NULL */
 } policy_finding;
 
 typedef struct policy_findings {
@@ -312,7 +317,48 @@ typedef struct policy_sql_rule {
     bool scans;
     const char *message;
     const char *safer;
+    bool off_by_default; /* a hygiene or style rule: reported only when a policy turns it on */
 } policy_sql_rule;
+
+/* Postgres major versions a policy may name, and the default: the oldest release still
+ * supported upstream (14 reached its end of life in November 2026). */
+#define POLICY_PG_MIN 10
+#define POLICY_PG_MAX 19
+#define POLICY_PG_DEFAULT 15
+
+/* What a policy says of one rule (migrations.rules): off, or a severity of its own. */
+typedef enum policy_rule_level {
+    POLICY_RULE_DEFAULT = 0, /* as the rule table says (off for off_by_default rules) */
+    POLICY_RULE_OFF,
+    POLICY_RULE_INFO,
+    POLICY_RULE_WARNING,
+    POLICY_RULE_DANGER,
+} policy_rule_level;
+
+typedef struct policy_rule_setting {
+    char *rule; /* a rule id that policy_rule_known accepts */
+    policy_rule_level level;
+} policy_rule_setting;
+
+/* "off", "info", "warning", "danger" -> level; false for anything else. */
+bool policy_rule_level_parse(const char *name, policy_rule_level *out);
+/* The level settings give rule (the last setting naming it wins), or POLICY_RULE_DEFAULT. */
+policy_rule_level policy_rule_level_of(const policy_rule_setting *settings, size_t n,
+                                       const char *rule);
+/* True for every rule id zoneci can report: the SQL rules, the rules of migrations written
+ * in code, and the file-level ones ("changed-migration", "unchecked-migration", ...). */
+bool policy_rule_known(const char *rule);
+
+/* How to grade one SQL file; all zero means the defaults. */
+typedef struct policy_sql_options {
+    int pg_version;   /* the Postgres major version it runs on; 0 for POLICY_PG_DEFAULT */
+    bool implicit_tx; /* the migration tool runs the whole file inside one transaction */
+    /* Flyway: a file whose statements all must run outside a transaction is run outside
+     * one; a file that mixes them with others fails. */
+    bool tx_autodetect;
+    const policy_rule_setting *rules; /* turns off_by_default rules on; may be NULL */
+    size_t n_rules;
+} policy_sql_options;
 
 /* The rule table; *count receives its length. Static data. */
 const policy_sql_rule *policy_sql_rules(size_t *count);
@@ -323,6 +369,11 @@ const policy_sql_rule *policy_sql_rules(size_t *count);
  * and checking goes on with the next one. Returns 0, CORE_ETOOBIG over 1 MiB (no findings),
  * CORE_ENOMEM. Thread-safe. */
 int policy_sql_check(const char *sql, size_t len, policy_findings *out, core_error *err);
+/* The same with options (opts NULL: the defaults). Rules turned off and severities set by
+ * opts->rules are applied by the caller (policy_findings_apply); here they only switch
+ * on the off_by_default rules. */
+int policy_sql_check_with(const char *sql, size_t len, const policy_sql_options *opts,
+                          policy_findings *out, core_error *err);
 
 /* The built-in framework ("Rails", "Flyway", ...) whose migration files look like path
  * (and, for frameworks that share folder names, whose markers appear in content; content
@@ -357,7 +408,27 @@ typedef struct policy_report {
  * Thread-safe. */
 int policy_migrations_inspect(const policy_diff *diff, char *const *paths, size_t n_paths,
                               policy_report **out, core_error *err);
-/* HIGH with any danger finding, LOW with migrations but no danger, NONE without any. */
+/* How to inspect a diff; all zero means the built-in patterns and the defaults. */
+typedef struct policy_inspect_options {
+    char *const *paths; /* the policy's extra globs; may be NULL when n_paths is 0 */
+    size_t n_paths;
+    int pg_version; /* 0 for POLICY_PG_DEFAULT */
+    const policy_rule_setting *rules;
+    size_t n_rules;
+} policy_inspect_options;
+
+/* policy_migrations_inspect with a policy's version and rule settings: each migration is
+ * graded knowing whether its tool wraps it in a transaction (and the file's own opt-out),
+ * "zoneci:ignore" comments mark findings suppressed, and the rule settings are applied.
+ * opts may be NULL. */
+int policy_migrations_inspect_with(const policy_diff *diff, const policy_inspect_options *opts,
+                                   policy_report **out, core_error *err);
+/* Drops the findings of rules set off (and of off_by_default rules not turned on) and gives
+ * the others the severity their setting names. */
+void policy_findings_apply(policy_findings *f, const policy_rule_setting *settings, size_t n);
+
+/* HIGH with any danger finding that is not suppressed, LOW with migrations but no such
+ * danger, NONE without any. */
 policy_risk policy_report_risk(const policy_report *report);
 /* "none", "low", "high". */
 const char *policy_risk_name(policy_risk risk);
