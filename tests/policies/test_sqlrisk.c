@@ -277,6 +277,190 @@ END_TEST
 
 /* ---- details of single rules ------------------------------------------------------------- */
 
+static policy_findings graded(const char *sql, policy_sql_options opts)
+{
+    policy_findings f;
+
+    check_sql_opts(sql, opts, false, &f);
+    return f;
+}
+
+/* The rule fires (want) or not on sql graded with opts; the first hit is returned. */
+static void expect(const char *sql, policy_sql_options opts, const char *rule, bool want,
+                   int line)
+{
+    policy_findings f = graded(sql, opts);
+    const policy_finding *hit = find_rule(&f, rule);
+
+    if ((hit != NULL) != want)
+        dump(sql, &f);
+    ck_assert_msg((hit != NULL) == want, "%s %s on: %s", rule, want ? "missing" : "fired", sql);
+    if (want && line)
+        ck_assert_msg(hit->line == line, "%s: line %d, want %d", rule, hit->line, line);
+    policy_findings_free(&f);
+}
+
+static const policy_sql_options defaults;
+
+START_TEST(option_values_are_read)
+{
+    expect("VACUUM (FULL false) events;", defaults, "prefer-repack", false, 0);
+    expect("VACUUM (FULL 0) events;", defaults, "prefer-repack", false, 0);
+    expect("VACUUM (FULL true) events;", defaults, "prefer-repack", true, 1);
+    expect("VACUUM (FULL) events;", defaults, "prefer-repack", true, 1);
+    expect("REINDEX (CONCURRENTLY false) TABLE orders;", defaults, "require-concurrent-reindex",
+           true, 1);
+    expect("REINDEX (CONCURRENTLY true) TABLE orders;", defaults, "require-concurrent-reindex",
+           false, 0);
+}
+END_TEST
+
+START_TEST(reindex_system_is_not_told_concurrently)
+{
+    policy_findings f = graded("REINDEX SYSTEM app;", defaults);
+    const policy_finding *hit = find_rule(&f, "require-concurrent-reindex");
+
+    ck_assert_ptr_nonnull(hit);
+    ck_assert_int_eq(hit->severity, POLICY_SEVERITY_DANGER);
+    ck_assert_ptr_null(strstr(hit->safer, "CONCURRENTLY"));
+    ck_assert_ptr_nonnull(strstr(hit->message, "cannot run CONCURRENTLY"));
+    policy_findings_free(&f);
+    expect("REINDEX DATABASE CONCURRENTLY app;", defaults, "require-concurrent-reindex", false,
+           0);
+}
+END_TEST
+
+START_TEST(transactions)
+{
+    policy_sql_options implicit = {.implicit_tx = true};
+    policy_sql_options flyway = {.implicit_tx = true, .tx_autodetect = true};
+
+    /* NOT VALID then VALIDATE: fine in separate transactions, not in the same one. */
+    expect("BEGIN;\nALTER TABLE a ADD CONSTRAINT c CHECK (x > 0) NOT VALID;\n"
+           "ALTER TABLE a VALIDATE CONSTRAINT c;\nCOMMIT;\n",
+           defaults, "constraint-missing-not-valid", true, 3);
+    expect("BEGIN;\nALTER TABLE a ADD CONSTRAINT c CHECK (x > 0) NOT VALID;\nCOMMIT;\n"
+           "BEGIN;\nALTER TABLE a VALIDATE CONSTRAINT c;\nCOMMIT;\n",
+           defaults, "constraint-missing-not-valid", false, 0);
+    expect("ALTER TABLE a ADD CONSTRAINT f FOREIGN KEY (b) REFERENCES b (id) NOT VALID;\n"
+           "ALTER TABLE a VALIDATE CONSTRAINT f;\n",
+           implicit, "adding-foreign-key-constraint", true, 2);
+    expect("ALTER TABLE a ADD CONSTRAINT f FOREIGN KEY (b) REFERENCES b (id) NOT VALID;\n"
+           "ALTER TABLE a VALIDATE CONSTRAINT f;\n",
+           defaults, "adding-foreign-key-constraint", false, 0);
+    /* COMMIT with nothing open, and COMMIT twice. */
+    expect("CREATE TABLE a (id bigint);\nCOMMIT;\n", defaults, "transaction-nesting", true, 2);
+    expect("BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\nCOMMIT;\n", defaults,
+           "transaction-nesting", true, 4);
+    expect("ROLLBACK;\n", defaults, "transaction-nesting", true, 1);
+    expect("BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\n", defaults, "transaction-nesting",
+           false, 0);
+    /* A tool that wraps the file: CONCURRENTLY fails, and BEGIN/COMMIT of its own nest. */
+    expect("CREATE INDEX CONCURRENTLY i ON t (c);", implicit,
+           "ban-concurrent-index-creation-in-transaction", true, 1);
+    expect("CREATE INDEX CONCURRENTLY i ON t (c);", defaults,
+           "ban-concurrent-index-creation-in-transaction", false, 0);
+    expect("DROP INDEX CONCURRENTLY i;", implicit,
+           "ban-concurrent-index-creation-in-transaction", true, 1);
+    expect("BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\n", implicit, "transaction-nesting",
+           true, 1);
+    expect("CREATE TABLE a (id bigint);\n", implicit, "ban-uncommitted-transaction", false, 0);
+    /* Flyway runs a file of CONCURRENTLY statements alone outside a transaction. */
+    expect("CREATE INDEX CONCURRENTLY i ON t (c);\nCREATE INDEX CONCURRENTLY j ON t (d);\n",
+           flyway, "ban-concurrent-index-creation-in-transaction", false, 0);
+    {
+        policy_findings f = graded("ALTER TABLE t ADD COLUMN c int;\n"
+                                   "CREATE INDEX CONCURRENTLY i ON t (c);\n",
+                                   flyway);
+        const policy_finding *hit = find_rule(&f, "ban-concurrent-index-creation-in-transaction");
+
+        ck_assert_ptr_nonnull(hit);
+        ck_assert_int_eq(hit->line, 2);
+        ck_assert_ptr_nonnull(strstr(hit->message, "Flyway"));
+        policy_findings_free(&f);
+    }
+}
+END_TEST
+
+START_TEST(safe_recipes_stay_quiet)
+{
+    policy_sql_options pg11 = {.pg_version = 11};
+
+    /* The constraint was added NOT VALID in an earlier migration and is validated here. */
+    expect("ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null;\n"
+           "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n"
+           "ALTER TABLE users DROP CONSTRAINT users_email_not_null;\n",
+           defaults, "adding-not-nullable-field", false, 0);
+    expect("ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null;\n"
+           "ALTER TABLE users ALTER COLUMN phone SET NOT NULL;\n",
+           defaults, "adding-not-nullable-field", true, 2);
+    /* Before PG 12 SET NOT NULL scans anyway. */
+    expect("ALTER TABLE users ADD CONSTRAINT nn CHECK (email IS NOT NULL) NOT VALID;\n"
+           "ALTER TABLE users VALIDATE CONSTRAINT nn;\n"
+           "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n",
+           pg11, "adding-not-nullable-field", true, 3);
+    /* The atomic primary-key swap. */
+    expect("ALTER TABLE items DROP CONSTRAINT items_pkey, "
+           "ADD CONSTRAINT items_pkey PRIMARY KEY USING INDEX items_id_big_idx;",
+           defaults, "changing-primary-key", false, 0);
+    expect("ALTER TABLE items DROP CONSTRAINT items_pkey;", defaults, "changing-primary-key",
+           true, 1);
+}
+END_TEST
+
+START_TEST(if_not_exists_tables_may_hold_data)
+{
+    expect("CREATE TABLE IF NOT EXISTS t (id bigint);\n"
+           "ALTER TABLE t ADD COLUMN c text NOT NULL;\n",
+           defaults, "adding-required-field", true, 2);
+    expect("CREATE TABLE t (id bigint);\nALTER TABLE t ADD COLUMN c text NOT NULL;\n", defaults,
+           "adding-required-field", false, 0);
+}
+END_TEST
+
+START_TEST(postgres_versions)
+{
+    policy_sql_options pg10 = {.pg_version = 10}, pg11 = {.pg_version = 11};
+    policy_sql_options pg13 = {.pg_version = 13}, pg14 = {.pg_version = 14};
+
+    expect("ALTER TABLE t ADD COLUMN c int DEFAULT 0;", pg10, "adding-field-with-default", true,
+           1);
+    expect("ALTER TABLE t ADD COLUMN c int DEFAULT 0;", pg11, "adding-field-with-default", false,
+           0);
+    expect("ALTER TABLE t ADD COLUMN c int DEFAULT NULL;", pg10, "adding-field-with-default",
+           false, 0);
+    expect("REINDEX INDEX CONCURRENTLY i;", pg11, "requires-newer-postgres", true, 1);
+    expect("REINDEX INDEX CONCURRENTLY i;", defaults, "requires-newer-postgres", false, 0);
+    expect("ALTER TABLE m DETACH PARTITION p CONCURRENTLY;", pg13, "requires-newer-postgres",
+           true, 1);
+    expect("ALTER TABLE m DETACH PARTITION p CONCURRENTLY;", pg14, "requires-newer-postgres",
+           false, 0);
+}
+END_TEST
+
+START_TEST(hygiene_rules_are_off_by_default)
+{
+    policy_rule_setting on[] = {{"prefer-bigint-over-int", POLICY_RULE_INFO}};
+    policy_rule_setting off[] = {{"prefer-bigint-over-int", POLICY_RULE_OFF}};
+    policy_sql_options with_on = {.rules = on, .n_rules = 1};
+    policy_sql_options with_off = {.rules = off, .n_rules = 1};
+
+    expect("CREATE TABLE t (id int, at timestamp, name varchar(9));", defaults,
+           "prefer-bigint-over-int", false, 0);
+    expect("CREATE TABLE t (id int);", with_off, "prefer-bigint-over-int", false, 0);
+    expect("CREATE TABLE t (id int);", with_on, "prefer-bigint-over-int", true, 1);
+    expect("CREATE TABLE t (id int);", with_on, "prefer-timestamptz", false, 0);
+    {
+        size_t n, off_count = 0;
+        const policy_sql_rule *rules = policy_sql_rules(&n);
+
+        for (size_t i = 0; i < n; i++)
+            off_count += rules[i].off_by_default;
+        ck_assert_uint_eq(off_count, 8);
+    }
+}
+END_TEST
+
 START_TEST(volatile_defaults)
 {
     static const struct {
@@ -291,6 +475,25 @@ START_TEST(volatile_defaults)
         {"ALTER TABLE t ADD COLUMN id bigint GENERATED BY DEFAULT AS IDENTITY;", true},
         {"ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (a * 2) STORED;", true},
         {"ALTER TABLE t ADD COLUMN n bigint DEFAULT nextval('s');", true},
+        /* Unknown functions are volatile, whoever wrote them. */
+        {"ALTER TABLE t ADD COLUMN u uuid DEFAULT uuid();", true},
+        {"ALTER TABLE t ADD COLUMN j jsonb DEFAULT myjsonb();", true},
+        {"ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now(123);", true},
+        {"ALTER TABLE t ADD COLUMN u uuid DEFAULT uuidv7();", true},
+        {"ALTER TABLE t ADD COLUMN u uuid DEFAULT uuidv4();", true},
+        {"ALTER TABLE t ADD COLUMN c timestamptz DEFAULT app.now();", true},
+        {"ALTER TABLE t ADD COLUMN c text DEFAULT lower(gen_random_uuid()::text);", true},
+        {"ALTER TABLE t ADD COLUMN c int DEFAULT CASE WHEN random() > 0.5 THEN 1 END;", true},
+        /* Constants, casts, CURRENT_*, operators and documented stable built-ins. */
+        {"ALTER TABLE t ADD COLUMN c timestamptz DEFAULT CURRENT_TIMESTAMP;", false},
+        {"ALTER TABLE t ADD COLUMN c timestamptz DEFAULT pg_catalog.now();", false},
+        {"ALTER TABLE t ADD COLUMN c date DEFAULT CURRENT_DATE;", false},
+        {"ALTER TABLE t ADD COLUMN j jsonb DEFAULT '{}'::jsonb;", false},
+        {"ALTER TABLE t ADD COLUMN s text DEFAULT 'pending' NOT NULL;", false},
+        {"ALTER TABLE t ADD COLUMN a int[] DEFAULT ARRAY[1, 2];", false},
+        {"ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now() + interval '1 day';", false},
+        {"ALTER TABLE t ADD COLUMN j jsonb DEFAULT jsonb_build_object('a', 1);", false},
+        {"ALTER TABLE t ADD COLUMN c text DEFAULT NULL;", false},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -605,6 +808,13 @@ Suite *suite_policies_sqlrisk(void)
     tcase_add_test(tc, every_rule_is_tested);
     tcase_add_test(tc, rewrite_and_scan_flags);
     tcase_add_test(tc, volatile_defaults);
+    tcase_add_test(tc, option_values_are_read);
+    tcase_add_test(tc, reindex_system_is_not_told_concurrently);
+    tcase_add_test(tc, transactions);
+    tcase_add_test(tc, safe_recipes_stay_quiet);
+    tcase_add_test(tc, if_not_exists_tables_may_hold_data);
+    tcase_add_test(tc, postgres_versions);
+    tcase_add_test(tc, hygiene_rules_are_off_by_default);
     tcase_add_test(tc, new_tables_are_not_busy);
     tcase_add_test(tc, lock_timeout_once_and_reset);
     tcase_add_test(tc, several_commands_in_one_alter);
