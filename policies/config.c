@@ -552,12 +552,14 @@ static void str_array(vctx *c, json_t *obj, const char *key, bool required, size
 
 /* ---- unknown keys --------------------------------------------------------------------- */
 
+/* Up to 64 bytes: the longest rule ids ("ban-concurrent-index-creation-in-transaction")
+ * are past 32, and a typo in one deserves a suggestion too. */
 static size_t edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    size_t row[33];
+    size_t row[65];
 
-    if (la > 32 || lb > 32)
+    if (la > 64 || lb > 64)
         return NOT_THERE;
     for (size_t j = 0; j <= lb; j++)
         row[j] = j;
@@ -1242,10 +1244,138 @@ static void load_regions(vctx *c, json_t *root, policy_config *cfg)
     leave(c);
 }
 
+/* migrations.postgres_version: a bare integer only. A string like "16" is refused rather
+ * than converted, so that every number in the file is written one way; the message says
+ * how to write it. */
+static void load_pg_version(vctx *c, json_t *o, policy_policy *p)
+{
+    json_t *v = enter(c, o, "postgres_version", false);
+
+    if (v && json_is_integer(v)) {
+        json_int_t n = json_integer_value(v);
+
+        if (n < POLICY_PG_MIN || n > POLICY_PG_MAX)
+            problem(c, "must be a Postgres major version from %d to %d, not %" JSON_INTEGER_FORMAT,
+                    POLICY_PG_MIN, POLICY_PG_MAX, n);
+        else
+            p->pg_version = (int)n;
+    } else if (v && json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 2 &&
+               all_chars(json_string_value(v), "", false, false) &&
+               atoi(json_string_value(v)) >= POLICY_PG_MIN &&
+               atoi(json_string_value(v)) <= POLICY_PG_MAX) {
+        /* The likeliest slip: the version quoted. Say exactly what to write. */
+        problem(c, "must be an integer from %d to %d, not a string: write %s, not \"%s\"",
+                POLICY_PG_MIN, POLICY_PG_MAX, json_string_value(v), json_string_value(v));
+    } else if (v) {
+        problem(c, "must be an integer from %d to %d (a Postgres major version), not %s",
+                POLICY_PG_MIN, POLICY_PG_MAX, type_name(v));
+    }
+    leave(c);
+}
+
+/* The known rule id closest to rule, or NULL when none is close enough to be the one
+ * meant. The candidates are the SQL rule table and the file-level rules, each confirmed by
+ * policy_rule_known so that only ids it accepts are ever suggested. Comparing in lower
+ * case catches "Ban-Drop-Table"; longer ids allow a little more distance. */
+static const char *closest_rule(const char *rule)
+{
+    static const char *const file_rules[] = {"changed-migration", "unchecked-migration",
+                                             "suppression-without-reason",
+                                             "unknown-rule-in-suppression"};
+    const policy_sql_rule *rules;
+    size_t n = 0, len = strlen(rule);
+    size_t best_d = len >= 12 ? 5 : 3;
+    const char *best = NULL;
+    char low[65];
+
+    if (len >= sizeof(low))
+        return NULL;
+    for (size_t i = 0; i <= len; i++)
+        low[i] = (char)tolower((unsigned char)rule[i]);
+    rules = policy_sql_rules(&n);
+    for (size_t i = 0; i < n + sizeof(file_rules) / sizeof(file_rules[0]); i++) {
+        const char *cand = i < n ? rules[i].id : file_rules[i - n];
+        size_t d = edit_distance(low, cand);
+
+        if (d < best_d && d < len && policy_rule_known(cand)) {
+            best = cand;
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+/* migrations.rules: {"rule-id": "off" | "info" | "warning" | "danger", ...}, kept in file
+ * order (the inspection applies them in that order; JSON_REJECT_DUPLICATES already refused
+ * a rule named twice). Each key and each value is checked on its own, so one run reports
+ * every misspelt rule and every bad level. */
+static void load_rules(vctx *c, json_t *o, policy_policy *p)
+{
+    json_t *v = enter(c, o, "rules", false);
+    const char *key;
+    json_t *level_v;
+    size_t pos = 0;
+
+    if (!v || !want(c, v, JSON_OBJECT)) {
+        leave(c);
+        return;
+    }
+    if (json_object_size(v) > MAX_LIST) {
+        problem(c, "more than %d entries", MAX_LIST);
+        leave(c);
+        return;
+    }
+    if (json_object_size(v) > 0) {
+        p->rule_settings = calloc(json_object_size(v), sizeof(*p->rule_settings));
+        if (!p->rule_settings) {
+            c->nomem = true;
+            leave(c);
+            return;
+        }
+    }
+    json_object_foreach(v, key, level_v)
+    {
+        char shown[80], shown_level[64];
+        bool known = policy_rule_known(key);
+        const char *s;
+        policy_rule_level level;
+
+        push(c, key, pos++);
+        if (!known) {
+            const char *best = closest_rule(key);
+
+            if (best)
+                problem(c, "unknown rule \"%s\" (did you mean \"%s\"?)",
+                        show(shown, sizeof(shown), key), best);
+            else
+                problem(c, "unknown rule \"%s\" (docs/migrations.md lists the rule ids)",
+                        show(shown, sizeof(shown), key));
+        }
+        s = json_string_value(level_v);
+        if (!s) {
+            problem(c, "must be off, info, warning or danger (a string), not %s",
+                    type_name(level_v));
+        } else if (!policy_rule_level_parse(s, &level)) {
+            problem(c, "must be off, info, warning or danger, not \"%s\"",
+                    show(shown_level, sizeof(shown_level), s));
+        } else if (known) {
+            policy_rule_setting *rs = &p->rule_settings[p->n_rule_settings];
+
+            rs->rule = dup(c, key);
+            rs->level = level;
+            if (rs->rule)
+                p->n_rule_settings++;
+        }
+        pop(c);
+    }
+    leave(c);
+}
+
 static void load_migrations(vctx *c, json_t *o, policy_policy *p)
 {
-    static const char *const known[] = {"paths", "approval", "approvers", "escalate_after_minutes",
-                                        NULL};
+    static const char *const known[] = {
+        "paths", "approval", "approvers", "escalate_after_minutes", "postgres_version",
+        "rules", NULL};
     json_t *v;
     const char *s;
     json_int_t n;
@@ -1271,6 +1401,8 @@ static void load_migrations(vctx *c, json_t *o, policy_policy *p)
     str_array(c, o, "approvers", false, MAX_LIST, check_slack_user, &p->approvers, &p->n_approvers);
     if (int_field(c, o, "escalate_after_minutes", 1, 10080, &n))
         p->escalate_after_minutes = (int)n;
+    load_pg_version(c, o, p);
+    load_rules(c, o, p);
 }
 
 static void load_when_closed(vctx *c, json_t *o, policy_policy *p)
@@ -1351,6 +1483,9 @@ static void load_policies(vctx *c, json_t *root, policy_config *cfg)
             p->when_closed = POLICY_WHEN_CLOSED_DEFER;
             p->approval = POLICY_APPROVAL_RISKY;
             p->escalate_after_minutes = 30;
+            /* Also without a migrations section: whoever grades a diff for this policy
+             * reads the version from here. */
+            p->pg_version = POLICY_PG_DEFAULT;
             push_index(c, i);
             if (want(c, o, JSON_OBJECT))
                 load_policy(c, o, p);
@@ -1625,6 +1760,9 @@ void policy_config_free(policy_config *cfg)
         strv_free(p->labels, p->n_labels);
         strv_free(p->migration_paths, p->n_migration_paths);
         strv_free(p->approvers, p->n_approvers);
+        for (size_t j = 0; j < p->n_rule_settings; j++)
+            free(p->rule_settings[j].rule);
+        free(p->rule_settings);
     }
     free(cfg->policies);
     for (size_t i = 0; i < cfg->n_people; i++) {

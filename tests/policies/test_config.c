@@ -305,6 +305,82 @@ static const bad_case bad_cases[] = {
     {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':['db/**']}]",
      .path = "policies[0].migrations",
      .msg = "must be an object"},
+    /* migrations.postgres_version: an integer in POLICY_PG_MIN..POLICY_PG_MAX only */
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'postgres_version':9}}]",
+     .path = "policies[0].migrations.postgres_version",
+     .msg = "must be a Postgres major version from 10 to 19, not 9"},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'postgres_version':20}}]",
+     .path = "policies[0].migrations.postgres_version",
+     .msg = "from 10 to 19, not 20"},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'postgres_version':-16}}]",
+     .path = "policies[0].migrations.postgres_version",
+     .msg = "from 10 to 19, not -16"},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'postgres_version':'16'}}]",
+     .path = "policies[0].migrations.postgres_version",
+     .msg = "must be an integer from 10 to 19, not a string: write 16, not \"16\""},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'postgres_version':'99'}}]",
+     .path = "policies[0].migrations.postgres_version",
+     .msg = "must be an integer from 10 to 19 (a Postgres major version), not a string"},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'postgres_version':'16.2'}}]",
+     .path = "policies[0].migrations.postgres_version",
+     .msg = "not a string"},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'postgres_version':16.0}}]",
+     .path = "policies[0].migrations.postgres_version",
+     .msg = "from 10 to 19 (a Postgres major version), not a fractional number"},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'postgres_version':null}}]",
+     .path = "policies[0].migrations.postgres_version",
+     .msg = "not null"},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'postgres_versions':16}}]",
+     .path = "policies[0].migrations.postgres_versions",
+     .msg = "unknown key (did you mean \"postgres_version\"?)"},
+    /* migrations.rules: known rule ids, each set to off, info, warning or danger */
+    {.policies =
+         "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':['ban-drop-table']}}]",
+     .path = "policies[0].migrations.rules",
+     .msg = "must be an object, not an array"},
+    {.policies =
+         "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':{'ban-drop-colum':'off'}}}]",
+     .path = "policies[0].migrations.rules.ban-drop-colum",
+     .msg = "unknown rule \"ban-drop-colum\" (did you mean \"ban-drop-column\"?)"},
+    {.policies =
+         "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':{'Ban-Drop-Table':'off'}}}]",
+     .path = "policies[0].migrations.rules.Ban-Drop-Table",
+     .msg = "(did you mean \"ban-drop-table\"?)"},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':"
+                 "{'ban-concurrent-index-creation-in-transactions':'info'}}}]",
+     .path = "policies[0].migrations.rules.ban-concurrent-index-creation-in-transactions",
+     .msg = "did you mean \"ban-concurrent-index-creation-in-transaction\""},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':"
+                 "{'changed-migrations':'off'}}}]",
+     .path = "policies[0].migrations.rules.changed-migrations",
+     .msg = "did you mean \"changed-migration\""},
+    {.policies =
+         "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':{'no-such-rule':'off'}}}]",
+     .path = "policies[0].migrations.rules.no-such-rule",
+     .msg = "unknown rule \"no-such-rule\" (docs/migrations.md lists the rule ids)"},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':{'':'off'}}}]",
+     .path = "policies[0].migrations.rules.",
+     .msg = "unknown rule \"\""},
+    {.policies = "[{'repos':['a/"
+                 "b'],'regions':['tokyo'],'migrations':{'rules':{'ban-drop-table':'error'}}}]",
+     .path = "policies[0].migrations.rules.ban-drop-table",
+     .msg = "must be off, info, warning or danger, not \"error\""},
+    {.policies =
+         "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':{'ban-drop-table':'OFF'}}}]",
+     .path = "policies[0].migrations.rules.ban-drop-table",
+     .msg = "not \"OFF\""},
+    {.policies =
+         "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':{'ban-drop-table':''}}}]",
+     .path = "policies[0].migrations.rules.ban-drop-table",
+     .msg = "not \"\""},
+    {.policies =
+         "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':{'ban-drop-table':false}}}]",
+     .path = "policies[0].migrations.rules.ban-drop-table",
+     .msg = "must be off, info, warning or danger (a string), not a boolean"},
+    {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'migrations':{'rules':"
+                 "{'ban-drop-table':{'level':'off'}}}}]",
+     .path = "policies[0].migrations.rules.ban-drop-table",
+     .msg = "(a string), not an object"},
     {.policies = "[{'repos':['a/b'],'regions':['tokyo'],'labels':['linux','']}]",
      .path = "policies[0].labels[1]",
      .msg = "must not be empty"},
@@ -696,6 +772,9 @@ START_TEST(defaults_applied)
     ck_assert(cfg->policies[0].has_migrations);
     ck_assert_int_eq(cfg->policies[0].approval, POLICY_APPROVAL_RISKY);
     ck_assert_int_eq(cfg->policies[0].escalate_after_minutes, 30);
+    ck_assert_int_eq(cfg->policies[0].pg_version, POLICY_PG_DEFAULT);
+    ck_assert_ptr_null(cfg->policies[0].rule_settings);
+    ck_assert_uint_eq(cfg->policies[0].n_rule_settings, 0);
     ck_assert_int_eq(cfg->n_people, 0);
     ck_assert_int_eq(cfg->n_freezes, 0);
     policy_config_free(cfg);
@@ -760,6 +839,159 @@ START_TEST(overrides_applied)
     ck_assert_int_eq(cfg->policies[1].escalate_after_minutes, 10080);
     ck_assert_int_eq(cfg->policies[2].approval, POLICY_APPROVAL_NEVER);
     policy_config_free(cfg);
+}
+END_TEST
+
+/* migrations.postgres_version and migrations.rules as written, and their defaults. */
+START_TEST(migration_settings_applied)
+{
+    policy_config *cfg = NULL;
+    policy_problems pr = {0};
+    core_error err;
+    const policy_policy *p;
+    int rc =
+        parse("{'server': {'listen': '127.0.0.1:8080'},"
+              " 'redis': {'url': 'redis://127.0.0.1:6379'},"
+              " 'regions': [{'name': 'a', 'timezone': 'UTC', 'hours': ['Mon 09:00-10:00']}],"
+              " 'policies': ["
+              "   {'repos': ['x/y'], 'regions': ['a'],"
+              "    'migrations': {'postgres_version': 17, 'rules': {"
+              "      'ban-drop-column': 'off', 'require-lock-timeout': 'danger',"
+              "      'adding-foreign-key-constraint': 'info', 'changed-migration': 'warning',"
+              "      'unchecked-migration': 'off', 'suppression-without-reason': 'danger',"
+              "      'unknown-rule-in-suppression': 'info'}}},"
+              "   {'repos': ['x/*'], 'regions': ['a'],"
+              "    'migrations': {'postgres_version': 10, 'rules': {}}},"
+              "   {'repos': ['y/*'], 'regions': ['a'], 'migrations': {'postgres_version': 19}},"
+              "   {'repos': ['z/*'], 'regions': ['a'], 'migrations': {'approval': 'never'}},"
+              "   {'repos': ['w/*'], 'regions': ['a']}]}",
+              &cfg, &pr, &err);
+
+    if (rc != 0)
+        dump(&pr);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(cfg->n_policies, 5);
+    p = &cfg->policies[0];
+    ck_assert_int_eq(p->pg_version, 17);
+    /* In file order, exactly as written. */
+    ck_assert_uint_eq(p->n_rule_settings, 7);
+    ck_assert_str_eq(p->rule_settings[0].rule, "ban-drop-column");
+    ck_assert_int_eq(p->rule_settings[0].level, POLICY_RULE_OFF);
+    ck_assert_str_eq(p->rule_settings[1].rule, "require-lock-timeout");
+    ck_assert_int_eq(p->rule_settings[1].level, POLICY_RULE_DANGER);
+    ck_assert_str_eq(p->rule_settings[2].rule, "adding-foreign-key-constraint");
+    ck_assert_int_eq(p->rule_settings[2].level, POLICY_RULE_INFO);
+    ck_assert_str_eq(p->rule_settings[3].rule, "changed-migration");
+    ck_assert_int_eq(p->rule_settings[3].level, POLICY_RULE_WARNING);
+    ck_assert_str_eq(p->rule_settings[4].rule, "unchecked-migration");
+    ck_assert_int_eq(p->rule_settings[4].level, POLICY_RULE_OFF);
+    ck_assert_str_eq(p->rule_settings[6].rule, "unknown-rule-in-suppression");
+    /* The bounds themselves are allowed; an empty rules object sets nothing. */
+    ck_assert_int_eq(cfg->policies[1].pg_version, POLICY_PG_MIN);
+    ck_assert_uint_eq(cfg->policies[1].n_rule_settings, 0);
+    ck_assert_ptr_null(cfg->policies[1].rule_settings);
+    ck_assert_int_eq(cfg->policies[2].pg_version, POLICY_PG_MAX);
+    /* The default with a migrations section that does not name a version, and without one. */
+    ck_assert_int_eq(cfg->policies[3].pg_version, POLICY_PG_DEFAULT);
+    ck_assert_uint_eq(cfg->policies[3].n_rule_settings, 0);
+    ck_assert(!cfg->policies[4].has_migrations);
+    ck_assert_int_eq(cfg->policies[4].pg_version, POLICY_PG_DEFAULT);
+    ck_assert_ptr_null(cfg->policies[4].rule_settings);
+    policy_config_free(cfg);
+}
+END_TEST
+
+/* Every id of the SQL rule table may be set, to every level. */
+START_TEST(every_sql_rule_settable)
+{
+    static const char *const levels[] = {"off", "info", "warning", "danger"};
+    const policy_sql_rule *rules;
+    size_t n = 0;
+    core_buf doc = {0};
+    policy_config *cfg = NULL;
+    policy_problems pr = {0};
+    core_error err;
+    int rc;
+
+    rules = policy_sql_rules(&n);
+    ck_assert_uint_gt(n, 0);
+    core_buf_puts(&doc,
+                  "{'server': {'listen': '127.0.0.1:8080'},"
+                  " 'redis': {'url': 'redis://127.0.0.1:6379'},"
+                  " 'regions': [{'name': 'a', 'timezone': 'UTC', 'hours': ['Mon 09:00-10:00']}],"
+                  " 'policies': [{'repos': ['x/y'], 'regions': ['a'], 'migrations': {'rules': {");
+    for (size_t i = 0; i < n; i++)
+        core_buf_printf(&doc, "%s'%s': '%s'", i ? ", " : "", rules[i].id, levels[i % 4]);
+    core_buf_puts(&doc, "}}}]}");
+    rc = parse(doc.data, &cfg, &pr, &err);
+    if (rc != 0)
+        dump(&pr);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_uint_eq(cfg->policies[0].n_rule_settings, n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_str_eq(cfg->policies[0].rule_settings[i].rule, rules[i].id);
+        ck_assert_int_eq(cfg->policies[0].rule_settings[i].level, POLICY_RULE_OFF + (int)(i % 4));
+    }
+    policy_config_free(cfg);
+    core_buf_free(&doc);
+}
+END_TEST
+
+/* One run reports every bad rule and level with its own path and line; a rule named twice
+ * is a JSON error of its own. */
+START_TEST(migration_settings_every_problem)
+{
+    const char *doc =
+        "{'server': {'listen': '127.0.0.1:8080'},\n"
+        " 'redis': {'url': 'redis://127.0.0.1:6379'},\n"
+        " 'regions': [{'name': 'a', 'timezone': 'UTC', 'hours': ['Mon 09:00-10:00']}],\n"
+        " 'policies': [{'repos': ['x/y'], 'regions': ['a'],\n"
+        "   'migrations': {\n"
+        "     'postgres_version': 9,\n"
+        "     'rules': {\n"
+        "       'ban-drop-table': 'off',\n"
+        "       'ban-drop-colum': 'off',\n"
+        "       'ban-truncate': 'loud',\n"
+        "       'no-such-rule': 3}}}]}\n";
+    policy_config *cfg = NULL;
+    policy_problems pr = {0};
+    core_error err;
+
+    ck_assert_int_eq(parse(doc, &cfg, &pr, &err), CORE_EINVAL);
+    ck_assert_ptr_null(cfg);
+    if (pr.count != 5)
+        dump(&pr);
+    ck_assert_int_eq(pr.count, 5);
+    assert_problem(&pr, "policies[0].migrations.postgres_version", "from 10 to 19, not 9");
+    ck_assert_int_eq(find_problem(&pr, "policies[0].migrations.postgres_version")->line, 6);
+    assert_problem(&pr, "policies[0].migrations.rules.ban-drop-colum",
+                   "did you mean \"ban-drop-column\"");
+    ck_assert_int_eq(find_problem(&pr, "policies[0].migrations.rules.ban-drop-colum")->line, 9);
+    assert_problem(&pr, "policies[0].migrations.rules.ban-truncate", "not \"loud\"");
+    ck_assert_int_eq(find_problem(&pr, "policies[0].migrations.rules.ban-truncate")->line, 10);
+    /* An unknown rule with a bad level: both are said. */
+    ck_assert_str_eq(pr.items[3].path, "policies[0].migrations.rules.no-such-rule");
+    ck_assert_ptr_nonnull(strstr(pr.items[3].msg, "unknown rule \"no-such-rule\""));
+    ck_assert_int_eq(pr.items[3].line, 11);
+    ck_assert_str_eq(pr.items[4].path, "policies[0].migrations.rules.no-such-rule");
+    ck_assert_ptr_nonnull(strstr(pr.items[4].msg, "not an integer"));
+    ck_assert_ptr_null(find_problem(&pr, "policies[0].migrations.rules.ban-drop-table"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "5 problems; first: "
+                                          "policies[0].migrations.postgres_version: "));
+    policy_problems_free(&pr);
+
+    ck_assert_int_eq(
+        parse("{'server': {'listen': '127.0.0.1:8080'},"
+              " 'redis': {'url': 'redis://127.0.0.1:6379'},"
+              " 'regions': [{'name': 'a', 'timezone': 'UTC', 'hours': ['Mon 09:00-10:00']}],"
+              " 'policies': [{'repos': ['x/y'], 'regions': ['a'], 'migrations': {"
+              "   'rules': {'ban-drop-table': 'off',\n'ban-drop-table': 'danger'}}}]}",
+              &cfg, &pr, &err),
+        CORE_EINVAL);
+    ck_assert_int_eq(pr.count, 1);
+    ck_assert_int_eq(pr.items[0].line, 2);
+    ck_assert_ptr_nonnull(strstr(pr.items[0].msg, "duplicate object key"));
+    policy_problems_free(&pr);
 }
 END_TEST
 
@@ -983,6 +1215,9 @@ Suite *suite_policies_config(void)
     tcase_add_test(ok, spec_example_loads);
     tcase_add_test(ok, defaults_applied);
     tcase_add_test(ok, overrides_applied);
+    tcase_add_test(ok, migration_settings_applied);
+    tcase_add_test(ok, every_sql_rule_settable);
+    tcase_add_test(tc, migration_settings_every_problem);
     tcase_add_test(ok, examples_load);
     tcase_add_test(ok, load_errors);
     suite_add_tcase(s, ok);
