@@ -34,6 +34,9 @@ typedef struct inspect_policy {
     policy_approval approval;
     char **paths;
     size_t n_paths;
+    int pg_version;                     /* 0 when no policy matched: the default */
+    policy_rule_setting *rule_settings; /* deep copies, in the policy's order */
+    size_t n_rule_settings;
     char cache_dir[512];
 } inspect_policy;
 
@@ -66,6 +69,9 @@ static void policy_snapshot_free(inspect_policy *p)
     for (size_t i = 0; i < p->n_paths; i++)
         free(p->paths[i]);
     free(p->paths);
+    for (size_t i = 0; i < p->n_rule_settings; i++)
+        free(p->rule_settings[i].rule);
+    free(p->rule_settings);
     memset(p, 0, sizeof(*p));
 }
 
@@ -80,18 +86,35 @@ static int policy_snapshot(const policy_config *cfg, const char *repo, inspect_p
     out->matched = true;
     out->has_migrations = pol->has_migrations;
     out->approval = pol->approval;
-    if (!pol->n_migration_paths)
-        return 0;
-    out->paths = calloc(pol->n_migration_paths, sizeof(char *));
-    if (!out->paths)
-        return CORE_ENOMEM;
-    for (size_t i = 0; i < pol->n_migration_paths; i++) {
-        out->paths[i] = strdup(pol->migration_paths[i]);
-        if (!out->paths[i]) {
+    out->pg_version = pol->pg_version;
+    if (pol->n_migration_paths) {
+        out->paths = calloc(pol->n_migration_paths, sizeof(char *));
+        if (!out->paths)
+            return CORE_ENOMEM;
+        for (size_t i = 0; i < pol->n_migration_paths; i++) {
+            out->paths[i] = strdup(pol->migration_paths[i]);
+            if (!out->paths[i]) {
+                policy_snapshot_free(out);
+                return CORE_ENOMEM;
+            }
+            out->n_paths++;
+        }
+    }
+    if (pol->n_rule_settings) {
+        out->rule_settings = calloc(pol->n_rule_settings, sizeof(*out->rule_settings));
+        if (!out->rule_settings) {
             policy_snapshot_free(out);
             return CORE_ENOMEM;
         }
-        out->n_paths++;
+        for (size_t i = 0; i < pol->n_rule_settings; i++) {
+            out->rule_settings[i].rule = strdup(pol->rule_settings[i].rule);
+            if (!out->rule_settings[i].rule) {
+                policy_snapshot_free(out);
+                return CORE_ENOMEM;
+            }
+            out->rule_settings[i].level = pol->rule_settings[i].level;
+            out->n_rule_settings++;
+        }
     }
     return 0;
 }
@@ -309,6 +332,11 @@ static int inspect_diff(const inspect_policy *pol, const job_view *v,
                         const sched_token_source *tokens, policy_report **out, core_error *err)
 {
     policy_fetch_limits fl = {.timeout_ms = FETCH_TIMEOUT_MS};
+    policy_inspect_options opts = {.paths = pol->paths,
+                                   .n_paths = pol->n_paths,
+                                   .pg_version = pol->pg_version,
+                                   .rules = pol->rule_settings,
+                                   .n_rules = pol->n_rule_settings};
     policy_diff *diff = NULL;
     char *mirror = NULL, *token = NULL;
     int64_t installation = strtoll(v->installation_id, NULL, 10);
@@ -327,7 +355,7 @@ static int inspect_diff(const inspect_policy *pol, const job_view *v,
     if (rc == 0)
         rc = policy_diff_compute(mirror, v->base_sha, v->head_sha, NULL, &diff, err);
     if (rc == 0)
-        rc = policy_migrations_inspect(diff, pol->paths, pol->n_paths, out, err);
+        rc = policy_migrations_inspect_with(diff, &opts, out, err);
     policy_diff_free(diff);
     free(mirror);
     return rc;
