@@ -1,6 +1,9 @@
-/* `zoneci inspect --repo DIR --base REV --head REV [--json|--markdown] [--paths GLOB ...]`:
- * the migration report of SPEC section 6 for any local repository, without Redis, GitHub or
- * a config file, so that a developer sees what zoneci will say before pushing. */
+/* `zoneci inspect --repo DIR --base REV --head REV [--json|--markdown] [--paths GLOB ...]
+ * [--pg-version N] [--rule ID=LEVEL ...]`: the migration report of SPEC section 6 for any
+ * local repository, without Redis, GitHub or a config file, so that a developer sees what
+ * zoneci will say before pushing. --pg-version and --rule stand for a policy's
+ * migrations.postgres_version and migrations.rules, checked the same way, so that the
+ * report matches the one the server makes for that policy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +13,77 @@
 #include "policies/policies.h"
 
 #define PATHS_MAX 64
+#define RULES_MAX 256
 #define MARKDOWN_DEFAULT_BYTES 65536
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: zoneci inspect --repo DIR --base REV --head REV [--json | --markdown "
-                    "[--max-bytes N]] [--paths GLOB ...]\n");
+    fprintf(stderr,
+            "usage: zoneci inspect --repo DIR --base REV --head REV [--json | --markdown "
+            "[--max-bytes N]] [--paths GLOB ...] [--pg-version N] [--rule ID=LEVEL ...]\n"
+            "  --pg-version N    the Postgres major version the migrations run on, %d to %d "
+            "(default %d)\n"
+            "  --rule ID=LEVEL   set a rule to off, info, warning or danger; repeatable, the "
+            "last one for a rule wins\n",
+            POLICY_PG_MIN, POLICY_PG_MAX, POLICY_PG_DEFAULT);
     return 2;
+}
+
+/* --pg-version: digits only, so that "16.2" or "16x" is refused rather than read as 16. */
+static bool parse_pg_version(const char *s, int *out)
+{
+    long v = 0;
+
+    if (!*s || strlen(s) > 4)
+        return false;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (*p - '0');
+    }
+    if (v < POLICY_PG_MIN || v > POLICY_PG_MAX)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+/* --rule ID=LEVEL into *out (out->rule malloc'd). Returns 0, or 2 (the exit code of a bad
+ * argument) after saying what is wrong; 1 when out of memory. */
+static int parse_rule(const char *arg, policy_rule_setting *out)
+{
+    const char *eq = strchr(arg, '=');
+    char *id;
+
+    if (!eq || eq == arg || !eq[1]) {
+        fprintf(stderr,
+                "zoneci: inspect: --rule wants ID=LEVEL (LEVEL: off, info, warning or danger), "
+                "not \"%s\"\n",
+                arg);
+        return 2;
+    }
+    id = core_strndup(arg, (size_t)(eq - arg));
+    if (!id) {
+        fprintf(stderr, "zoneci: inspect: out of memory\n");
+        return 1;
+    }
+    if (!policy_rule_known(id)) {
+        fprintf(stderr,
+                "zoneci: inspect: --rule %s: unknown rule \"%s\" (docs/migrations.md lists the "
+                "rule ids)\n",
+                arg, id);
+        free(id);
+        return 2;
+    }
+    if (!policy_rule_level_parse(eq + 1, &out->level)) {
+        fprintf(stderr,
+                "zoneci: inspect: --rule %s: the level must be off, info, warning or danger, not "
+                "\"%s\"\n",
+                arg, eq + 1);
+        free(id);
+        return 2;
+    }
+    out->rule = id;
+    return 0;
 }
 
 static void print_finding(const policy_finding *f)
@@ -68,15 +135,20 @@ int cli_inspect(int argc, char **argv)
 {
     const char *repo = NULL, *base = NULL, *head = NULL;
     char *paths[PATHS_MAX];
-    size_t n_paths = 0, max_bytes = MARKDOWN_DEFAULT_BYTES;
+    policy_rule_setting rules[RULES_MAX];
+    size_t n_paths = 0, n_rules = 0, max_bytes = MARKDOWN_DEFAULT_BYTES;
+    int pg_version = 0;
+    policy_inspect_options opts;
     bool json = false, markdown = false;
     policy_diff *diff = NULL;
     policy_report *report = NULL;
     core_buf out = {0};
     core_error err = {0};
     int rc;
+    int code = 0; /* an exit code for a bad argument; every exit goes through out, where
+                   * the ids of --rule settings are freed */
 
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && code == 0; i++) {
         const char *a = argv[i];
 
         if (strcmp(a, "--json") == 0) {
@@ -85,15 +157,35 @@ int cli_inspect(int argc, char **argv)
             markdown = true;
         } else if (strcmp(a, "--paths") == 0) {
             /* --paths takes every argument up to the next option. */
-            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
-                return usage();
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+                code = usage();
+                break;
+            }
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
                 if (n_paths == PATHS_MAX) {
                     fprintf(stderr, "zoneci: at most %d --paths globs\n", PATHS_MAX);
-                    return 2;
+                    code = 2;
+                    break;
                 }
                 paths[n_paths++] = argv[++i];
             }
+        } else if (i + 1 < argc && strcmp(a, "--pg-version") == 0) {
+            if (!parse_pg_version(argv[++i], &pg_version)) {
+                fprintf(stderr,
+                        "zoneci: inspect: --pg-version must be a Postgres major version from %d "
+                        "to %d, not \"%s\"\n",
+                        POLICY_PG_MIN, POLICY_PG_MAX, argv[i]);
+                code = 2;
+            }
+        } else if (i + 1 < argc && strcmp(a, "--rule") == 0) {
+            if (n_rules == RULES_MAX) {
+                fprintf(stderr, "zoneci: inspect: at most %d --rule settings\n", RULES_MAX);
+                code = 2;
+                break;
+            }
+            code = parse_rule(argv[++i], &rules[n_rules]);
+            if (code == 0)
+                n_rules++;
         } else if (i + 1 < argc && strcmp(a, "--repo") == 0) {
             repo = argv[++i];
         } else if (i + 1 < argc && strcmp(a, "--base") == 0) {
@@ -104,18 +196,29 @@ int cli_inspect(int argc, char **argv)
             char *end;
             unsigned long long v = strtoull(argv[++i], &end, 10);
 
-            if (*end || v == 0)
-                return usage();
+            if (*end || v == 0) {
+                code = usage();
+                break;
+            }
             max_bytes = (size_t)v;
         } else {
-            return usage();
+            code = usage();
         }
     }
-    if (!repo || !base || !head || (json && markdown))
-        return usage();
+    if (code == 0 && (!repo || !base || !head || (json && markdown)))
+        code = usage();
+    if (code != 0) {
+        rc = 0;
+        goto out;
+    }
+    opts = (policy_inspect_options){.paths = paths,
+                                    .n_paths = n_paths,
+                                    .pg_version = pg_version,
+                                    .rules = rules,
+                                    .n_rules = n_rules};
     rc = policy_diff_compute(repo, base, head, NULL, &diff, &err);
     if (rc == 0)
-        rc = policy_migrations_inspect(diff, paths, n_paths, &report, &err);
+        rc = policy_migrations_inspect_with(diff, &opts, &report, &err);
     if (rc < 0) {
         fprintf(stderr, "zoneci: inspect: %s\n", err.msg);
         goto out;
@@ -137,5 +240,9 @@ out:
     core_buf_free(&out);
     policy_report_free(report);
     policy_diff_free(diff);
+    for (size_t i = 0; i < n_rules; i++)
+        free(rules[i].rule);
+    if (code != 0)
+        return code;
     return rc < 0 ? 1 : 0;
 }

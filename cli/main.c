@@ -19,7 +19,9 @@ static const command commands[] = {
     {"runner", cli_runner,
      "runner --server URL --token-env VAR --region R [--labels a,b] [--name N] [--once] -- COMMAND "
      "ARGS...   run jobs"},
-    {"inspect", cli_inspect, "inspect --repo DIR --base REV --head REV [--json]   migration report"},
+    {"inspect", cli_inspect,
+     "inspect --repo DIR --base REV --head REV [--json] [--pg-version N] [--rule ID=LEVEL ...]   "
+     "migration report"},
     {"tzdata", cli_tzdata,
      "tzdata generate --out DIR [--zoneinfo DIR]   ICU time-zone data from the system's"},
     {"version", cli_version, "version [--config FILE]   print versions and the time-zone data"},
