@@ -1,6 +1,7 @@
 /* End to end inspection: real git repositories (file:// clone URLs), a real redis-server
  * and `zoneci serve`. A PR with a risky migration waits for approval with its findings;
- * a safe one is routed; a repository that cannot be read fails safe after its retries. */
+ * a safe one is routed; a repository that cannot be read fails safe after its retries.
+ * `zoneci check-config` and `zoneci inspect` report bad migration settings. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <jansson.h>
@@ -64,7 +65,8 @@ static void env_start(env *e)
                        "   \"hours\": [\"Mon-Sun 00:00-24:00\"]}],\n"
                        " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"always\"],\n"
                        "   \"migrations\": {\"paths\": [\"db/**/*.sql\"], \"approval\": "
-                       "\"risky\"}}]}\n",
+                       "\"risky\", \"postgres_version\": 16,\n"
+                       "     \"rules\": {\"changed-migration\": \"warning\"}}}]}\n",
                        port, e->redis->url, e->dir) > 0);
     config = ts_write_file(e->dir, "zoneci.json", text);
     free(text);
@@ -174,6 +176,118 @@ START_TEST(unreadable_repository_fails_safe)
 }
 END_TEST
 
+static bool contains(const char *hay, const char *needle)
+{
+    if (hay && strstr(hay, needle))
+        return true;
+    fprintf(stderr, "wanted \"%s\" in:\n%s\n", needle, hay ? hay : "(null)");
+    return false;
+}
+
+/* check-config prints every bad migration setting as FILE:LINE: PATH: message. */
+START_TEST(check_config_reports_migration_settings)
+{
+    char *dir = ts_tmpdir();
+    char *config = ts_write_file(
+        dir, "zoneci.json",
+        "{\"server\": {\"listen\": \"127.0.0.1:8080\"},\n"
+        " \"redis\": {\"url\": \"redis://127.0.0.1:6379\"},\n"
+        " \"regions\": [{\"name\": \"a\", \"timezone\": \"Etc/UTC\", \"hours\": [\"Mon "
+        "09:00-10:00\"]}],\n"
+        " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"a\"],\n"
+        "   \"migrations\": {\"postgres_version\": \"16\",\n"
+        "     \"rules\": {\"ban-drop-colum\": \"off\",\n"
+        "               \"ban-truncate\": \"loud\"}}}]}\n");
+    char *argv[] = {"check-config", config, NULL};
+    char *out = NULL, *err = NULL;
+    char want[700];
+
+    ck_assert_int_eq(ts_zoneci_run(argv, NULL, &out, &err), 1);
+    snprintf(want, sizeof(want),
+             "%s:5: policies[0].migrations.postgres_version: must be an integer from 10 to 19, "
+             "not a string: write 16, not \"16\"",
+             config);
+    ck_assert(contains(err, want));
+    snprintf(want, sizeof(want),
+             "%s:6: policies[0].migrations.rules.ban-drop-colum: unknown rule \"ban-drop-colum\" "
+             "(did you mean \"ban-drop-column\"?)",
+             config);
+    ck_assert(contains(err, want));
+    snprintf(want, sizeof(want),
+             "%s:7: policies[0].migrations.rules.ban-truncate: must be off, info, warning or "
+             "danger, not \"loud\"",
+             config);
+    ck_assert(contains(err, want));
+    ck_assert(contains(err, "3 problems"));
+    free(out);
+    free(err);
+    free(config);
+    ts_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/* inspect --pg-version and --rule: bad values exit 2 with what is wrong; good ones run. */
+START_TEST(inspect_cli_migration_options)
+{
+    static const struct {
+        const char *opt, *val, *msg;
+    } bad[] = {
+        {"--pg-version", "9",
+         "--pg-version must be a Postgres major version from 10 to 19, "
+         "not \"9\""},
+        {"--pg-version", "16.2", "not \"16.2\""},
+        {"--rule", "ban-drop-column", "--rule wants ID=LEVEL"},
+        {"--rule", "ban-drop-colum=off", "unknown rule \"ban-drop-colum\""},
+        {"--rule", "ban-drop-column=loud",
+         "the level must be off, info, warning or danger, not \"loud\""},
+    };
+    env e;
+    char *out = NULL, *err = NULL;
+
+    memset(&e, 0, sizeof(e));
+    e.dir = ts_tmpdir();
+    make_repo(&e);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *argv[] = {
+            "inspect",          "--repo",           e.repo, "--base", "main", "--head", "risky",
+            (char *)bad[i].opt, (char *)bad[i].val, NULL};
+
+        ck_assert_int_eq(ts_zoneci_run(argv, NULL, &out, &err), 2);
+        ck_assert(contains(err, bad[i].msg));
+        free(out);
+        free(err);
+    }
+    {
+        char *argv[] = {"inspect",
+                        "--repo",
+                        e.repo,
+                        "--base",
+                        "main",
+                        "--head",
+                        "risky",
+                        "--json",
+                        "--paths",
+                        "db/**/*.sql",
+                        "--pg-version",
+                        "16",
+                        "--rule",
+                        "changed-migration=warning",
+                        "--rule",
+                        "ban-drop-table=danger",
+                        NULL};
+
+        ck_assert_int_eq(ts_zoneci_run(argv, NULL, &out, &err), 0);
+        ck_assert(contains(out, "db/002_drop_email.sql"));
+        ck_assert(contains(out, "ban-drop-column"));
+        free(out);
+        free(err);
+    }
+    ts_rmtree(e.dir);
+    free(e.dir);
+}
+END_TEST
+
 Suite *suite_e2e_inspection(void)
 {
     Suite *s = suite_create("e2e_inspection");
@@ -182,6 +296,8 @@ Suite *suite_e2e_inspection(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, risky_migration_waits_for_approval_safe_one_is_routed);
     tcase_add_test(tc, unreadable_repository_fails_safe);
+    tcase_add_test(tc, check_config_reports_migration_settings);
+    tcase_add_test(tc, inspect_cli_migration_options);
     suite_add_tcase(s, tc);
     return s;
 }
