@@ -21,6 +21,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t j = 0; j < cfg->policies[i].n_regions; j++)
                 CORE_ASSERT(policy_region_find(cfg, cfg->policies[i].regions[j]) != NULL);
         }
+        /* Migration settings that load are within what the inspection accepts. */
+        for (size_t i = 0; i < cfg->n_policies; i++) {
+            const policy_policy *p = &cfg->policies[i];
+
+            CORE_ASSERT(p->pg_version >= POLICY_PG_MIN && p->pg_version <= POLICY_PG_MAX);
+            for (size_t j = 0; j < p->n_rule_settings; j++) {
+                CORE_ASSERT(policy_rule_known(p->rule_settings[j].rule));
+                CORE_ASSERT(p->rule_settings[j].level != POLICY_RULE_DEFAULT);
+            }
+        }
         for (size_t i = 0; i < cfg->n_people; i++)
             CORE_ASSERT(policy_person_slack(cfg, cfg->people[i].github) != NULL);
         CORE_ASSERT(problems.count == 0);
