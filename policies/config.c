@@ -1306,9 +1306,9 @@ static const char *closest_rule(const char *rule)
 }
 
 /* migrations.rules: {"rule-id": "off" | "info" | "warning" | "danger", ...}, kept in file
- * order (the inspection applies them in that order; JSON_REJECT_DUPLICATES already refused
- * a rule named twice). Each key and each value is checked on its own, so one run reports
- * every misspelt rule and every bad level. */
+ * order, as written (JSON_REJECT_DUPLICATES has already refused a rule named twice, so the
+ * "last setting wins" of policy_rule_level_of never has to choose here). Each key and each
+ * value is checked on its own, so one run reports every misspelt rule and every bad level. */
 static void load_rules(vctx *c, json_t *o, policy_policy *p)
 {
     json_t *v = enter(c, o, "rules", false);
