@@ -135,6 +135,7 @@ void policy_findings_free(policy_findings *f)
     for (size_t i = 0; i < f->count; i++) {
         free(f->items[i].statement);
         free(f->items[i].message);
+        free(f->items[i].suppression);
     }
     free(f->items);
     memset(f, 0, sizeof(*f));
@@ -339,6 +340,37 @@ static const op raw_sql[] = {
 
 #define PATTERNS_MAX 6
 
+/* How a SQL file tells its tool not to wrap it in a transaction. */
+typedef enum sql_opt_out {
+    SQL_OPT_NONE = 0,
+    SQL_OPT_GOOSE,     /* a "-- +goose NO TRANSACTION" line */
+    SQL_OPT_DBMATE,    /* "transaction:false" on the "-- migrate:up" line */
+    SQL_OPT_FLYWAY,    /* executeInTransaction=false in the script's "<file>.conf" */
+    SQL_OPT_LIQUIBASE, /* runInTransaction:false on a "--changeset" line, per changeset */
+    SQL_OPT_ATLAS,     /* a "-- atlas:txmode none" line */
+} sql_opt_out;
+
+/* A setting in code: key as a whole word (case-sensitive), then blanks, "=", ":", "=>" or
+ * nothing, blanks, an optional quote and value (any case). value NULL: the key alone. */
+typedef struct setting_pat {
+    const char *key;
+    const char *value;
+} setting_pat;
+
+#define SETTINGS_MAX 3
+
+/* What a framework's tool does with transactions, as its documentation says. */
+typedef struct txinfo {
+    bool sql;            /* each SQL file (or changeset) runs inside a transaction ... */
+    sql_opt_out sql_out; /* ... unless the file says otherwise this way */
+    bool autodetect;     /* statements that cannot run in a transaction are run outside one */
+    bool code;           /* each migration written in code runs inside a transaction ... */
+    setting_pat code_out[SETTINGS_MAX]; /* ... unless one of these appears in it */
+    /* The framework's own ways of asking for CONCURRENTLY (raw SQL is recognised for all). */
+    setting_pat concurrent[SETTINGS_MAX];
+    const char *safer; /* the opt-out, said for a finding in a code migration */
+} txinfo;
+
 typedef struct framework {
     const char *name;
     const char *up[PATTERNS_MAX]; /* git pathspecs, case-insensitive */
@@ -346,68 +378,159 @@ typedef struct framework {
     const char *markers[3];       /* when set, one must appear in the file (any case) */
     const char *edits_ok[2];      /* files meant to be edited (no changed-migration) */
     const op *ops;
+    const txinfo *tx; /* NULL: the tool runs migrations as they are, no transaction assumed */
 } framework;
+
+static const txinfo tx_goose = {
+    .sql = true,
+    .sql_out = SQL_OPT_GOOSE,
+    .code = true,
+    .code_out = {{"AddMigrationNoTx", NULL}, {"AddMigrationNoTxContext", NULL}},
+    .safer = "register the migration with goose.AddMigrationNoTxContext (and keep the concurrent "
+             "step alone in it)",
+};
+static const txinfo tx_dbmate = {.sql = true, .sql_out = SQL_OPT_DBMATE};
+static const txinfo tx_flyway = {.sql = true, .sql_out = SQL_OPT_FLYWAY, .autodetect = true};
+static const txinfo tx_liquibase = {
+    .sql = true,
+    .sql_out = SQL_OPT_LIQUIBASE,
+    .code = true,
+    .code_out = {{"runInTransaction", "false"}},
+    .safer = "set runInTransaction=\"false\" on the changeset (and keep the concurrent step alone "
+             "in it)",
+};
+static const txinfo tx_atlas = {.sql = true, .sql_out = SQL_OPT_ATLAS};
+static const txinfo tx_rails = {
+    .code = true,
+    .code_out = {{"disable_ddl_transaction!", NULL}},
+    .concurrent = {{"algorithm", ":concurrently"}},
+    .safer = "add disable_ddl_transaction! to the migration class (and keep the concurrent step "
+             "alone in that migration)",
+};
+static const txinfo tx_alembic = {
+    .code = true,
+    .code_out = {{"autocommit_block", NULL}},
+    .concurrent = {{"postgresql_concurrently", "True"}},
+    .safer = "run it inside `with op.get_context().autocommit_block():`",
+};
+static const txinfo tx_django = {
+    .code = true,
+    .code_out = {{"atomic", "False"}},
+    .concurrent = {{"AddIndexConcurrently", NULL}, {"RemoveIndexConcurrently", NULL}},
+    .safer = "set atomic = False on the Migration class (and keep the concurrent step alone in "
+             "it)",
+};
+static const txinfo tx_typeorm = {
+    .code = true,
+    .code_out = {{"transaction", "false"}},
+    .safer = "set transaction = false on the migration class (and keep the concurrent step alone "
+             "in it)",
+};
+static const txinfo tx_knex = {
+    .code = true,
+    .code_out = {{"transaction", "false"}},
+    .safer = "export config = { transaction: false } from the migration (and keep the concurrent "
+             "step alone in it)",
+};
+static const txinfo tx_ecto = {
+    .code = true,
+    .code_out = {{"disable_ddl_transaction", "true"}},
+    .concurrent = {{"concurrently", "true"}},
+    .safer = "add @disable_ddl_transaction true and @disable_migration_lock true to the "
+             "migration module",
+};
+static const txinfo tx_laravel = {
+    .code = true,
+    .code_out = {{"withinTransaction", "false"}},
+    .safer = "set protected $withinTransaction = false; on the migration class (and keep the "
+             "concurrent step alone in it)",
+};
+static const txinfo tx_efcore = {
+    .code = true,
+    .code_out = {{"suppressTransaction", "true"}},
+    .safer = "pass suppressTransaction: true to migrationBuilder.Sql(...)",
+};
 
 /* Order matters: the first framework that claims a file wins, so frameworks recognised by
  * content come before the ones that share their folder names. */
 static const framework frameworks[] = {
-    {"Prisma", {"**/prisma/migrations/*/migration.sql"}, {NULL}, {NULL}, {NULL}, NULL},
-    {"golang-migrate", {"**/[0-9]*_*.up.sql"}, {"**/[0-9]*_*.down.sql"}, {NULL}, {NULL}, NULL},
+    {"Prisma", {"**/prisma/migrations/*/migration.sql"}, {NULL}, {NULL}, {NULL}, NULL, NULL},
+    {"golang-migrate",
+     {"**/[0-9]*_*.up.sql"},
+     {"**/[0-9]*_*.down.sql"},
+     {NULL},
+     {NULL},
+     NULL,
+     NULL},
     {"goose",
      {"**/[0-9]*_*.sql", "**/[0-9]*_*.go"},
      {NULL},
      {"+goose up", "goose.AddMigration"},
      {NULL},
-     NULL},
-    {"dbmate", {"**/migrations/*.sql"}, {NULL}, {"-- migrate:up"}, {NULL}, NULL},
+     NULL,
+     &tx_goose},
+    {"dbmate", {"**/migrations/*.sql"}, {NULL}, {"-- migrate:up"}, {NULL}, NULL, &tx_dbmate},
     {"Flyway",
      {"**/V[0-9]*__*.sql", "**/R__*.sql"},
      {"**/U[0-9]*__*.sql"},
      {NULL},
      {"**/R__*.sql"},
-     NULL},
+     NULL,
+     &tx_flyway},
     {"Liquibase",
      {"**/*changelog*", "**/changelog/*", "**/changelogs/*", "**/changesets/*", "**/liquibase/*"},
      {NULL},
      {"databaseChangeLog", "liquibase formatted sql"},
      {"**"},
-     ops_liquibase},
-    {"sqitch", {"**/deploy/*.sql"}, {"**/revert/*.sql"}, {NULL}, {NULL}, NULL},
-    {"Atlas", {"**/migrations/[0-9]*.sql"}, {NULL}, {NULL}, {NULL}, NULL},
-    {"Rails", {"**/db/migrate/*.rb"}, {NULL}, {NULL}, {NULL}, ops_rails},
-    {"Alembic", {"**/versions/*.py"}, {NULL}, {"alembic"}, {NULL}, ops_alembic},
-    {"Django", {"**/migrations/[0-9]*.py"}, {NULL}, {"django"}, {NULL}, ops_django},
+     ops_liquibase,
+     &tx_liquibase},
+    {"sqitch", {"**/deploy/*.sql"}, {"**/revert/*.sql"}, {NULL}, {NULL}, NULL, NULL},
+    {"Atlas", {"**/migrations/[0-9]*.sql"}, {NULL}, {NULL}, {NULL}, NULL, &tx_atlas},
+    {"Rails", {"**/db/migrate/*.rb"}, {NULL}, {NULL}, {NULL}, ops_rails, &tx_rails},
+    {"Alembic", {"**/versions/*.py"}, {NULL}, {"alembic"}, {NULL}, ops_alembic, &tx_alembic},
+    {"Django", {"**/migrations/[0-9]*.py"}, {NULL}, {"django"}, {NULL}, ops_django, &tx_django},
     {"TypeORM",
      {"**/migration/*.ts", "**/migrations/*.ts", "**/migration/*.js", "**/migrations/*.js"},
      {NULL},
      {"MigrationInterface", "QueryRunner"},
      {NULL},
-     ops_typeorm},
+     ops_typeorm,
+     &tx_typeorm},
     {"Sequelize",
      {"**/migrations/*.js", "**/migrations/*.cjs", "**/migrations/*.ts"},
      {NULL},
      {"queryInterface", "sequelize"},
      {NULL},
-     ops_sequelize},
+     ops_sequelize,
+     NULL},
     {"Knex",
      {"**/migrations/*.js", "**/migrations/*.cjs", "**/migrations/*.mjs", "**/migrations/*.ts"},
      {NULL},
      {"knex"},
      {NULL},
-     ops_knex},
+     ops_knex,
+     &tx_knex},
     {"Ecto",
      {"**/priv/*/migrations/*.exs", "**/priv/*/migrations/*.ex"},
      {NULL},
      {NULL},
      {NULL},
-     ops_ecto},
-    {"Laravel", {"**/database/migrations/*.php"}, {NULL}, {NULL}, {NULL}, ops_laravel},
-    {"EF Core", {"**/Migrations/*.cs"}, {NULL}, {"MigrationBuilder"}, {NULL}, ops_efcore},
+     ops_ecto,
+     &tx_ecto},
+    {"Laravel", {"**/database/migrations/*.php"}, {NULL}, {NULL}, {NULL}, ops_laravel, &tx_laravel},
+    {"EF Core",
+     {"**/Migrations/*.cs"},
+     {NULL},
+     {"MigrationBuilder"},
+     {NULL},
+     ops_efcore,
+     &tx_efcore},
 };
 
 #define N_FRAMEWORKS (sizeof(frameworks) / sizeof(frameworks[0]))
 
-static const framework custom_framework = {"custom", {NULL}, {NULL}, {NULL}, {NULL}, ops_custom};
+static const framework custom_framework = {"custom", {NULL},     {NULL}, {NULL},
+                                           {NULL},   ops_custom, NULL};
 
 /* SQL lines that end the "up" part of a file holding both directions. */
 static const char *const sql_down_markers[] = {"-- +goose down", "-- migrate:down"};
@@ -689,43 +812,6 @@ static const op *match_ops(const op *ops, const char *clean, bool ci)
     return NULL;
 }
 
-static int scan_code(const framework *fw, const char *path, const char *text, size_t len,
-                     policy_findings *out)
-{
-    scanner sc = {style_of(extension(path)), false, false};
-    char *clean = malloc(SCAN_LINE_MAX + 1);
-    size_t pos = 0;
-    int line = 0, rc = 0;
-
-    if (!clean)
-        return CORE_ENOMEM;
-    while (pos < len && rc == 0) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - text) : len, ll = end - pos;
-        const op *hit;
-
-        line++;
-        /* Only the start of a very long line is looked at. */
-        strip_comments(&sc, text + pos, ll > SCAN_LINE_MAX ? SCAN_LINE_MAX : ll, clean);
-        if (!in_down_section(&sc, clean)) {
-            hit = match_ops(fw->ops, clean, false);
-            if (!hit)
-                hit = match_ops(raw_sql, clean, true);
-            if (hit) {
-                char msg[MESSAGE_MAX];
-
-                snprintf(msg, sizeof(msg), "%s %s", hit->token, op_kinds[hit->kind].what);
-                rc = policy_findings_push(out, op_kinds[hit->kind].rule, POLICY_SEVERITY_WARNING,
-                                          line, text + pos, ll, msg, op_kinds[hit->kind].safer,
-                                          "ACCESS EXCLUSIVE", op_kinds[hit->kind].rewrites, false);
-            }
-        }
-        pos = end + 1;
-    }
-    free(clean);
-    return rc;
-}
-
 /* Bytes of SQL before a line that starts the down part ("-- +goose Down"), or len. */
 static size_t sql_up_length(const char *text, size_t len)
 {
@@ -746,6 +832,520 @@ static size_t sql_up_length(const char *text, size_t len)
         pos = end + 1;
     }
     return len;
+}
+
+/* ---- rule settings ----------------------------------------------------------------------- */
+
+/* Rules that concern a whole file or a zoneci:ignore comment rather than a statement. */
+static const char *const file_rules[] = {
+    "changed-migration",
+    "unchecked-migration",
+    "suppression-without-reason",
+    "unknown-rule-in-suppression",
+};
+
+bool policy_rule_level_parse(const char *name, policy_rule_level *out)
+{
+    static const struct {
+        const char *name;
+        policy_rule_level level;
+    } names[] = {
+        {"off", POLICY_RULE_OFF},
+        {"info", POLICY_RULE_INFO},
+        {"warning", POLICY_RULE_WARNING},
+        {"danger", POLICY_RULE_DANGER},
+    };
+
+    for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(name, names[i].name) == 0) {
+            if (out)
+                *out = names[i].level;
+            return true;
+        }
+    }
+    return false;
+}
+
+policy_rule_level policy_rule_level_of(const policy_rule_setting *settings, size_t n,
+                                       const char *rule)
+{
+    /* The last setting wins, as with any key written twice in a configuration. */
+    for (size_t i = n; settings && rule && i > 0; i--) {
+        if (settings[i - 1].rule && strcmp(settings[i - 1].rule, rule) == 0)
+            return settings[i - 1].level;
+    }
+    return POLICY_RULE_DEFAULT;
+}
+
+/* The SQL rule table's entry for rule, or NULL. */
+static const policy_sql_rule *sql_rule(const char *rule)
+{
+    size_t n = 0;
+    const policy_sql_rule *t = policy_sql_rules(&n);
+
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(t[i].id, rule) == 0)
+            return &t[i];
+    }
+    return NULL;
+}
+
+bool policy_rule_known(const char *rule)
+{
+    if (!rule || !rule[0])
+        return false;
+    if (sql_rule(rule))
+        return true;
+    for (size_t i = 0; i < K_COUNT; i++) {
+        if (strcmp(op_kinds[i].rule, rule) == 0)
+            return true;
+    }
+    for (size_t i = 0; i < sizeof(file_rules) / sizeof(file_rules[0]); i++) {
+        if (strcmp(file_rules[i], rule) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void finding_clear(policy_finding *f)
+{
+    free(f->statement);
+    free(f->message);
+    free(f->suppression);
+}
+
+void policy_findings_apply(policy_findings *f, const policy_rule_setting *settings, size_t n)
+{
+    size_t kept = 0;
+
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->count; i++) {
+        policy_finding *it = &f->items[i];
+        policy_rule_level level = policy_rule_level_of(settings, n, it->rule);
+        const policy_sql_rule *sr;
+
+        if (level == POLICY_RULE_DEFAULT) {
+            /* A hygiene rule reports only when a policy names a severity for it. */
+            sr = sql_rule(it->rule);
+            if (sr && sr->off_by_default)
+                level = POLICY_RULE_OFF;
+        }
+        if (level == POLICY_RULE_OFF) {
+            finding_clear(it);
+            continue;
+        }
+        if (level == POLICY_RULE_INFO)
+            it->severity = POLICY_SEVERITY_INFO;
+        else if (level == POLICY_RULE_WARNING)
+            it->severity = POLICY_SEVERITY_WARNING;
+        else if (level == POLICY_RULE_DANGER)
+            it->severity = POLICY_SEVERITY_DANGER;
+        if (kept != i)
+            f->items[kept] = *it;
+        kept++;
+    }
+    f->count = kept;
+    if (kept == 0) {
+        free(f->items);
+        f->items = NULL;
+    }
+}
+
+/* ---- transactions ------------------------------------------------------------------------ */
+
+#define CONCURRENT_RULE "ban-concurrent-index-creation-in-transaction"
+
+/* The next line of text (len bytes) from *pos: its start and length; false at the end. */
+static bool next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *ll)
+{
+    const char *nl;
+    size_t end;
+
+    if (*pos >= len)
+        return false;
+    nl = memchr(text + *pos, '\n', len - *pos);
+    end = nl ? (size_t)(nl - text) : len;
+    *line = text + *pos;
+    *ll = end - *pos;
+    if (*ll > 0 && (*line)[*ll - 1] == '\r')
+        (*ll)--;
+    *pos = end + 1;
+    return true;
+}
+
+static size_t skip_blanks(const char *s, size_t i, size_t len)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    return i;
+}
+
+/* True for a SQL comment line "-- WORD ..." (blanks optional after "--", WORD in any case);
+ * *rest receives the offset after WORD and its blanks. */
+static bool sql_directive(const char *line, size_t ll, const char *word, size_t *rest)
+{
+    size_t i = skip_blanks(line, 0, ll), wl = strlen(word);
+
+    if (i + 2 > ll || line[i] != '-' || line[i + 1] != '-')
+        return false;
+    i = skip_blanks(line, i + 2, ll);
+    if (i + wl > ll || strncasecmp(line + i, word, wl) != 0)
+        return false;
+    *rest = skip_blanks(line, i + wl, ll);
+    return true;
+}
+
+/* True when line (ll bytes) holds "-- WORD VALUE..." (VALUE at the start of the rest). */
+static bool sql_directive_is(const char *line, size_t ll, const char *word, const char *value)
+{
+    size_t rest, vl = strlen(value);
+
+    return sql_directive(line, ll, word, &rest) && ll - rest >= vl &&
+           strncasecmp(line + rest, value, vl) == 0;
+}
+
+/* Whether a setting (see setting_pat) appears in the NUL-terminated line. */
+static bool setting_found(const char *line, const setting_pat *s)
+{
+    size_t kl = strlen(s->key);
+
+    for (const char *p = line; (p = find_word(p, s->key, false)) != NULL; p += kl) {
+        const char *v = p + kl;
+        size_t vl;
+
+        if (!s->value)
+            return true;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (v[0] == '=' && v[1] == '>')
+            v += 2;
+        else if (*v == '=' || *v == ':')
+            v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v == '"' || *v == '\'')
+            v++;
+        vl = strlen(s->value);
+        if (strncasecmp(v, s->value, vl) == 0 && !ident_char(v[vl]))
+            return true;
+    }
+    return false;
+}
+
+static bool settings_found(const char *line, const setting_pat *pats)
+{
+    for (size_t i = 0; i < SETTINGS_MAX && pats[i].key; i++) {
+        if (setting_found(line, &pats[i]))
+            return true;
+    }
+    return false;
+}
+
+/* True when a comment-free line of code asks for an index built, dropped or reindexed, or a
+ * partition detached, CONCURRENTLY: the framework's own option, or raw SQL. Raw SQL needs
+ * "index" or "detach" on the same line, because REFRESH MATERIALIZED VIEW CONCURRENTLY may
+ * run in a transaction; a "concurrently:" or "concurrently =" option is not SQL. */
+static bool asks_concurrently(const txinfo *tx, const char *clean)
+{
+    size_t len = strlen(clean);
+
+    if (settings_found(clean, tx->concurrent))
+        return true;
+    if (!contains_ci(clean, len, "index") && !contains_ci(clean, len, "detach"))
+        return false;
+    for (const char *p = clean; (p = find_word(p, "concurrently", true)) != NULL;) {
+        const char *after = p + strlen("concurrently");
+
+        p = after;
+        while (*after == ' ' || *after == '\t')
+            after++;
+        if (*after != ':' && *after != '=')
+            return true;
+    }
+    return false;
+}
+
+/* Whether Flyway's script configuration "<path>.conf", when the diff holds it, says
+ * executeInTransaction=false. Without it in the diff, Flyway's default (a transaction) is
+ * assumed. */
+static bool flyway_conf_no_tx(const policy_diff *diff, const char *path)
+{
+    static const setting_pat pat = {"executeInTransaction", "false"};
+    size_t pl = strlen(path);
+
+    for (size_t i = 0; i < diff->n_files; i++) {
+        const policy_diff_file *df = &diff->files[i];
+        const char *line;
+        size_t pos = 0, ll;
+
+        if (strncmp(df->path, path, pl) != 0 || strcmp(df->path + pl, ".conf") != 0)
+            continue;
+        if (df->kind != POLICY_CONTENT_TEXT || !df->content)
+            return false;
+        while (next_line(df->content, df->content_len, &pos, &line, &ll)) {
+            char buf[256];
+            size_t s = skip_blanks(line, 0, ll);
+
+            if (s >= ll || line[s] == '#' || line[s] == '!' || ll - s >= sizeof(buf))
+                continue;
+            memcpy(buf, line + s, ll - s);
+            buf[ll - s] = '\0';
+            if (strncmp(buf, "executeInTransaction", strlen("executeInTransaction")) == 0 &&
+                setting_found(buf, &pat))
+                return true;
+        }
+        return false;
+    }
+    return false;
+}
+
+/* Whether the tool runs a whole SQL file (not one of Liquibase's changesets) in a
+ * transaction, given the file's own opt-out. */
+static bool sql_file_in_tx(const framework *fw, const policy_diff *diff, const policy_diff_file *df)
+{
+    const char *line;
+    size_t pos = 0, ll, rest;
+
+    if (!fw->tx || !fw->tx->sql)
+        return false;
+    switch (fw->tx->sql_out) {
+    case SQL_OPT_FLYWAY:
+        return !flyway_conf_no_tx(diff, df->path);
+    case SQL_OPT_GOOSE:
+    case SQL_OPT_DBMATE:
+    case SQL_OPT_ATLAS:
+        while (next_line(df->content, df->content_len, &pos, &line, &ll)) {
+            if (fw->tx->sql_out == SQL_OPT_GOOSE && sql_directive(line, ll, "+goose", &rest) &&
+                ll - rest >= 2 && strncasecmp(line + rest, "no", 2) == 0) {
+                size_t t = skip_blanks(line, rest + 2, ll);
+
+                if (t > rest + 2 && ll - t >= 11 && strncasecmp(line + t, "transaction", 11) == 0)
+                    return false;
+            }
+            if (fw->tx->sql_out == SQL_OPT_DBMATE && sql_directive(line, ll, "migrate:up", &rest))
+                return !contains_ci(line + rest, ll - rest, "transaction:false");
+            if (fw->tx->sql_out == SQL_OPT_ATLAS &&
+                sql_directive_is(line, ll, "atlas:txmode", "none"))
+                return false;
+        }
+        return true;
+    default:
+        return true;
+    }
+}
+
+/* True when a code migration says, outside comments and in either direction, that its tool
+ * must not wrap it in a transaction (Knex's config often follows exports.down). */
+static bool code_opts_out(const txinfo *tx, style st, const char *text, size_t len, char *clean)
+{
+    scanner sc = {st, false, false};
+    size_t pos = 0;
+
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len, ll = end - pos;
+
+        strip_comments(&sc, text + pos, ll > SCAN_LINE_MAX ? SCAN_LINE_MAX : ll, clean);
+        if (settings_found(clean, tx->code_out))
+            return true;
+        pos = end + 1;
+    }
+    return false;
+}
+
+static int scan_code(const framework *fw, const char *path, const char *text, size_t len,
+                     policy_findings *out)
+{
+    scanner sc = {style_of(extension(path)), false, false};
+    char *clean = malloc(SCAN_LINE_MAX + 1);
+    size_t pos = 0;
+    int line = 0, rc = 0;
+    bool in_tx;
+
+    if (!clean)
+        return CORE_ENOMEM;
+    in_tx = fw->tx && fw->tx->code && !code_opts_out(fw->tx, sc.st, text, len, clean);
+    while (pos < len && rc == 0) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len, ll = end - pos;
+        const op *hit;
+
+        line++;
+        /* Only the start of a very long line is looked at. */
+        strip_comments(&sc, text + pos, ll > SCAN_LINE_MAX ? SCAN_LINE_MAX : ll, clean);
+        if (!in_down_section(&sc, clean)) {
+            hit = match_ops(fw->ops, clean, false);
+            if (!hit)
+                hit = match_ops(raw_sql, clean, true);
+            if (hit) {
+                char msg[MESSAGE_MAX];
+
+                snprintf(msg, sizeof(msg), "%s %s", hit->token, op_kinds[hit->kind].what);
+                rc = policy_findings_push(out, op_kinds[hit->kind].rule, POLICY_SEVERITY_WARNING,
+                                          line, text + pos, ll, msg, op_kinds[hit->kind].safer,
+                                          "ACCESS EXCLUSIVE", op_kinds[hit->kind].rewrites, false);
+            }
+            if (rc == 0 && in_tx && asks_concurrently(fw->tx, clean)) {
+                char msg[MESSAGE_MAX];
+
+                snprintf(msg, sizeof(msg),
+                         "%s runs this migration inside a transaction, where CONCURRENTLY is "
+                         "refused: the migration fails at deploy time",
+                         fw->name);
+                rc = policy_findings_push(out, CONCURRENT_RULE, POLICY_SEVERITY_DANGER, line,
+                                          text + pos, ll, msg, fw->tx->safer,
+                                          "SHARE UPDATE EXCLUSIVE", false, false);
+            }
+        }
+        pos = end + 1;
+    }
+    free(clean);
+    return rc;
+}
+
+/* ---- suppressions ------------------------------------------------------------------------ */
+
+#define IGNORE_WORD "zoneci:ignore"
+#define IGNORE_RULES_MAX 16
+#define RULE_ID_MAX 96
+
+/* Moves findings into order of line, keeping the order of equal lines (at most
+ * POLICY_FINDINGS_MAX of them: insertion sort is enough). */
+static void sort_by_line(policy_findings *f)
+{
+    for (size_t i = 1; i < f->count; i++) {
+        policy_finding it = f->items[i];
+        size_t k = i;
+
+        while (k > 0 && f->items[k - 1].line > it.line) {
+            f->items[k] = f->items[k - 1];
+            k--;
+        }
+        f->items[k] = it;
+    }
+}
+
+/* Where "zoneci:ignore" starts in a comment of line (ll bytes), or -1: after "--" in SQL,
+ * after "#", "//" or "<!--" in code. */
+static long ignore_at(bool sql, const char *line, size_t ll)
+{
+    size_t wl = strlen(IGNORE_WORD);
+
+    for (size_t i = 0; i + wl <= ll; i++) {
+        bool opened = false;
+
+        if (memcmp(line + i, IGNORE_WORD, wl) != 0)
+            continue;
+        if (i + wl < ll && line[i + wl] != ' ' && line[i + wl] != '\t')
+            continue;
+        for (size_t k = 0; k < i && !opened; k++) {
+            if (sql)
+                opened = line[k] == '-' && line[k + 1] == '-';
+            else
+                opened = line[k] == '#' || (line[k] == '/' && line[k + 1] == '/') ||
+                         (k + 4 <= i && memcmp(line + k, "<!--", 4) == 0);
+        }
+        return opened ? (long)i : -1;
+    }
+    return -1;
+}
+
+/* Applies one line's zoneci:ignore comment to the first n findings of f (those of the line
+ * and of the next one), and appends findings for a comment without a reason or naming an
+ * unknown rule. *added is set when it appends. */
+static int suppress_line(bool sql, const char *line, size_t ll, int lineno, policy_findings *f,
+                         size_t n, bool *added)
+{
+    struct {
+        const char *s;
+        size_t len;
+    } rules[IGNORE_RULES_MAX];
+    size_t n_rules = 0, i, reason_len;
+    const char *reason;
+    long at = ignore_at(sql, line, ll);
+    char msg[MESSAGE_MAX];
+    int rc = 0;
+
+    if (at < 0)
+        return 0;
+    i = skip_blanks(line, (size_t)at + strlen(IGNORE_WORD), ll);
+    /* RULE[,RULE...], blanks allowed after a comma. */
+    while (i < ll && line[i] != ' ' && line[i] != '\t') {
+        size_t start = i;
+
+        while (i < ll && line[i] != ',' && line[i] != ' ' && line[i] != '\t')
+            i++;
+        if (i > start && n_rules < IGNORE_RULES_MAX) {
+            rules[n_rules].s = line + start;
+            rules[n_rules++].len = i - start;
+        }
+        if (i < ll && line[i] == ',')
+            i = skip_blanks(line, i + 1, ll);
+    }
+    i = skip_blanks(line, i, ll);
+    reason = line + i;
+    reason_len = ll - i;
+    if (!sql && reason_len >= 3 && memcmp(reason + reason_len - 3, "-->", 3) == 0)
+        reason_len -= 3; /* the end of an XML comment is no part of the reason */
+    while (reason_len > 0 && (reason[reason_len - 1] == ' ' || reason[reason_len - 1] == '\t'))
+        reason_len--;
+    for (size_t r = 0; r < n_rules && rc == 0; r++) {
+        char id[RULE_ID_MAX];
+        bool known = rules[r].len < sizeof(id);
+
+        if (known) {
+            memcpy(id, rules[r].s, rules[r].len);
+            id[rules[r].len] = '\0';
+            known = policy_rule_known(id);
+        }
+        if (!known) {
+            snprintf(msg, sizeof(msg),
+                     "zoneci:ignore names \"%.*s\", which is no rule of zoneci: it suppresses "
+                     "nothing",
+                     (int)(rules[r].len > 80 ? 80 : rules[r].len), rules[r].s);
+            rc = policy_findings_push(
+                f, "unknown-rule-in-suppression", POLICY_SEVERITY_WARNING, lineno, line, ll, msg,
+                "name the rule as the finding's \"rule\" shows it", NULL, false, false);
+            *added = true;
+            continue;
+        }
+        for (size_t k = 0; k < n && reason_len > 0; k++) {
+            policy_finding *it = &f->items[k];
+
+            if (it->suppressed || (it->line != lineno && it->line != lineno + 1) ||
+                strcmp(it->rule, id) != 0)
+                continue;
+            it->suppression = collapse(reason, reason_len, POLICY_STATEMENT_MAX);
+            if (!it->suppression)
+                return CORE_ENOMEM;
+            it->suppressed = true;
+        }
+    }
+    if (rc == 0 && reason_len == 0) {
+        /* A reason is what a reviewer reads later: without one the comment does not count. */
+        rc = policy_findings_push(f, "suppression-without-reason", POLICY_SEVERITY_WARNING, lineno,
+                                  line, ll, "zoneci:ignore without a reason suppresses nothing",
+                                  "say why after the rule ids: zoneci:ignore RULE reason", NULL,
+                                  false, false);
+        *added = true;
+    }
+    return rc;
+}
+
+/* Applies the zoneci:ignore comments of text (len bytes) to the findings already in f. */
+static int apply_suppressions(bool sql, const char *text, size_t len, policy_findings *f)
+{
+    size_t pos = 0, ll, n = f->count;
+    const char *line;
+    int lineno = 0, rc = 0;
+    bool added = false;
+
+    while (rc == 0 && next_line(text, len, &pos, &line, &ll))
+        rc = suppress_line(sql, line, ll, ++lineno, f, n, &added);
+    if (added)
+        sort_by_line(f);
+    return rc;
 }
 
 /* ---- inspecting a diff ------------------------------------------------------------------- */
@@ -773,10 +1373,111 @@ static int file_finding(policy_findings *f, const char *rule, policy_severity se
     return policy_findings_push(f, rule, sev, 0, NULL, 0, message, NULL, NULL, false, false);
 }
 
-static int grade(const framework *fw, bool edits_ok, const policy_diff_file *df,
-                 policy_migration *m, core_error *err)
+/* Appends src's findings to dst (up to the cap) and leaves src empty. */
+static int findings_take(policy_findings *dst, policy_findings *src)
+{
+    int rc = 0;
+
+    dst->n_omitted += src->n_omitted;
+    for (size_t i = 0; i < src->count; i++) {
+        policy_finding *items;
+
+        if (rc < 0 || dst->count >= POLICY_FINDINGS_MAX) {
+            dst->n_omitted += rc < 0 ? 0 : 1;
+            finding_clear(&src->items[i]);
+            continue;
+        }
+        items = realloc(dst->items, (dst->count + 1) * sizeof(*items));
+        if (!items) {
+            rc = CORE_ENOMEM;
+            finding_clear(&src->items[i]);
+            continue;
+        }
+        dst->items = items;
+        items[dst->count++] = src->items[i];
+    }
+    free(src->items);
+    memset(src, 0, sizeof(*src));
+    return rc;
+}
+
+/* Liquibase runs each changeset of a formatted SQL file in a transaction of its own unless
+ * its "--changeset" line says runInTransaction:false. A file whose changesets agree is
+ * checked once; one that mixes both is checked once per kind with the changesets of the
+ * other kind blanked out (newlines kept, so lines stay right), and the findings merged in
+ * line order. */
+static int grade_liquibase(const char *text, size_t len, policy_sql_options *so,
+                           policy_findings *out, core_error *err)
+{
+    const char *line;
+    size_t pos = 0, ll, rest;
+    bool has_tx = false, has_no_tx = false, cur = true;
+    char *buf;
+    int rc = 0;
+
+    while (next_line(text, len, &pos, &line, &ll)) {
+        if (sql_directive(line, ll, "changeset", &rest)) {
+            cur = !contains_ci(line + rest, ll - rest, "runInTransaction:false");
+            has_tx = has_tx || cur;
+            has_no_tx = has_no_tx || !cur;
+        }
+    }
+    if (!has_tx || !has_no_tx) {
+        so->implicit_tx = !has_no_tx;
+        return policy_sql_check_with(text, len, so, out, err);
+    }
+    buf = malloc(len + 1);
+    if (!buf)
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        policy_findings part = {0};
+
+        memcpy(buf, text, len);
+        buf[len] = '\0';
+        pos = 0;
+        cur = true;
+        while (next_line(text, len, &pos, &line, &ll)) {
+            if (sql_directive(line, ll, "changeset", &rest))
+                cur = !contains_ci(line + rest, ll - rest, "runInTransaction:false");
+            if (cur != (pass == 0)) {
+                for (size_t k = (size_t)(line - text); k < (size_t)(line - text) + ll; k++)
+                    buf[k] = buf[k] == '\r' ? '\r' : ' ';
+            }
+        }
+        so->implicit_tx = pass == 0;
+        rc = policy_sql_check_with(buf, len, so, &part, err);
+        if (rc == 0 && findings_take(out, &part) < 0)
+            rc = core_error_set(err, CORE_ENOMEM, "out of memory");
+        policy_findings_free(&part);
+    }
+    free(buf);
+    if (rc == 0)
+        sort_by_line(out);
+    return rc;
+}
+
+static int grade_sql(const framework *fw, const policy_diff *diff, const policy_diff_file *df,
+                     size_t len, const policy_inspect_options *opts, policy_findings *out,
+                     core_error *err)
+{
+    policy_sql_options so = {0};
+
+    so.pg_version = opts->pg_version;
+    so.rules = opts->rules;
+    so.n_rules = opts->n_rules;
+    if (fw->tx && fw->tx->sql && fw->tx->sql_out == SQL_OPT_LIQUIBASE)
+        return grade_liquibase(df->content, len, &so, out, err);
+    so.implicit_tx = sql_file_in_tx(fw, diff, df);
+    so.tx_autodetect = so.implicit_tx && fw->tx->autodetect;
+    return policy_sql_check_with(df->content, len, &so, out, err);
+}
+
+static int grade_file(const framework *fw, bool edits_ok, const policy_diff *diff,
+                      const policy_diff_file *df, const policy_inspect_options *opts,
+                      policy_migration *m, core_error *err)
 {
     char msg[MESSAGE_MAX];
+    size_t len;
     int rc = 0;
 
     if (df->kind != POLICY_CONTENT_TEXT || !df->content) {
@@ -795,30 +1496,59 @@ static int grade(const framework *fw, bool edits_ok, const policy_diff_file *df,
             return core_error_set(err, rc, "out of memory");
     }
     if (strcasecmp(extension(df->path), "sql") == 0) {
-        rc = policy_sql_check(df->content, sql_up_length(df->content, df->content_len),
-                              &m->findings, err);
+        len = sql_up_length(df->content, df->content_len);
+        rc = grade_sql(fw, diff, df, len, opts, &m->findings, err);
         if (rc == CORE_ETOOBIG) {
             rc = file_finding(&m->findings, "unchecked-migration", POLICY_SEVERITY_DANGER,
                               "migration not checked: it is over the size cap");
-            if (rc < 0)
-                return core_error_set(err, rc, "out of memory");
+            return rc < 0 ? core_error_set(err, rc, "out of memory") : 0;
         }
-        return rc;
+        if (rc < 0)
+            return rc;
+        rc = apply_suppressions(true, df->content, len, &m->findings);
+    } else {
+        rc = scan_code(fw, df->path, df->content, df->content_len, &m->findings);
+        if (rc == 0)
+            rc = apply_suppressions(false, df->content, df->content_len, &m->findings);
     }
-    rc = scan_code(fw, df->path, df->content, df->content_len, &m->findings);
     return rc < 0 ? core_error_set(err, rc, "out of memory") : 0;
+}
+
+static int grade(const framework *fw, bool edits_ok, const policy_diff *diff,
+                 const policy_diff_file *df, const policy_inspect_options *opts,
+                 policy_migration *m, core_error *err)
+{
+    int rc = grade_file(fw, edits_ok, diff, df, opts, m, err);
+
+    if (rc == 0)
+        policy_findings_apply(&m->findings, opts->rules, opts->n_rules);
+    return rc;
 }
 
 int policy_migrations_inspect(const policy_diff *diff, char *const *paths, size_t n_paths,
                               policy_report **out, core_error *err)
 {
+    policy_inspect_options opts = {0};
+
+    opts.paths = paths;
+    opts.n_paths = n_paths;
+    return policy_migrations_inspect_with(diff, &opts, out, err);
+}
+
+int policy_migrations_inspect_with(const policy_diff *diff, const policy_inspect_options *opts,
+                                   policy_report **out, core_error *err)
+{
+    static const policy_inspect_options defaults = {0};
     policy_report *r = NULL;
     matcher m;
     int rc;
 
-    CORE_ASSERT(diff && out && (paths || n_paths == 0));
+    if (!opts)
+        opts = &defaults;
+    CORE_ASSERT(diff && out && (opts->paths || opts->n_paths == 0) &&
+                (opts->rules || opts->n_rules == 0));
     *out = NULL;
-    rc = matcher_init(&m, paths, n_paths, err);
+    rc = matcher_init(&m, opts->paths, opts->n_paths, err);
     if (rc < 0)
         return rc;
     r = calloc(1, sizeof(*r));
@@ -860,7 +1590,7 @@ int policy_migrations_inspect(const policy_diff *diff, char *const *paths, size_
         mig->change = df->change;
         mig->down = down;
         if (!down)
-            rc = grade(fw, edits_ok, df, mig, err);
+            rc = grade(fw, edits_ok, diff, df, opts, mig, err);
         if (rc < 0)
             core_error_wrap(err, "%s", df->path);
     }
