@@ -1612,7 +1612,7 @@ policy_risk policy_report_risk(const policy_report *report)
         const policy_findings *f = &report->migrations[i].findings;
 
         for (size_t k = 0; k < f->count; k++) {
-            if (f->items[k].severity == POLICY_SEVERITY_DANGER)
+            if (f->items[k].severity == POLICY_SEVERITY_DANGER && !f->items[k].suppressed)
                 return POLICY_RISK_HIGH;
         }
     }
@@ -1656,13 +1656,28 @@ static const char *change_name(policy_change c)
                                          : "added";
 }
 
+/* Findings of severity s that are not suppressed. */
 static int count_severity(const policy_report *r, policy_severity s)
 {
     int n = 0;
 
     for (size_t i = 0; i < r->n_migrations; i++) {
+        for (size_t k = 0; k < r->migrations[i].findings.count; k++) {
+            const policy_finding *f = &r->migrations[i].findings.items[k];
+
+            n += f->severity == s && !f->suppressed;
+        }
+    }
+    return n;
+}
+
+static int count_suppressed(const policy_report *r)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < r->n_migrations; i++) {
         for (size_t k = 0; k < r->migrations[i].findings.count; k++)
-            n += r->migrations[i].findings.items[k].severity == s;
+            n += r->migrations[i].findings.items[k].suppressed;
     }
     return n;
 }
@@ -1685,9 +1700,13 @@ static int finding_json(core_buf *b, const policy_finding *f, const char *path)
     rc = rc ? rc : core_buf_puts(b, ",\"lock\":");
     rc = rc ? rc : json_str(b, f->lock);
     rc = rc ? rc
-            : core_buf_printf(b, ",\"rewrites\":%s,\"scans\":%s}", f->rewrites ? "true" : "false",
+            : core_buf_printf(b, ",\"rewrites\":%s,\"scans\":%s", f->rewrites ? "true" : "false",
                               f->scans ? "true" : "false");
-    return rc;
+    if (rc == 0 && f->suppressed) {
+        rc = core_buf_puts(b, ",\"suppressed\":true,\"suppression\":");
+        rc = rc ? rc : json_str(b, f->suppression ? f->suppression : "");
+    }
+    return rc ? rc : core_buf_puts(b, "}");
 }
 
 int policy_report_json(const policy_report *report, core_buf *out)
@@ -1718,10 +1737,16 @@ int policy_report_json(const policy_report *report, core_buf *out)
     if (rc == 0)
         rc = core_buf_printf(out,
                              "],\"summary\":{\"migrations\":%zu,\"danger\":%d,\"warning\":%d,"
-                             "\"info\":%d},\"risk\":\"%s\"}",
+                             "\"info\":%d",
                              report->n_migrations, count_severity(report, POLICY_SEVERITY_DANGER),
                              count_severity(report, POLICY_SEVERITY_WARNING),
-                             count_severity(report, POLICY_SEVERITY_INFO),
+                             count_severity(report, POLICY_SEVERITY_INFO));
+    /* The severities count what is not suppressed; the rest is counted apart, and only when
+     * there is any, so that a report without suppressions keeps its shape. */
+    if (rc == 0 && count_suppressed(report) > 0)
+        rc = core_buf_printf(out, ",\"suppressed\":%d", count_suppressed(report));
+    if (rc == 0)
+        rc = core_buf_printf(out, "},\"risk\":\"%s\"}",
                              policy_risk_name(policy_report_risk(report)));
     return rc < 0 ? CORE_ENOMEM : 0;
 }
@@ -1762,7 +1787,7 @@ static policy_severity migration_max(const policy_migration *m)
     policy_severity s = POLICY_SEVERITY_INFO;
 
     for (size_t k = 0; k < m->findings.count; k++) {
-        if (m->findings.items[k].severity > s)
+        if (m->findings.items[k].severity > s && !m->findings.items[k].suppressed)
             s = m->findings.items[k].severity;
     }
     return s;
@@ -1787,6 +1812,9 @@ static int cmp_finding(const void *a, const void *b)
     const policy_finding *fa = *(const policy_finding *const *)a;
     const policy_finding *fb = *(const policy_finding *const *)b;
 
+    /* Suppressed findings come last: they are shown so that the reason can be read. */
+    if (fa->suppressed != fb->suppressed)
+        return fa->suppressed ? 1 : -1;
     if (fa->severity != fb->severity)
         return (int)fb->severity - (int)fa->severity;
     if (fa->line != fb->line)
@@ -1796,7 +1824,14 @@ static int cmp_finding(const void *a, const void *b)
 
 static int md_finding(core_buf *b, const policy_finding *f)
 {
-    int rc = core_buf_printf(b, "  - **%s** `%s`", policy_severity_name(f->severity), f->rule);
+    int rc = core_buf_puts(b, "  - ");
+
+    if (rc == 0 && f->suppressed) {
+        rc = core_buf_puts(b, "suppressed (");
+        rc = rc ? rc : md_code(b, f->suppression ? f->suppression : "", MD_STATEMENT_MAX);
+        rc = rc ? rc : core_buf_puts(b, "): ");
+    }
+    rc = rc ? rc : core_buf_printf(b, "**%s** `%s`", policy_severity_name(f->severity), f->rule);
 
     if (rc == 0 && f->line > 0)
         rc = core_buf_printf(b, " line %d", f->line);
@@ -1861,11 +1896,14 @@ int policy_report_markdown(const policy_report *report, size_t max_bytes, core_b
         if (report->migrations[i].findings.count > most)
             most = report->migrations[i].findings.count;
     }
-    rc = core_buf_printf(out, "%zu migration%s: %d danger, %d warning, %d info\n\n",
+    rc = core_buf_printf(out, "%zu migration%s: %d danger, %d warning, %d info",
                          report->n_migrations, report->n_migrations == 1 ? "" : "s",
                          count_severity(report, POLICY_SEVERITY_DANGER),
                          count_severity(report, POLICY_SEVERITY_WARNING),
                          count_severity(report, POLICY_SEVERITY_INFO));
+    if (rc == 0 && count_suppressed(report) > 0)
+        rc = core_buf_printf(out, ", %d suppressed", count_suppressed(report));
+    rc = rc ? rc : core_buf_puts(out, "\n\n");
     order = malloc(report->n_migrations * sizeof(*order));
     forder = malloc(most * sizeof(*forder));
     if (rc < 0 || !order || !forder) {
