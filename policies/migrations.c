@@ -351,7 +351,8 @@ typedef enum sql_opt_out {
 } sql_opt_out;
 
 /* A setting in code: key as a whole word (case-sensitive), then blanks, "=", ":", "=>" or
- * nothing, blanks, an optional quote and value (any case). value NULL: the key alone. */
+ * nothing, blanks, an optional quote and value (any case; a value that ends in a letter ends
+ * a word). value NULL: the key alone. */
 typedef struct setting_pat {
     const char *key;
     const char *value;
@@ -416,7 +417,8 @@ static const txinfo tx_alembic = {
 static const txinfo tx_django = {
     .code = true,
     .code_out = {{"atomic", "False"}},
-    .concurrent = {{"AddIndexConcurrently", NULL}, {"RemoveIndexConcurrently", NULL}},
+    /* Called, not imported. */
+    .concurrent = {{"AddIndexConcurrently", "("}, {"RemoveIndexConcurrently", "("}},
     .safer = "set atomic = False on the Migration class (and keep the concurrent step alone in "
              "it)",
 };
@@ -1027,7 +1029,8 @@ static bool setting_found(const char *line, const setting_pat *s)
         if (*v == '"' || *v == '\'')
             v++;
         vl = strlen(s->value);
-        if (strncasecmp(v, s->value, vl) == 0 && !ident_char(v[vl]))
+        if (strncasecmp(v, s->value, vl) == 0 &&
+            (!ident_char(s->value[vl - 1]) || !ident_char(v[vl])))
             return true;
     }
     return false;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "policies/inspect.h"
 #include "policies/policies.h"
 #include "tests/support/support.h"
 
@@ -607,6 +608,815 @@ START_TEST(markdown_no_migrations_and_code_spans)
 }
 END_TEST
 
+/* ---- rule settings ----------------------------------------------------------------------- */
+
+START_TEST(rule_levels_and_known_rules)
+{
+    policy_rule_level level = POLICY_RULE_DEFAULT;
+    const policy_rule_setting settings[] = {
+        {"ban-drop-table", POLICY_RULE_OFF},
+        {"orm-rename", POLICY_RULE_INFO},
+        {"ban-drop-table", POLICY_RULE_WARNING},
+    };
+    const policy_sql_rule *rules;
+    size_t n = 0;
+
+    ck_assert(policy_rule_level_parse("off", &level) && level == POLICY_RULE_OFF);
+    ck_assert(policy_rule_level_parse("info", &level) && level == POLICY_RULE_INFO);
+    ck_assert(policy_rule_level_parse("warning", &level) && level == POLICY_RULE_WARNING);
+    ck_assert(policy_rule_level_parse("danger", &level) && level == POLICY_RULE_DANGER);
+    ck_assert(!policy_rule_level_parse("Danger", &level));
+    ck_assert(!policy_rule_level_parse("default", &level));
+    ck_assert(!policy_rule_level_parse("", &level));
+    ck_assert(!policy_rule_level_parse(NULL, &level));
+    ck_assert_int_eq(level, POLICY_RULE_DANGER); /* untouched by a refusal */
+
+    /* The last setting naming a rule wins; unnamed rules keep the default. */
+    ck_assert_int_eq(policy_rule_level_of(settings, 3, "ban-drop-table"), POLICY_RULE_WARNING);
+    ck_assert_int_eq(policy_rule_level_of(settings, 1, "ban-drop-table"), POLICY_RULE_OFF);
+    ck_assert_int_eq(policy_rule_level_of(settings, 3, "orm-rename"), POLICY_RULE_INFO);
+    ck_assert_int_eq(policy_rule_level_of(settings, 3, "ban-truncate"), POLICY_RULE_DEFAULT);
+    ck_assert_int_eq(policy_rule_level_of(NULL, 0, "ban-truncate"), POLICY_RULE_DEFAULT);
+
+    rules = policy_sql_rules(&n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(policy_rule_known(rules[i].id), "%s", rules[i].id);
+    ck_assert(policy_rule_known("orm-drop-table"));
+    ck_assert(policy_rule_known("orm-truncate"));
+    ck_assert(policy_rule_known("changed-migration"));
+    ck_assert(policy_rule_known("unchecked-migration"));
+    ck_assert(policy_rule_known("suppression-without-reason"));
+    ck_assert(policy_rule_known("unknown-rule-in-suppression"));
+    ck_assert(policy_rule_known("ban-concurrent-index-creation-in-transaction"));
+    ck_assert(!policy_rule_known("ban-drop-tabel"));
+    ck_assert(!policy_rule_known("BAN-DROP-TABLE"));
+    ck_assert(!policy_rule_known(""));
+    ck_assert(!policy_rule_known(NULL));
+}
+END_TEST
+
+static policy_report *inspect_with(const policy_diff *d, const policy_rule_setting *rules, size_t n)
+{
+    policy_inspect_options opts = {0};
+    policy_report *r = NULL;
+    core_error err = {0};
+
+    opts.rules = rules;
+    opts.n_rules = n;
+    ck_assert_msg(policy_migrations_inspect_with(d, &opts, &r, &err) == 0, "%s", err.msg);
+    return r;
+}
+
+static const policy_finding *find_rule(const policy_migration *m, const char *rule)
+{
+    for (size_t i = 0; m && i < m->findings.count; i++) {
+        if (strcmp(m->findings.items[i].rule, rule) == 0)
+            return &m->findings.items[i];
+    }
+    return NULL;
+}
+
+START_TEST(rule_settings_turn_off_and_regrade)
+{
+    static const char *const files[] = {
+        "db/migration/V1__drop.sql",
+        "SET lock_timeout = '1s';\nDROP TABLE a;\nTRUNCATE b;\n",
+        "db/migrate/20240101_rename.rb",
+        "def change\n  rename_column :users, :a, :b\nend\n",
+        NULL,
+    };
+    const policy_rule_setting off[] = {{"ban-drop-table", POLICY_RULE_OFF}};
+    const policy_rule_setting lower[] = {
+        {"ban-drop-table", POLICY_RULE_WARNING},
+        {"ban-truncate", POLICY_RULE_OFF},
+        {"orm-rename", POLICY_RULE_DANGER},
+    };
+    const policy_rule_setting last_wins[] = {
+        {"ban-drop-table", POLICY_RULE_OFF},
+        {"ban-drop-table", POLICY_RULE_INFO},
+    };
+    policy_diff *d = diff_of(files);
+    policy_report *r;
+    const policy_migration *sql, *rb;
+
+    /* No settings: both SQL dangers, the Rails warning. */
+    r = inspect_with(d, NULL, 0);
+    sql = find_migration(r, files[0]);
+    rb = find_migration(r, files[2]);
+    ck_assert_int_eq(find_rule(sql, "ban-drop-table")->severity, POLICY_SEVERITY_DANGER);
+    ck_assert_ptr_nonnull(find_rule(sql, "ban-truncate"));
+    ck_assert_int_eq(find_rule(rb, "orm-rename")->severity, POLICY_SEVERITY_WARNING);
+    policy_report_free(r);
+    /* Off: the finding is gone, the others stay in order. */
+    r = inspect_with(d, off, 1);
+    sql = find_migration(r, files[0]);
+    ck_assert_ptr_null(find_rule(sql, "ban-drop-table"));
+    ck_assert_ptr_nonnull(find_rule(sql, "ban-truncate"));
+    ck_assert_int_eq(find_rule(sql, "ban-truncate")->line, 3);
+    policy_report_free(r);
+    /* Severities of their own, for SQL and code rules alike. */
+    r = inspect_with(d, lower, 3);
+    sql = find_migration(r, files[0]);
+    rb = find_migration(r, files[2]);
+    ck_assert_int_eq(find_rule(sql, "ban-drop-table")->severity, POLICY_SEVERITY_WARNING);
+    ck_assert_ptr_null(find_rule(sql, "ban-truncate"));
+    ck_assert_int_eq(find_rule(rb, "orm-rename")->severity, POLICY_SEVERITY_DANGER);
+    ck_assert_int_eq(policy_report_risk(r), POLICY_RISK_HIGH);
+    policy_report_free(r);
+    /* The last setting naming a rule wins. */
+    r = inspect_with(d, last_wins, 2);
+    ck_assert_int_eq(find_rule(find_migration(r, files[0]), "ban-drop-table")->severity,
+                     POLICY_SEVERITY_INFO);
+    policy_report_free(r);
+    policy_diff_free(d);
+}
+END_TEST
+
+START_TEST(rule_settings_apply_to_file_rules)
+{
+    const policy_rule_setting settings[] = {{"changed-migration", POLICY_RULE_OFF}};
+    policy_diff *d = NULL;
+    policy_report *r;
+
+    ck_assert_int_eq(policy_diff_new(&d, NULL), 0);
+    ck_assert_int_eq(policy_diff_add(d, "db/migration/V1__init.sql", NULL, POLICY_CHANGE_MODIFIED,
+                                     POLICY_CONTENT_TEXT, "SELECT 1;", 9, NULL),
+                     0);
+    r = inspect_with(d, NULL, 0);
+    ck_assert_ptr_nonnull(find_rule(&r->migrations[0], "changed-migration"));
+    policy_report_free(r);
+    r = inspect_with(d, settings, 1);
+    ck_assert_uint_eq(r->migrations[0].findings.count, 0);
+    ck_assert_int_eq(policy_report_risk(r), POLICY_RISK_LOW);
+    policy_report_free(r);
+    policy_diff_free(d);
+}
+END_TEST
+
+/* policy_findings_apply on findings made by hand: every off_by_default rule of the table is
+ * dropped unless a setting gives it a severity. (With a rule table that has no such rule,
+ * only the ordinary rule is checked.) */
+START_TEST(off_by_default_rules_need_a_setting)
+{
+    size_t n = 0;
+    const policy_sql_rule *rules = policy_sql_rules(&n);
+
+    for (size_t i = 0; i < n; i++) {
+        const policy_rule_setting on[] = {{(char *)rules[i].id, POLICY_RULE_WARNING}};
+        const policy_rule_setting off[] = {{(char *)rules[i].id, POLICY_RULE_OFF}};
+        policy_findings f = {0};
+
+        if (strcmp(rules[i].id, "ban-drop-table") == 0 || strcmp(rules[i].id, "ban-truncate") == 0)
+            continue; /* the neighbours below */
+        for (int pass = 0; pass < 3; pass++) {
+            ck_assert_int_eq(policy_findings_push(&f, "ban-drop-table", POLICY_SEVERITY_DANGER, 1,
+                                                  "DROP TABLE a", 12, "m", NULL, NULL, false,
+                                                  false),
+                             0);
+            ck_assert_int_eq(policy_findings_push(&f, rules[i].id, rules[i].severity, 2, "x", 1,
+                                                  "m", NULL, NULL, false, false),
+                             0);
+            ck_assert_int_eq(policy_findings_push(&f, "ban-truncate", POLICY_SEVERITY_DANGER, 3,
+                                                  "TRUNCATE b", 10, "m", NULL, NULL, false, false),
+                             0);
+            if (pass == 0)
+                policy_findings_apply(&f, NULL, 0);
+            else
+                policy_findings_apply(&f, pass == 1 ? on : off, 1);
+            if ((pass == 0 && rules[i].off_by_default) || pass == 2) {
+                ck_assert_msg(f.count == 2, "%s pass %d: %zu", rules[i].id, pass, f.count);
+                ck_assert_int_eq(f.items[1].line, 3);
+            } else {
+                ck_assert_msg(f.count == 3, "%s pass %d: %zu", rules[i].id, pass, f.count);
+                ck_assert_str_eq(f.items[1].rule, rules[i].id);
+                ck_assert_int_eq(f.items[1].severity,
+                                 pass == 1 ? POLICY_SEVERITY_WARNING : rules[i].severity);
+                ck_assert_int_eq(f.items[2].line, 3);
+            }
+            ck_assert_int_eq(f.items[0].line, 1);
+            policy_findings_free(&f);
+        }
+    }
+}
+END_TEST
+
+/* ---- transactions of code migrations ----------------------------------------------------- */
+
+typedef struct tx_case {
+    const char *path;
+    const char *framework;
+    const char *in_tx;    /* builds an index CONCURRENTLY inside the tool's transaction ... */
+    int line;             /* ... on this line */
+    const char *no_tx;    /* the same with the framework's opt-out */
+    const char *in_safer; /* the safer way names the opt-out */
+} tx_case;
+
+static const tx_case tx_cases[] = {
+    {"db/migrate/20240101120000_add_index.rb", "Rails",
+     "class AddIndex < ActiveRecord::Migration[7.1]\n"
+     "  def change\n"
+     "    add_index :users, :email, algorithm: :concurrently\n"
+     "  end\n"
+     "end\n",
+     3,
+     "class AddIndex < ActiveRecord::Migration[7.1]\n"
+     "  disable_ddl_transaction!\n"
+     "\n"
+     "  def change\n"
+     "    add_index :users, :email, algorithm: :concurrently\n"
+     "  end\n"
+     "end\n",
+     "disable_ddl_transaction!"},
+    {"db/migrate/20240101120001_raw.rb", "Rails",
+     "class Raw < ActiveRecord::Migration[7.1]\n"
+     "  def up\n"
+     "    execute <<~SQL\n"
+     "      create index concurrently ix on users (email);\n"
+     "    SQL\n"
+     "  end\n"
+     "end\n",
+     4,
+     "class Raw < ActiveRecord::Migration[7.1]\n"
+     "  disable_ddl_transaction!\n"
+     "  def up\n"
+     "    execute <<~SQL\n"
+     "      create index concurrently ix on users (email);\n"
+     "    SQL\n"
+     "  end\n"
+     "end\n",
+     "disable_ddl_transaction!"},
+    {"shop/migrations/0002_index.py", "Django",
+     "from django.contrib.postgres.operations import AddIndexConcurrently\n"
+     "from django.db import migrations, models\n"
+     "\n"
+     "\n"
+     "class Migration(migrations.Migration):\n"
+     "    operations = [\n"
+     "        AddIndexConcurrently(\"user\", models.Index(fields=[\"email\"], name=\"ix\")),\n"
+     "    ]\n",
+     7,
+     "from django.contrib.postgres.operations import AddIndexConcurrently\n"
+     "from django.db import migrations, models\n"
+     "\n"
+     "\n"
+     "class Migration(migrations.Migration):\n"
+     "    atomic = False\n"
+     "    operations = [\n"
+     "        AddIndexConcurrently(\"user\", models.Index(fields=[\"email\"], name=\"ix\")),\n"
+     "    ]\n",
+     "atomic = False"},
+    {"alembic/versions/3f2a_index.py", "Alembic",
+     "from alembic import op\n"
+     "\n"
+     "def upgrade():\n"
+     "    op.create_index(\"ix\", \"users\", [\"email\"], postgresql_concurrently=True)\n"
+     "\n"
+     "def downgrade():\n"
+     "    op.drop_index(\"ix\", postgresql_concurrently=True)\n",
+     4,
+     "from alembic import op\n"
+     "\n"
+     "def upgrade():\n"
+     "    with op.get_context().autocommit_block():\n"
+     "        op.create_index(\"ix\", \"users\", [\"email\"], postgresql_concurrently=True)\n"
+     "\n"
+     "def downgrade():\n"
+     "    op.drop_index(\"ix\", postgresql_concurrently=True)\n",
+     "autocommit_block"},
+    {"migrations/20240101_index.js", "Knex",
+     "exports.up = function (knex) {\n"
+     "  return knex.raw('CREATE INDEX CONCURRENTLY ix ON users (email)');\n"
+     "};\n"
+     "exports.down = function (knex) {\n"
+     "  return knex.raw('DROP INDEX CONCURRENTLY ix');\n"
+     "};\n",
+     2,
+     "exports.up = function (knex) {\n"
+     "  return knex.raw('CREATE INDEX CONCURRENTLY ix ON users (email)');\n"
+     "};\n"
+     "exports.down = function (knex) {\n"
+     "  return knex.raw('DROP INDEX CONCURRENTLY ix');\n"
+     "};\n"
+     "exports.config = { transaction: false };\n",
+     "transaction: false"},
+    {"priv/repo/migrations/20240101120000_index.exs", "Ecto",
+     "defmodule Repo.Migrations.AddIndex do\n"
+     "  use Ecto.Migration\n"
+     "\n"
+     "  def change do\n"
+     "    create index(:users, [:email], concurrently: true)\n"
+     "  end\n"
+     "end\n",
+     5,
+     "defmodule Repo.Migrations.AddIndex do\n"
+     "  use Ecto.Migration\n"
+     "  @disable_ddl_transaction true\n"
+     "  @disable_migration_lock true\n"
+     "\n"
+     "  def change do\n"
+     "    create index(:users, [:email], concurrently: true)\n"
+     "  end\n"
+     "end\n",
+     "@disable_ddl_transaction true"},
+    {"database/migrations/2024_01_01_000000_add_index.php", "Laravel",
+     "<?php\n"
+     "return new class extends Migration\n"
+     "{\n"
+     "    public function up(): void\n"
+     "    {\n"
+     "        DB::statement('CREATE INDEX CONCURRENTLY ix ON users (email)');\n"
+     "    }\n"
+     "};\n",
+     6,
+     "<?php\n"
+     "return new class extends Migration\n"
+     "{\n"
+     "    public $withinTransaction = false;\n"
+     "\n"
+     "    public function up(): void\n"
+     "    {\n"
+     "        DB::statement('CREATE INDEX CONCURRENTLY ix ON users (email)');\n"
+     "    }\n"
+     "};\n",
+     "$withinTransaction = false"},
+    {"src/Data/Migrations/20240101120000_Index.cs", "EF Core",
+     "public partial class Index : Migration\n"
+     "{\n"
+     "    protected override void Up(MigrationBuilder migrationBuilder)\n"
+     "    {\n"
+     "        migrationBuilder.Sql(\"CREATE INDEX CONCURRENTLY ix ON users (email);\");\n"
+     "    }\n"
+     "}\n",
+     5,
+     "public partial class Index : Migration\n"
+     "{\n"
+     "    protected override void Up(MigrationBuilder migrationBuilder)\n"
+     "    {\n"
+     "        migrationBuilder.Sql(\"CREATE INDEX CONCURRENTLY ix ON users (email);\",\n"
+     "                             suppressTransaction: true);\n"
+     "    }\n"
+     "}\n",
+     "suppressTransaction: true"},
+    {"src/migration/1700000000000-Index.ts", "TypeORM",
+     "export class Index1700000000000 implements MigrationInterface {\n"
+     "    public async up(queryRunner: QueryRunner): Promise<void> {\n"
+     "        await queryRunner.query(`CREATE INDEX CONCURRENTLY \"ix\" ON \"users\" "
+     "(\"email\")`);\n"
+     "    }\n"
+     "}\n",
+     3,
+     "export class Index1700000000000 implements MigrationInterface {\n"
+     "    transaction = false;\n"
+     "\n"
+     "    public async up(queryRunner: QueryRunner): Promise<void> {\n"
+     "        await queryRunner.query(`CREATE INDEX CONCURRENTLY \"ix\" ON \"users\" "
+     "(\"email\")`);\n"
+     "    }\n"
+     "}\n",
+     "transaction = false"},
+    {"db/migrations/20240101120000_index.go", "goose",
+     "package migrations\n"
+     "\n"
+     "func init() {\n"
+     "\tgoose.AddMigrationContext(upIndex, downIndex)\n"
+     "}\n"
+     "\n"
+     "func upIndex(ctx context.Context, tx *sql.Tx) error {\n"
+     "\t_, err := tx.ExecContext(ctx, \"CREATE INDEX CONCURRENTLY ix ON users (email)\")\n"
+     "\treturn err\n"
+     "}\n",
+     8,
+     "package migrations\n"
+     "\n"
+     "func init() {\n"
+     "\tgoose.AddMigrationNoTxContext(upIndex, downIndex)\n"
+     "}\n"
+     "\n"
+     "func upIndex(ctx context.Context, db *sql.DB) error {\n"
+     "\t_, err := db.ExecContext(ctx, \"CREATE INDEX CONCURRENTLY ix ON users (email)\")\n"
+     "\treturn err\n"
+     "}\n",
+     "AddMigrationNoTx"},
+    {"db/changelog/db.changelog-3.xml", "Liquibase",
+     "<databaseChangeLog>\n"
+     "  <changeSet id=\"1\" author=\"a\">\n"
+     "    <sql>CREATE INDEX CONCURRENTLY ix ON users (email)</sql>\n"
+     "  </changeSet>\n"
+     "</databaseChangeLog>\n",
+     3,
+     "<databaseChangeLog>\n"
+     "  <changeSet id=\"1\" author=\"a\" runInTransaction=\"false\">\n"
+     "    <sql>CREATE INDEX CONCURRENTLY ix ON users (email)</sql>\n"
+     "  </changeSet>\n"
+     "</databaseChangeLog>\n",
+     "runInTransaction"},
+};
+
+START_TEST(code_concurrently_in_transaction)
+{
+    const tx_case *c = &tx_cases[_i];
+    const char *with[] = {c->path, c->in_tx, NULL}, *without[] = {c->path, c->no_tx, NULL};
+    policy_diff *d = diff_of(with);
+    policy_report *r = inspect(d, NULL, 0);
+    const policy_finding *f;
+
+    ck_assert_uint_eq(r->n_migrations, 1);
+    ck_assert_str_eq(r->migrations[0].framework, c->framework);
+    f = find_rule(&r->migrations[0], "ban-concurrent-index-creation-in-transaction");
+    ck_assert_msg(f != NULL, "%s: no finding", c->path);
+    ck_assert_int_eq(f->severity, POLICY_SEVERITY_DANGER);
+    ck_assert_int_eq(f->line, c->line);
+    ck_assert_str_eq(f->lock, "SHARE UPDATE EXCLUSIVE");
+    ck_assert_msg(strstr(f->message, c->framework) && strstr(f->message, "transaction"), "%s",
+                  f->message);
+    ck_assert_msg(f->safer && strstr(f->safer, c->in_safer), "%s", f->safer);
+    ck_assert(f->statement[0] != '\0');
+    ck_assert_int_eq(policy_report_risk(r), POLICY_RISK_HIGH);
+    policy_report_free(r);
+    policy_diff_free(d);
+
+    d = diff_of(without);
+    r = inspect(d, NULL, 0);
+    ck_assert_str_eq(r->migrations[0].framework, c->framework);
+    ck_assert_msg(!find_rule(&r->migrations[0], "ban-concurrent-index-creation-in-transaction"),
+                  "%s: finding despite the opt-out", c->path);
+    policy_report_free(r);
+    policy_diff_free(d);
+}
+END_TEST
+
+/* No finding where there is no transaction, no index, or no code. */
+START_TEST(code_concurrently_not_in_transaction)
+{
+    static const char *const files[] = {
+        /* Sequelize runs migrations without a transaction. */
+        "migrations/20240101-index.js",
+        "module.exports = {\n"
+        "  up: async (queryInterface) => {\n"
+        "    await queryInterface.sequelize.query('CREATE INDEX CONCURRENTLY ix ON u (e)');\n"
+        "  },\n"
+        "};\n",
+        /* Comments, the down section, and a REFRESH that may run in a transaction. */
+        "db/migrate/20240101120000_refresh.rb",
+        "class Refresh < ActiveRecord::Migration[7.1]\n"
+        "  # add_index :users, :email, algorithm: :concurrently\n"
+        "  def up\n"
+        "    execute \"REFRESH MATERIALIZED VIEW CONCURRENTLY totals\"\n"
+        "  end\n"
+        "\n"
+        "  def down\n"
+        "    remove_index :users, :email, algorithm: :concurrently\n"
+        "  end\n"
+        "end\n",
+        /* An option set to false. */
+        "priv/repo/migrations/20240101120000_plain.exs",
+        "defmodule Repo.Migrations.Plain do\n"
+        "  use Ecto.Migration\n"
+        "  def change do\n"
+        "    create index(:users, [:email], concurrently: false)\n"
+        "  end\n"
+        "end\n",
+        /* An import is no call. */
+        "shop/migrations/0003_noop.py",
+        "from django.contrib.postgres.operations import AddIndexConcurrently\n"
+        "from django.db import migrations\n"
+        "class Migration(migrations.Migration):\n"
+        "    operations = []\n",
+        NULL,
+    };
+    policy_diff *d = diff_of(files);
+    policy_report *r = inspect(d, NULL, 0);
+
+    ck_assert_uint_eq(r->n_migrations, 4);
+    for (size_t i = 0; i < r->n_migrations; i++) {
+        const policy_migration *m = &r->migrations[i];
+
+        for (size_t k = 0; k < m->findings.count; k++)
+            fprintf(stderr, "  %s:%d %s\n", m->path, m->findings.items[k].line,
+                    m->findings.items[k].rule);
+        ck_assert_msg(m->findings.count == 0, "%s", m->path);
+    }
+    ck_assert_str_eq(find_migration(r, files[0])->framework, "Sequelize");
+    policy_report_free(r);
+    policy_diff_free(d);
+}
+END_TEST
+
+/* ---- transactions of SQL migrations -------------------------------------------------------
+ * These go through policy_sql_check_with, which reports CONCURRENTLY inside the transaction
+ * that implicit_tx says the tool opens: the cases with want == true need sqlrisk.c to honour
+ * implicit_tx and tx_autodetect. */
+
+typedef struct sql_tx_case {
+    const char *path;
+    const char *framework;
+    const char *content;
+    const char *conf; /* "<path>.conf" in the diff too, or NULL */
+    bool want;        /* ban-concurrent-index-creation-in-transaction expected */
+    int line;
+} sql_tx_case;
+
+#define CONC "CREATE INDEX CONCURRENTLY ix ON users (email);\n"
+
+static const sql_tx_case sql_tx_cases[] = {
+    {"db/migrations/20240101120000_ix.sql", "goose", "-- +goose Up\n" CONC, NULL, true, 2},
+    {"db/migrations/20240101120000_ix.sql", "goose",
+     "-- +goose NO TRANSACTION\n-- +goose Up\n" CONC, NULL, false, 0},
+    {"db/migrations/20240101120000_ix.sql", "dbmate", "-- migrate:up\n" CONC, NULL, true, 2},
+    {"db/migrations/20240101120000_ix.sql", "dbmate", "-- migrate:up transaction:false\n" CONC,
+     NULL, false, 0},
+    /* Flyway runs a file of statements that all need to be outside a transaction outside
+     * one, but not a file that mixes them with others. */
+    {"db/migration/V3__ix.sql", "Flyway", "SET lock_timeout = '1s';\n" CONC, NULL, true, 2},
+    {"db/migration/V3__ix.sql", "Flyway", "SET lock_timeout = '1s';\n" CONC,
+     "# script config\nexecuteInTransaction=false\n", false, 0},
+    {"db/migration/V3__ix.sql", "Flyway", "SET lock_timeout = '1s';\n" CONC,
+     "executeInTransaction=true\n", true, 2},
+    {"db/changelog/002-ix.sql", "Liquibase", "--liquibase formatted sql\n--changeset a:1\n" CONC,
+     NULL, true, 3},
+    {"db/changelog/002-ix.sql", "Liquibase",
+     "--liquibase formatted sql\n--changeset a:1 runInTransaction:false\n" CONC, NULL, false, 0},
+    /* Per changeset: only the second one runs in a transaction. */
+    {"db/changelog/003-ix.sql", "Liquibase",
+     "--liquibase formatted sql\n--changeset a:1 runInTransaction:false\n" CONC
+     "--changeset a:2\n" CONC,
+     NULL, true, 5},
+    {"migrations/20220318104614_ix.sql", "Atlas", CONC, NULL, true, 1},
+    {"migrations/20220318104614_ix.sql", "Atlas", "-- atlas:txmode none\n" CONC, NULL, false, 0},
+    /* No implicit transaction. */
+    {"prisma/migrations/20240101120000_ix/migration.sql", "Prisma", CONC, NULL, false, 0},
+    {"migrations/000002_ix.up.sql", "golang-migrate", CONC, NULL, false, 0},
+    {"deploy/ix.sql", "sqitch", CONC, NULL, false, 0},
+};
+
+START_TEST(sql_framework_transactions)
+{
+    const sql_tx_case *c = &sql_tx_cases[_i];
+    char conf_path[256];
+    const char *files[] = {c->path, c->content, c->conf ? conf_path : NULL, c->conf, NULL};
+    policy_diff *d;
+    policy_report *r;
+    const policy_migration *m;
+    size_t n = 0;
+
+    snprintf(conf_path, sizeof(conf_path), "%s.conf", c->path);
+    d = diff_of(files);
+    r = inspect(d, NULL, 0);
+    ck_assert_uint_eq(r->n_migrations, 1); /* the .conf is no migration */
+    m = &r->migrations[0];
+    ck_assert_str_eq(m->framework, c->framework);
+    for (size_t k = 0; k < m->findings.count; k++) {
+        const policy_finding *f = &m->findings.items[k];
+
+        if (strcmp(f->rule, "ban-concurrent-index-creation-in-transaction") != 0)
+            continue;
+        n++;
+        ck_assert_msg(c->want && f->line == c->line, "case %d (%s): finding at line %d", _i,
+                      c->framework, f->line);
+    }
+    ck_assert_msg(n == (c->want ? 1u : 0u), "case %d (%s): %zu findings, want %d", _i, c->framework,
+                  n, c->want);
+    policy_report_free(r);
+    policy_diff_free(d);
+}
+END_TEST
+
+/* ---- suppressions ------------------------------------------------------------------------ */
+
+START_TEST(suppression_same_line_and_line_before)
+{
+    static const char *const files[] = {
+        "db/migration/V1__same.sql",
+        "SET lock_timeout = '1s';\nDROP TABLE a; -- zoneci:ignore ban-drop-table replaced by b in "
+        "v2\n",
+        "db/migration/V2__before.sql",
+        "SET lock_timeout = '1s';\n-- zoneci:ignore ban-drop-table, ban-truncate  emptied, see #12 "
+        "\n"
+        "DROP TABLE a;\n",
+        "db/migrate/20240101120000_drop.rb",
+        "def change\n  drop_table :users # zoneci:ignore orm-drop-table unused since 2023\nend\n",
+        "migrations/20240101_drop.js",
+        "exports.up = function (knex) {\n"
+        "  // zoneci:ignore orm-drop-table,orm-drop-column archived in S3\n"
+        "  return knex.schema.dropTable('users');\n"
+        "};\n",
+        NULL,
+    };
+    policy_diff *d = diff_of(files);
+    policy_report *r = inspect(d, NULL, 0);
+    const policy_finding *f;
+
+    ck_assert_uint_eq(r->n_migrations, 4);
+    f = find_rule(find_migration(r, files[0]), "ban-drop-table");
+    ck_assert(f && f->suppressed);
+    ck_assert_str_eq(f->suppression, "replaced by b in v2");
+    f = find_rule(find_migration(r, files[2]), "ban-drop-table");
+    ck_assert(f && f->suppressed);
+    ck_assert_str_eq(f->suppression, "emptied, see #12");
+    f = find_rule(find_migration(r, files[4]), "orm-drop-table");
+    ck_assert(f && f->suppressed);
+    ck_assert_str_eq(f->suppression, "unused since 2023");
+    f = find_rule(find_migration(r, files[6]), "orm-drop-table");
+    ck_assert(f && f->suppressed);
+    ck_assert_str_eq(f->suppression, "archived in S3");
+    for (size_t i = 0; i < r->n_migrations; i++)
+        ck_assert_msg(r->migrations[i].findings.count == 1, "%s: %zu", r->migrations[i].path,
+                      r->migrations[i].findings.count);
+    /* Suppressed dangers do not make the risk high. */
+    ck_assert_int_eq(policy_report_risk(r), POLICY_RISK_LOW);
+    policy_report_free(r);
+    policy_diff_free(d);
+}
+END_TEST
+
+START_TEST(suppression_that_does_not_apply)
+{
+    static const char *const files[] = {
+        /* Two lines before. */
+        "db/migration/V1__far.sql",
+        "SET lock_timeout = '1s';\n-- zoneci:ignore ban-drop-table legacy\n\nDROP TABLE a;\n",
+        /* Another rule. */
+        "db/migration/V2__other.sql",
+        "SET lock_timeout = '1s';\nDROP TABLE a; -- zoneci:ignore ban-truncate legacy\n",
+        /* The keyword is case-sensitive. */
+        "db/migration/V3__case.sql",
+        "SET lock_timeout = '1s';\nDROP TABLE a; -- ZONECI:IGNORE ban-drop-table legacy\n",
+        /* Not in a comment. */
+        "db/migrate/20240101120000_drop.rb",
+        "def change\n  drop_table :users, comment: 'zoneci:ignore orm-drop-table old'\nend\n",
+        NULL,
+    };
+    policy_diff *d = diff_of(files);
+    policy_report *r = inspect(d, NULL, 0);
+
+    ck_assert_uint_eq(r->n_migrations, 4);
+    for (size_t i = 0; i < r->n_migrations; i++) {
+        const policy_migration *m = &r->migrations[i];
+
+        ck_assert_msg(m->findings.count == 1, "%s: %zu", m->path, m->findings.count);
+        ck_assert_msg(!m->findings.items[0].suppressed, "%s", m->path);
+        ck_assert_ptr_null(m->findings.items[0].suppression);
+    }
+    ck_assert_int_eq(policy_report_risk(r), POLICY_RISK_HIGH);
+    policy_report_free(r);
+    policy_diff_free(d);
+}
+END_TEST
+
+START_TEST(suppression_without_reason_or_with_unknown_rule)
+{
+    static const char *const files[] = {
+        "db/migration/V1__noreason.sql",
+        "SET lock_timeout = '1s';\n-- zoneci:ignore ban-drop-table\nDROP TABLE a;\n",
+        "db/migration/V2__unknown.sql",
+        "SET lock_timeout = '1s';\n-- zoneci:ignore ban-drop-tabel,ban-drop-table typo here\n"
+        "DROP TABLE a;\n",
+        "db/migrate/20240101120000_drop.rb",
+        "def change\n  drop_table :users # zoneci:ignore\nend\n",
+        NULL,
+    };
+    policy_diff *d = diff_of(files);
+    policy_report *r = inspect(d, NULL, 0);
+    const policy_migration *m;
+    const policy_finding *f;
+
+    /* Without a reason: nothing suppressed, and a warning at the comment. */
+    m = find_migration(r, files[0]);
+    ck_assert_uint_eq(m->findings.count, 2);
+    f = find_rule(m, "suppression-without-reason");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->severity, POLICY_SEVERITY_WARNING);
+    ck_assert_int_eq(f->line, 2);
+    ck_assert(!f->suppressed);
+    ck_assert(!find_rule(m, "ban-drop-table")->suppressed);
+    /* Findings stay in line order. */
+    ck_assert_int_eq(m->findings.items[0].line, 2);
+    ck_assert_int_eq(m->findings.items[1].line, 3);
+    /* An unknown rule: a warning; the known rule of the same comment is suppressed. */
+    m = find_migration(r, files[2]);
+    ck_assert_uint_eq(m->findings.count, 2);
+    f = find_rule(m, "unknown-rule-in-suppression");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->severity, POLICY_SEVERITY_WARNING);
+    ck_assert_int_eq(f->line, 2);
+    ck_assert_msg(strstr(f->message, "ban-drop-tabel") != NULL, "%s", f->message);
+    f = find_rule(m, "ban-drop-table");
+    ck_assert(f->suppressed);
+    ck_assert_str_eq(f->suppression, "typo here");
+    /* Code: neither rule nor reason. */
+    m = find_migration(r, files[4]);
+    ck_assert_ptr_nonnull(find_rule(m, "suppression-without-reason"));
+    ck_assert(!find_rule(m, "orm-drop-table")->suppressed);
+    ck_assert_int_eq(policy_report_risk(r), POLICY_RISK_HIGH);
+    policy_report_free(r);
+    policy_diff_free(d);
+}
+END_TEST
+
+/* Rule settings apply to the suppression findings too. */
+START_TEST(suppression_findings_obey_settings)
+{
+    static const char *const files[] = {
+        "db/migration/V1__noreason.sql",
+        "SET lock_timeout = '1s';\n-- zoneci:ignore no-such-rule\nSELECT 1;\n",
+        NULL,
+    };
+    const policy_rule_setting settings[] = {
+        {"unknown-rule-in-suppression", POLICY_RULE_OFF},
+        {"suppression-without-reason", POLICY_RULE_DANGER},
+    };
+    policy_diff *d = diff_of(files);
+    policy_report *r = inspect_with(d, settings, 2);
+    const policy_migration *m = &r->migrations[0];
+
+    ck_assert_uint_eq(m->findings.count, 1);
+    ck_assert_str_eq(m->findings.items[0].rule, "suppression-without-reason");
+    ck_assert_int_eq(m->findings.items[0].severity, POLICY_SEVERITY_DANGER);
+    policy_report_free(r);
+    policy_diff_free(d);
+}
+END_TEST
+
+START_TEST(suppressed_findings_in_json_and_markdown)
+{
+    static const char *const files[] = {
+        "db/migration/V1__drop.sql",
+        "-- zoneci:ignore ban-drop-table legacy `table`\nDROP TABLE a;\nTRUNCATE b;\n",
+        NULL,
+    };
+    policy_diff *d = diff_of(files);
+    policy_report *r = inspect(d, NULL, 0);
+    json_t *root = report_json(r), *fs, *summary;
+    core_buf b = {0};
+    const char *sup, *trunc;
+
+    /* ban-truncate is a danger of its own: still high. */
+    ck_assert_str_eq(json_string_value(json_object_get(root, "risk")), "high");
+    fs = json_object_get(json_array_get(json_object_get(root, "migrations"), 0), "findings");
+    for (size_t i = 0; i < json_array_size(fs); i++) {
+        json_t *f = json_array_get(fs, i);
+        const char *rule = json_string_value(json_object_get(f, "rule"));
+
+        if (strcmp(rule, "ban-drop-table") == 0) {
+            ck_assert(json_is_true(json_object_get(f, "suppressed")));
+            ck_assert_str_eq(json_string_value(json_object_get(f, "suppression")),
+                             "legacy `table`");
+        } else {
+            ck_assert_ptr_null(json_object_get(f, "suppressed"));
+            ck_assert_ptr_null(json_object_get(f, "suppression"));
+        }
+    }
+    summary = json_object_get(root, "summary");
+    ck_assert_int_eq(json_integer_value(json_object_get(summary, "danger")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(summary, "suppressed")), 1);
+    json_decref(root);
+
+    ck_assert_int_eq(policy_report_markdown(r, 1 << 20, &b), 0);
+    ck_assert_msg(strstr(b.data, "1 danger, 0 warning, 1 info, 1 suppressed") != NULL, "%s",
+                  b.data);
+    sup = strstr(b.data, "  - suppressed (legacy 'table'): **danger** `ban-drop-table` line 2");
+    trunc = strstr(b.data, "**danger** `ban-truncate`");
+    ck_assert_msg(sup && trunc && trunc < sup, "%s", b.data);
+    /* After the unsuppressed info too. */
+    ck_assert_ptr_nonnull(strstr(b.data, "`require-lock-timeout`"));
+    ck_assert(strstr(b.data, "`require-lock-timeout`") < sup);
+    core_buf_free(&b);
+    policy_report_free(r);
+    policy_diff_free(d);
+
+    /* With only a suppressed danger the risk is low, and a report without suppressions has
+     * no "suppressed" in its summary. */
+    {
+        static const char *const one[] = {
+            "db/migration/V1__drop.sql",
+            "SET lock_timeout = '1s';\nDROP TABLE a; -- zoneci:ignore ban-drop-table legacy\n",
+            "db/migration/V2__ok.sql",
+            "SELECT 1;\n",
+            NULL,
+        };
+        static const char *const none[] = {"db/migration/V2__ok.sql", "SELECT 1;\n", NULL};
+
+        d = diff_of(one);
+        r = inspect(d, NULL, 0);
+        ck_assert_int_eq(policy_report_risk(r), POLICY_RISK_LOW);
+        ck_assert_int_eq(policy_report_markdown(r, 1 << 20, &b), 0);
+        ck_assert_msg(strncmp(b.data, "**zoneci migration review: risk low**\n", 38) == 0, "%s",
+                      b.data);
+        ck_assert_ptr_nonnull(strstr(b.data, "0 danger, 0 warning, 0 info, 1 suppressed"));
+        core_buf_free(&b);
+        policy_report_free(r);
+        policy_diff_free(d);
+        d = diff_of(none);
+        r = inspect(d, NULL, 0);
+        root = report_json(r);
+        ck_assert_ptr_null(json_object_get(json_object_get(root, "summary"), "suppressed"));
+        json_decref(root);
+        policy_report_free(r);
+        policy_diff_free(d);
+    }
+}
+END_TEST
+
 /* ---- a real repository, end to end ------------------------------------------------------- */
 
 START_TEST(inspect_real_repository)
@@ -668,6 +1478,25 @@ Suite *suite_policies_migrations(void)
     tcase_add_test(tc, markdown_full_and_cut);
     tcase_add_test(tc, markdown_no_migrations_and_code_spans);
     tcase_add_test(tc, inspect_real_repository);
+    tcase_add_test(tc, rule_levels_and_known_rules);
+    tcase_add_test(tc, rule_settings_turn_off_and_regrade);
+    tcase_add_test(tc, rule_settings_apply_to_file_rules);
+    tcase_add_test(tc, off_by_default_rules_need_a_setting);
+    tcase_add_loop_test(tc, code_concurrently_in_transaction, 0,
+                        (int)(sizeof(tx_cases) / sizeof(tx_cases[0])));
+    tcase_add_test(tc, code_concurrently_not_in_transaction);
+    tcase_add_test(tc, suppression_same_line_and_line_before);
+    tcase_add_test(tc, suppression_that_does_not_apply);
+    tcase_add_test(tc, suppression_without_reason_or_with_unknown_rule);
+    tcase_add_test(tc, suppression_findings_obey_settings);
+    tcase_add_test(tc, suppressed_findings_in_json_and_markdown);
+    suite_add_tcase(s, tc);
+    /* Their positive cases need policy_sql_check_with to honour implicit_tx and
+     * tx_autodetect (the sqlrisk.c rewrite). */
+    tc = tcase_create("sql_transactions");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, sql_framework_transactions, 0,
+                        (int)(sizeof(sql_tx_cases) / sizeof(sql_tx_cases[0])));
     suite_add_tcase(s, tc);
     return s;
 }
