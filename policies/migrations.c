@@ -1,7 +1,9 @@
 /* Migration recognition and the report: which changed files are schema migrations (a table
  * of framework patterns plus the policy's globs), what their non-SQL code destroys (by the
- * names of the framework's operations), and the JSON and Markdown forms of the result.
- * SQL files are handed to policy_sql_check (sqlrisk.c); globs are git pathspecs (gitdiff.c). */
+ * names of the framework's operations), whether the framework's tool runs them inside a
+ * transaction, the zoneci:ignore comments and the policy's rule settings, and the JSON and
+ * Markdown forms of the result. SQL files are handed to policy_sql_check_with (sqlrisk.c);
+ * globs are git pathspecs (gitdiff.c). */
 #include "policies/policies.h"
 
 #include <stdio.h>

@@ -1,7 +1,9 @@
 /* policies/migrations.c: the framework table (a path per framework), policy globs with "**",
  * destructive operations in Ruby, Python, JS/TS, PHP, Elixir, C# and Liquibase XML with
  * their lines (down sections left alone), down scripts, edited and unreadable migrations,
- * the report's JSON and risk, and the Markdown rendering and its cut. */
+ * the report's JSON and risk, and the Markdown rendering and its cut; rule settings,
+ * CONCURRENTLY inside each framework's transaction (and its opt-out), zoneci:ignore
+ * comments and suppressed findings in the report. */
 #include <check.h>
 #include <jansson.h>
 #include <stdio.h>
