@@ -1202,13 +1202,18 @@ START_TEST(suppression_same_line_and_line_before)
         "  // zoneci:ignore orm-drop-table,orm-drop-column archived in S3\n"
         "  return knex.schema.dropTable('users');\n"
         "};\n",
+        "db/migrate/20240101120001_index.rb",
+        "def change\n"
+        "  # zoneci:ignore ban-concurrent-index-creation-in-transaction run by hand, see runbook\n"
+        "  add_index :users, :email, algorithm: :concurrently\n"
+        "end\n",
         NULL,
     };
     policy_diff *d = diff_of(files);
     policy_report *r = inspect(d, NULL, 0);
     const policy_finding *f;
 
-    ck_assert_uint_eq(r->n_migrations, 4);
+    ck_assert_uint_eq(r->n_migrations, 5);
     f = find_rule(find_migration(r, files[0]), "ban-drop-table");
     ck_assert(f && f->suppressed);
     ck_assert_str_eq(f->suppression, "replaced by b in v2");
@@ -1221,6 +1226,9 @@ START_TEST(suppression_same_line_and_line_before)
     f = find_rule(find_migration(r, files[6]), "orm-drop-table");
     ck_assert(f && f->suppressed);
     ck_assert_str_eq(f->suppression, "archived in S3");
+    f = find_rule(find_migration(r, files[8]), "ban-concurrent-index-creation-in-transaction");
+    ck_assert(f && f->suppressed);
+    ck_assert_str_eq(f->suppression, "run by hand, see runbook");
     for (size_t i = 0; i < r->n_migrations; i++)
         ck_assert_msg(r->migrations[i].findings.count == 1, "%s: %zu", r->migrations[i].path,
                       r->migrations[i].findings.count);
