@@ -96,23 +96,34 @@ static void print_finding(const policy_finding *f)
            !f->rewrites && f->scans ? " [scans table]" : "");
     if (f->safer)
         printf("        safer: %s\n", f->safer);
+    if (f->suppressed)
+        printf("        suppressed: %s\n", f->suppression ? f->suppression : "");
 }
 
 /* The terminal form: one block per migration, findings as rows. */
 static void print_table(const policy_report *r, const policy_diff *d)
 {
-    size_t counts[3] = {0, 0, 0};
+    size_t counts[3] = {0, 0, 0}, suppressed = 0;
+    char extra[48] = "";
 
     for (size_t i = 0; i < r->n_migrations; i++) {
-        for (size_t k = 0; k < r->migrations[i].findings.count; k++)
-            counts[r->migrations[i].findings.items[k].severity]++;
+        for (size_t k = 0; k < r->migrations[i].findings.count; k++) {
+            const policy_finding *f = &r->migrations[i].findings.items[k];
+
+            if (f->suppressed)
+                suppressed++;
+            else
+                counts[f->severity]++;
+        }
     }
-    printf("risk: %s   %zu migration%s, %zu danger, %zu warning, %zu info   (merge base %.12s, "
+    if (suppressed)
+        snprintf(extra, sizeof(extra), ", %zu suppressed", suppressed);
+    printf("risk: %s   %zu migration%s, %zu danger, %zu warning, %zu info%s   (merge base %.12s, "
            "head %.12s, %zu changed file%s)\n",
            policy_risk_name(policy_report_risk(r)), r->n_migrations,
            r->n_migrations == 1 ? "" : "s", counts[POLICY_SEVERITY_DANGER],
-           counts[POLICY_SEVERITY_WARNING], counts[POLICY_SEVERITY_INFO], d->merge_base, d->head,
-           d->n_files + d->n_omitted, d->n_files + d->n_omitted == 1 ? "" : "s");
+           counts[POLICY_SEVERITY_WARNING], counts[POLICY_SEVERITY_INFO], extra, d->merge_base,
+           d->head, d->n_files + d->n_omitted, d->n_files + d->n_omitted == 1 ? "" : "s");
     for (size_t i = 0; i < r->n_migrations; i++) {
         const policy_migration *m = &r->migrations[i];
 

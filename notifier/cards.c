@@ -68,6 +68,8 @@ static int parts_report(card_parts *p, const char *report)
             nf->line = (int)json_integer_value(json_object_get(f, "line"));
             nf->statement = jstr(f, "statement");
             nf->safer = jstr(f, "safer");
+            if (json_is_true(json_object_get(f, "suppressed")))
+                nf->suppression = jstr(f, "suppression") ? jstr(f, "suppression") : "";
         }
     }
     return 0;

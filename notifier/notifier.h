@@ -162,6 +162,7 @@ typedef struct notify_finding {
     int line;              /* 1-based; 0 when unknown */
     const char *statement; /* the statement (an excerpt is shown) */
     const char *safer;     /* the safer alternative; NULL when none */
+    const char *suppression; /* the reason of a "zoneci:ignore" that covers it; NULL if none */
 } notify_finding;
 
 typedef enum notify_card_decision {
@@ -185,7 +186,7 @@ typedef struct notify_card {
     size_t n_mentions;
     const char *const *files; /* migration files */
     size_t n_files;
-    const notify_finding *findings; /* shown most severe first, input order otherwise */
+    const notify_finding *findings; /* most severe first, suppressed last, else in order */
     size_t n_findings;
     const char *job_id; /* the buttons' value: 1..255 characters of [A-Za-z0-9._:-] */
     /* Later states of the card. */

@@ -298,6 +298,11 @@ static void finding_block(cardb *b, const notify_finding *f)
         put(b, &t, where, NOTIFY_TEXT_PLAIN, NOTIFY_SLACK_MAX_TEXT);
     }
     put(b, &t, "`", NOTIFY_TEXT_PLAIN, NOTIFY_SLACK_MAX_TEXT);
+    if (f->suppression) {
+        put(b, &t, "\n_Suppressed:_ ", NOTIFY_TEXT_PLAIN, NOTIFY_SLACK_MAX_TEXT);
+        put_capped(b, &t, f->suppression, md | NOTIFY_TEXT_ONELINE, SAFER_MAX,
+                   NOTIFY_SLACK_MAX_TEXT);
+    }
     if (f->statement && *f->statement) {
         put(b, &t, "\n```", NOTIFY_TEXT_PLAIN, NOTIFY_SLACK_MAX_TEXT);
         put_capped(b, &t, f->statement, code, NOTIFY_SLACK_MAX_EXCERPT, NOTIFY_SLACK_MAX_TEXT);
@@ -322,9 +327,12 @@ static void findings_blocks(cardb *b, const notify_card *c)
     add_text_block(b, &t, false);
     /* Most severe first, each severity in input order: a pass per rank keeps it stable
      * without copying or sorting the caller's array. */
-    for (int rank = 0; rank <= 3 && shown < NOTIFY_SLACK_MAX_FINDINGS; rank++) {
+    for (int rank = 0; rank <= 4 && shown < NOTIFY_SLACK_MAX_FINDINGS; rank++) {
         for (size_t i = 0; i < c->n_findings && shown < NOTIFY_SLACK_MAX_FINDINGS; i++) {
-            if (severity_rank(c->findings[i].severity) != rank)
+            /* Suppressed findings were reviewed already: after every other. */
+            int r = c->findings[i].suppression ? 4 : severity_rank(c->findings[i].severity);
+
+            if (r != rank)
                 continue;
             finding_block(b, &c->findings[i]);
             shown++;

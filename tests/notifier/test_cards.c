@@ -78,6 +78,37 @@ START_TEST(open_card_shows_the_job)
 }
 END_TEST
 
+/* A suppressed finding is shown as such, with its reason, after the ones that count. */
+START_TEST(suppressed_findings_are_shown_last)
+{
+    static const char suppressed_report[] =
+        "{\"migrations\":[{\"path\":\"db/004.sql\",\"findings\":["
+        "{\"rule\":\"ban-drop-column\",\"severity\":\"danger\",\"path\":\"db/004.sql\","
+        "\"line\":2,\"statement\":\"ALTER TABLE u DROP COLUMN legacy\",\"suppressed\":true,"
+        "\"suppression\":\"unused since release 41\"},"
+        "{\"rule\":\"ban-truncate\",\"severity\":\"danger\",\"path\":\"db/004.sql\","
+        "\"line\":5,\"statement\":\"TRUNCATE sessions\"}]}],\"risk\":\"high\"}";
+    sched_card_view v = view();
+    core_buf blocks = {0}, t = {0};
+    const char *truncate, *dropped;
+
+    v.report = suppressed_report;
+    expect_card(&v, 0, NULL, LIST("Suppressed:", "unused since release 41", "ban-truncate"),
+                NULL);
+    ck_assert_int_eq(notify_card_render(&v, "12", 0, &blocks, &t), 0);
+    truncate = strstr(blocks.data, "ban-truncate");
+    dropped = strstr(blocks.data, "ban-drop-column");
+    ck_assert_ptr_nonnull(truncate);
+    ck_assert_ptr_nonnull(dropped);
+    ck_assert_msg(truncate < dropped, "the suppressed finding comes first: %s", blocks.data);
+    core_buf_free(&blocks);
+    core_buf_free(&t);
+    /* Without the flag there is no "Suppressed" line. */
+    v.report = report;
+    expect_card(&v, 0, NULL, NULL, LIST("Suppressed:"));
+}
+END_TEST
+
 START_TEST(escalated_and_decided_cards)
 {
     sched_card_view v = view();
@@ -140,6 +171,7 @@ Suite *suite_notifier_cards(void)
 
     tcase_add_test(tc, open_card_shows_the_job);
     tcase_add_test(tc, escalated_and_decided_cards);
+    tcase_add_test(tc, suppressed_findings_are_shown_last);
     tcase_add_test(tc, odd_jobs_still_render);
     suite_add_tcase(s, tc);
     return s;
