@@ -363,6 +363,26 @@ static size_t skip_blank(const char *s, size_t len, size_t pos)
     return pos;
 }
 
+/* When s[pos] opens a dollar quote ($$ or $tag$), the offset just past its closing tag (or
+ * len when it never closes); 0 when it is no dollar quote ($1 is a parameter). */
+static size_t dollar_quote_end(const char *s, size_t len, size_t pos)
+{
+    size_t t = pos + 1, tag, j;
+
+    while (t < len && (s[t] == '_' || (s[t] >= '0' && s[t] <= '9' && t > pos + 1) ||
+                       ((s[t] | 0x20) >= 'a' && (s[t] | 0x20) <= 'z') ||
+                       (unsigned char)s[t] >= 0x80))
+        t++;
+    if (t >= len || s[t] != '$')
+        return 0;
+    tag = t + 1 - pos;
+    for (j = t + 1; j + tag <= len; j++) {
+        if (memcmp(s + j, s + pos, tag) == 0)
+            return j + tag;
+    }
+    return len;
+}
+
 static void set_span(checker *ck, size_t loc, size_t end)
 {
     if (end > ck->len)
@@ -1215,19 +1235,9 @@ static bool long_identifier(const char *s, size_t len)
                 return true;
             i++;
         } else if (c == '$' && (i == 0 || !word_char(s[i - 1]))) {
-            size_t t = i + 1;
+            size_t end = dollar_quote_end(s, len, i);
 
-            while (t < len && s[t] != '$' && word_char(s[t]))
-                t++;
-            if (t < len && s[t] == '$') {
-                size_t tag = t + 1 - i, j = t + 1;
-
-                while (j + tag <= len && memcmp(s + j, s + i, tag) != 0)
-                    j++;
-                i = j + tag <= len ? j + tag : len;
-            } else {
-                i = t; /* $1: a parameter */
-            }
+            i = end ? end : i + 1; /* not a quote: $1, a parameter */
         } else if (word_char(c)) {
             size_t start = i;
 
@@ -1476,20 +1486,9 @@ static size_t statement_end(const char *s, size_t len, size_t pos)
             }
             i++;
         } else if (c == '$' && !ident_before) {
-            size_t t = i + 1;
+            size_t end = dollar_quote_end(s, len, i);
 
-            while (t < len && (s[t] == '_' || (s[t] >= '0' && s[t] <= '9' && t > i + 1) ||
-                               ((s[t] | 0x20) >= 'a' && (s[t] | 0x20) <= 'z')))
-                t++;
-            if (t < len && s[t] == '$') {
-                size_t tag = t + 1 - i, j = t + 1;
-
-                while (j + tag <= len && memcmp(s + j, s + i, tag) != 0)
-                    j++;
-                i = j + tag <= len ? j + tag : len;
-            } else {
-                i++;
-            }
+            i = end ? end : i + 1;
         } else {
             i++;
         }

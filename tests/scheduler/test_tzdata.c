@@ -191,8 +191,6 @@ START_TEST(posix_rules_match_glibc)
         "<+00>0<+02>-2,M3.5.0/1,M10.5.0/3", "XST3XDT,J60/1,J300/1",
         "YST3YDT,45,200",
     };
-    char *saved = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
-
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         sched_posix_tz tz;
         core_error err = {0};
@@ -200,8 +198,7 @@ START_TEST(posix_rules_match_glibc)
         ck_assert_msg(sched_posix_tz_parse(strings[i], &tz, &err) == 0, "%s: %s", strings[i],
                       err.msg);
         ck_assert(tz.has_dst);
-        setenv("TZ", strings[i], 1);
-        tzset();
+        ts_tz_use(strings[i]);
         for (int64_t y = 1999; y <= 2040; y++) {
             int64_t on, off;
 
@@ -216,13 +213,7 @@ START_TEST(posix_rules_match_glibc)
                           (long long)off);
         }
     }
-    if (saved) {
-        setenv("TZ", saved, 1);
-        free(saved);
-    } else {
-        unsetenv("TZ");
-    }
-    tzset();
+    ts_tz_restore();
 }
 END_TEST
 
@@ -299,7 +290,6 @@ START_TEST(generated_from_newer_system_tzdata_at_start)
 {
     char *dir = crafted_zoneinfo("slim", "2099a");
     char tzdir[512], stamp[600], *cfg = write_config(dir, crafted_ids, N_CRAFTED), *err = NULL;
-    char *saved = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
     char *saved_dir = getenv("TZDIR") ? strdup(getenv("TZDIR")) : NULL;
     struct stat st1, st2;
     json_t *j;
@@ -321,8 +311,7 @@ START_TEST(generated_from_newer_system_tzdata_at_start)
         int64_t instants[64];
         size_t n = 0;
 
-        setenv("TZ", crafted_ids[zi], 1);
-        tzset();
+        ts_tz_use(crafted_ids[zi]);
         instants[n++] = ts_iso("1930-06-01T00:00:00Z");
         for (int64_t t = ts_iso("2020-01-01T00:00:00Z") / 1000;
              t < ts_iso("2028-01-01T00:00:00Z") / 1000 && n + 2 < 64; t += 3600) {
@@ -370,12 +359,7 @@ START_TEST(generated_from_newer_system_tzdata_at_start)
         setenv("TZDIR", saved_dir, 1);
     else
         unsetenv("TZDIR");
-    if (saved)
-        setenv("TZ", saved, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-    free(saved);
+    ts_tz_restore();
     free(saved_dir);
     free(cfg);
     ts_rmtree(dir);

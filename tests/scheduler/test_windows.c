@@ -281,6 +281,23 @@ static int32_t glibc_offset(int64_t utc_ms)
     return (int32_t)tm.tm_gmtoff * 1000;
 }
 
+/* The first second in (lo, hi] whose glibc offset is not `before` (hi's is not). */
+static int64_t first_change(int64_t lo, int64_t hi, int32_t before)
+{
+    while (hi - lo > 1000) {
+        int64_t mid = lo + (hi - lo) / 2;
+
+        mid -= mid % 1000;
+        if (mid <= lo)
+            mid = lo + 1000;
+        if (glibc_offset(mid) == before)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return hi;
+}
+
 /* The distinct offsets glibc shows in the days around `at` (sampled hourly: every
  * offset in force lasts far longer than an hour). */
 static size_t oracle_offsets(int64_t at, int32_t *offs, size_t cap)
@@ -317,18 +334,7 @@ static int64_t oracle_wall_to_utc(int64_t w, const int32_t *offs, size_t n)
 
             if (offs[j] <= offs[i] || glibc_offset(lo) != offs[i] || glibc_offset(hi) != offs[j])
                 continue;
-            while (hi - lo > 1000) {
-                int64_t mid = lo + (hi - lo) / 2;
-
-                mid -= mid % 1000;
-                if (mid <= lo)
-                    mid = lo + 1000;
-                if (glibc_offset(mid) == offs[j])
-                    hi = mid;
-                else
-                    lo = mid;
-            }
-            return hi;
+            return first_change(lo, hi, offs[i]);
         }
     }
     ck_abort_msg("oracle: no meaning for wall time %s", fmt(w));
@@ -405,22 +411,6 @@ static void free_ids(char **ids, size_t n)
     free(ids);
 }
 
-static char *saved_tz;
-
-static void oracle_zone(const char *id)
-{
-    setenv("TZ", id, 1);
-    tzset();
-}
-
-static void oracle_restore(void)
-{
-    if (saved_tz)
-        setenv("TZ", saved_tz, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-}
 
 /* The instants (ms) at which glibc's offset changes in [from, to), found by sampling every
  * six hours and bisecting to the second; at most cap. */
@@ -430,22 +420,8 @@ static size_t glibc_transitions(int64_t from, int64_t to, int64_t *out, size_t c
     size_t n = 0;
 
     for (int64_t t = from; t + step <= to && n < cap; t += step) {
-        int64_t lo = t, hi = t + step;
-
-        if (glibc_offset(lo) == glibc_offset(hi))
-            continue;
-        while (hi - lo > 1000) {
-            int64_t mid = lo + (hi - lo) / 2;
-
-            mid -= mid % 1000;
-            if (mid <= lo)
-                mid = lo + 1000;
-            if (glibc_offset(mid) == glibc_offset(lo))
-                lo = mid;
-            else
-                hi = mid;
-        }
-        out[n++] = hi;
+        if (glibc_offset(t) != glibc_offset(t + step))
+            out[n++] = first_change(t, t + step, glibc_offset(t));
     }
     return n;
 }
@@ -468,7 +444,6 @@ START_TEST(every_system_zone_has_the_systems_offsets)
     char **ids = system_zone_ids(&n);
 
     ck_assert_int_ge(n, 500);
-    saved_tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
     for (size_t i = 0; i < n; i++) {
         const sched_zone *z;
         core_error err = {0};
@@ -476,7 +451,7 @@ START_TEST(every_system_zone_has_the_systems_offsets)
         size_t nt;
 
         ck_assert_msg(sched_zone_get(ids[i], &z, &err) == 0, "%s: %s", ids[i], err.msg);
-        oracle_zone(ids[i]);
+        ts_tz_use(ids[i]);
         nt = glibc_transitions(from, to, tr, 64);
         changes += nt;
         for (size_t k = 0; k < nt; k++) {
@@ -496,9 +471,7 @@ START_TEST(every_system_zone_has_the_systems_offsets)
                           sched_zone_offset_ms(z, at) / 1000, glibc_offset(at) / 1000);
         }
     }
-    oracle_restore();
-    free(saved_tz);
-    saved_tz = NULL;
+    ts_tz_restore();
     free_ids(ids, n);
     ck_assert_int_ge(changes, 500);
     ck_assert_str_eq(sched_tz_data_version(), core_tz_system_version());
@@ -541,14 +514,13 @@ START_TEST(engine_agrees_with_glibc_oracle)
 
     for (int i = 0; i < 4; i++)
         core_hours_parse(prop_hours[i], &h[i], NULL);
-    saved_tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
     for (size_t i = 0; i < n; i++) {
         sched_windows *w;
         int64_t tr[8];
         size_t nt;
 
         ck_assert_int_eq(sched_windows_new(&w, ids[i], h, 4, NULL, 0, NULL), 0);
-        oracle_zone(ids[i]);
+        ts_tz_use(ids[i]);
         nt = glibc_transitions(from, to, tr, 2);
         for (size_t k = 0; k < nt; k++) {
             for (size_t a = 0; a < sizeof(around) / sizeof(around[0]); a++, instants++)
@@ -558,9 +530,7 @@ START_TEST(engine_agrees_with_glibc_oracle)
             check_against_oracle(ids[i], w, random_instant(&seed, rfrom, rto));
         sched_windows_free(w);
     }
-    oracle_restore();
-    free(saved_tz);
-    saved_tz = NULL;
+    ts_tz_restore();
     free_ids(ids, n);
     ck_assert_int_ge(instants, 3000);
 }

@@ -675,3 +675,30 @@ notify_http *ts_notify_client(void)
     ck_assert_ptr_nonnull(h);
     return h;
 }
+
+static bool tz_saved;
+static char *tz_before;
+
+void ts_tz_use(const char *tz)
+{
+    if (!tz_saved) {
+        tz_before = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+        tz_saved = true;
+    }
+    setenv("TZ", tz, 1);
+    tzset();
+}
+
+void ts_tz_restore(void)
+{
+    if (!tz_saved)
+        return;
+    if (tz_before)
+        setenv("TZ", tz_before, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    free(tz_before);
+    tz_before = NULL;
+    tz_saved = false;
+}

@@ -117,6 +117,11 @@ typedef struct ts_sched {
 void ts_sched_start(ts_sched *s, const char *prefix, const char *config_text);
 void ts_sched_stop(ts_sched *s);
 
+/* Points glibc's local time at tz (setenv TZ + tzset), remembering the TZ in force the first
+ * time; ts_tz_restore puts it back. Single-threaded tests only. */
+void ts_tz_use(const char *tz);
+void ts_tz_restore(void);
+
 /* The instant an ISO 8601 string names ("2026-03-09T01:00:00Z"); aborts the test when it
  * does not parse. */
 int64_t ts_iso(const char *s);
