@@ -217,6 +217,9 @@ int64_t sched_tz_rule_utc(const sched_tz_rule *r, int64_t year, int32_t utoff_be
 void sched_posix_tz_year(const sched_posix_tz *tz, int64_t year, int64_t *to_dst,
                          int64_t *to_std);
 int sched_days_in_month(int64_t year, int month);
+/* The UTC offset (seconds) z gives instant t (seconds), the footer (parsed from z->footer,
+ * or NULL) ruling after the last transition. Pure; any thread. */
+int32_t sched_tzif_utoff_at(const sched_tzif *z, const sched_posix_tz *footer, int64_t t);
 
 typedef struct sched_tzdata_stats {
     size_t zones;   /* TZif files converted */
@@ -261,9 +264,9 @@ typedef struct sched_tz_mismatch {
     int32_t system_offset_ms;
 } sched_tz_mismatch;
 
-/* Compares ICU's offsets with the system database's (glibc localtime_r with TZ) every
- * 15 minutes over [from_ms, from_ms + days). Sets and restores TZ: call it only while
- * no other thread reads the local time zone (start-up, check-config). */
+/* Compares ICU's offsets with the system database's (the zone's TZif file, read directly)
+ * every 15 minutes over [from_ms, from_ms + days). Touches no process state (no TZ, no
+ * tzset), so a reload may call it while other threads run. */
 int sched_zone_check_system(const sched_zone *zone, int64_t from_ms, int days,
                             sched_tz_mismatch *out, core_error *err);
 

@@ -327,3 +327,53 @@ void sched_posix_tz_year(const sched_posix_tz *tz, int64_t year, int64_t *to_dst
     *to_dst = sched_tz_rule_utc(&tz->start, year, tz->std_utoff);
     *to_std = sched_tz_rule_utc(&tz->end, year, tz->dst_utoff);
 }
+
+int32_t sched_tzif_utoff_at(const sched_tzif *z, const sched_posix_tz *footer, int64_t t)
+{
+    size_t lo = 0, hi = z->n_trans;
+    int64_t y, best = INT64_MIN;
+    int32_t utoff;
+
+    if (z->n_trans == 0 || t < z->trans[0]) {
+        /* With no transitions at all the footer, when there is one, rules every instant. */
+        if (z->n_trans == 0 && footer && !footer->has_dst)
+            return footer->std_utoff;
+        if (z->n_trans > 0 || !footer)
+            return z->types[0].utoff;
+    } else {
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (z->trans[mid] <= t)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        utoff = z->types[z->type_of[lo]].utoff;
+        if (lo + 1 < z->n_trans || !footer)
+            return utoff;
+        if (!footer->has_dst)
+            return footer->std_utoff;
+    }
+    /* After the last transition: the footer's latest change at or before t. */
+    utoff = footer->std_utoff;
+    {
+        int m, d;
+
+        core_civil_from_days(t / SECS_PER_DAY - (t % SECS_PER_DAY < 0), &y, &m, &d);
+    }
+    for (int64_t year = y - 1; year <= y + 1; year++) {
+        int64_t on, off;
+
+        sched_posix_tz_year(footer, year, &on, &off);
+        if (on <= t && on > best) {
+            best = on;
+            utoff = footer->dst_utoff;
+        }
+        if (off <= t && off > best) {
+            best = off;
+            utoff = footer->std_utoff;
+        }
+    }
+    return utoff;
+}

@@ -9,7 +9,6 @@
  * ICU rules kept here: UErrorCode starts at U_ZERO_ERROR and is checked after each call;
  * an unknown zone id makes ucal_open quietly return a GMT calendar, so ids are validated
  * with ucal_getCanonicalTimeZoneID first and U_USING_DEFAULT_WARNING is an error too. */
-#define _DEFAULT_SOURCE /* setenv, tzset for the glibc cross-check */
 #include "scheduler/scheduler.h"
 
 #include <pthread.h>
@@ -528,34 +527,61 @@ void sched_windows_eval(const sched_windows *w, int64_t at, sched_window_state *
     out->next_close = s.next_close;
 }
 
-static int32_t system_offset_ms(int64_t utc_ms)
-{
-    time_t secs = (time_t)(utc_ms / 1000);
-    struct tm tm;
+/* The system database's zone, read from its TZif file (no TZ, no tzset: other threads
+ * may be using the C library's local time). */
+typedef struct system_zone {
+    sched_tzif tzif;
+    sched_posix_tz footer;
+    bool has_footer;
+} system_zone;
 
-    localtime_r(&secs, &tm);
-    return (int32_t)tm.tm_gmtoff * 1000;
+static int system_zone_load(const char *id, system_zone *out, core_error *err)
+{
+    char path[512];
+    char *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!core_tz_exists(id))
+        return core_error_set(err, CORE_ENOTFOUND,
+                              "time zone \"%.80s\" is not in the system database", id);
+    snprintf(path, sizeof(path), "%s/%s", core_tz_dir(), id);
+    rc = core_file_read(path, 1 << 20, &data, &len, err);
+    if (rc < 0)
+        return rc;
+    rc = sched_tzif_parse((const uint8_t *)data, len, &out->tzif, err);
+    free(data);
+    if (rc < 0)
+        return rc;
+    out->has_footer = out->tzif.footer[0] &&
+                      sched_posix_tz_parse(out->tzif.footer, &out->footer, NULL) == 0;
+    return 0;
+}
+
+static int32_t system_offset_ms(const system_zone *sz, int64_t utc_ms)
+{
+    int64_t secs = utc_ms / 1000 - (utc_ms % 1000 < 0);
+
+    return sched_tzif_utoff_at(&sz->tzif, sz->has_footer ? &sz->footer : NULL, secs) * 1000;
 }
 
 int sched_zone_check_system(const sched_zone *zone, int64_t from_ms, int days,
                             sched_tz_mismatch *out, core_error *err)
 {
-    char *saved = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
     const int64_t step = 15 * MIN_MS;
+    system_zone sz;
     int64_t prev;
+    int rc;
 
     memset(out, 0, sizeof(*out));
-    if (!core_tz_exists(zone->id)) {
-        free(saved);
-        return core_error_set(err, CORE_ENOTFOUND,
-                              "time zone \"%.80s\" is not in the system database", zone->id);
-    }
-    setenv("TZ", zone->id, 1);
-    tzset();
+    rc = system_zone_load(zone->id, &sz, err);
+    if (rc < 0)
+        return rc;
     from_ms -= from_ms % 1000;
     prev = from_ms;
     for (int64_t t = from_ms; t < from_ms + days * DAY_MS; prev = t, t += step) {
-        if (system_offset_ms(t) == sched_zone_offset_ms(zone, t))
+        if (system_offset_ms(&sz, t) == sched_zone_offset_ms(zone, t))
             continue;
         /* Narrow down to the first differing second after the last agreeing sample. */
         if (t > from_ms) {
@@ -567,7 +593,7 @@ int sched_zone_check_system(const sched_zone *zone, int64_t from_ms, int days,
                 mid -= mid % 1000;
                 if (mid <= lo)
                     mid = lo + 1000;
-                if (system_offset_ms(mid) == sched_zone_offset_ms(zone, mid))
+                if (system_offset_ms(&sz, mid) == sched_zone_offset_ms(zone, mid))
                     lo = mid;
                 else
                     hi = mid;
@@ -577,15 +603,9 @@ int sched_zone_check_system(const sched_zone *zone, int64_t from_ms, int days,
         out->differs = true;
         out->at_ms = t;
         out->icu_offset_ms = sched_zone_offset_ms(zone, t);
-        out->system_offset_ms = system_offset_ms(t);
+        out->system_offset_ms = system_offset_ms(&sz, t);
         break;
     }
-    if (saved) {
-        setenv("TZ", saved, 1);
-        free(saved);
-    } else {
-        unsetenv("TZ");
-    }
-    tzset();
+    sched_tzif_free(&sz.tzif);
     return 0;
 }

@@ -235,6 +235,89 @@ START_TEST(posix_strings_refused_with_a_reason)
 }
 END_TEST
 
+/* The TZif reader alone (the offsets check-config compares ICU with) agrees with glibc on
+ * every zone of the system database, at random instants 1901-2099. */
+START_TEST(tzif_offsets_match_glibc_everywhere)
+{
+    char path[600], line[512];
+    unsigned seed = 7;
+    size_t zones = 0;
+    FILE *zi;
+
+    snprintf(path, sizeof(path), "%s/tzdata.zi", core_tz_dir());
+    zi = fopen(path, "r");
+    ck_assert_ptr_nonnull(zi);
+    while (fgets(line, sizeof(line), zi)) {
+        char id[256], file[600];
+        size_t len;
+        char *data;
+        sched_tzif z;
+        sched_posix_tz footer;
+        bool has_footer;
+
+        if (sscanf(line, "Z %255s", id) != 1)
+            continue;
+        snprintf(file, sizeof(file), "%s/%s", core_tz_dir(), id);
+        data = ts_read_file(file, &len);
+        ck_assert_int_eq(sched_tzif_parse((const uint8_t *)data, len, &z, NULL), 0);
+        free(data);
+        has_footer = z.footer[0] && sched_posix_tz_parse(z.footer, &footer, NULL) == 0;
+        ts_tz_use(id);
+        for (int k = 0; k < 300; k++) {
+            int64_t t = -2177452800LL + (int64_t)(((uint64_t)rand_r(&seed) << 31 ^
+                                                   (uint64_t)rand_r(&seed)) %
+                                                  6311390400ULL);
+
+            ck_assert_msg(sched_tzif_utoff_at(&z, has_footer ? &footer : NULL, t) ==
+                              glibc_utoff((time_t)t),
+                          "%s at %lld", id, (long long)t);
+        }
+        sched_tzif_free(&z);
+        zones++;
+    }
+    fclose(zi);
+    ts_tz_restore();
+    ck_assert_uint_ge(zones, 300);
+}
+END_TEST
+
+/* The start-up check reads the system's TZif file itself: it finds where ICU and the
+ * system disagree without touching TZ (a reload runs it while other threads work). */
+START_TEST(system_check_leaves_tz_alone)
+{
+    char *dir = ts_tmpdir();
+    char tzdir[512], *saved_dir = getenv("TZDIR") ? strdup(getenv("TZDIR")) : NULL;
+    const char *tz_before = getenv("TZ");
+    char *tz_copy = tz_before ? strdup(tz_before) : NULL;
+    const sched_zone *zone;
+    sched_tz_mismatch mm;
+
+    ck_assert_int_eq(sched_zone_get("America/Los_Angeles", &zone, NULL), 0);
+    free(ts_write_file(dir, "la.src", "Zone America/Los_Angeles 5:00 - +05\n"));
+    ts_sh("zic -d %s/zoneinfo %s/la.src", dir, dir);
+    snprintf(tzdir, sizeof(tzdir), "%s/zoneinfo", dir);
+    setenv("TZDIR", tzdir, 1);
+    ck_assert_int_eq(sched_zone_check_system(zone, ts_iso("2026-01-10T00:00:00Z"), 30, &mm, NULL),
+                     0);
+    ck_assert(mm.differs);
+    ck_assert_int_eq(mm.system_offset_ms, 5 * 3600000);
+    ck_assert_int_eq(mm.icu_offset_ms, -8 * 3600000);
+    ck_assert_int_eq(mm.at_ms, ts_iso("2026-01-10T00:00:00Z"));
+    ck_assert(tz_copy ? getenv("TZ") && strcmp(getenv("TZ"), tz_copy) == 0 : !getenv("TZ"));
+    if (saved_dir)
+        setenv("TZDIR", saved_dir, 1);
+    else
+        unsetenv("TZDIR");
+    ck_assert_int_eq(sched_zone_check_system(zone, ts_iso("2026-01-10T00:00:00Z"), 400, &mm, NULL),
+                     0);
+    ck_assert(!mm.differs);
+    free(saved_dir);
+    free(tz_copy);
+    ts_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 /* ---- generated data used by the real binary ------------------------------------------- */
 
 static char *write_config(const char *dir, const char *const *ids, size_t n)
@@ -399,6 +482,8 @@ Suite *suite_scheduler_tzdata(void)
     tcase_add_test(tc, malformed_tzif_is_refused);
     tcase_add_test(tc, posix_rules_match_glibc);
     tcase_add_test(tc, posix_strings_refused_with_a_reason);
+    tcase_add_test(tc, tzif_offsets_match_glibc_everywhere);
+    tcase_add_test(tc, system_check_leaves_tz_alone);
     tcase_add_test(tc, generated_from_newer_system_tzdata_at_start);
     tcase_add_test(tc, generation_failure_falls_back_to_icu);
     suite_add_tcase(s, tc);
