@@ -213,7 +213,7 @@ static const policy_sql_rule rules[R_COUNT] = {
                      "BEGIN inside an open transaction does not nest: the first COMMIT ends both",
                      "one BEGIN ... COMMIT (or SAVEPOINT); check whether the tool already wraps "
                      "each migration in a transaction"},
-    [R_DUP_ASSIGN] = {"duplicate-column-assignment", D, NULL, false, false,
+    [R_DUP_ASSIGN] = {"ban-duplicate-column-assignments", D, NULL, false, false,
                       "the same column is assigned twice in one UPDATE: PostgreSQL refuses the "
                       "statement at run time (multiple assignments to same column)",
                       "assign each column once"},

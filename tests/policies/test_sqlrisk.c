@@ -157,7 +157,7 @@ static const rule_case rule_cases[] = {
     {"transaction-nesting", WARNING, NULL,
      "BEGIN;\nBEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\nCOMMIT;\n", 2,
      "BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\n"},
-    {"duplicate-column-assignment", DANGER, NULL,
+    {"ban-duplicate-column-assignments", DANGER, NULL,
      "UPDATE users SET plan = 'pro', plan = 'team' WHERE id = 1;", 1,
      "UPDATE users SET scores[1] = 1, scores[2] = 2 WHERE id = 1;"},
     {"identifier-too-long", WARNING, NULL,

@@ -1,0 +1,2 @@
+BEGIN;
+CREATE TABLE a (id bigint);

@@ -1,0 +1,1 @@
+ALTER TABLE users ADD CONSTRAINT c CHECK (age >= 0);

@@ -1,0 +1,1 @@
+CREATE DOMAIN us_zip AS text CHECK (length(VALUE) = 5);

@@ -1,0 +1,2 @@
+CREATE TABLE IF NOT EXISTS users (id bigint);
+ALTER TABLE users ADD COLUMN tier text NOT NULL;

@@ -1,0 +1,1 @@
+CREATE INDEX CONCURRENTLY index_on_customer_subscriptions_by_billing_account_and_period_start_2026 ON s (a);

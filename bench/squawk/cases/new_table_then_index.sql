@@ -1,0 +1,2 @@
+CREATE TABLE t (id bigint);
+CREATE INDEX t_id_idx ON t (id);

@@ -1,0 +1,1 @@
+UPDATE users SET plan = 'pro', plan = 'team' WHERE id = 1;
