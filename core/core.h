@@ -3,6 +3,7 @@
 #ifndef ZONECI_CORE_H
 #define ZONECI_CORE_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -173,6 +174,18 @@ void core_hex_encode(const unsigned char *bytes, size_t len, char *out);
 
 /* Reads a whole file (at most max bytes) into a NUL-terminated malloc'd buffer. */
 int core_file_read(const char *path, size_t max, char **out, size_t *len, core_error *err);
+
+/* Overwrites n bytes that held a secret, in a way the compiler cannot drop as a dead store
+ * (explicit_bzero). NULL does nothing. */
+void core_wipe(void *p, size_t n);
+/* Wipes a NUL-terminated secret, then frees it. NULL does nothing. */
+void core_wipe_free(char *s);
+
+/* Waits are durations: a condition variable on CLOCK_MONOTONIC, and a deadline ms from now
+ * on that clock, so that a wall-clock step never freezes or hurries a worker loop. */
+int core_cond_init_monotonic(pthread_cond_t *cv);
+struct timespec;
+void core_deadline_after(struct timespec *out, int64_t ms);
 
 /* strdup that reports failure as CORE_ENOMEM through a NULL return only. */
 char *core_strndup(const char *s, size_t n);

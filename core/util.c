@@ -1,8 +1,10 @@
-/* Small helpers: constant-time comparison, random identifiers, hex, whole-file reads. */
-#define _DEFAULT_SOURCE /* getrandom(2) */
+/* Small helpers: constant-time comparison, random identifiers, hex, whole-file reads,
+ * wiping secrets, monotonic deadlines. */
+#define _DEFAULT_SOURCE /* getrandom(2), explicit_bzero(3) */
 #include "core/core.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,46 @@ bool core_ct_equal(const void *a, const void *b, size_t len)
     for (size_t i = 0; i < len; i++)
         diff |= (unsigned char)(x[i] ^ y[i]);
     return diff == 0;
+}
+
+void core_wipe(void *p, size_t n)
+{
+    /* memset before free is a dead store the optimiser may drop; explicit_bzero is not. */
+    if (p)
+        explicit_bzero(p, n);
+}
+
+void core_wipe_free(char *s)
+{
+    if (s) {
+        core_wipe(s, strlen(s));
+        free(s);
+    }
+}
+
+int core_cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+    int rc;
+
+    if (pthread_condattr_init(&attr) != 0)
+        return CORE_ENOMEM;
+    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+    return rc == 0 ? 0 : CORE_ENOMEM;
+}
+
+void core_deadline_after(struct timespec *out, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, out);
+    out->tv_sec += (time_t)(ms / 1000);
+    out->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (out->tv_nsec >= 1000000000L) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000L;
+    }
 }
 
 int core_hex_digit(char c)

@@ -115,23 +115,6 @@ static bool all_chars(const char *s, const char *extra, bool upper, bool lower)
     return true;
 }
 
-/* Overwrites memory that held a secret; volatile keeps the compiler from dropping the
- * stores to memory that is about to be freed. */
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-
-    while (n--)
-        *v++ = 0;
-}
-
-static void wipe_free(char *s)
-{
-    if (s) {
-        wipe(s, strlen(s));
-        free(s);
-    }
-}
 
 static char *dup(vctx *c, const char *s)
 {
@@ -1703,7 +1686,7 @@ int policy_config_load(const char *path, policy_config **out, policy_problems *p
         return rc;
     rc = policy_config_parse(text, len, path, out, problems, err);
     /* The text may hold the Redis password. */
-    wipe(text, len);
+    core_wipe(text, len);
     free(text);
     return rc;
 }
@@ -1727,7 +1710,7 @@ void policy_config_free(policy_config *cfg)
     free(cfg->server.listen);
     free(cfg->server.host);
     free(cfg->server.public_url);
-    wipe_free(cfg->redis.url);
+    core_wipe_free(cfg->redis.url);
     free(cfg->redis.prefix);
     free(cfg->cache_dir);
     free(cfg->log_level);

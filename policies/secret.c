@@ -10,12 +10,7 @@
 
 static void wipe_free(char *s, size_t n)
 {
-    volatile char *v = s;
-
-    if (!s)
-        return;
-    while (n--)
-        *v++ = '\0';
+    core_wipe(s, n);
     free(s);
 }
 

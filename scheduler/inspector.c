@@ -349,7 +349,7 @@ static int inspect_diff(const inspect_policy *pol, const job_view *v,
         rc = policy_mirror_fetch(pol->cache_dir, v->clone_url, token, v->head_sha,
                                  strtoll(v->pr, NULL, 10), &fl, &mirror, err);
     if (token) {
-        memset(token, 0, strlen(token));
+        core_wipe(token, strlen(token));
         free(token);
     }
     if (rc == 0)
@@ -542,8 +542,7 @@ static void *worker_main(void *arg)
         if (!ins->stop && !atomic_exchange(&ins->kicked, false)) {
             struct timespec ts;
 
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += TICK_MS / 1000;
+            core_deadline_after(&ts, TICK_MS);
             pthread_cond_timedwait(&ins->wake, &ins->lock, &ts);
         }
         pthread_mutex_unlock(&ins->lock);
@@ -567,7 +566,7 @@ int sched_inspector_start(sched_inspector **out, sched_store *store, const sched
         ins->tokens = *tokens;
     atomic_init(&ins->kicked, false);
     pthread_mutex_init(&ins->lock, NULL);
-    pthread_cond_init(&ins->wake, NULL);
+    core_cond_init_monotonic(&ins->wake);
     ins->threads = calloc(n_workers ? n_workers : 1, sizeof(pthread_t));
     if (!ins->threads) {
         free(ins);

@@ -382,8 +382,7 @@ static void *router_main(void *arg)
                      stats.dead, stats.escalated);
         if (atomic_exchange(&rt->kicked, false))
             continue;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += TICK_MS / 1000;
+        core_deadline_after(&deadline, TICK_MS);
         while (!rt->stop && !atomic_load(&rt->kicked) &&
                pthread_cond_timedwait(&rt->wake, &rt->lock, &deadline) == 0) {
         }
@@ -404,7 +403,7 @@ int sched_router_start(sched_router **out, sched_store *store, const sched_plan 
     rt->store = store;
     rt->plan = plan;
     pthread_mutex_init(&rt->lock, NULL);
-    pthread_cond_init(&rt->wake, NULL);
+    core_cond_init_monotonic(&rt->wake);
     if (pthread_create(&rt->thread, NULL, router_main, rt) != 0) {
         pthread_mutex_destroy(&rt->lock);
         pthread_cond_destroy(&rt->wake);
