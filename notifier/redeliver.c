@@ -21,6 +21,9 @@
 #define LOCK_MS (15 * 60 * 1000)
 #define RUN_BUDGET_MS (10 * 60 * 1000)
 #define TICK_MS 1000
+/* Runs started by Redis errors are this far apart at least: errors that go on (a script
+ * failing on every webhook, a flapping Redis) must not turn into a GitHub call a second. */
+#define RECOVERY_GAP_MS 30000
 
 static const char *const outcome_names[NOTIFY_REDELIVER_OUTCOMES] = {"complete", "partial",
                                                                       "failed", "locked"};
@@ -249,7 +252,7 @@ static void *redeliver_main(void *arg)
     notify_http *http = NULL;
     core_error err = {0};
     uint64_t seen_errors = sched_store_error_count(rd->store);
-    int64_t next_run = core_time_mono_ms(), not_before = 0;
+    int64_t next_run = core_time_mono_ms(), not_before = 0, last_recovery = INT64_MIN / 2;
     bool recovering = false;
 
     if (notify_http_new(&http, &err) < 0) {
@@ -270,9 +273,11 @@ static void *redeliver_main(void *arg)
             seen_errors = errors;
             recovering = true;
         }
-        if (recovering && !due && now >= not_before) {
-            if (sched_store_ping(rd->store, NULL) == 0)
+        if (recovering && !due && now >= not_before && now - last_recovery >= RECOVERY_GAP_MS) {
+            if (sched_store_ping(rd->store, NULL) == 0) {
                 due = true;
+                last_recovery = now;
+            }
             seen_errors = sched_store_error_count(rd->store);
         }
         if (!due || now < not_before) {
