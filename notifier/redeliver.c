@@ -26,7 +26,7 @@
 #define RECOVERY_GAP_MS 30000
 
 static const char *const outcome_names[NOTIFY_REDELIVER_OUTCOMES] = {"complete", "partial",
-                                                                      "failed", "locked"};
+                                                                     "failed", "locked"};
 
 /* A delivery zoneci may have missed: only pull_request deliveries leave state behind,
  * and only an answer that was not one (none, a timeout, 429, 5xx) means "not handled";
@@ -256,8 +256,7 @@ static void *redeliver_main(void *arg)
     bool recovering = false;
 
     if (notify_http_new(&http, &err) < 0) {
-        CORE_LOG(CORE_LOG_ERROR, "redelivery", "msg=\"no http client, no recovery: %s\"",
-                 err.msg);
+        CORE_LOG(CORE_LOG_ERROR, "redelivery", "msg=\"no http client, no recovery: %s\"", err.msg);
         return NULL;
     }
     notify_http_set_abort(http, should_stop, rd);
@@ -284,8 +283,7 @@ static void *redeliver_main(void *arg)
             wait_tick(rd);
             continue;
         }
-        notify_redeliver_run(rd->store, rd->gh, http, &rd->limits, core_time_now_ms(), &res,
-                             &err);
+        notify_redeliver_run(rd->store, rd->gh, http, &rd->limits, core_time_now_ms(), &res, &err);
         atomic_fetch_add(&rd->runs[res.outcome], 1);
         atomic_fetch_add(&rd->requested, (uint_fast64_t)res.requested);
         atomic_fetch_add(&rd->refused, (uint_fast64_t)res.refused);

@@ -134,8 +134,7 @@ int sched_redelivery_claim(sched_store *store, const char *guid, int64_t now_ms,
     *out = SCHED_REDELIVERY_ASKED;
     if (!guid_valid(guid))
         return core_error_set(err, CORE_EINVAL,
-                              "delivery guid: 1 to %d letters, digits, '-', '_' or '.'",
-                              GUID_MAX);
+                              "delivery guid: 1 to %d letters, digits, '-', '_' or '.'", GUID_MAX);
     /* The same key intake writes (scheduler/jobs.c): its existence is "accepted". */
     rc = sched_store_key(store, k_delivery, err, "delivery:%s", guid);
     if (rc == 0)

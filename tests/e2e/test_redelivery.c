@@ -205,11 +205,11 @@ static long deliver(env *e, int n, char **resp)
                        "\"installation\":{\"id\":42}}",
                        n, n, sha, 0) > 0);
     snprintf(guid, sizeof(guid), "guid-%d", n);
-    status = ts_post_github(e->base, "pull_request", guid, e->payloads[n],
-                            strlen(e->payloads[n]), GH_SECRET, resp);
+    status = ts_post_github(e->base, "pull_request", guid, e->payloads[n], strlen(e->payloads[n]),
+                            GH_SECRET, resp);
     ts_peer_lock(e->peer);
-    e->log->list[e->log->n] = (gh_delivery){.id = 1000 + n, .status = (int)status,
-                                            .at_ms = core_time_now_ms()};
+    e->log->list[e->log->n] =
+        (gh_delivery){.id = 1000 + n, .status = (int)status, .at_ms = core_time_now_ms()};
     snprintf(e->log->list[e->log->n].guid, sizeof(e->log->list[0].guid), "%s", guid);
     e->log->n++;
     ts_peer_unlock(e->peer);
@@ -289,8 +289,7 @@ START_TEST(missed_deliveries_are_recovered)
     ck_assert_int_ge(e.log->list_requests, 3);
     for (int i = 0; i < 3; i++) {
         asked[i] = e.log->attempts[i];
-        ck_assert_msg(asked[i] >= 1003 && asked[i] <= 1005, "asked for %lld",
-                      (long long)asked[i]);
+        ck_assert_msg(asked[i] >= 1003 && asked[i] <= 1005, "asked for %lld", (long long)asked[i]);
         for (int j = 0; j < i; j++)
             ck_assert(asked[i] != asked[j]);
     }
@@ -306,8 +305,8 @@ START_TEST(missed_deliveries_are_recovered)
                                         strlen(e.payloads[n]), GH_SECRET, NULL),
                          202);
         ts_peer_lock(e.peer);
-        e.log->list[e.log->n] = (gh_delivery){.id = 2000 + n, .status = 202,
-                                              .at_ms = core_time_now_ms(), .redelivery = true};
+        e.log->list[e.log->n] = (gh_delivery){
+            .id = 2000 + n, .status = 202, .at_ms = core_time_now_ms(), .redelivery = true};
         snprintf(e.log->list[e.log->n].guid, sizeof(e.log->list[0].guid), "%s", guid);
         e.log->n++;
         ts_peer_unlock(e.peer);
@@ -315,8 +314,8 @@ START_TEST(missed_deliveries_are_recovered)
     ck_assert_uint_eq(count_jobs(&e), 5);
 
     m = metrics(&e);
-    ck_assert_msg(strstr(m, "zoneci_redeliveries_requested_total{outcome=\"accepted\"} 3\n"),
-                  "%s", m);
+    ck_assert_msg(strstr(m, "zoneci_redeliveries_requested_total{outcome=\"accepted\"} 3\n"), "%s",
+                  m);
     ck_assert_msg(strstr(m, "# TYPE zoneci_redelivery_runs_total counter\n"), "%s", m);
     free(m);
     ts_peer_lock(e.peer);

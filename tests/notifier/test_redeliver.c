@@ -141,8 +141,8 @@ static void add(int64_t id, const char *guid, const char *event, int status, int
     ts_peer_lock(peer);
     ck_assert_int_lt(gh_fake->n, N_MAX);
     d = &gh_fake->list[gh_fake->n++];
-    *d = (item){.id = id, .event = event, .status = status, .at_ms = at_ms,
-                .redelivery = redelivery};
+    *d = (item){
+        .id = id, .event = event, .status = status, .at_ms = at_ms, .redelivery = redelivery};
     snprintf(d->guid, sizeof(d->guid), "%s", guid);
     ts_peer_unlock(peer);
 }
@@ -157,12 +157,10 @@ static void accept_guid(const char *guid, int pr)
     sched_intake in;
     core_error err = {0};
 
-    ck_assert_msg(sched_intake_pull_request(store, guid, &ref, T0, &in, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(sched_intake_pull_request(store, guid, &ref, T0, &in, &err) == 0, "%s", err.msg);
 }
 
-static int run(const notify_redeliver_limits *lim, notify_redeliver_result *res,
-               core_error *err)
+static int run(const notify_redeliver_limits *lim, notify_redeliver_result *res, core_error *err)
 {
     notify_redeliver_limits none = {.pause_ms = -1};
 
