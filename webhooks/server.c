@@ -805,6 +805,9 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
         strcmp(old->redis.prefix, cfg->redis.prefix) != 0)
         CORE_LOG(CORE_LOG_WARN, "config_reload",
                  "msg=\"server.listen, server.threads and redis take effect on restart\"");
+    if (old->github.redelivery_check_seconds != cfg->github.redelivery_check_seconds)
+        CORE_LOG(CORE_LOG_WARN, "config_reload",
+                 "msg=\"github.redelivery_check_seconds takes effect on restart\"");
     srv->app.cfg = cfg;
     old_gh = srv->app.github_secrets;
     old_n_gh = srv->app.n_github_secrets;
