@@ -338,7 +338,8 @@ void notify_outbox_stop(notify_outbox *ob);
  * asked for again (POST .../attempts), at most max_per_run per run with pause_ms between
  * two. One run at a time across every process (sched_redelivery_lock). A GitHub refusal
  * (4xx, 5xx, 429 with its Retry-After) ends the run; the GUID it was about is asked for
- * again next run. The mark moves only after a complete run. */
+ * again next run. The mark moves only after a complete run, and never past a delivery
+ * less than 5 minutes old (one started before it may not be listed yet). */
 #define NOTIFY_REDELIVER_MAX_PER_RUN 20
 #define NOTIFY_REDELIVER_PAUSE_MS 250
 #define NOTIFY_REDELIVER_MAX_PAGES 30

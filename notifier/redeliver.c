@@ -21,6 +21,11 @@
 #define LOCK_MS (15 * 60 * 1000)
 #define RUN_BUDGET_MS (10 * 60 * 1000)
 #define TICK_MS 1000
+/* The mark never passes a delivery younger than this: GitHub numbers a delivery when it
+ * starts, and one still waiting on zoneci (a Redis timeout) may be listed after a newer
+ * one that finished first. Younger ones are examined again next run (asked ones are
+ * skipped by GUID); the margin also covers a clock skew between GitHub and us. */
+#define MARK_GRACE_MS (5 * 60 * 1000)
 /* Runs started by Redis errors are this far apart at least: errors that go on (a script
  * failing on every webhook, a flapping Redis) must not turn into a GitHub call a second. */
 #define RECOVERY_GAP_MS 30000
@@ -93,7 +98,7 @@ static int examine(struct sched_store *store, notify_github *gh, notify_http *ht
         sched_redelivery_verdict v;
         int rc;
 
-        if (d->id > *newest)
+        if (d->id > *newest && d->delivered_ms <= now_ms - MARK_GRACE_MS)
             *newest = d->id;
         /* Newest first: everything after this was examined by a complete run, or is
          * older than GitHub keeps. */
