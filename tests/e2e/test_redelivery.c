@@ -129,7 +129,9 @@ static void play_github(void *ctx, const ts_peer_request *req, ts_peer_answer *a
     }
 }
 
-static void env_start(env *e, bool app)
+/* app: the GitHub App configured, recovery every check_seconds; missed: a failed
+ * delivery (id 1009, "guid-9") already in GitHub's list when serve starts. */
+static void env_start_with(env *e, bool app, int check_seconds, bool missed)
 {
     char *text = NULL, *key_path, github[1200];
     char *argv[] = {"serve", "--config", NULL, NULL};
@@ -148,12 +150,11 @@ static void env_start(env *e, bool app)
     snprintf(e->log->base, sizeof(e->log->base), "%s", ts_peer_base(e->peer));
     if (app) {
         key_path = ts_write_file(e->dir, "app.pem", ts_rsa_key_pem());
-        /* A long period: only the start and the recovery after Redis errors may run. */
         snprintf(github, sizeof(github),
                  " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\", \"app_id\": 4242,\n"
                  "   \"private_key_file\": \"%s\", \"api_url\": \"%s/gh\",\n"
-                 "   \"redelivery_check_seconds\": 3600},\n",
-                 key_path, ts_peer_base(e->peer));
+                 "   \"redelivery_check_seconds\": %d},\n",
+                 key_path, ts_peer_base(e->peer), check_seconds);
         free(key_path);
     } else {
         snprintf(github, sizeof(github),
@@ -171,8 +172,18 @@ static void env_start(env *e, bool app)
                        port, e->redis->url, e->dir, github) > 0);
     e->config = ts_write_file(e->dir, "zoneci.json", text);
     free(text);
+    if (missed) {
+        e->log->list[e->log->n++] = (gh_delivery){
+            .id = 1009, .guid = "guid-9", .status = 503, .at_ms = core_time_now_ms() - 60000};
+    }
     argv[2] = e->config;
     e->srv = ts_zoneci_spawn(argv, envp, e->dir, e->base);
+}
+
+/* A long period: only the start and the recovery after Redis errors may run. */
+static void env_start(env *e, bool app)
+{
+    env_start_with(e, app, 3600, false);
 }
 
 static void env_stop(env *e)
@@ -215,6 +226,32 @@ static long deliver(env *e, int n, char **resp)
     e->log->n++;
     ts_peer_unlock(e->peer);
     return status;
+}
+
+static int n_attempts(env *e)
+{
+    int n;
+
+    ts_peer_lock(e->peer);
+    n = e->log->n_attempts;
+    ts_peer_unlock(e->peer);
+    return n;
+}
+
+static bool one_attempt(void *ctx)
+{
+    return n_attempts(ctx) >= 1;
+}
+
+static bool listed_twice(void *ctx)
+{
+    env *e = ctx;
+    int n;
+
+    ts_peer_lock(e->peer);
+    n = e->log->list_requests;
+    ts_peer_unlock(e->peer);
+    return n >= 2;
 }
 
 static bool three_attempts(void *ctx)
@@ -357,6 +394,45 @@ START_TEST(without_the_app_the_503_says_to_redeliver_by_hand)
 }
 END_TEST
 
+START_TEST(a_delivery_missed_before_start_is_recovered_at_start)
+{
+    env e;
+
+    env_start_with(&e, true, 3600, true);
+    ck_assert_msg(ts_wait_until(one_attempt, &e, 20000), "nothing asked at start");
+    ts_peer_lock(e.peer);
+    ck_assert_int_eq(e.log->attempts[0], 1009);
+    ts_peer_unlock(e.peer);
+    env_stop(&e);
+}
+END_TEST
+
+START_TEST(a_delivery_missed_without_redis_errors_is_recovered_by_the_period)
+{
+    env e;
+
+    /* A delivery this process never saw fail (another process answered it, say): only
+     * the periodic check finds it. */
+    env_start_with(&e, true, 1, false);
+    ck_assert_int_eq(deliver(&e, 1, NULL), 202);
+    ts_peer_lock(e.peer);
+    e.log->list[e.log->n++] =
+        (gh_delivery){.id = 1002, .guid = "guid-2", .status = 502, .at_ms = core_time_now_ms()};
+    ts_peer_unlock(e.peer);
+    ck_assert_msg(ts_wait_until(one_attempt, &e, 20000), "nothing asked by the period");
+    ts_peer_lock(e.peer);
+    ck_assert_int_eq(e.log->attempts[0], 1002);
+    ts_peer_unlock(e.peer);
+    /* Later checks list again and ask nothing more. */
+    ts_peer_lock(e.peer);
+    e.log->list_requests = 0;
+    ts_peer_unlock(e.peer);
+    ck_assert(ts_wait_until(listed_twice, &e, 20000));
+    ck_assert_int_eq(n_attempts(&e), 1);
+    env_stop(&e);
+}
+END_TEST
+
 Suite *suite_e2e_redelivery(void)
 {
     Suite *s = suite_create("e2e_redelivery");
@@ -365,6 +441,8 @@ Suite *suite_e2e_redelivery(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, missed_deliveries_are_recovered);
     tcase_add_test(tc, without_the_app_the_503_says_to_redeliver_by_hand);
+    tcase_add_test(tc, a_delivery_missed_before_start_is_recovered_at_start);
+    tcase_add_test(tc, a_delivery_missed_without_redis_errors_is_recovered_by_the_period);
     suite_add_tcase(s, tc);
     return s;
 }
