@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "notifier/notifier.h"
 #include "policies/policies.h"
 #include "scheduler/scheduler.h"
 #include "webhooks/app.h"
