@@ -442,3 +442,197 @@ out:
     free_secret(token);
     return rc;
 }
+
+/* One request authenticated as the App itself (its JWT), for the /app endpoints. */
+static int app_request(notify_github *gh, notify_http *http, const char *method, const char *url,
+                       int64_t now_ms, notify_http_response *r, core_error *err)
+{
+    char auth[4096], *jwt = NULL;
+    const char *headers[5];
+    int rc;
+
+    rc = jwt_make(gh, now_ms / 1000, &jwt, err);
+    if (rc < 0)
+        return rc;
+    if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", jwt) >= sizeof(auth)) {
+        rc = core_error_set(err, CORE_EINVAL, "github app jwt is too long (key too big?)");
+        goto out;
+    }
+    headers[0] = auth;
+    headers[1] = "Accept: application/vnd.github+json";
+    headers[2] = "User-Agent: zoneci";
+    headers[3] = "X-GitHub-Api-Version: 2022-11-28";
+    headers[4] = NULL;
+    rc = notify_http_request(http, method, url, headers, NULL, 0, NOTIFY_GITHUB_TIMEOUT_MS, r, err);
+out:
+    wipe(auth, sizeof(auth));
+    free_secret(jwt);
+    return rc;
+}
+
+/* The URL of rel="next" in a Link header ("<u1>; rel="next", <u2>; rel="last""), or "". */
+static void link_next(const char *link, char *out, size_t len)
+{
+    const char *p = link;
+
+    out[0] = '\0';
+    while ((p = strchr(p, '<')) != NULL) {
+        const char *close = strchr(p, '>');
+        const char *comma;
+
+        if (!close)
+            return;
+        comma = strchr(close, ',');
+        /* The parameters of this link run to the next comma (URLs never hold a raw one
+         * here: GitHub's cursors are base64url-ish). */
+        {
+            size_t plen = comma ? (size_t)(comma - close) : strlen(close);
+            const char *rel = strstr(close, "rel=\"next\"");
+
+            if (rel && (size_t)(rel - close) < plen) {
+                if ((size_t)(close - p - 1) < len) {
+                    memcpy(out, p + 1, (size_t)(close - p - 1));
+                    out[close - p - 1] = '\0';
+                }
+                return;
+            }
+        }
+        if (!comma)
+            return;
+        p = comma;
+    }
+}
+
+static bool guid_ok(const char *g)
+{
+    size_t n = strlen(g);
+
+    if (n == 0 || n > NOTIFY_GITHUB_GUID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = g[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* One entry of the list into *d; false when it lacks what recovery needs. */
+static bool delivery_read(json_t *o, notify_github_delivery *d)
+{
+    json_t *id = json_object_get(o, "id"), *code = json_object_get(o, "status_code");
+    const char *guid = json_string_value(json_object_get(o, "guid"));
+    const char *event = json_string_value(json_object_get(o, "event"));
+    const char *action = json_string_value(json_object_get(o, "action"));
+    const char *at = json_string_value(json_object_get(o, "delivered_at"));
+
+    memset(d, 0, sizeof(*d));
+    if (!json_is_integer(id) || json_integer_value(id) <= 0 || !guid || !guid_ok(guid) ||
+        !event || strlen(event) >= sizeof(d->event) || !at ||
+        core_time_parse_iso(at, &d->delivered_ms, NULL) < 0)
+        return false;
+    d->id = (int64_t)json_integer_value(id);
+    snprintf(d->guid, sizeof(d->guid), "%s", guid);
+    snprintf(d->event, sizeof(d->event), "%s", event);
+    if (action && strlen(action) < sizeof(d->action))
+        snprintf(d->action, sizeof(d->action), "%s", action);
+    if (json_is_integer(code) && json_integer_value(code) >= 0 && json_integer_value(code) < 1000)
+        d->status_code = (int)json_integer_value(code);
+    d->redelivery = json_is_true(json_object_get(o, "redelivery"));
+    return true;
+}
+
+int notify_github_deliveries_page(notify_github *gh, notify_http *http, const char *page_url,
+                                  int64_t now_ms, notify_github_delivery **items, size_t *n,
+                                  char *next_url, int *retry_after_s, core_error *err)
+{
+    char url[NOTIFY_HTTP_LINK_MAX], prefix[URL_MAX];
+    notify_http_response r = {0};
+    notify_github_delivery *out = NULL;
+    json_t *root = NULL, *o;
+    size_t i, k = 0;
+    int rc;
+
+    CORE_ASSERT(gh && http && items && n && next_url);
+    *items = NULL;
+    *n = 0;
+    next_url[0] = '\0';
+    if (retry_after_s)
+        *retry_after_s = 0;
+    snprintf(prefix, sizeof(prefix), "%s/app/hook/deliveries", gh->api_url);
+    if (!page_url || !*page_url) {
+        snprintf(url, sizeof(url), "%s?per_page=%d", prefix, NOTIFY_GITHUB_DELIVERIES_PER_PAGE);
+    } else {
+        size_t pn = strlen(prefix);
+
+        /* The JWT only ever goes to the App's own deliveries endpoint. */
+        if (strncmp(page_url, prefix, pn) != 0 || (page_url[pn] != '?' && page_url[pn] != '\0') ||
+            strlen(page_url) >= sizeof(url) || strpbrk(page_url, " \r\n#"))
+            return core_error_set(err, CORE_EINVAL,
+                                  "github deliveries: next link is not under api_url");
+        snprintf(url, sizeof(url), "%s", page_url);
+    }
+    rc = app_request(gh, http, "GET", url, now_ms, &r, err);
+    if (rc < 0) {
+        core_error_wrap(err, "github deliveries");
+        return rc;
+    }
+    if (r.status != 200) {
+        rc = status_error(&r, "github deliveries", retry_after_s, err);
+        goto out;
+    }
+    root = json_loadb(r.body.data, r.body.len, 0, NULL);
+    if (!json_is_array(root)) {
+        rc = core_error_set(err, CORE_EINVAL, "github deliveries: answer is not a json array");
+        goto out;
+    }
+    if (json_array_size(root) > 0) {
+        out = calloc(json_array_size(root), sizeof(*out));
+        if (!out) {
+            rc = core_error_set(err, CORE_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    json_array_foreach(root, i, o)
+    {
+        if (delivery_read(o, &out[k]))
+            k++;
+    }
+    link_next(r.link, next_url, NOTIFY_HTTP_LINK_MAX);
+    *items = out;
+    *n = k;
+    out = NULL;
+out:
+    free(out);
+    if (root)
+        json_decref(root);
+    notify_http_response_free(&r);
+    return rc;
+}
+
+int notify_github_redeliver(notify_github *gh, notify_http *http, int64_t delivery_id,
+                            int64_t now_ms, int *retry_after_s, core_error *err)
+{
+    char url[URL_MAX];
+    notify_http_response r = {0};
+    int rc;
+
+    CORE_ASSERT(gh && http);
+    if (retry_after_s)
+        *retry_after_s = 0;
+    if (delivery_id <= 0)
+        return core_error_set(err, CORE_EINVAL, "github redelivery: id must be positive");
+    snprintf(url, sizeof(url), "%s/app/hook/deliveries/%" PRId64 "/attempts", gh->api_url,
+             delivery_id);
+    rc = app_request(gh, http, "POST", url, now_ms, &r, err);
+    if (rc < 0) {
+        core_error_wrap(err, "github redelivery");
+        return rc;
+    }
+    if (r.status < 200 || r.status > 299)
+        rc = status_error(&r, "github redelivery", retry_after_s, err);
+    notify_http_response_free(&r);
+    return rc;
+}

@@ -82,6 +82,7 @@ void notify_http_response_free(notify_http_response *r)
     core_buf_free(&r->body);
     r->status = 0;
     r->retry_after[0] = '\0';
+    r->link[0] = '\0';
 }
 
 /* Checks the URL and writes "host:port" for messages: never the path, the query or the
@@ -209,21 +210,29 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ctx)
     size_t n = size * nitems;
     const char *v, *end = line + n;
     char *dst = t->out->retry_after;
+    size_t cap = sizeof(t->out->retry_after);
 
     /* A status line starts a new response (after a 1xx): forget the previous headers. */
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         dst[0] = '\0';
+        t->out->link[0] = '\0';
         return n;
     }
-    if (n < 12 || strncasecmp(line, "Retry-After:", 12) != 0)
+    if (n >= 5 && strncasecmp(line, "Link:", 5) == 0) {
+        v = line + 5;
+        dst = t->out->link;
+        cap = sizeof(t->out->link);
+    } else if (n >= 12 && strncasecmp(line, "Retry-After:", 12) == 0) {
+        v = line + 12;
+    } else {
         return n;
-    v = line + 12;
+    }
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
         end--;
     /* A value too long for the field is not a value anyone sends: drop it, never cut it. */
-    if ((size_t)(end - v) < sizeof(t->out->retry_after)) {
+    if ((size_t)(end - v) < cap) {
         memcpy(dst, v, (size_t)(end - v));
         dst[end - v] = '\0';
     } else {

@@ -27,11 +27,13 @@ typedef struct notify_http notify_http;
 /* A response: status is the HTTP status; body holds at most NOTIFY_HTTP_MAX_BODY bytes and
  * is NUL-terminated (body.data is never NULL after a success); retry_after is the
  * value of the Retry-After header as sent (seconds or an HTTP date), or "" if absent or
- * too long to keep. */
+ * too long to keep; link is the Link header (GitHub's paging), or "" likewise. */
+#define NOTIFY_HTTP_LINK_MAX 2048
 typedef struct notify_http_response {
     long status;
     core_buf body;
     char retry_after[32];
+    char link[NOTIFY_HTTP_LINK_MAX];
 } notify_http_response;
 
 /* Creates a client. On failure *out stays NULL: CORE_ENOMEM, or CORE_EIO if libcurl cannot
@@ -141,6 +143,40 @@ int notify_github_status_body(const char *state, const char *description, const 
 int notify_github_post_status(notify_github *gh, notify_http *http, int64_t installation_id,
                               const char *repo, const char *sha, const char *body, int64_t now_ms,
                               int *retry_after_s, core_error *err);
+
+/* ---- GitHub App: its webhook deliveries (notifier/github.c) -----------------------------
+ * GitHub keeps an App's deliveries for 3 days and never retries a failed one by itself.
+ * Both calls authenticate with the App's JWT (no installation token, no permission). */
+#define NOTIFY_GITHUB_GUID_MAX 128
+#define NOTIFY_GITHUB_DELIVERIES_PER_PAGE 100
+
+/* One delivery of the list, as GitHub describes it. */
+typedef struct notify_github_delivery {
+    int64_t id;                              /* the delivery's id (grows with time) */
+    char guid[NOTIFY_GITHUB_GUID_MAX + 1];   /* X-GitHub-Delivery; a redelivery keeps it */
+    char event[64];                          /* "pull_request", ... */
+    char action[64];                         /* "opened", ...; "" when none */
+    int status_code;                         /* the answer it got; 0 when none */
+    bool redelivery;
+    int64_t delivered_ms;                    /* delivered_at, Unix ms */
+} notify_github_delivery;
+
+/* GETs one page of the App's deliveries, newest first: {api_url}/app/hook/deliveries?
+ * per_page=100 when page_url is NULL or "", else page_url, the next link of an earlier
+ * page, which must start with {api_url}/app/hook/deliveries (the JWT goes nowhere else:
+ * CORE_EINVAL). *items (malloc'd, free() it; NULL when *n is 0) holds the entries that
+ * have an id, a delivery-id-shaped guid, an event and a delivered_at; others are left
+ * out. next_url (NOTIFY_HTTP_LINK_MAX bytes) receives the Link header's rel="next", or
+ * "" on the last page. Errors as notify_github_post_status's (a 401 is CORE_EAUTH), and
+ * CORE_EINVAL for an answer that is not a JSON array. The thread that owns http. */
+int notify_github_deliveries_page(notify_github *gh, notify_http *http, const char *page_url,
+                                  int64_t now_ms, notify_github_delivery **items, size_t *n,
+                                  char *next_url, int *retry_after_s, core_error *err);
+
+/* POSTs {api_url}/app/hook/deliveries/{id}/attempts: GitHub sends delivery id again, with
+ * its original GUID and payload. 0 on 202 (or any 2xx); errors as above. */
+int notify_github_redeliver(notify_github *gh, notify_http *http, int64_t delivery_id,
+                            int64_t now_ms, int *retry_after_s, core_error *err);
 
 /* ---- Slack: approval cards (notifier/slack.c) -------------------------------------------
  * Cards are Block Kit JSON posted with chat.postMessage and changed with chat.update, with
@@ -293,5 +329,76 @@ void notify_outbox_stats_get(notify_outbox *ob, notify_outbox_stats *out);
 /* Stops the workers (a request in flight is cut short and its message handed back, due
  * at once), joins them and frees the pool. NULL does nothing. */
 void notify_outbox_stop(notify_outbox *ob);
+
+/* ---- delivery recovery (notifier/redeliver.c) -------------------------------------------
+ * GitHub does not retry a failed delivery. A run lists the App's recent deliveries (newest
+ * first, paging through Link: rel="next") back to the high-water mark of the last complete
+ * run, and never further than 3 days; each pull_request delivery that failed (no answer,
+ * 408, 429 or 5xx) and whose GUID intake never recorded, nor an earlier run asked for, is
+ * asked for again (POST .../attempts), at most max_per_run per run with pause_ms between
+ * two. One run at a time across every process (sched_redelivery_lock). A GitHub refusal
+ * (4xx, 5xx, 429 with its Retry-After) ends the run; the GUID it was about is asked for
+ * again next run. The mark moves only after a complete run, and never past a delivery
+ * less than 5 minutes old (one started before it may not be listed yet). */
+#define NOTIFY_REDELIVER_MAX_PER_RUN 20
+#define NOTIFY_REDELIVER_PAUSE_MS 250
+#define NOTIFY_REDELIVER_MAX_PAGES 30
+#define NOTIFY_REDELIVER_LOOKBACK_MS (3LL * 24 * 3600 * 1000)
+
+typedef struct notify_redeliver_limits {
+    int max_per_run; /* 0 means NOTIFY_REDELIVER_MAX_PER_RUN */
+    int pause_ms;    /* 0 means NOTIFY_REDELIVER_PAUSE_MS; negative: none */
+    int max_pages;   /* 0 means NOTIFY_REDELIVER_MAX_PAGES */
+    /* Polled between requests and during pauses: true ends the run early (shutdown). */
+    bool (*should_stop)(void *ctx);
+    void *stop_ctx;
+} notify_redeliver_limits;
+
+typedef enum notify_redeliver_outcome {
+    NOTIFY_REDELIVER_COMPLETE = 0, /* reached the mark, 3 days back or the list's end */
+    NOTIFY_REDELIVER_PARTIAL,      /* stopped at max_per_run or max_pages (or stop asked) */
+    NOTIFY_REDELIVER_FAILED,       /* GitHub or Redis refused: try next time */
+    NOTIFY_REDELIVER_LOCKED,       /* another process is running one */
+    NOTIFY_REDELIVER_OUTCOMES
+} notify_redeliver_outcome;
+
+typedef struct notify_redeliver_result {
+    notify_redeliver_outcome outcome;
+    int pages;
+    int examined;      /* deliveries newer than the mark and the 3-day bound */
+    int accepted;      /* failed deliveries whose GUID intake recorded after all */
+    int asked_before;  /* failed deliveries asked for by an earlier run (or this one) */
+    int requested;     /* redeliveries GitHub accepted in this run */
+    int refused;       /* redelivery requests GitHub refused (at most 1: the run stops) */
+    int retry_after_s; /* GitHub's Retry-After on a rate limit, else 0 */
+    int64_t mark;      /* the high-water mark after the run */
+} notify_redeliver_result;
+
+/* One run at now_ms (Unix ms; the 3-day bound and the JWT use it). Logs one line per
+ * redelivery and one for the run. Returns 0 for COMPLETE, PARTIAL and LOCKED; the error
+ * that ended a FAILED run otherwise (*out is filled either way). The thread that owns
+ * http. */
+int notify_redeliver_run(struct sched_store *store, notify_github *gh, notify_http *http,
+                         const notify_redeliver_limits *limits, int64_t now_ms,
+                         notify_redeliver_result *out, core_error *err);
+
+/* A thread per process that runs at start, after Redis comes back from errors (the
+ * store's error count moved and a PING answers again), and every check_seconds. */
+typedef struct notify_redeliver notify_redeliver;
+
+typedef struct notify_redeliver_stats {
+    uint64_t runs[NOTIFY_REDELIVER_OUTCOMES];
+    uint64_t requested; /* redeliveries GitHub accepted */
+    uint64_t refused;   /* requests GitHub refused (retried next run) */
+} notify_redeliver_stats;
+
+/* Starts the thread. store and gh are borrowed and must outlive it; check_seconds > 0.
+ * CORE_ENOMEM, CORE_EIO (no thread). */
+int notify_redeliver_start(notify_redeliver **out, struct sched_store *store, notify_github *gh,
+                           int check_seconds, const notify_redeliver_limits *limits,
+                           core_error *err);
+void notify_redeliver_stats_get(notify_redeliver *rd, notify_redeliver_stats *out);
+/* Ends a run in flight early, joins the thread and frees it. NULL does nothing. */
+void notify_redeliver_stop(notify_redeliver *rd);
 
 #endif

@@ -1069,7 +1069,8 @@ static void load_redis(vctx *c, json_t *o, policy_config *cfg)
 static void load_github(vctx *c, json_t *o, policy_config *cfg)
 {
     static const char *const known[] = {
-        "webhook_secret_env", "webhook_secret_file", "app_id", "private_key_file", "api_url", NULL};
+        "webhook_secret_env", "webhook_secret_file", "app_id", "private_key_file", "api_url",
+        "redelivery_check_seconds", NULL};
     json_int_t n;
     bool has_id = json_object_get(o, "app_id") != NULL;
     bool has_key = json_object_get(o, "private_key_file") != NULL;
@@ -1081,6 +1082,10 @@ static void load_github(vctx *c, json_t *o, policy_config *cfg)
         cfg->github.app_id = n;
     str_field(c, o, "private_key_file", false, NULL, &cfg->github.private_key_file);
     str_field(c, o, "api_url", false, check_http_url, &cfg->github.api_url);
+    /* 0 turns delivery recovery off; a day at most, or a missed delivery could wait
+     * longer than GitHub keeps it (3 days) before anyone looks. */
+    if (int_field(c, o, "redelivery_check_seconds", 0, 86400, &n))
+        cfg->github.redelivery_check_seconds = (int)n;
     /* One without the other cannot sign a JWT; better said now than at the first status. */
     if (has_id != has_key) {
         enter(c, o, has_id ? "app_id" : "private_key_file", false);
@@ -1605,6 +1610,7 @@ static void set_defaults(vctx *c, policy_config *cfg)
     set_str(c, &cfg->cache_dir, "/var/cache/zoneci");
     set_str(c, &cfg->github.webhook_secret.env, "ZONECI_GITHUB_SECRET");
     set_str(c, &cfg->github.api_url, "https://api.github.com");
+    cfg->github.redelivery_check_seconds = 300;
     set_str(c, &cfg->slack.api_url, "https://slack.com/api");
     set_str(c, &cfg->runners.tokens.env, "ZONECI_RUNNER_TOKENS");
     cfg->runners.lease_seconds = 120;

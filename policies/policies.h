@@ -99,6 +99,7 @@ typedef struct policy_config {
         int64_t app_id;                   /* 0 when absent */
         char *private_key_file;           /* NULL when absent */
         char *api_url;                    /* default https://api.github.com */
+        int redelivery_check_seconds;     /* delivery recovery period; 0 off; default 300 */
     } github;
     struct {
         bool present;

@@ -209,7 +209,7 @@ int sched_intake_pull_request(sched_store *store, const char *delivery_id, const
         rc = sched_store_key(store, k_audit, err, "audit");
     if (rc < 0)
         return rc;
-    snprintf(ttl, sizeof(ttl), "%d", sched_store_dedup_ttl(store));
+    snprintf(ttl, sizeof(ttl), "%d", sched_store_delivery_ttl(store));
     snprintf(now, sizeof(now), "%" PRId64, now_ms);
     snprintf(inst, sizeof(inst), "%" PRId64, pr->installation_id);
     core_time_format_iso(now_ms, iso);
@@ -300,7 +300,7 @@ int sched_intake_pr_closed(sched_store *store, const char *delivery_id, const ch
         rc = sched_store_key(store, k_audit, err, "audit");
     if (rc < 0)
         return rc;
-    snprintf(ttl, sizeof(ttl), "%d", sched_store_dedup_ttl(store));
+    snprintf(ttl, sizeof(ttl), "%d", sched_store_delivery_ttl(store));
     snprintf(now, sizeof(now), "%" PRId64, now_ms);
     core_time_format_iso(now_ms, iso);
     {

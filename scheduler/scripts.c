@@ -750,6 +750,25 @@ static const char card_posted_src[] =
             "if redis.call('EXISTS', KEYS[1]) == 0 then return false end\n"
             "return redis.call('HSETNX', KEYS[1], 'card:' .. ARGV[3] .. ':ts', ARGV[4])\n";
 
+/* KEYS: delivery:GUID, redelivery:asked:GUID. ARGV: P, now_ms, ttl (s). A GUID intake
+ * recorded is never asked for; one asked for is asked once. Returns 'accepted', 'asked'
+ * or 'ask' (now recorded as asked). */
+static const char redelivery_claim_src[] =
+    LIBRARY "if redis.call('EXISTS', KEYS[1]) == 1 then return 'accepted' end\n"
+            "if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[3]) then return 'ask' end\n"
+            "return 'asked'\n";
+
+/* KEYS: redelivery:mark. ARGV: P, id, ttl (s). Raises the mark, never lowers it. Returns
+ * the mark after. */
+static const char redelivery_mark_src[] =
+    LIBRARY "local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0\n"
+            "local id = tonumber(ARGV[2])\n"
+            "if id > cur then\n"
+            "    redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
+            "    return ARGV[2]\n"
+            "end\n"
+            "return tostring(cur)\n";
+
 static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_INTAKE] = intake_src,         [SCHED_SCRIPT_CLOSE] = close_src,
     [SCHED_SCRIPT_TRANSITION] = transition_src, [SCHED_SCRIPT_JOB_GET] = job_get_src,
@@ -762,6 +781,8 @@ static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_OUTBOX_PUT] = outbox_put_src,   [SCHED_SCRIPT_OUTBOX_TAKE] = outbox_take_src,
     [SCHED_SCRIPT_OUTBOX_DONE] = outbox_done_src, [SCHED_SCRIPT_OUTBOX_FAIL] = outbox_fail_src,
     [SCHED_SCRIPT_ESCALATE] = escalate_src,       [SCHED_SCRIPT_CARD_POSTED] = card_posted_src,
+    [SCHED_SCRIPT_REDELIVERY_CLAIM] = redelivery_claim_src,
+    [SCHED_SCRIPT_REDELIVERY_MARK] = redelivery_mark_src,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
@@ -776,6 +797,8 @@ static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_OUTBOX_PUT] = "outbox_put",   [SCHED_SCRIPT_OUTBOX_TAKE] = "outbox_take",
     [SCHED_SCRIPT_OUTBOX_DONE] = "outbox_done", [SCHED_SCRIPT_OUTBOX_FAIL] = "outbox_fail",
     [SCHED_SCRIPT_ESCALATE] = "escalate",       [SCHED_SCRIPT_CARD_POSTED] = "card_posted",
+    [SCHED_SCRIPT_REDELIVERY_CLAIM] = "redelivery_claim",
+    [SCHED_SCRIPT_REDELIVERY_MARK] = "redelivery_mark",
 };
 
 const char *sched_script_source(sched_script script)

@@ -32,6 +32,8 @@ typedef enum sched_script {
     SCHED_SCRIPT_OUTBOX_FAIL,   /* reschedule or dead-letter a message, CAS */
     SCHED_SCRIPT_ESCALATE,      /* an undecided job's next approval card, CAS on its count */
     SCHED_SCRIPT_CARD_POSTED,   /* where an approval card was posted, once */
+    SCHED_SCRIPT_REDELIVERY_CLAIM, /* a missed delivery: accepted, asked, or ask now */
+    SCHED_SCRIPT_REDELIVERY_MARK,  /* raise the high-water mark of delivery recovery */
     SCHED_SCRIPT_COUNT
 } sched_script;
 

@@ -54,6 +54,7 @@ struct sched_store {
     int command_ms;
     int pool_wait_ms;
     int dedup_ttl;
+    bool dedup_explicit; /* dedup_ttl_seconds was given: deliveries use it too */
 
     pthread_mutex_t mu; /* guards idle / n_idle */
     pthread_cond_t cv;  /* signalled when a connection is given back */
@@ -411,6 +412,7 @@ int sched_store_new(sched_store **out, const sched_store_options *opts, core_err
      * than that for one means Redis is too slow to be useful. */
     s->pool_wait_ms = connect_ms + 2 * s->command_ms;
     s->dedup_ttl = opts->dedup_ttl_seconds ? opts->dedup_ttl_seconds : DEFAULT_DEDUP_TTL;
+    s->dedup_explicit = opts->dedup_ttl_seconds != 0;
     if (sync_init(s) < 0) {
         rc = core_error_set(err, CORE_ENOMEM, "redis store: cannot create locks");
         goto out;
@@ -430,6 +432,13 @@ const char *sched_store_prefix(const sched_store *store)
 int sched_store_dedup_ttl(const sched_store *store)
 {
     return store->dedup_ttl;
+}
+
+int sched_store_delivery_ttl(const sched_store *store)
+{
+    /* Delivery recovery asks GitHub for the deliveries of the last 3 days and must know
+     * every one of them that was accepted: a delivery id outlives the 24 h default. */
+    return store->dedup_explicit ? store->dedup_ttl : SCHED_DELIVERY_TTL_DEFAULT;
 }
 
 uint64_t sched_store_error_count(const sched_store *store)

@@ -59,8 +59,12 @@ int sched_store_command(sched_store *store, const char *const *argv, size_t argc
 
 /* "{prefix}:", the start of every key of this store (and ARGV[1] of every script). */
 const char *sched_store_prefix(const sched_store *store);
-/* Seconds a delivery id is remembered. */
+/* Seconds an outbox dedup key (and a done message) is remembered. */
 int sched_store_dedup_ttl(const sched_store *store);
+/* Seconds a GitHub delivery id is remembered by intake: the store's dedup_ttl_seconds
+ * when one was given, else SCHED_DELIVERY_TTL_DEFAULT (3 days, as far back as delivery
+ * recovery looks). */
+int sched_store_delivery_ttl(const sched_store *store);
 
 /* Writes prefix + the formatted rest into out (SCHED_KEY_MAX bytes); CORE_ETOOBIG when it
  * does not fit. */

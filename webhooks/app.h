@@ -19,6 +19,7 @@ struct sched_watch;
 struct sched_inspector;
 struct notify_outbox;
 struct notify_github;
+struct notify_redeliver;
 typedef struct wh_runners wh_runners;
 
 /* A runner token and the regions it may claim in (none listed: every region). */
@@ -95,6 +96,7 @@ typedef struct wh_app {
     struct sched_inspector *inspector; /* this process's inspection workers */
     struct notify_outbox *outbox;      /* this process's delivery workers */
     struct notify_github *github;      /* the GitHub App, when configured (tokens) */
+    struct notify_redeliver *redeliver; /* delivery recovery, with the App and a period */
     wh_runner_token *runner_tokens;
     size_t n_runner_tokens;
     wh_runners *runners;         /* long-polling claims waiting for work */

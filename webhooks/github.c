@@ -55,8 +55,18 @@ static void store_failed(const delivery *d, int rc, const core_error *err)
 {
     if (rc == CORE_EUNAVAILABLE) {
         strcpy(d->resp->retry_after, "10");
-        wh_response_error(d->resp, 503, "redis_unavailable",
-                          "state store unreachable; GitHub will redeliver: %s", err->msg);
+        /* GitHub never retries a failed delivery by itself: say who will. */
+        if (d->req->app->redeliver)
+            wh_response_error(d->resp, 503, "redis_unavailable",
+                              "state store unreachable; this delivery will be recovered through "
+                              "the GitHub App's deliveries API once it is back: %s",
+                              err->msg);
+        else
+            wh_response_error(d->resp, 503, "redis_unavailable",
+                              "state store unreachable; GitHub does not retry: redeliver this "
+                              "delivery from the GitHub App's settings (Advanced, Recent "
+                              "deliveries) once it is back: %s",
+                              err->msg);
         finish(d, WH_OUTCOME_UNAVAILABLE, NULL, err->msg);
         return;
     }

@@ -163,6 +163,32 @@ static void render_outbox(wh_app *app, core_buf *b)
                     (unsigned long long)st.dead);
 }
 
+/* Delivery recovery in this process: runs by outcome, redeliveries asked for. Rendered
+ * (as zeros) only when recovery is on, so the series say whether it is. */
+static void render_redelivery(wh_app *app, core_buf *b)
+{
+    static const char *const outcomes[NOTIFY_REDELIVER_OUTCOMES] = {"complete", "partial",
+                                                                     "failed", "locked"};
+    notify_redeliver_stats st = {0};
+
+    if (!app->redeliver)
+        return;
+    notify_redeliver_stats_get(app->redeliver, &st);
+    core_buf_puts(b, "# HELP zoneci_redelivery_runs_total Delivery recovery runs by this "
+                     "process, by outcome.\n"
+                     "# TYPE zoneci_redelivery_runs_total counter\n");
+    for (int i = 0; i < NOTIFY_REDELIVER_OUTCOMES; i++)
+        core_buf_printf(b, "zoneci_redelivery_runs_total{outcome=\"%s\"} %llu\n", outcomes[i],
+                        (unsigned long long)st.runs[i]);
+    core_buf_printf(b,
+                    "# HELP zoneci_redeliveries_requested_total Redeliveries asked of GitHub by "
+                    "this process, by outcome.\n"
+                    "# TYPE zoneci_redeliveries_requested_total counter\n"
+                    "zoneci_redeliveries_requested_total{outcome=\"accepted\"} %llu\n"
+                    "zoneci_redeliveries_requested_total{outcome=\"refused\"} %llu\n",
+                    (unsigned long long)st.requested, (unsigned long long)st.refused);
+}
+
 void wh_metrics_render(const wh_request *req, wh_response *resp)
 {
     wh_app *app = req->app;
@@ -181,6 +207,7 @@ void wh_metrics_render(const wh_request *req, wh_response *resp)
                     "zoneci_redis_errors_total %llu\n",
                     (unsigned long long)sched_store_error_count(app->store));
     render_outbox(app, b);
+    render_redelivery(app, b);
     sched_tz_setup(NULL, &tz);
     core_buf_printf(b,
                     "# HELP zoneci_build_info Version and the time-zone data in use.\n"

@@ -660,6 +660,7 @@ static void app_release(wh_app *app)
     wh_runner_tokens_free(app->runner_tokens, app->n_runner_tokens);
     sched_inspector_stop(app->inspector);
     notify_outbox_stop(app->outbox);
+    notify_redeliver_stop(app->redeliver);
     notify_github_free(app->github);
     sched_router_stop(app->router);
     sched_plan_free(app->plan);
@@ -688,8 +689,9 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
         return rc;
     so.url = cfg->redis.url;
     so.prefix = cfg->redis.prefix;
-    /* One connection per server thread, the router and the inspectors, one spare. */
-    so.pool_size = (size_t)cfg->server.threads + 2 + INSPECT_WORKERS;
+    /* One connection per server thread, the router, the inspectors and delivery
+     * recovery, one spare. */
+    so.pool_size = (size_t)cfg->server.threads + 3 + INSPECT_WORKERS;
     rc = sched_store_new(&app->store, &so, err);
     if (rc == 0)
         rc = sched_plan_new(&app->plan, cfg, err);
@@ -697,6 +699,12 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
         rc = sched_router_start(&app->router, app->store, app->plan, err);
     if (rc == 0)
         rc = start_outbox(app, cfg, err);
+    /* GitHub never retries a delivery: with the App's credentials, the ones answered 503
+     * while Redis was down are asked for again (notifier/redeliver.c). The period is
+     * read once: a reload does not change it. */
+    if (rc == 0 && app->github && cfg->github.redelivery_check_seconds > 0)
+        rc = notify_redeliver_start(&app->redeliver, app->store, app->github,
+                                    cfg->github.redelivery_check_seconds, NULL, err);
     if (rc == 0) {
         sched_token_source tokens = {app->github ? github_token : NULL, app->github};
 
@@ -797,6 +805,9 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
         strcmp(old->redis.prefix, cfg->redis.prefix) != 0)
         CORE_LOG(CORE_LOG_WARN, "config_reload",
                  "msg=\"server.listen, server.threads and redis take effect on restart\"");
+    if (old->github.redelivery_check_seconds != cfg->github.redelivery_check_seconds)
+        CORE_LOG(CORE_LOG_WARN, "config_reload",
+                 "msg=\"github.redelivery_check_seconds takes effect on restart\"");
     srv->app.cfg = cfg;
     old_gh = srv->app.github_secrets;
     old_n_gh = srv->app.n_github_secrets;

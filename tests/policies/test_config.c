@@ -190,6 +190,15 @@ static const bad_case bad_cases[] = {
     {.extra = "'github':{'private_key_file':'/etc/zoneci/app.pem'}",
      .path = "github.private_key_file",
      .msg = "app_id"},
+    {.extra = "'github':{'redelivery_check_seconds':-1}",
+     .path = "github.redelivery_check_seconds",
+     .msg = "from 0 to 86400"},
+    {.extra = "'github':{'redelivery_check_seconds':86401}",
+     .path = "github.redelivery_check_seconds",
+     .msg = "not 86401"},
+    {.extra = "'github':{'redelivery_check_seconds':'300'}",
+     .path = "github.redelivery_check_seconds",
+     .msg = "integer"},
     {.extra = "'github':{'api_url':'ftp://github.example'}",
      .path = "github.api_url",
      .msg = "http:// or https://"},
@@ -761,6 +770,7 @@ START_TEST(defaults_applied)
     ck_assert_int_eq(cfg->github.app_id, 0);
     ck_assert_ptr_null(cfg->github.private_key_file);
     ck_assert_str_eq(cfg->github.api_url, "https://api.github.com");
+    ck_assert_int_eq(cfg->github.redelivery_check_seconds, 300);
     ck_assert(!cfg->slack.present);
     ck_assert_str_eq(cfg->slack.api_url, "https://slack.com/api");
     ck_assert_str_eq(cfg->runners.tokens.env, "ZONECI_RUNNER_TOKENS");
@@ -791,7 +801,7 @@ START_TEST(overrides_applied)
                    " 'redis': {'url': 'redis://:pw@[::1]:6380/3', 'prefix': 'zci.test-1'},"
                    " 'log_level': 'debug', 'cache_dir': 'run/cache',"
                    " 'github': {'webhook_secret_file': '/run/secrets/gh',"
-                   "   'api_url': 'https://ghe.example.com/api/v3'},"
+                   "   'api_url': 'https://ghe.example.com/api/v3', 'redelivery_check_seconds': 0},"
                    " 'slack': {'signing_secret_file': '/run/secrets/sl', 'bot_token_env': 'T'},"
                    " 'runners': {'tokens_file': '/run/secrets/rt', 'lease_seconds': 5,"
                    "   'max_attempts': 100},"
@@ -821,6 +831,7 @@ START_TEST(overrides_applied)
     ck_assert_ptr_null(cfg->github.webhook_secret.env);
     ck_assert_str_eq(cfg->github.webhook_secret.file, "/run/secrets/gh");
     ck_assert_str_eq(cfg->github.api_url, "https://ghe.example.com/api/v3");
+    ck_assert_int_eq(cfg->github.redelivery_check_seconds, 0);
     ck_assert_ptr_null(cfg->slack.signing_secret.env);
     ck_assert_str_eq(cfg->slack.signing_secret.file, "/run/secrets/sl");
     ck_assert_str_eq(cfg->slack.bot_token.env, "T");

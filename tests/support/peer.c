@@ -88,6 +88,8 @@ static struct MHD_Response *response_of(const ts_peer_answer *ans)
     MHD_add_response_header(r, "Content-Type", ans->content_type);
     if (ans->retry_after)
         MHD_add_response_header(r, "Retry-After", ans->retry_after);
+    if (ans->link[0])
+        MHD_add_response_header(r, "Link", ans->link);
     return r;
 }
 
@@ -126,6 +128,11 @@ static const char *lookup_header(const ts_peer_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+static const char *lookup_arg(const ts_peer_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 static const char *header_or_empty(struct MHD_Connection *conn, const char *name)
 {
     const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
@@ -153,6 +160,7 @@ static enum MHD_Result answer(ts_peer *p, struct MHD_Connection *conn, const cha
                            .authorization = header_or_empty(conn, "Authorization"),
                            .content_type = header_or_empty(conn, "Content-Type"),
                            .header = lookup_header,
+                           .arg = lookup_arg,
                            .connection = connection_number(conn),
                            .conn = conn};
     struct MHD_Response *r;

@@ -149,6 +149,8 @@ typedef struct ts_peer_request {
     const char *content_type;  /* the Content-Type header, or "" */
     /* Any request header by name (case-insensitive), or NULL when the request has none. */
     const char *(*header)(const struct ts_peer_request *req, const char *name);
+    /* A query argument by name (?cursor=...), or NULL when the URL has none. */
+    const char *(*arg)(const struct ts_peer_request *req, const char *name);
     /* The peer numbers its connections 1, 2, ... as it accepts them: requests that share a
      * number came on one (reused) connection. */
     unsigned connection;
@@ -160,6 +162,7 @@ typedef struct ts_peer_answer {
     char body[8192];          /* "" unless the handler writes one */
     const char *content_type; /* "application/json" unless set */
     const char *retry_after;  /* a Retry-After header, or NULL */
+    char link[512];           /* a Link header (GitHub's paging), or "" */
     int delay_ms;             /* wait this long before answering (timeouts) */
     /* Bytes of any size to send instead of body (NULL: body). Copied when the handler
      * returns: data may point into req or the handler's ctx. */
