@@ -30,6 +30,9 @@ typedef struct path_segs {
 typedef struct scanner {
     const unsigned char *at; /* the byte an error is reported at */
     const char *why;
+    /* Bit i of seen[k]: requested field i's segment k has been met. Paths never run
+     * through arrays, so meeting it twice means one object repeats the key. */
+    uint64_t seen[WH_JSCAN_MAX_SEGMENTS];
 } scanner;
 
 /* Space, tab, line feed, carriage return: RFC 8259's only whitespace. */
@@ -365,9 +368,11 @@ static void split_paths(wh_jscan_field *fields, size_t nfields, path_segs *segs)
 }
 
 /* A key [key, key+len) at nesting level seg of an object with candidates cand: finds the
- * fields it leads to. Every field the key names is forgotten first, so that the last of
- * duplicate keys wins, as in jansson. */
-static void match_key(wh_jscan_field *fields, const path_segs *segs, uint64_t cand, unsigned seg,
+ * fields it leads to. A key that one object holds twice, on the way to a field we read, is
+ * refused: parsers disagree on which of the two counts (jansson takes the last, others the
+ * first), and that disagreement is how a payload says one thing to a proxy or a signature
+ * check and another to us. Returns false for such a duplicate. */
+static bool match_key(scanner *s, const path_segs *segs, uint64_t cand, unsigned seg,
                       const char *key, size_t len, uint64_t *term, uint64_t *next)
 {
     *term = 0;
@@ -379,12 +384,15 @@ static void match_key(wh_jscan_field *fields, const path_segs *segs, uint64_t ca
         cand &= cand - 1;
         if (segs[i].len[seg] != len || memcmp(segs[i].path + segs[i].off[seg], key, len) != 0)
             continue;
-        fields[i].type = WH_JSCAN_MISSING;
+        if (s->seen[seg] & bit)
+            return false;
+        s->seen[seg] |= bit;
         if (seg + 1 == segs[i].n)
             *term |= bit;
         else
             *next |= bit;
     }
+    return true;
 }
 
 static void record(wh_jscan_field *fields, uint64_t term, wh_jscan_type type,
@@ -402,8 +410,8 @@ static void record(wh_jscan_field *fields, uint64_t term, wh_jscan_type type,
 
 /* Reads `"key" :` at p (just after '{' or ',' and whitespace) and leaves p at the value. */
 static const unsigned char *scan_key(scanner *s, const unsigned char *p, const unsigned char *end,
-                                     wh_jscan_field *fields, const path_segs *segs,
-                                     const frame *top, unsigned seg, uint64_t *term, uint64_t *next)
+                                     const path_segs *segs, const frame *top, unsigned seg,
+                                     uint64_t *term, uint64_t *next)
 {
     const unsigned char *key = p + 1;
     bool escaped = false;
@@ -416,9 +424,11 @@ static const unsigned char *scan_key(scanner *s, const unsigned char *p, const u
     *term = 0;
     *next = 0;
     if (top->cand) {
+        bool unique = true;
+
         if (!escaped) {
-            match_key(fields, segs, top->cand, seg, (const char *)key, (size_t)(p - 1 - key), term,
-                      next);
+            unique = match_key(s, segs, top->cand, seg, (const char *)key,
+                               (size_t)(p - 1 - key), term, next);
         } else {
             /* Escaped keys are rare: decode to compare. A key too long for the buffer is
              * longer than any segment a caller may ask for. */
@@ -428,8 +438,10 @@ static const unsigned char *scan_key(scanner *s, const unsigned char *p, const u
                                               sizeof(buf), &cut);
 
             if (!cut)
-                match_key(fields, segs, top->cand, seg, buf, n, term, next);
+                unique = match_key(s, segs, top->cand, seg, buf, n, term, next);
         }
+        if (!unique)
+            return fail(s, key - 1, "duplicate key");
     }
     p = skip_ws(p, end);
     if (p == end || *p != ':')
@@ -443,12 +455,12 @@ static const unsigned char *scan_key(scanner *s, const unsigned char *p, const u
 /* p is at the first byte of a member after '{', '[' or ','; for an object reads its key.
  * Leaves p at the member's value, with term and next the fields it is for. */
 static const unsigned char *scan_member(scanner *s, const unsigned char *p,
-                                        const unsigned char *end, wh_jscan_field *fields,
-                                        const path_segs *segs, const frame *top, unsigned seg,
-                                        uint64_t *term, uint64_t *next)
+                                        const unsigned char *end, const path_segs *segs,
+                                        const frame *top, unsigned seg, uint64_t *term,
+                                        uint64_t *next)
 {
     if (top->kind == KIND_OBJECT)
-        return scan_key(s, p, end, fields, segs, top, seg, term, next);
+        return scan_key(s, p, end, segs, top, seg, term, next);
     *term = 0;
     *next = 0;
     if (p == end)
@@ -511,7 +523,7 @@ int wh_jscan_scan(const char *buf, size_t len, wh_jscan_field *fields, size_t nf
                 type = top->kind == KIND_OBJECT ? WH_JSCAN_OBJECT : WH_JSCAN_ARRAY;
                 break;
             }
-            p = scan_member(&s, p, end, fields, segs, top, (unsigned)depth - 1, &term, &next);
+            p = scan_member(&s, p, end, segs, top, (unsigned)depth - 1, &term, &next);
             if (!p)
                 goto invalid;
             continue;
@@ -572,7 +584,7 @@ int wh_jscan_scan(const char *buf, size_t len, wh_jscan_field *fields, size_t nf
                 goto invalid;
             }
             if (*p == ',') {
-                p = scan_member(&s, skip_ws(p + 1, end), end, fields, segs, top,
+                p = scan_member(&s, skip_ws(p + 1, end), end, segs, top,
                                 (unsigned)depth - 1, &term, &next);
                 if (!p)
                     goto invalid;

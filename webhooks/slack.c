@@ -66,7 +66,7 @@ static bool token_ok(const char *s, size_t max, bool digits_only)
 
 int wh_slack_click_parse(const char *payload, size_t len, wh_slack_click *out, core_error *err)
 {
-    json_t *root = json_loadb(payload, len, 0, NULL), *action;
+    json_t *root = json_loadb(payload, len, JSON_REJECT_DUPLICATES, NULL), *action;
     const char *user, *action_id, *value;
     int rc = 0;
 

@@ -1,6 +1,7 @@
-/* core/time.c: ISO 8601 instants, hour specs and dates. */
+/* core/time.c: ISO 8601 instants, hour specs and dates; core/log.c: one line per entry. */
 #include <check.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
@@ -103,6 +104,31 @@ START_TEST(ct_equal_and_buf)
 }
 END_TEST
 
+
+/* A logged value holding a line break cannot start a forged line of its own. */
+START_TEST(log_values_cannot_forge_lines)
+{
+    int fds[2], saved = dup(STDERR_FILENO);
+    char out[4096];
+    ssize_t n;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    dup2(fds[1], STDERR_FILENO);
+    core_log_write(CORE_LOG_WARN, "request", "path=%s",
+                   "/x\nts=2026-01-01T00:00:00Z level=error event=forged\r\x01");
+    dup2(saved, STDERR_FILENO);
+    close(fds[1]);
+    n = read(fds[0], out, sizeof(out) - 1);
+    close(fds[0]);
+    close(saved);
+    ck_assert_int_gt(n, 0);
+    out[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(out, "path=/x\\nts=2026-01-01T00:00:00Z level=error"));
+    ck_assert_ptr_nonnull(strstr(out, "\\r\\x01"));
+    ck_assert_ptr_eq(strchr(out, '\n'), out + n - 1); /* one line */
+}
+END_TEST
+
 Suite *suite_core_time(void)
 {
     Suite *s = suite_create("core_time");
@@ -113,6 +139,7 @@ Suite *suite_core_time(void)
     tcase_add_test(tc, hours_specs);
     tcase_add_test(tc, dates_and_zones);
     tcase_add_test(tc, ct_equal_and_buf);
+    tcase_add_test(tc, log_values_cannot_forge_lines);
     suite_add_tcase(s, tc);
     return s;
 }

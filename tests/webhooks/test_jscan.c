@@ -338,52 +338,33 @@ START_TEST(extracts_paths)
 }
 END_TEST
 
-START_TEST(duplicate_keys_last_wins)
+/* A key repeated in one object on the way to a field we read is refused: parsers disagree
+ * on which copy counts. Repeats elsewhere are nobody's business and pass. */
+START_TEST(duplicate_keys_refused)
 {
+    static const char *const refused[] = {
+        "{\"a\":1,\"b\":{\"c\":\"first\"},\"a\":\"two\"}",
+        "{\"b\":{\"c\":1},\"b\":{\"d\":2}}",
+        "{\"b\":{\"c\":1},\"b\":\"flat\"}",
+        "{\"b\":{\"c\":1,\"c\":2}}",
+        "{\"\\u0061\":1,\"a\":2}",
+    };
+    static const char passes[] = "{\"x\":1,\"x\":2,\"b\":{\"y\":[1],\"y\":{}},\"a\":3,"
+                                 "\"l\":[{\"a\":1},{\"a\":2}]}";
     core_error err = {0};
 
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        wh_jscan_field f[] = {field("a"), field("b.c"), field("b")};
+
+        ck_assert_int_eq(wh_jscan_scan(refused[i], strlen(refused[i]), f, 3, &err), CORE_EINVAL);
+        ck_assert_msg(strstr(err.msg, "duplicate key") != NULL, "%s: %s", refused[i], err.msg);
+    }
     {
-        static const char text[] = "{\"a\":1,\"b\":{\"c\":\"first\"},\"a\":\"two\",\"b\":{\"c\":"
-                                   "\"second\"}}";
         wh_jscan_field f[] = {field("a"), field("b.c")};
 
-        ck_assert_int_eq(wh_jscan_scan(text, sizeof(text) - 1, f, 2, &err), 0);
-        assert_raw(&f[0], WH_JSCAN_STRING, "\"two\"");
-        assert_raw(&f[1], WH_JSCAN_STRING, "\"second\"");
-    }
-    {
-        /* The later "b" has no "c": the earlier one must not show through. */
-        static const char text[] = "{\"b\":{\"c\":1},\"b\":{\"d\":2}}";
-        wh_jscan_field f[] = {field("b.c"), field("b.d")};
-
-        ck_assert_int_eq(wh_jscan_scan(text, sizeof(text) - 1, f, 2, &err), 0);
-        ck_assert_int_eq(f[0].type, WH_JSCAN_MISSING);
-        assert_raw(&f[1], WH_JSCAN_NUMBER, "2");
-    }
-    {
-        static const char text[] = "{\"b\":{\"c\":1},\"b\":\"flat\"}";
-        wh_jscan_field f[] = {field("b.c"), field("b")};
-
-        ck_assert_int_eq(wh_jscan_scan(text, sizeof(text) - 1, f, 2, &err), 0);
-        ck_assert_int_eq(f[0].type, WH_JSCAN_MISSING);
-        assert_raw(&f[1], WH_JSCAN_STRING, "\"flat\"");
-    }
-    {
-        /* Inside one object, and across an escaped spelling of the same key. */
-        static const char text[] = "{\"b\":{\"c\":1,\"c\":[],\"\\u0063\":false}}";
-        wh_jscan_field f[] = {field("b.c")};
-
-        ck_assert_int_eq(wh_jscan_scan(text, sizeof(text) - 1, f, 1, &err), 0);
-        assert_raw(&f[0], WH_JSCAN_FALSE, "false");
-    }
-    {
-        /* A value recorded for a path, then the same key holding something else. */
-        static const char text[] = "{\"b\":\"x\",\"b\":{\"c\":2}}";
-        wh_jscan_field f[] = {field("b"), field("b.c")};
-
-        ck_assert_int_eq(wh_jscan_scan(text, sizeof(text) - 1, f, 2, &err), 0);
-        assert_raw(&f[0], WH_JSCAN_OBJECT, "{\"c\":2}");
-        assert_raw(&f[1], WH_JSCAN_NUMBER, "2");
+        ck_assert_int_eq(wh_jscan_scan(passes, sizeof(passes) - 1, f, 2, &err), 0);
+        assert_raw(&f[0], WH_JSCAN_NUMBER, "3");
+        ck_assert_int_eq(f[1].type, WH_JSCAN_MISSING);
     }
 }
 END_TEST
@@ -643,7 +624,7 @@ Suite *suite_webhooks_jscan(void)
     tcase_add_test(tc, error_names_the_byte);
     tcase_add_test(tc, depth_cap);
     tcase_add_test(tc, extracts_paths);
-    tcase_add_test(tc, duplicate_keys_last_wins);
+    tcase_add_test(tc, duplicate_keys_refused);
     tcase_add_test(tc, keys_compare_decoded);
     tcase_add_test(tc, many_fields_and_segments);
     tcase_add_test(tc, decodes_escapes);
