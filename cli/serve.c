@@ -41,9 +41,15 @@ static int load(const char *path, policy_config **cfg)
 /* The Redis URL without its password, for logs. */
 static void redact_url(const char *url, char *out, size_t len)
 {
-    const char *at = strchr(url, '@');
-    const char *scheme = strstr(url, "://");
+    const char *at;
+    const char *scheme;
 
+    if (!url) {
+        snprintf(out, len, "sentinel");
+        return;
+    }
+    at = strchr(url, '@');
+    scheme = strstr(url, "://");
     if (at && scheme && scheme < at)
         snprintf(out, len, "%.*s://***@%s", (int)(scheme - url), url, at + 1);
     else
@@ -170,7 +176,10 @@ int cli_serve(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    redact_url(cfg->redis.url, redis, sizeof(redis));
+    if (cfg->redis.sentinel.present)
+        snprintf(redis, sizeof(redis), "sentinel:%s", cfg->redis.sentinel.master);
+    else
+        redact_url(cfg->redis.url, redis, sizeof(redis));
     CORE_LOG(CORE_LOG_INFO, "start",
              "version=%s config=%s listen=%s threads=%d redis=%s icu_tz_data=%s system_tz_data=%s",
              ZONECI_VERSION, path, cfg->server.listen, cfg->server.threads, redis,

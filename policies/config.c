@@ -1057,13 +1057,84 @@ static void load_server(vctx *c, json_t *o, policy_config *cfg)
     str_field(c, o, "public_url", false, check_http_url, &cfg->server.public_url);
 }
 
+static bool check_sentinel_node(vctx *c, const char *s)
+{
+    char host[256];
+    int port;
+    const char *why = hostport_parse(s, strlen(s), true, host, sizeof(host), &port);
+
+    if (why)
+        problem(c, "%s (expected host:port of a sentinel, like 127.0.0.1:26379)", why);
+    return !why;
+}
+
+static bool check_master_name(vctx *c, const char *s)
+{
+    if (strlen(s) > 255 || !all_chars(s, "._-", true, true)) {
+        problem(c, "must be the master's name as the sentinels know it: letters, digits, "
+                   "'.', '_' and '-', at most 255");
+        return false;
+    }
+    return true;
+}
+
+static void load_sentinel(vctx *c, json_t *o, policy_config *cfg)
+{
+    static const char *const known[] = {"master",
+                                        "nodes",
+                                        "username",
+                                        "password_env",
+                                        "password_file",
+                                        "sentinel_password_env",
+                                        "sentinel_password_file",
+                                        "db",
+                                        NULL};
+    json_int_t n;
+
+    cfg->redis.sentinel.present = true;
+    check_keys(c, o, known);
+    str_field(c, o, "master", true, check_master_name, &cfg->redis.sentinel.master);
+    str_array(c, o, "nodes", true, 16, check_sentinel_node, &cfg->redis.sentinel.nodes,
+              &cfg->redis.sentinel.n_nodes);
+    str_field(c, o, "username", false, NULL, &cfg->redis.sentinel.username);
+    secret_ref(c, o, "password", &cfg->redis.sentinel.password, NULL);
+    secret_ref(c, o, "sentinel_password", &cfg->redis.sentinel.sentinel_password, NULL);
+    if (int_field(c, o, "db", 0, 1000000, &n))
+        cfg->redis.sentinel.db = (int)n;
+}
+
 static void load_redis(vctx *c, json_t *o, policy_config *cfg)
 {
-    static const char *const known[] = {"url", "prefix", NULL};
+    static const char *const known[] = {"url", "sentinel", "prefix", "wait_replica_ms", NULL};
+    bool has_url = json_object_get(o, "url") != NULL;
+    bool has_sentinel = json_object_get(o, "sentinel") != NULL;
+    json_int_t n;
 
     check_keys(c, o, known);
-    str_field(c, o, "url", true, check_redis_url, &cfg->redis.url);
+    if (has_url && has_sentinel) {
+        json_t *v = enter(c, o, "sentinel", false);
+
+        (void)v;
+        problem(c, "give redis.url or redis.sentinel, not both");
+        leave(c);
+    } else if (!has_url && !has_sentinel) {
+        json_t *v = enter(c, o, "url", false);
+
+        (void)v;
+        problem(c, "missing (required unless redis.sentinel is given)");
+        leave(c);
+    }
+    str_field(c, o, "url", false, check_redis_url, &cfg->redis.url);
+    {
+        json_t *v = enter(c, o, "sentinel", false);
+
+        if (v && want(c, v, JSON_OBJECT))
+            load_sentinel(c, v, cfg);
+        leave(c);
+    }
     str_field(c, o, "prefix", false, check_prefix, &cfg->redis.prefix);
+    if (int_field(c, o, "wait_replica_ms", 0, 60000, &n))
+        cfg->redis.wait_replica_ms = (int)n;
 }
 
 static void load_github(vctx *c, json_t *o, policy_config *cfg)
@@ -1607,6 +1678,7 @@ static void set_defaults(vctx *c, policy_config *cfg)
     cfg->server.threads = 4;
     cfg->server.max_body_bytes = 26214400;
     set_str(c, &cfg->redis.prefix, "zoneci");
+    cfg->redis.wait_replica_ms = 500;
     set_str(c, &cfg->cache_dir, "/var/cache/zoneci");
     set_str(c, &cfg->github.webhook_secret.env, "ZONECI_GITHUB_SECRET");
     set_str(c, &cfg->github.api_url, "https://api.github.com");
@@ -1718,6 +1790,13 @@ void policy_config_free(policy_config *cfg)
     free(cfg->server.public_url);
     core_wipe_free(cfg->redis.url);
     free(cfg->redis.prefix);
+    free(cfg->redis.sentinel.master);
+    for (size_t i = 0; i < cfg->redis.sentinel.n_nodes; i++)
+        free(cfg->redis.sentinel.nodes[i]);
+    free(cfg->redis.sentinel.nodes);
+    free(cfg->redis.sentinel.username);
+    clear_ref(&cfg->redis.sentinel.password);
+    clear_ref(&cfg->redis.sentinel.sentinel_password);
     free(cfg->cache_dir);
     free(cfg->log_level);
     clear_ref(&cfg->github.webhook_secret);

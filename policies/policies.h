@@ -89,8 +89,19 @@ typedef struct policy_config {
         char *public_url;      /* base for links to job pages; optional */
     } server;
     struct {
-        char *url;    /* redis://[:password@]host:port[/db] or unix:///path */
+        char *url;    /* redis://[:password@]host:port[/db] or unix:///path; NULL with sentinel */
         char *prefix; /* default "zoneci" */
+        int wait_replica_ms; /* WAIT for a replica after acknowledged writes; default 500, 0 off */
+        struct {
+            bool present; /* redis.sentinel given (then url is NULL) */
+            char *master; /* the name the sentinels monitor */
+            char **nodes; /* "host:port" */
+            size_t n_nodes;
+            char *username;                      /* the primary's ACL user; NULL when absent */
+            policy_secret_ref password;          /* the primary's password; none when absent */
+            policy_secret_ref sentinel_password; /* the sentinels' password; none when absent */
+            int db;
+        } sentinel;
     } redis;
     char *cache_dir; /* default "/var/cache/zoneci" */
     struct {

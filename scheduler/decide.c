@@ -55,7 +55,7 @@ int sched_job_decide(sched_store *store, const char *id, bool approve, const cha
                               iso,
                               when_local ? when_local : ""};
 
-        rc = sched_store_eval(store, SCHED_SCRIPT_DECIDE, keys, 3, args, 8, &r, err);
+        rc = sched_store_eval_acked(store, SCHED_SCRIPT_DECIDE, keys, 3, args, 8, &r, err);
     }
     if (rc < 0)
         return rc;

@@ -248,8 +248,9 @@ int sched_intake_pull_request(sched_store *store, const char *delivery_id, const
                               "delivery",
                               delivery_id};
 
-        rc = sched_store_eval(store, SCHED_SCRIPT_INTAKE, keys, sizeof(keys) / sizeof(*keys), args,
-                              sizeof(args) / sizeof(*args), &r, err);
+        /* The 202 that follows promises the job: a replica must hold it too (store.h). */
+        rc = sched_store_eval_acked(store, SCHED_SCRIPT_INTAKE, keys, sizeof(keys) / sizeof(*keys),
+                                    args, sizeof(args) / sizeof(*args), &r, err);
     }
     if (rc < 0)
         return rc;
@@ -307,7 +308,7 @@ int sched_intake_pr_closed(sched_store *store, const char *delivery_id, const ch
         const char *keys[] = {k_delivery, k_pr, k_audit};
         const char *args[] = {sched_store_prefix(store), ttl, now, iso, repo, prs};
 
-        rc = sched_store_eval(store, SCHED_SCRIPT_CLOSE, keys, 3, args, 6, &r, err);
+        rc = sched_store_eval_acked(store, SCHED_SCRIPT_CLOSE, keys, 3, args, 6, &r, err);
     }
     if (rc < 0)
         return rc;

@@ -186,7 +186,7 @@ int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
         const char *args[] = {sched_store_prefix(store), id, lease_id,
                               success ? "success" : "failure", runner, now, iso};
 
-        rc = sched_store_eval(store, SCHED_SCRIPT_COMPLETE, keys, 3, args, 7, &r, err);
+        rc = sched_store_eval_acked(store, SCHED_SCRIPT_COMPLETE, keys, 3, args, 7, &r, err);
     }
     if (rc < 0)
         return rc;

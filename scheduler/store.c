@@ -34,9 +34,14 @@
 #define DEFAULT_DEDUP_TTL 86400
 #define TIMEOUT_MAX_MS 600000
 #define SHA_LEN 40
+#define SENTINELS_MAX 16
+#define WAIT_MAX_MS 60000
 
 typedef struct conn {
     redisContext *ctx; /* NULL until connected, and again after any error */
+    unsigned gen;      /* the store's gen when it connected (Sentinel) */
+    bool replicas;     /* the primary had replicas when this connection opened */
+    bool to_sentinel;  /* a short-lived connection to a sentinel, not to a data node */
 } conn;
 
 struct sched_store {
@@ -49,6 +54,19 @@ struct sched_store {
     char *user;     /* NULL: AUTH with the password alone */
     char *password; /* NULL: no AUTH */
     int db;
+    /* Sentinel: host and port above are unused; the primary is asked for on every connect. */
+    bool sentinel;
+    char *master_name;
+    char *sentinel_host[SENTINELS_MAX];
+    int sentinel_port[SENTINELS_MAX];
+    size_t n_sentinels;
+    char *sentinel_password;
+    atomic_uint sentinel_next; /* the sentinel that answered last: asked first */
+    /* Bumped when a connection fails or the server says it is not the primary: every
+     * pooled connection opened before is dropped on its next use and asks again, so all
+     * threads follow a failover, not only the one that noticed it. */
+    atomic_uint gen;
+    int wait_ms;
     struct timeval connect_tv;
     struct timeval command_tv;
     int command_ms;
@@ -270,6 +288,87 @@ static int parse_url(sched_store *s, const char *url, core_error *err)
                           "redis url: must start with redis:// or unix:// (see the config docs)");
 }
 
+/* A sentinel node: "host:port" or "[v6]:port", the port required. */
+static int parse_node(const char *node, char **host, int *port, core_error *err)
+{
+    const char *colon = node ? strrchr(node, ':') : NULL;
+    const char *h = node;
+    size_t hlen;
+    long p;
+
+    if (!node || !*node || strlen(node) > 300)
+        return core_error_set(err, CORE_EINVAL, "redis sentinel: a node must be host:port");
+    if (!colon || !parse_uint(colon + 1, strlen(colon + 1), 65535, &p) || p < 1)
+        return core_error_set(err, CORE_EINVAL,
+                              "redis sentinel: node \"%s\": needs a port from 1 to 65535", node);
+    hlen = (size_t)(colon - node);
+    if (hlen >= 2 && node[0] == '[' && node[hlen - 1] == ']') {
+        h = node + 1;
+        hlen -= 2;
+    } else if (memchr(node, ':', hlen)) {
+        return core_error_set(err, CORE_EINVAL,
+                              "redis sentinel: node \"%s\": write an IPv6 host in [brackets]",
+                              node);
+    }
+    if (hlen == 0)
+        return core_error_set(err, CORE_EINVAL, "redis sentinel: node \"%s\": missing host",
+                              node);
+    *host = core_strndup(h, hlen);
+    if (!*host)
+        return core_error_set(err, CORE_ENOMEM, "redis sentinel: out of memory");
+    *port = (int)p;
+    return 0;
+}
+
+static char *dup_opt(const char *v, bool *nomem)
+{
+    char *d;
+
+    if (!v)
+        return NULL;
+    d = core_strndup(v, strlen(v));
+    if (!d)
+        *nomem = true;
+    return d;
+}
+
+static int setup_sentinel(sched_store *s, const sched_store_sentinel *o, core_error *err)
+{
+    bool nomem = false;
+    int rc;
+
+    if (!o->master || !*o->master || strlen(o->master) > 255)
+        return core_error_set(err, CORE_EINVAL, "redis sentinel: master name must be 1 to 255 "
+                                                "bytes");
+    for (const char *p = o->master; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return core_error_set(err, CORE_EINVAL,
+                                  "redis sentinel: master name without spaces or controls");
+    }
+    if (o->n_nodes < 1 || o->n_nodes > SENTINELS_MAX)
+        return core_error_set(err, CORE_EINVAL, "redis sentinel: 1 to %d nodes", SENTINELS_MAX);
+    if (o->db < 0 || o->db > 1000000)
+        return core_error_set(err, CORE_EINVAL, "redis sentinel: db must be 0 to 1000000");
+    for (size_t i = 0; i < o->n_nodes; i++) {
+        rc = parse_node(o->nodes[i], &s->sentinel_host[i], &s->sentinel_port[i], err);
+        if (rc < 0)
+            return rc;
+        s->n_sentinels = i + 1;
+    }
+    s->sentinel = true;
+    s->db = o->db;
+    s->master_name = dup_opt(o->master, &nomem);
+    s->user = dup_opt(o->username, &nomem);
+    s->password = dup_opt(o->password, &nomem);
+    s->sentinel_password = dup_opt(o->sentinel_password, &nomem);
+    s->target = malloc(strlen(o->master) + 16);
+    if (nomem || !s->master_name || !s->target)
+        return core_error_set(err, CORE_ENOMEM, "redis sentinel: out of memory");
+    /* Messages name the master as the sentinels know it, and the address when one is known. */
+    sprintf(s->target, "master %s", o->master);
+    return 0;
+}
+
 static int check_prefix(const char *prefix, core_error *err)
 {
     size_t n = prefix ? strlen(prefix) : 0;
@@ -335,6 +434,10 @@ void sched_store_free(sched_store *store)
     free(store->path);
     free(store->user);
     wipe_free(store->password);
+    free(store->master_name);
+    for (size_t i = 0; i < store->n_sentinels; i++)
+        free(store->sentinel_host[i]);
+    wipe_free(store->sentinel_password);
     free(store);
 }
 
@@ -389,9 +492,22 @@ int sched_store_new(sched_store **out, const sched_store_options *opts, core_err
     if (!s)
         return core_error_set(err, CORE_ENOMEM, "redis store: out of memory");
     atomic_init(&s->errors, 0);
-    rc = parse_url(s, opts->url, err);
+    atomic_init(&s->gen, 0);
+    atomic_init(&s->sentinel_next, 0);
+    if (opts->sentinel && opts->url)
+        rc = core_error_set(err, CORE_EINVAL, "redis: a url or a sentinel, not both");
+    else if (opts->sentinel)
+        rc = setup_sentinel(s, opts->sentinel, err);
+    else
+        rc = parse_url(s, opts->url, err);
     if (rc < 0)
         goto out;
+    if (opts->wait_replica_ms < 0 || opts->wait_replica_ms > WAIT_MAX_MS) {
+        rc = core_error_set(err, CORE_EINVAL, "redis wait_replica_ms: must be 0 to %d",
+                            WAIT_MAX_MS);
+        goto out;
+    }
+    s->wait_ms = opts->wait_replica_ms;
     s->prefix = malloc(strlen(opts->prefix) + 4);
     s->conns = calloc(opts->pool_size, sizeof(*s->conns));
     s->idle = calloc(opts->pool_size, sizeof(*s->idle));
@@ -506,6 +622,17 @@ static void conn_drop(conn *c)
     }
 }
 
+/* A connection that failed, or whose server said it cannot serve writes. With Sentinel the
+ * primary may have moved: every connection opened before asks the sentinels again. */
+static void conn_lost(sched_store *s, conn *c)
+{
+    unsigned g = c->gen;
+
+    conn_drop(c);
+    if (s->sentinel && !c->to_sentinel)
+        atomic_compare_exchange_strong(&s->gen, &g, g + 1);
+}
+
 /* ---- one command on one connection -------------------------------------------------- */
 
 /* A write to a socket the server has closed raises SIGPIPE, which kills a process that
@@ -591,7 +718,7 @@ static int conn_call(sched_store *s, conn *c, size_t argc, const char **argv, re
         return 0;
     describe_io(s, c->ctx, saved_errno, why, sizeof(why));
     rc = fail(s, err, CORE_EUNAVAILABLE, "redis %s: %s: %s", s->target, argv[0], why);
-    conn_drop(c);
+    conn_lost(s, c);
     return rc;
 }
 
@@ -603,25 +730,24 @@ static int reply_check(sched_store *s, conn *c, const redisReply *r, const char 
     if (r->type != REDIS_REPLY_ERROR)
         return 0;
     if (error_transient(r->str)) {
-        conn_drop(c);
+        conn_lost(s, c);
         return fail(s, err, CORE_EUNAVAILABLE, "redis %s: %s: %s", s->target, what, r->str);
     }
     return fail(s, err, CORE_EIO, "redis %s: %s: %s", s->target, what, r->str);
 }
 
-static int conn_open(sched_store *s, conn *c, core_error *err)
+/* Connects c to host:port (or the socket) with both timeouts set. */
+static int ctx_connect(sched_store *s, conn *c, const char *host, int port, core_error *err)
 {
-    const char *argv[3];
-    size_t argc = 0;
-    redisReply *r = NULL;
     int rc;
 
     c->ctx = s->is_unix ? redisConnectUnixWithTimeout(s->path, s->connect_tv)
-                        : redisConnectWithTimeout(s->host, s->port, s->connect_tv);
+                        : redisConnectWithTimeout(host, port, s->connect_tv);
     if (!c->ctx)
         return fail(s, err, CORE_EUNAVAILABLE, "redis %s: connect: out of memory", s->target);
     if (c->ctx->err) {
-        rc = fail(s, err, CORE_EUNAVAILABLE, "redis %s: connect: %s", s->target, c->ctx->errstr);
+        rc = fail(s, err, CORE_EUNAVAILABLE, "redis %s: connect to %s:%d: %s", s->target,
+                  s->is_unix ? s->path : host, port, c->ctx->errstr);
         conn_drop(c);
         return rc;
     }
@@ -630,25 +756,141 @@ static int conn_open(sched_store *s, conn *c, core_error *err)
         conn_drop(c);
         return rc;
     }
-    if (s->password) {
-        argv[argc++] = "AUTH";
-        if (s->user)
-            argv[argc++] = s->user;
-        argv[argc++] = s->password;
-        rc = conn_call(s, c, argc, argv, &r, err);
+    return 0;
+}
+
+/* AUTH [user] password on a fresh connection; the connection is dropped on failure. */
+static int conn_auth(sched_store *s, conn *c, const char *user, const char *password,
+                     core_error *err)
+{
+    const char *argv[3];
+    size_t argc = 0;
+    redisReply *r = NULL;
+    int rc;
+
+    argv[argc++] = "AUTH";
+    if (user)
+        argv[argc++] = user;
+    argv[argc++] = password;
+    rc = conn_call(s, c, argc, argv, &r, err);
+    if (rc < 0)
+        return rc;
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* The server's words ("WRONGPASS invalid username-password pair") never hold
+         * the password; ours do not either. */
+        rc = fail(s, err, CORE_EUNAVAILABLE, "redis %s: authentication failed: %s", s->target,
+                  r->str);
+        conn_drop(c);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Asks the sentinels in turn, the one that answered last first, where the primary is. */
+static int sentinel_ask(sched_store *s, unsigned skip, char *host, size_t cap, int *port,
+                        core_error *err)
+{
+    const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", s->master_name};
+    unsigned first = atomic_load(&s->sentinel_next) + skip;
+    char last[CORE_ERROR_MSG_MAX + 320] = "";
+    core_error e = {0};
+
+    for (size_t k = 0; k < s->n_sentinels; k++) {
+        size_t i = (first + k) % s->n_sentinels;
+        conn sc = {.to_sentinel = true};
+        redisReply *r = NULL;
+
+        /* Each failure is counted; the message of the last one is kept for the answer. */
+        if (ctx_connect(s, &sc, s->sentinel_host[i], s->sentinel_port[i], &e) < 0 ||
+            (s->sentinel_password && conn_auth(s, &sc, NULL, s->sentinel_password, &e) < 0) ||
+            conn_call(s, &sc, 3, argv, &r, &e) < 0) {
+            snprintf(last, sizeof(last), "sentinel %s:%d: %s", s->sentinel_host[i],
+                     s->sentinel_port[i], e.msg);
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len < cap &&
+            atoi(r->element[1]->str) > 0 && atoi(r->element[1]->str) <= 65535) {
+            memcpy(host, r->element[0]->str, r->element[0]->len + 1);
+            *port = atoi(r->element[1]->str);
+            atomic_store(&s->sentinel_next, (unsigned)i);
+            freeReplyObject(r);
+            conn_drop(&sc);
+            return 0;
+        }
+        snprintf(last, sizeof(last), "sentinel %s:%d: %s", s->sentinel_host[i],
+                 s->sentinel_port[i],
+                 r->type == REDIS_REPLY_ERROR ? r->str : "does not know this master");
+        freeReplyObject(r);
+        conn_drop(&sc);
+    }
+    return fail(s, err, CORE_EUNAVAILABLE, "redis %s: no sentinel named the primary; last: %s",
+                s->target, last);
+}
+
+/* ROLE: whether the server is a primary and how many replicas it has now. An error reply
+ * (an ACL without ROLE) counts as a primary without replicas. */
+static int conn_role(sched_store *s, conn *c, bool *primary, size_t *replicas, core_error *err)
+{
+    const char *argv[1] = {"ROLE"};
+    redisReply *r = NULL;
+    int rc;
+
+    *primary = true;
+    *replicas = 0;
+    rc = conn_call(s, c, 1, argv, &r, err);
+    if (rc < 0)
+        return rc;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_STRING) {
+        *primary = strcmp(r->element[0]->str, "master") == 0;
+        if (*primary && r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY)
+            *replicas = r->element[2]->elements;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static int conn_open(sched_store *s, conn *c, core_error *err)
+{
+    const char *argv[2];
+    redisReply *r = NULL;
+    char host[256];
+    int port = s->port;
+    bool primary = true;
+    size_t replicas = 0;
+    int rc;
+
+    c->gen = atomic_load(&s->gen);
+    c->replicas = false;
+    /* Sentinel: a sentinel may name a server that has just been demoted (its view lags a
+     * failover by a moment), so ROLE is checked and the next sentinel asked. */
+    for (unsigned attempt = 0;; attempt++) {
+        if (s->sentinel) {
+            rc = sentinel_ask(s, attempt, host, sizeof(host), &port, err);
+            if (rc < 0)
+                return rc;
+        }
+        rc = ctx_connect(s, c, s->sentinel ? host : s->host, port, err);
+        if (rc == 0 && s->password)
+            rc = conn_auth(s, c, s->user, s->password, err);
         if (rc < 0)
             return rc;
-        if (r->type == REDIS_REPLY_ERROR) {
-            /* The server's words ("WRONGPASS invalid username-password pair") never hold
-             * the password; ours do not either. */
-            rc = fail(s, err, CORE_EUNAVAILABLE, "redis %s: authentication failed: %s", s->target,
-                      r->str);
-            freeReplyObject(r);
-            conn_drop(c);
+        if (!s->sentinel && s->wait_ms == 0)
+            break;
+        rc = conn_role(s, c, &primary, &replicas, err);
+        if (rc < 0)
             return rc;
-        }
-        freeReplyObject(r);
+        if (primary || !s->sentinel)
+            break;
+        conn_drop(c);
+        if (attempt + 1 >= s->n_sentinels + 1)
+            return fail(s, err, CORE_EUNAVAILABLE,
+                        "redis %s: the sentinels name %s:%d, which is not a primary", s->target,
+                        host, port);
     }
+    c->replicas = primary && replicas > 0;
     if (s->db) {
         char db[16];
 
@@ -713,7 +955,8 @@ static int borrow(sched_store *s, conn **out, core_error *err)
         return core_error_set(err, CORE_EUNAVAILABLE,
                               "redis %s: all %zu connections busy for %d ms", s->target,
                               s->pool_size, s->pool_wait_ms);
-    if (c->ctx && (c->ctx->err || !ctx_idle_ok(c->ctx)))
+    if (c->ctx && (c->ctx->err || !ctx_idle_ok(c->ctx) ||
+                   (s->sentinel && c->gen != atomic_load(&s->gen))))
         conn_drop(c);
     if (!c->ctx) {
         rc = conn_open(s, c, err);
@@ -852,8 +1095,10 @@ static bool is_noscript(const redisReply *r)
     return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
-int sched_store_eval(sched_store *store, sched_script script, const char *const *keys, size_t nkeys,
-                     const char *const *args, size_t nargs, sched_reply **out, core_error *err)
+/* Runs the script on the borrowed connection c. */
+static int eval_on(sched_store *store, conn *c, sched_script script, const char *const *keys,
+                   size_t nkeys, const char *const *args, size_t nargs, sched_reply **out,
+                   core_error *err)
 {
     const char *argv[SCHED_STORE_ARGS_MAX];
     char sha[SHA_LEN + 1];
@@ -861,15 +1106,11 @@ int sched_store_eval(sched_store *store, sched_script script, const char *const 
     char what[48];
     redisReply *r = NULL;
     size_t argc = 0;
-    conn *c;
     int rc;
 
     CORE_ASSERT(store && out && (unsigned)script < SCHED_SCRIPT_COUNT);
     CORE_ASSERT(nkeys + nargs + 3 <= SCHED_STORE_ARGS_MAX);
     *out = NULL;
-    rc = borrow(store, &c, err);
-    if (rc < 0)
-        return rc;
     snprintf(nk, sizeof(nk), "%zu", nkeys);
     snprintf(what, sizeof(what), "script %s", sched_script_name(script));
     argv[argc++] = "EVALSHA";
@@ -905,6 +1146,95 @@ int sched_store_eval(sched_store *store, sched_script script, const char *const 
 out:
     if (r)
         freeReplyObject(r);
+    return rc;
+}
+
+int sched_store_eval(sched_store *store, sched_script script, const char *const *keys, size_t nkeys,
+                     const char *const *args, size_t nargs, sched_reply **out, core_error *err)
+{
+    conn *c;
+    int rc;
+
+    *out = NULL;
+    rc = borrow(store, &c, err);
+    if (rc < 0)
+        return rc;
+    rc = eval_on(store, c, script, keys, nkeys, args, nargs, out, err);
+    give_back(store, c);
+    return rc;
+}
+
+/* The barrier and WAIT of sched_store_eval_acked on c. */
+static int wait_replica(sched_store *s, conn *c, core_error *err)
+{
+    char key[SCHED_KEY_MAX];
+    char ms[16];
+    const char *incr[3] = {"INCRBY", key, "0"};
+    const char *wait[3] = {"WAIT", "1", ms};
+    struct timeval tv;
+    redisReply *r = NULL;
+    long long acked;
+    int rc;
+
+    if (s->wait_ms == 0 || !c->replicas || !c->ctx)
+        return 0;
+    rc = sched_store_key(s, key, err, "wait");
+    if (rc < 0)
+        return rc;
+    /* INCRBY 0 changes nothing but is replicated like any write, so the WAIT below covers
+     * all that came before it in the replication stream, not only this connection's. */
+    rc = conn_call(s, c, 3, incr, &r, err);
+    if (rc == 0)
+        rc = reply_check(s, c, r, "INCRBY", err);
+    if (r)
+        freeReplyObject(r);
+    r = NULL;
+    if (rc < 0)
+        return rc;
+    snprintf(ms, sizeof(ms), "%d", s->wait_ms);
+    /* WAIT blocks up to wait_ms: the socket's timeout must outlast it. */
+    tv = ms_to_tv(s->wait_ms + s->command_ms);
+    if (redisSetTimeout(c->ctx, tv) != REDIS_OK)
+        return fail(s, err, CORE_EUNAVAILABLE, "redis %s: cannot set the WAIT timeout", s->target);
+    rc = conn_call(s, c, 3, wait, &r, err);
+    if (rc < 0)
+        return rc;
+    rc = reply_check(s, c, r, "WAIT", err);
+    acked = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    if (rc < 0)
+        return rc;
+    if (c->ctx && redisSetTimeout(c->ctx, s->command_tv) != REDIS_OK)
+        conn_drop(c);
+    if (acked < 1) {
+        /* The replica may be gone for good: a new connection asks ROLE again, and without
+         * replicas it no longer waits. */
+        conn_drop(c);
+        return fail(s, err, CORE_EUNAVAILABLE,
+                    "redis %s: no replica acknowledged the write within %d ms", s->target,
+                    s->wait_ms);
+    }
+    return 0;
+}
+
+int sched_store_eval_acked(sched_store *store, sched_script script, const char *const *keys,
+                           size_t nkeys, const char *const *args, size_t nargs, sched_reply **out,
+                           core_error *err)
+{
+    conn *c;
+    int rc;
+
+    *out = NULL;
+    rc = borrow(store, &c, err);
+    if (rc < 0)
+        return rc;
+    rc = eval_on(store, c, script, keys, nkeys, args, nargs, out, err);
+    if (rc == 0)
+        rc = wait_replica(store, c, err);
+    if (rc < 0 && *out) {
+        sched_reply_free(*out);
+        *out = NULL;
+    }
     give_back(store, c);
     return rc;
 }
@@ -1015,6 +1345,9 @@ static void *watch_main(void *arg)
         void *reply = NULL;
         struct pollfd p;
 
+        /* Another connection saw the primary move: follow it here too. */
+        if (w->c.ctx && w->store->sentinel && w->c.gen != atomic_load(&w->store->gen))
+            conn_drop(&w->c);
         if (!w->c.ctx && !watch_subscribe(w)) {
             poll(NULL, 0, WATCH_POLL_MS);
             continue;

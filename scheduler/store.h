@@ -53,6 +53,18 @@ void sched_reply_free(sched_reply *reply);
 int sched_store_eval(sched_store *store, sched_script script, const char *const *keys, size_t nkeys,
                      const char *const *args, size_t nargs, sched_reply **out, core_error *err);
 
+/* sched_store_eval, then, on the same connection, when wait_replica_ms is set and the
+ * primary had replicas when the connection opened: a write every replica copies (INCRBY of
+ * {P}:wait by 0) and WAIT 1 wait_replica_ms. Replication is one ordered stream, so a
+ * replica that acknowledges the barrier holds everything written before it, this script's
+ * writes and those of a call it found done ("duplicate"). When none acknowledges in time
+ * the answer is CORE_EUNAVAILABLE and *out is NULL although the script ran on the primary:
+ * the caller answers 503 and its client retries, which the scripts treat as a repeat.
+ * For the calls whose success is promised to a client: intake, decision, completion. */
+int sched_store_eval_acked(sched_store *store, sched_script script, const char *const *keys,
+                           size_t nkeys, const char *const *args, size_t nargs, sched_reply **out,
+                           core_error *err);
+
 /* Runs one command (argv[0] is its name) the same way. */
 int sched_store_command(sched_store *store, const char *const *argv, size_t argc, sched_reply **out,
                         core_error *err);

@@ -672,9 +672,65 @@ static void app_release(wh_app *app)
     pthread_rwlock_destroy(&app->cfg_lock);
 }
 
-static int app_init(wh_app *app, policy_config *cfg, core_error *err)
+/* The Sentinel passwords, read now like every other secret. */
+static int read_optional_secret(const policy_secret_ref *ref, char **out, core_error *err)
+{
+    *out = NULL;
+    if (!ref->env && !ref->file)
+        return 0;
+    return policy_secret_read(ref, out, err);
+}
+
+static void free_secret(char *s)
+{
+    if (!s)
+        return;
+    for (volatile char *p = s; *p; p++)
+        *p = '\0';
+    free(s);
+}
+
+static int open_store(wh_app *app, const policy_config *cfg, core_error *err)
 {
     sched_store_options so = {0};
+    sched_store_sentinel sn = {0};
+    char *password = NULL, *sentinel_password = NULL;
+    int rc = 0;
+
+    so.url = cfg->redis.url;
+    so.prefix = cfg->redis.prefix;
+    so.wait_replica_ms = cfg->redis.wait_replica_ms;
+    /* One connection per server thread, the router, the inspectors and delivery recovery,
+     * one spare. */
+    so.pool_size = (size_t)cfg->server.threads + 3 + INSPECT_WORKERS;
+    if (cfg->redis.sentinel.present) {
+        rc = read_optional_secret(&cfg->redis.sentinel.password, &password, err);
+        if (rc == 0)
+            rc = read_optional_secret(&cfg->redis.sentinel.sentinel_password, &sentinel_password,
+                                      err);
+        sn.master = cfg->redis.sentinel.master;
+        sn.nodes = (const char *const *)cfg->redis.sentinel.nodes;
+        sn.n_nodes = cfg->redis.sentinel.n_nodes;
+        sn.username = cfg->redis.sentinel.username;
+        sn.password = password;
+        sn.sentinel_password = sentinel_password;
+        sn.db = cfg->redis.sentinel.db;
+        so.sentinel = &sn;
+    }
+    if (rc == 0)
+        rc = sched_store_new(&app->store, &so, err);
+    free_secret(password);
+    free_secret(sentinel_password);
+    return rc;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static int app_init(wh_app *app, policy_config *cfg, core_error *err)
+{
     int rc;
 
     memset(app, 0, sizeof(*app));
@@ -687,12 +743,7 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
         rc = load_slack_secrets(cfg, &app->slack_secrets, &app->n_slack_secrets, err);
     if (rc < 0)
         return rc;
-    so.url = cfg->redis.url;
-    so.prefix = cfg->redis.prefix;
-    /* One connection per server thread, the router, the inspectors and delivery
-     * recovery, one spare. */
-    so.pool_size = (size_t)cfg->server.threads + 3 + INSPECT_WORKERS;
-    rc = sched_store_new(&app->store, &so, err);
+    rc = open_store(app, cfg, err);
     if (rc == 0)
         rc = sched_plan_new(&app->plan, cfg, err);
     if (rc == 0)
@@ -801,7 +852,9 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     old = srv->app.cfg;
     if (strcmp(old->server.listen, cfg->server.listen) != 0 ||
         old->server.threads != cfg->server.threads ||
-        strcmp(old->redis.url, cfg->redis.url) != 0 ||
+        !same_str(old->redis.url, cfg->redis.url) ||
+        !same_str(old->redis.sentinel.master, cfg->redis.sentinel.master) ||
+        old->redis.wait_replica_ms != cfg->redis.wait_replica_ms ||
         strcmp(old->redis.prefix, cfg->redis.prefix) != 0)
         CORE_LOG(CORE_LOG_WARN, "config_reload",
                  "msg=\"server.listen, server.threads and redis take effect on restart\"");

@@ -185,6 +185,42 @@ static const bad_case bad_cases[] = {
     {.redis = "{'url':'unix:///run/r.sock','prefix':'zone{ci}'}",
      .path = "redis.prefix",
      .msg = "braces"},
+    /* redis.sentinel: exactly one of url and sentinel, well-formed nodes */
+    {.redis = "{'prefix':'z'}", .path = "redis.url", .msg = "unless redis.sentinel"},
+    {.redis = "{'url':'redis://127.0.0.1:6379','sentinel':{'master':'m','nodes':['h:26379']}}",
+     .path = "redis.sentinel",
+     .msg = "not both"},
+    {.redis = "{'sentinel':{'nodes':['h:26379']}}", .path = "redis.sentinel.master",
+     .msg = "missing"},
+    {.redis = "{'sentinel':{'master':'my master','nodes':['h:26379']}}",
+     .path = "redis.sentinel.master",
+     .msg = "letters, digits"},
+    {.redis = "{'sentinel':{'master':'m'}}", .path = "redis.sentinel.nodes", .msg = "missing"},
+    {.redis = "{'sentinel':{'master':'m','nodes':[]}}",
+     .path = "redis.sentinel.nodes",
+     .msg = "must not be empty"},
+    {.redis = "{'sentinel':{'master':'m','nodes':'h:26379'}}",
+     .path = "redis.sentinel.nodes",
+     .msg = "must be an array"},
+    {.redis = "{'sentinel':{'master':'m','nodes':['h:26379','h']}}",
+     .path = "redis.sentinel.nodes[1]",
+     .msg = "host:port of a sentinel"},
+    {.redis = "{'sentinel':{'master':'m','nodes':['h:99999']}}",
+     .path = "redis.sentinel.nodes[0]",
+     .msg = "host:port of a sentinel"},
+    {.redis = "{'sentinel':{'master':'m','nodes':['h:1'],'password':'x'}}",
+     .path = "redis.sentinel.password",
+     .msg = "password_env"},
+    {.redis = "{'sentinel':{'master':'m','nodes':['h:1'],'db':-1}}",
+     .path = "redis.sentinel.db",
+     .msg = "from 0"},
+    {.redis = "{'sentinel':{'master':'m','nodes':['h:1'],'mastr':'m'}}",
+     .path = "redis.sentinel.mastr",
+     .msg = "did you mean \"master\""},
+    {.redis = "{'sentinel':'m'}", .path = "redis.sentinel", .msg = "must be an object"},
+    {.redis = "{'url':'unix:///run/r.sock','wait_replica_ms':-5}",
+     .path = "redis.wait_replica_ms",
+     .msg = "from 0 to 60000"},
     /* github, slack, api */
     {.extra = "'github':{'app_id':12345}", .path = "github.app_id", .msg = "private_key_file"},
     {.extra = "'github':{'private_key_file':'/etc/zoneci/app.pem'}",
@@ -1115,6 +1151,51 @@ END_TEST
 
 /* ---- secrets ------------------------------------------------------------------------------- */
 
+START_TEST(sentinel_settings_applied)
+{
+    policy_config *cfg = NULL;
+    policy_problems pr = {0};
+    core_error err;
+    char doc[1024];
+    int rc;
+
+    snprintf(doc, sizeof(doc),
+             "{'server':%s,'redis':{'sentinel':{'master':'zoneci-main','nodes':['10.0.0.1:26379',"
+             "'[::1]:26380','sentinel-3.internal:26381'],'username':'zoneci',"
+             "'password_env':'ZT_REDIS_PW','sentinel_password_file':'/etc/zoneci/sentinel.pw',"
+             "'db':3},'wait_replica_ms':0},'regions':%s,'policies':%s}",
+             SERVER, REGIONS, POLICIES);
+    rc = parse(doc, &cfg, &pr, &err);
+    if (rc != 0)
+        dump(&pr);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_null(cfg->redis.url);
+    ck_assert(cfg->redis.sentinel.present);
+    ck_assert_str_eq(cfg->redis.sentinel.master, "zoneci-main");
+    ck_assert_uint_eq(cfg->redis.sentinel.n_nodes, 3);
+    ck_assert_str_eq(cfg->redis.sentinel.nodes[1], "[::1]:26380");
+    ck_assert_str_eq(cfg->redis.sentinel.username, "zoneci");
+    ck_assert_str_eq(cfg->redis.sentinel.password.env, "ZT_REDIS_PW");
+    ck_assert_ptr_null(cfg->redis.sentinel.password.file);
+    ck_assert_ptr_null(cfg->redis.sentinel.sentinel_password.env);
+    ck_assert_str_eq(cfg->redis.sentinel.sentinel_password.file, "/etc/zoneci/sentinel.pw");
+    ck_assert_int_eq(cfg->redis.sentinel.db, 3);
+    ck_assert_int_eq(cfg->redis.wait_replica_ms, 0);
+    policy_config_free(cfg);
+    policy_problems_free(&pr);
+
+    /* With a url: no sentinel, and WAIT on by default. */
+    snprintf(doc, sizeof(doc), "{'server':%s,'redis':%s,'regions':%s,'policies':%s}", SERVER,
+             REDIS, REGIONS, POLICIES);
+    ck_assert_int_eq(parse(doc, &cfg, &pr, &err), 0);
+    ck_assert(!cfg->redis.sentinel.present);
+    ck_assert_ptr_null(cfg->redis.sentinel.password.env);
+    ck_assert_int_eq(cfg->redis.wait_replica_ms, 500);
+    policy_config_free(cfg);
+    policy_problems_free(&pr);
+}
+END_TEST
+
 START_TEST(secret_from_env_and_file)
 {
     char *dir = ts_tmpdir();
@@ -1233,6 +1314,7 @@ Suite *suite_policies_config(void)
     tcase_add_test(ok, load_errors);
     suite_add_tcase(s, ok);
     tcase_add_test(look, match_first_wins);
+    tcase_add_test(ok, sentinel_settings_applied);
     tcase_add_test(look, secret_from_env_and_file);
     tcase_add_test(look, secret_file_errors);
     suite_add_tcase(s, look);

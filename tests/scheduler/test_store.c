@@ -3,11 +3,15 @@
  * AUTH and SELECT, timeouts, a Redis restart, and racing threads. */
 #include <check.h>
 #include <jansson.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "scheduler/scheduler.h"
@@ -680,6 +684,232 @@ START_TEST(auth_and_database_over_tcp)
 }
 END_TEST
 
+/* ---- replicas and Sentinel ------------------------------------------------------------- */
+
+static int open_sentinel(const char *url, const char *const *nodes, size_t n, core_error *err)
+{
+    sched_store_sentinel sn = {.master = "m", .nodes = nodes, .n_nodes = n, .password = "hunter2"};
+    sched_store_options o = {.url = url, .sentinel = &sn, .prefix = "zt", .pool_size = 1};
+    sched_store *s = NULL;
+    int rc = sched_store_new(&s, &o, err);
+
+    sched_store_free(s);
+    return rc;
+}
+
+START_TEST(sentinel_options_are_validated)
+{
+    const char *good[] = {"127.0.0.1:26379", "[::1]:26380", "sentinel-3:26381"};
+    const char *no_port[] = {"127.0.0.1"};
+    const char *bad_port[] = {"h:0"};
+    const char *v6[] = {"::1:26379"};
+    const char *many[17];
+    core_error err = {0};
+
+    for (size_t i = 0; i < 17; i++)
+        many[i] = "h:1";
+    ck_assert_int_eq(open_sentinel(NULL, good, 3, &err), 0);
+    ck_assert_int_eq(open_sentinel("redis://h:1", good, 3, &err), CORE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not both"));
+    ck_assert_int_eq(open_sentinel(NULL, no_port, 1, &err), CORE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "port"));
+    ck_assert_int_eq(open_sentinel(NULL, bad_port, 1, &err), CORE_EINVAL);
+    ck_assert_int_eq(open_sentinel(NULL, v6, 1, &err), CORE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "brackets"));
+    ck_assert_int_eq(open_sentinel(NULL, good, 0, &err), CORE_EINVAL);
+    ck_assert_int_eq(open_sentinel(NULL, many, 17, &err), CORE_EINVAL);
+    ck_assert_ptr_null(strstr(err.msg, "hunter2"));
+}
+END_TEST
+
+/* The fixture's server, reachable over TCP too, with a second server as its replica. */
+static bool replica_online(void *ctx)
+{
+    char *out = cli("INFO replication");
+    bool online = strstr(out, "state=online") != NULL;
+
+    (void)ctx;
+    free(out);
+    return online;
+}
+
+static ts_redis *replica_start(int *port, int *replica_port)
+{
+    ts_redis *replica = ts_redis_start(false);
+    char args[64];
+    char *out;
+
+    *port = ts_free_port();
+    free(cli("CONFIG SET port %d", *port));
+    /* On TCP too, so that a sentinel can reach the replica it would promote. */
+    *replica_port = ts_free_port();
+    snprintf(args, sizeof(args), "CONFIG SET port %d", *replica_port);
+    free(ts_redis_cli(replica, args));
+    snprintf(args, sizeof(args), "REPLICAOF 127.0.0.1 %d", *port);
+    free(ts_redis_cli(replica, args));
+    for (int i = 0; i < 500; i++) {
+        out = ts_redis_cli(replica, "INFO replication");
+        if (strstr(out, "master_link_status:up")) {
+            free(out);
+            /* The primary lists it in ROLE (which the store reads) once it is online there. */
+            ck_assert(ts_wait_until(replica_online, NULL, 5000));
+            return replica;
+        }
+        free(out);
+        poll(NULL, 0, 10);
+    }
+    ck_abort_msg("the replica never synchronised");
+    return NULL;
+}
+
+static bool no_replicas(void *ctx)
+{
+    char *out = cli("INFO replication");
+    bool none = strstr(out, "connected_slaves:0") != NULL;
+
+    (void)ctx;
+    free(out);
+    return none;
+}
+
+START_TEST(acknowledged_writes_wait_for_a_replica)
+{
+    int port, rport;
+    ts_redis *replica = replica_start(&port, &rport);
+    sched_store_options o = {
+        .url = redis->url, .prefix = "zt", .pool_size = 1, .wait_replica_ms = 300};
+    sched_pr_ref ref = pr_ref(REPO, 12, SHA_A);
+    sched_store *s = NULL;
+    core_error err = {0};
+    sched_intake in;
+    char *out;
+
+    ck_assert_msg(sched_store_new(&s, &o, &err) == 0, "%s", err.msg);
+    ck_assert_msg(sched_intake_pull_request(s, "d-1", &ref, NOW, &in, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(in.outcome, SCHED_INTAKE_CREATED);
+    /* WAIT said a replica had it, so it is there now, not eventually. */
+    out = ts_redis_cli(replica, "HGET '{zt}:job:1' state");
+    ck_assert_str_eq(out, "received");
+    free(out);
+    out = ts_redis_cli(replica, "GET '{zt}:wait'");
+    ck_assert_str_eq(out, "0");
+    free(out);
+
+    /* The replica dies: the write is made on the primary but not acknowledged (503). */
+    ts_redis_stop(replica);
+    ref = pr_ref(REPO, 13, SHA_B);
+    ck_assert_int_eq(sched_intake_pull_request(s, "d-2", &ref, NOW, &in, &err), CORE_EUNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no replica acknowledged"));
+    CLI_EQ("received", "HGET '{zt}:job:2' state");
+
+    /* The next connection sees no replica and no longer waits; the redelivery finds its job. */
+    ck_assert(ts_wait_until(no_replicas, NULL, 5000));
+    ck_assert_msg(sched_intake_pull_request(s, "d-2", &ref, NOW, &in, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(in.outcome, SCHED_INTAKE_DUPLICATE);
+    ck_assert_str_eq(in.job_id, "2");
+    sched_store_free(s);
+    ts_redis_free(replica);
+}
+END_TEST
+
+typedef struct intake_try {
+    sched_store *store;
+    const char *delivery;
+    sched_intake in;
+} intake_try;
+
+static bool intake_succeeds(void *ctx)
+{
+    intake_try *t = ctx;
+    sched_pr_ref ref = pr_ref(REPO, t->delivery[2] == '1' ? 14 : 15, SHA_A);
+
+    return sched_intake_pull_request(t->store, t->delivery, &ref, NOW, &t->in, NULL) == 0;
+}
+
+/* One sentinel (quorum 1), told to fail over: the same store object writes to the new
+ * primary after a few failed calls, with no restart and no change of configuration. */
+START_TEST(sentinel_failover_is_followed)
+{
+    int port, rport, sport = ts_free_port(), dead = ts_free_port();
+    ts_redis *replica = replica_start(&port, &rport);
+    char *dir = ts_tmpdir(), text[512], *conf, node[32], dead_node[32], *out;
+    const char *nodes[2] = {dead_node, node};
+    sched_store_sentinel sn = {.master = "m", .nodes = nodes, .n_nodes = 2};
+    /* With WAIT: the old primary keeps taking writes until the sentinel demotes it, and
+     * only a replica's acknowledgement tells such a write (lost) from a kept one. */
+    sched_store_options o = {
+        .sentinel = &sn, .prefix = "zt", .pool_size = 2, .wait_replica_ms = 300};
+    sched_store *s = NULL;
+    core_error err = {0};
+    intake_try t = {0};
+    pid_t pid;
+
+    snprintf(text, sizeof(text),
+             "port %d\nbind 127.0.0.1\ndir %s\nlogfile %s/sentinel.log\n"
+             "sentinel monitor m 127.0.0.1 %d 1\n"
+             "sentinel down-after-milliseconds m 1000\nsentinel failover-timeout m 5000\n",
+             sport, dir, dir, port);
+    conf = ts_write_file(dir, "sentinel.conf", text);
+    pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        execlp("redis-sentinel", "redis-sentinel", conf, (char *)NULL);
+        _exit(127);
+    }
+    snprintf(node, sizeof(node), "127.0.0.1:%d", sport);
+    snprintf(dead_node, sizeof(dead_node), "127.0.0.1:%d", dead);
+    ck_assert_msg(sched_store_new(&s, &o, &err) == 0, "%s", err.msg);
+    t.store = s;
+    t.delivery = "d-1";
+    /* The first sentinel listed is not running: it is skipped. */
+    ck_assert(ts_wait_until(intake_succeeds, &t, 10000));
+    ck_assert_int_eq(t.in.outcome, SCHED_INTAKE_CREATED);
+
+    /* The sentinel refuses (NOGOODSLAVE) until it has heard from the replica itself. */
+    for (int i = 0;; i++) {
+        char cmd[128];
+
+        snprintf(cmd, sizeof(cmd), "redis-cli -p %d SENTINEL FAILOVER m | grep -q '^OK'", sport);
+        if (system(cmd) == 0)
+            break;
+        ck_assert_msg(i < 500, "the sentinel never agreed to fail over");
+        poll(NULL, 0, 20);
+    }
+    for (int i = 0;; i++) {
+        char cmd[128];
+
+        snprintf(cmd, sizeof(cmd),
+                 "redis-cli -p %d SENTINEL get-master-addr-by-name m | grep -qx %d", sport, rport);
+        if (system(cmd) == 0)
+            break;
+        ck_assert_msg(i < 500, "the sentinel never named the new primary");
+        poll(NULL, 0, 20);
+    }
+
+    t.delivery = "d-2";
+    ck_assert_msg(ts_wait_until(intake_succeeds, &t, 15000), "never wrote to the new primary");
+    out = ts_redis_cli(replica, "ROLE");
+    ck_assert_msg(strncmp(out, "master", 6) == 0, "not promoted: %s", out);
+    free(out);
+    ck_assert_int_eq(t.in.outcome, SCHED_INTAKE_CREATED);
+    out = ts_redis_cli(replica, "GET '{zt}:delivery:d-2'");
+    ck_assert_str_eq(out, t.in.job_id);
+    free(out);
+    /* And the job made through the old primary before the failover is there too. */
+    out = ts_redis_cli(replica, "GET '{zt}:delivery:d-1'");
+    ck_assert_str_eq(out, "1");
+    free(out);
+
+    sched_store_free(s);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ts_redis_free(replica);
+    ts_rmtree(dir);
+    free(dir);
+    free(conf);
+}
+END_TEST
+
 static bool store_answers(void *ctx)
 {
     return sched_store_ping(ctx, NULL) == 0;
@@ -853,6 +1083,9 @@ Suite *suite_scheduler_store(void)
     tcase_add_test(tc, list_rejects_bad_arguments);
     tcase_add_test(tc, options_are_validated);
     tcase_add_test(tc, auth_and_database_over_tcp);
+    tcase_add_test(tc, sentinel_options_are_validated);
+    tcase_add_test(tc, acknowledged_writes_wait_for_a_replica);
+    tcase_add_test(tc, sentinel_failover_is_followed);
     tcase_add_test(tc, command_timeout);
     tcase_add_test(tc, script_cache_flush_is_survived);
     tcase_add_test(tc, racing_same_delivery_creates_one_job);
