@@ -121,7 +121,7 @@ fuzz: deps
 fuzz-smoke: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do n=$${f##*/}; seeds=tests/fuzz/corpus/$${n#fuzz_}; \
 	  work=$(FUZZ_BUILD)/corpus-$$n; mkdir -p $$work; \
-	  echo "fuzz: $$n"; $$f -runs=20000 -max_len=65536 $$work $$( [ -d $$seeds ] && echo $$seeds ) \
+	  echo "fuzz: $$n"; $$f -runs=20000 -max_len=65536 -artifact_prefix=$(FUZZ_BUILD)/ $$work $$( [ -d $$seeds ] && echo $$seeds ) \
 	  > $(FUZZ_BUILD)/$$n.log 2>&1 || { tail -40 $(FUZZ_BUILD)/$$n.log; exit 1; }; done
 
 # Installs what is missing; as root only (never sudo behind the user's back).

@@ -1,7 +1,8 @@
 /* libFuzzer target for the webhook JSON path: runs wh_pr_event_parse and
  * wh_json_validate_object on the input and aborts when they disagree with jansson
  * (json_loadb, flags 0, top level an object, nesting within WH_JSON_MAX_DEPTH) about
- * validity, or with jansson's reading of the fields they extract. Run with
+ * validity (a key repeated on a path the event reads is refused on purpose), or with
+ * jansson's reading of the fields they extract. Run with
  * -artifact_prefix=build/ so that crash files stay out of the tree. */
 #include <jansson.h>
 #include <stdint.h>
@@ -159,8 +160,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         die("event parsed from an invalid document", NULL);
     if (rc < 0 && err.code != CORE_EINVAL)
         die("unexpected error code", err.msg);
-    if (rc < 0 && valid && strncmp(err.msg, "invalid JSON", 12) == 0)
+    /* A key repeated on the way to a field the event reads is refused on purpose; jansson
+     * told to reject duplicates must then find one too. */
+    if (rc < 0 && strstr(err.msg, "duplicate key")) {
+        json_t *strict = json_loadb(body, size, JSON_REJECT_DUPLICATES, &jerr);
+
+        if (strict) {
+            json_decref(strict);
+            die("duplicate key reported where jansson finds none", err.msg);
+        }
+    } else if (rc < 0 && valid && strncmp(err.msg, "invalid JSON", 12) == 0) {
         die("valid document reported as invalid JSON", err.msg);
+    }
     if (!valid && strncmp(verr.msg, "invalid JSON at byte ", 21) != 0)
         die("invalid document without a byte offset", verr.msg);
     if (rc == 0)
