@@ -32,6 +32,7 @@ typedef enum sched_script {
     SCHED_SCRIPT_OUTBOX_FAIL,   /* reschedule or dead-letter a message, CAS */
     SCHED_SCRIPT_ESCALATE,      /* an undecided job's next approval card, CAS on its count */
     SCHED_SCRIPT_CARD_POSTED,   /* where an approval card was posted, once */
+    SCHED_SCRIPT_RELEASE,       /* an unused lease gives its job back, attempt not counted */
     SCHED_SCRIPT_COUNT
 } sched_script;
 
