@@ -41,6 +41,7 @@ extern char **environ;
 #define REPORT_MIN_MS 30000   /* a completion is retried at least this long */
 #define KILL_GRACE_MS 10000   /* SIGTERM, then SIGKILL this much later */
 #define WAIT_SLICE_MS 60000   /* longest sigtimedwait, as a backstop */
+#define RELEASE_TRIES 3       /* giving back a job granted while stopping */
 
 static const char usage_text[] =
     "usage: zoneci runner --server URL --token-env VAR --region REGION [--labels a,b]\n"
@@ -693,6 +694,48 @@ static int complete(runner *r, job *j, bool success)
     return rc;
 }
 
+/* Gives back a job that was granted as the runner was told to stop, before it started it:
+ * the server queues it again at once and does not count the attempt (otherwise it would
+ * sit for the whole lease and cost one). A few quick tries; if they fail, the lease runs
+ * out as before. A second stop signal cuts it short. */
+static void release(runner *r, const job *j)
+{
+    json_t *o = json_pack("{s:s, s:I}", "lease_id", j->lease_id, "fencing_token",
+                          (json_int_t)j->fencing_token);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char path[JOB_ID_MAX + 64];
+    core_error err = {0};
+
+    json_decref(o);
+    if (!body) {
+        CORE_LOG(CORE_LOG_WARN, "release_failed", "job=%s err=\"out of memory\"", j->id);
+        return;
+    }
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/release", j->id);
+    for (int step = 0; step < RELEASE_TRIES && r->stops < 2; step++) {
+        notify_http_response resp;
+        long code;
+
+        if (step)
+            pause_ms(r, backoff_ms(r, step), 2);
+        if (api_post(r, path, body, CALL_TIMEOUT_MS, &resp, &err) < 0)
+            continue;
+        code = resp.status;
+        notify_http_response_free(&resp);
+        if (code == 200) {
+            CORE_LOG(CORE_LOG_INFO, "job_released", "job=%s fencing_token=%" JSON_INTEGER_FORMAT,
+                     j->id, j->fencing_token);
+            free(body);
+            return;
+        }
+        core_error_set(&err, CORE_EUNAVAILABLE, "server answered %ld", code);
+        if (code >= 400 && code < 500 && code != 408 && code != 429)
+            break; /* 409: the lease is not ours any more; nothing to give back */
+    }
+    CORE_LOG(CORE_LOG_WARN, "release_failed", "job=%s err=\"%s\"", j->id, err.msg);
+    free(body);
+}
+
 /* ---- the command ------------------------------------------------------------------------ */
 
 typedef struct env_list {
@@ -989,6 +1032,14 @@ static int run(runner *r)
         switch (c) {
         case CLAIM_JOB:
             failures = 0;
+            /* Told to stop while the claim was in flight, and a job came anyway (the grant
+             * raced the signal): it was not started, so give it back rather than run it. */
+            take_stop_signals(r);
+            if (r->stops) {
+                release(r, &j);
+                job_free(&j);
+                return 0;
+            }
             ran = job_run(r, &j);
             job_free(&j);
             /* A second stop signal ends the runner with the job unreported, however the

@@ -28,6 +28,7 @@ typedef struct transfer {
     bool too_big;
     bool nomem;
     bool aborted;
+    bool answering; /* the response's status line has arrived */
 } transfer;
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -214,8 +215,12 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ctx)
 
     /* A status line starts a new response (after a 1xx): forget the previous headers. */
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+        const char *sp = memchr(line, ' ', n);
+
         dst[0] = '\0';
         t->out->link[0] = '\0';
+        /* "HTTP/1.1 200 ...": anything but a 1xx is the final response. */
+        t->answering = sp && sp + 1 < end && sp[1] != '1';
         return n;
     }
     if (n >= 5 && strncasecmp(line, "Link:", 5) == 0) {
@@ -250,6 +255,11 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
+    /* An answer that has begun to arrive is read to its end (bounded by the size cap and
+     * the timeout): the server has already acted on the request, and cutting the answer
+     * would lose what it did (a job granted to a runner that is stopping). */
+    if (t->answering)
+        return 0;
     if (t->h->should_abort(t->h->abort_ctx)) {
         t->aborted = true;
         return 1;

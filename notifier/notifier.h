@@ -45,8 +45,9 @@ void notify_http_free(notify_http *h);
 
 /* Lets the caller cut a request short: while a request is in flight, should_abort(ctx) is
  * called from the request's own thread about once a second (more often while data flows);
- * when it returns true the request fails with CORE_EAGAIN. NULL removes it. The callback
- * must not use h. */
+ * when it returns true the request fails with CORE_EAGAIN. Once the final response's
+ * status line has arrived it is no longer asked: the server has acted on the request, and
+ * its answer is read to the end. NULL removes it. The callback must not use h. */
 void notify_http_set_abort(notify_http *h, bool (*should_abort)(void *ctx), void *ctx);
 
 /* Performs one request and waits for the whole response.

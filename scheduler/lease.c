@@ -199,6 +199,48 @@ int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
     return rc;
 }
 
+int sched_job_release(sched_store *store, const char *id, const char *lease_id,
+                      int64_t fencing_token, const char *runner, const char *why,
+                      int64_t now_ms, char state[32], core_error *err)
+{
+    char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
+    char now[24], iso[CORE_ISO_MAX], fence[24];
+    sched_reply *r = NULL;
+    int rc;
+
+    state[0] = '\0';
+    if (!token_valid(id, 20) || !token_valid(lease_id, 64) || fencing_token <= 0)
+        return core_error_set(err, CORE_ECONFLICT, "no such lease");
+    if (!token_valid(runner, RUNNER_NAME_MAX))
+        return core_error_set(err, CORE_EINVAL,
+                              "runner: 1 to %d letters, digits, '-', '_' or '.'",
+                              RUNNER_NAME_MAX);
+    if (strlen(why) > 128)
+        return core_error_set(err, CORE_EINVAL, "why: longer than 128 bytes");
+    rc = sched_store_job_keys(store, id, k_job, k_hist, k_audit, err);
+    if (rc < 0)
+        return rc;
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(fence, sizeof(fence), "%lld", (long long)fencing_token);
+    core_time_format_iso(now_ms, iso);
+    {
+        const char *keys[] = {k_job, k_hist, k_audit};
+        const char *args[] = {sched_store_prefix(store), id, lease_id, fence, runner, why, now,
+                              iso};
+
+        rc = sched_store_eval(store, SCHED_SCRIPT_RELEASE, keys, 3, args, 8, &r, err);
+    }
+    if (rc < 0)
+        return rc;
+    if (item(r, 1) && item(r, 1)->type == SCHED_REPLY_STR)
+        snprintf(state, 32, "%s", item(r, 1)->str);
+    if (!is_str(item(r, 0), "ok"))
+        rc = core_error_set(err, CORE_ECONFLICT, "lease lost: job %s is %s", id,
+                            *state ? state : "gone");
+    sched_reply_free(r);
+    return rc;
+}
+
 int sched_leases_reap(sched_store *store, int64_t now_ms, int max_attempts, size_t *requeued,
                       size_t *dead, core_error *err)
 {

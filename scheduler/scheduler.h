@@ -433,6 +433,17 @@ int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id
  * succeeds again (a retried request); any other lease gets CORE_ECONFLICT. */
 int sched_job_complete(sched_store *store, const char *id, const char *lease_id, bool success,
                        const char *runner, int64_t now_ms, char state[32], core_error *err);
+/* Gives back a lease that was granted but never used (the answer did not reach the runner,
+ * or the runner was stopping and did not start the job): only the job's current lease,
+ * with its own fencing token, can. The job goes back to its region's queue at once, its
+ * locks freed and the attempt the grant counted given back; a job superseded or cancelled
+ * meanwhile only has its lease ended. why (printable, at most 128 bytes) goes into the
+ * history. state receives the job's state after. CORE_ECONFLICT when the lease is not the
+ * job's current one (someone else's, expired, completed, released already): nothing
+ * changes. */
+int sched_job_release(sched_store *store, const char *id, const char *lease_id,
+                      int64_t fencing_token, const char *runner, const char *why,
+                      int64_t now_ms, char state[32], core_error *err);
 /* Expired leases: the job returns to its region's queue with its locks freed, or becomes
  * dead after max_attempts. Any process may call it; each lease is reaped once. */
 int sched_leases_reap(sched_store *store, int64_t now_ms, int max_attempts, size_t *requeued,

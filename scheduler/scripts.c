@@ -488,6 +488,42 @@ static const char complete_src[] =
             "           ARGV[4], ARGV[6], ARGV[7])\n"
             "return {'ok', to}\n";
 
+/* KEYS: job, history, audit. ARGV: P, id, lease id, fencing token, runner, why, now_ms,
+ * now_iso. A lease handed out but never used (the runner's connection closed before the
+ * answer reached it, or the runner was stopping): only the current lease with its own
+ * fencing token may give the job back, before anyone else holds it. The job returns to
+ * its place in its region's queue (the queue is ordered by id, and it was the oldest
+ * claimable job there when it was taken) and the attempt it cost is given back, so a
+ * runner that never started the job does not use up one of its attempts. A job that was
+ * superseded or cancelled meanwhile only has its lease ended (its locks freed). Returns
+ * {'ok', state after} or {'lost', state}. */
+static const char release_src[] =
+    LIBRARY "local id = ARGV[2]\n"
+            "check_key(KEYS[1], job_key(id))\n"
+            "check_key(KEYS[2], history_key(id))\n"
+            "check_key(KEYS[3], audit_key())\n"
+            "local f = redis.call('HMGET', KEYS[1], 'state', 'lease_id', 'fencing_token',\n"
+            "                     'region', 'attempts')\n"
+            "if not f[1] or ARGV[3] == '' or f[2] ~= ARGV[3] or f[3] ~= ARGV[4] then\n"
+            "    return {'lost', f[1] or ''}\n"
+            "end\n"
+            "if f[1] == 'superseded' or f[1] == 'cancelled' then\n"
+            "    end_lease(id, ARGV[3])\n"
+            "    redis.call('HSET', KEYS[1], 'lease_id', '')\n"
+            "    return {'ok', f[1]}\n"
+            "end\n"
+            "if f[1] ~= 'leased' or not f[4] or f[4] == '' then return {'lost', f[1]} end\n"
+            "local n = tonumber(f[5]) or 1\n"
+            "if n > 0 then n = n - 1 end\n"
+            "redis.call('HSET', KEYS[1], 'lease_id', '', 'attempts', n)\n"
+            "redis.call('ZADD', queue_key(f[4]), id, id)\n"
+            "transition(id, 'queued', 'runner:' .. ARGV[5], 'released unused by runner ' ..\n"
+            "           ARGV[5] .. ' (' .. ARGV[6] .. '): back in the ' .. f[4] ..\n"
+            "           ' queue, attempt not counted', ARGV[7], ARGV[8])\n"
+            /* After the job is back in its queue, so that the wake-up finds it. */
+            "end_lease(id, ARGV[3])\n"
+            "return {'ok', 'queued'}\n";
+
 /* KEYS: leases, audit. ARGV: P, now_ms, now_iso, max attempts, limit. Leases not renewed
  * in time: the job goes back to its region's queue (its locks freed), or is dead after
  * max attempts. Returns {requeued, dead}. */
@@ -783,6 +819,7 @@ static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_ESCALATE] = escalate_src,       [SCHED_SCRIPT_CARD_POSTED] = card_posted_src,
     [SCHED_SCRIPT_REDELIVERY_CLAIM] = redelivery_claim_src,
     [SCHED_SCRIPT_REDELIVERY_MARK] = redelivery_mark_src,
+    [SCHED_SCRIPT_RELEASE] = release_src,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
@@ -799,6 +836,7 @@ static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_ESCALATE] = "escalate",       [SCHED_SCRIPT_CARD_POSTED] = "card_posted",
     [SCHED_SCRIPT_REDELIVERY_CLAIM] = "redelivery_claim",
     [SCHED_SCRIPT_REDELIVERY_MARK] = "redelivery_mark",
+    [SCHED_SCRIPT_RELEASE] = "release",
 };
 
 const char *sched_script_source(sched_script script)

@@ -44,6 +44,7 @@ typedef enum wh_route {
     WH_ROUTE_APPROVE,
     WH_ROUTE_REJECT,
     WH_ROUTE_OUTBOX_DEAD,
+    WH_ROUTE_RELEASE,
     WH_ROUTE_COUNT
 } wh_route;
 

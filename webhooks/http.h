@@ -17,9 +17,12 @@ typedef struct wh_request {
     wh_app *app;
     const void *conn; /* server.c's connection, for header and query lookups */
     /* State a handler keeps across a suspension (a long poll): NULL on the first call;
-     * set it and state_free, and the server frees it when the request ends. */
+     * set it and state_free, and the server frees it when the request ends. `answered` is
+     * false when the request ended without its answer having been written out whole (the
+     * client went away, the handler hung up, the server stopped): a handler that handed
+     * something over in its answer takes it back there. */
     void **state;
-    void (**state_free)(void *state);
+    void (**state_free)(void *state, bool answered);
 } wh_request;
 
 typedef struct wh_response {
@@ -32,10 +35,19 @@ typedef struct wh_response {
      * makes the server call the handler again. */
     bool suspend;
     void (*on_suspend)(void *state, const void *conn);
+    /* The client is gone: close the connection without an answer (counted as 499). */
+    bool hang_up;
 } wh_response;
 
 /* Resumes a suspended connection; any thread. */
 void wh_connection_resume(const void *conn);
+
+/* Sets gone[i] for each of the n connections whose client closed it (or whose socket
+ * broke), and returns how many. A suspended connection is out of the server's event loop,
+ * so nobody else notices that its client left; this looks with one poll(2), without
+ * waiting. Any thread, for connections that stay suspended meanwhile, or the caller's
+ * own request's. */
+size_t wh_connections_gone(const void *const *conns, size_t n, bool *gone);
 
 /* Header value (case-insensitive name) or NULL; valid for the request's lifetime. */
 const char *wh_request_header(const wh_request *req, const char *name);
@@ -69,6 +81,7 @@ void wh_metrics_render(const wh_request *req, wh_response *resp);
 void wh_runner_claim(const wh_request *req, wh_response *resp);
 void wh_runner_heartbeat(const wh_request *req, wh_response *resp, const char *id);
 void wh_runner_complete(const wh_request *req, wh_response *resp, const char *id);
+void wh_runner_release(const wh_request *req, wh_response *resp, const char *id);
 void wh_slack_interactions(const wh_request *req, wh_response *resp);
 /* POST /api/v1/jobs/{id}/approve and .../reject (approve false). */
 void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id, bool approve);

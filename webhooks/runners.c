@@ -6,7 +6,14 @@
  *
  * A parked claim cannot miss a wake-up: every wake bumps a generation counter, the
  * handler notes the generation before it tries to claim, and parking with an older
- * generation resumes at once. */
+ * generation resumes at once.
+ *
+ * A claim whose client has gone is never granted. A suspended connection is outside
+ * libmicrohttpd's event loop, so its closing goes unnoticed there: the timer looks at the
+ * parked sockets every tick and ends the claims whose client closed, and the handler looks
+ * again right before it claims and right after a grant. A grant whose answer still does
+ * not get out whole (the request ends without COMPLETED_OK) is given back at once, the
+ * attempt not counted (sched_job_release), instead of waiting out the lease. */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,6 +30,7 @@
 
 typedef struct waiter {
     const void *conn;
+    bool gone; /* its client closed the connection while it was parked */
     char region[128];
     int64_t deadline_ms; /* monotonic */
     uint64_t generation;
@@ -37,6 +45,10 @@ struct wh_runners {
     bool draining;
     bool stop;
     pthread_t timer;
+    /* The timer's scratch space for looking at the parked sockets. */
+    const void **conns;
+    bool *gone;
+    size_t cap;
 };
 
 /* A claim's state across suspensions. */
@@ -47,6 +59,8 @@ typedef struct claim_state {
     int64_t deadline_ms; /* monotonic */
     waiter w;
     wh_runners *owner;
+    sched_store *store;
+    sched_claim grant; /* grant.found once an answer carries a lease */
 } claim_state;
 
 /* ---- tokens ------------------------------------------------------------------------ */
@@ -201,6 +215,47 @@ void wh_runners_wake(const char *region, void *ctx)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* Ends the parked claims whose client has closed its connection: they leave the registry
+ * marked gone and are resumed, so that the handler hangs up instead of claiming. */
+static void resume_gone(wh_runners *r)
+{
+    size_t n = 0, i = 0;
+
+    for (waiter *w = r->parked; w; w = w->next)
+        n++;
+    if (n == 0)
+        return;
+    if (n > r->cap) {
+        const void **conns = realloc(r->conns, n * sizeof(*conns));
+        bool *gone;
+
+        if (conns)
+            r->conns = conns;
+        gone = conns ? realloc(r->gone, n * sizeof(*gone)) : NULL;
+        if (!gone)
+            return; /* looked at again next tick; the handler looks before claiming too */
+        r->gone = gone;
+        r->cap = n;
+    }
+    for (waiter *w = r->parked; w; w = w->next)
+        r->conns[i++] = w->conn;
+    if (wh_connections_gone(r->conns, n, r->gone) == 0)
+        return;
+    i = 0;
+    for (waiter **pp = &r->parked; *pp; i++) {
+        waiter *w = *pp;
+
+        if (r->gone[i]) {
+            *pp = w->next;
+            w->next = NULL;
+            w->gone = true;
+            wh_connection_resume(w->conn);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
 static void *timer_main(void *arg)
 {
     wh_runners *r = arg;
@@ -216,6 +271,7 @@ static void *timer_main(void *arg)
             ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        resume_gone(r);
         resume_all_due(r, NULL, core_time_mono_ms());
     }
     pthread_mutex_unlock(&r->mu);
@@ -258,6 +314,8 @@ void wh_runners_free(wh_runners *r)
     pthread_join(r->timer, NULL);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
+    free(r->conns);
+    free(r->gone);
     free(r);
 }
 
@@ -381,12 +439,44 @@ static bool draining(wh_runners *r)
     return d;
 }
 
+/* Gives a granted lease back (the runner never got it); logs either way. */
+static void give_back(claim_state *cs, const char *why)
+{
+    core_error err = {0};
+    char state[32];
+    int rc = sched_job_release(cs->store, cs->grant.job_id, cs->grant.lease_id,
+                               cs->grant.fencing_token, cs->runner, why, core_time_now_ms(),
+                               state, &err);
+
+    if (rc < 0)
+        CORE_LOG(CORE_LOG_WARN, "claim_release_failed",
+                 "job=%s runner=%.64s err=\"%s\" msg=\"the lease runs out instead\"",
+                 cs->grant.job_id, cs->runner, err.msg);
+    else
+        CORE_LOG(CORE_LOG_INFO, "claim_released", "job=%s runner=%.64s state=%s why=\"%s\"",
+                 cs->grant.job_id, cs->runner, state, why);
+    cs->grant.found = false;
+}
+
+/* True when the client of this request has closed its connection. */
+static bool client_gone(const wh_request *req)
+{
+    const void *conn = req->conn;
+    bool gone = false;
+
+    wh_connections_gone(&conn, 1, &gone);
+    return gone;
+}
+
 /* A finished claim leaves the registry if it is still parked there (a connection that
- * ends while parked must not leave a dangling waiter). */
-static void claim_state_free(void *p)
+ * ends while parked must not leave a dangling waiter), and gives back a lease whose
+ * answer did not get out whole. */
+static void claim_state_free(void *p, bool answered)
 {
     claim_state *cs = p;
 
+    if (cs && cs->grant.found && !answered)
+        give_back(cs, "its answer did not reach the runner");
     if (cs && cs->owner) {
         pthread_mutex_lock(&cs->owner->mu);
         for (waiter **pp = &cs->owner->parked; *pp; pp = &(*pp)->next) {
@@ -438,6 +528,7 @@ static claim_state *claim_begin(const wh_request *req, wh_response *resp)
         goto fail;
     cs->deadline_ms = core_time_mono_ms() + seconds * 1000;
     cs->owner = req->app->runners;
+    cs->store = req->app->store;
     json_decref(root);
     return cs;
 fail:
@@ -458,7 +549,8 @@ static void answer_claim(const wh_request *req, wh_response *resp, const sched_c
     core_buf_puts(b, "{\"job\":");
     rc = sched_job_json(req->app->store, c->job_id, b, &err);
     if (rc < 0) {
-        /* The lease stands; the runner will see the job again after the lease expires. */
+        /* Nobody will use this lease: give it back (if Redis lets us; else it runs out). */
+        give_back(*req->state, "the claim's answer could not be built");
         store_failure(resp, rc, &err);
         return;
     }
@@ -488,6 +580,13 @@ void wh_runner_claim(const wh_request *req, wh_response *resp)
         *req->state = cs;
         *req->state_free = claim_state_free;
     }
+    /* Gone while parked (the timer saw it), or in the moment since: never grant. */
+    if (cs->w.gone || client_gone(req)) {
+        CORE_LOG(CORE_LOG_INFO, "claim_abandoned", "runner=%.64s region=%s reason=%s",
+                 cs->runner, cs->region, "connection_closed");
+        resp->hang_up = true;
+        return;
+    }
     cs->w.generation = generation(cs->owner);
     rc = sched_job_claim(req->app->store, cs->region, cs->runner, cs->labels, lease_seconds,
                          core_time_now_ms(), &c, &err);
@@ -496,6 +595,13 @@ void wh_runner_claim(const wh_request *req, wh_response *resp)
         return;
     }
     if (c.found) {
+        cs->grant = c;
+        /* The client may have left while the script ran: then nobody will run the job. */
+        if (client_gone(req)) {
+            give_back(cs, "its connection closed before the answer");
+            resp->hang_up = true;
+            return;
+        }
         answer_claim(req, resp, &c, lease_seconds);
         return;
     }
@@ -591,5 +697,41 @@ void wh_runner_complete(const wh_request *req, wh_response *resp, const char *id
         return;
     }
     CORE_LOG(CORE_LOG_INFO, "job_completed", "job=%s state=%s runner=%.64s", id, state, runner);
+    wh_response_json(resp, 200, "{\"state\":\"%s\"}", state);
+}
+
+/* POST /api/v1/jobs/{id}/release, {"lease_id","fencing_token"}: a runner gives back a job
+ * it was granted but did not start (it was told to stop right then). Only the current
+ * lease with its own fencing token can; the job is back in its queue at once and the
+ * attempt is not counted. */
+void wh_runner_release(const wh_request *req, wh_response *resp, const char *id)
+{
+    char lease[BODY_FIELD_MAX], runner[128], state[32];
+    json_t *root = NULL, *fence;
+    json_int_t token;
+    core_error err = {0};
+    int rc;
+
+    if (!lease_request(req, resp, id, &root, lease))
+        return;
+    fence = json_object_get(root, "fencing_token");
+    token = json_is_integer(fence) ? json_integer_value(fence) : 0;
+    json_decref(root);
+    if (token <= 0) {
+        wh_response_error(resp, 400, "invalid_request",
+                          "fencing_token: must be the claim's fencing token (a positive integer)");
+        return;
+    }
+    if (sched_job_field(req->app->store, id, "runner", runner, sizeof(runner), &err) < 0 ||
+        !*runner)
+        snprintf(runner, sizeof(runner), "unknown");
+    rc = sched_job_release(req->app->store, id, lease, (int64_t)token, runner,
+                           "given back by the runner, which did not start it",
+                           core_time_now_ms(), state, &err);
+    if (rc < 0) {
+        store_failure(resp, rc, &err);
+        return;
+    }
+    CORE_LOG(CORE_LOG_INFO, "job_released", "job=%s state=%s runner=%.64s", id, state, runner);
     wh_response_json(resp, 200, "{\"state\":\"%s\"}", state);
 }

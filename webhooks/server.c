@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +40,53 @@ typedef struct request_ctx {
     bool too_big;
     int64_t started_us;
     void *handler_state; /* a long-polling handler's state across suspensions */
-    void (*handler_state_free)(void *state);
+    void (*handler_state_free)(void *state, bool answered);
 } request_ctx;
 
 void wh_connection_resume(const void *conn)
 {
     MHD_resume_connection((struct MHD_Connection *)conn);
+}
+
+#define GONE_BATCH 256
+
+size_t wh_connections_gone(const void *const *conns, size_t n, bool *gone)
+{
+    size_t total = 0;
+
+    for (size_t base = 0; base < n; base += GONE_BATCH) {
+        struct pollfd pfd[GONE_BATCH];
+        size_t m = n - base < GONE_BATCH ? n - base : GONE_BATCH;
+
+        for (size_t i = 0; i < m; i++) {
+            const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+                (struct MHD_Connection *)conns[base + i], MHD_CONNECTION_INFO_CONNECTION_FD);
+
+            pfd[i].fd = info ? info->connect_fd : -1;
+            pfd[i].events = POLLIN;
+            pfd[i].revents = 0;
+            gone[base + i] = false;
+        }
+        if (poll(pfd, (nfds_t)m, 0) <= 0)
+            continue;
+        for (size_t i = 0; i < m; i++) {
+            char c;
+            ssize_t got;
+
+            if (pfd[i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+                gone[base + i] = true;
+            } else if (pfd[i].revents & POLLIN) {
+                /* Readable while waiting for an answer: either the end of the stream
+                 * (closed) or bytes of a pipelined request (still there). The socket is
+                 * non-blocking, so a peek never waits. */
+                got = recv(pfd[i].fd, &c, 1, MSG_PEEK);
+                gone[base + i] = got == 0 || (got < 0 && errno != EAGAIN &&
+                                              errno != EWOULDBLOCK && errno != EINTR);
+            }
+            total += gone[base + i];
+        }
+    }
+    return total;
 }
 
 const char *wh_request_header(const wh_request *req, const char *name)
@@ -190,6 +232,8 @@ static wh_route route_of(const char *method, const char *path, char job_id[JOB_I
             return WH_ROUTE_HEARTBEAT;
         if (strcmp(slash, "/complete") == 0)
             return WH_ROUTE_COMPLETE;
+        if (strcmp(slash, "/release") == 0)
+            return WH_ROUTE_RELEASE;
         if (strcmp(slash, "/approve") == 0)
             return WH_ROUTE_APPROVE;
         if (strcmp(slash, "/reject") == 0)
@@ -217,6 +261,7 @@ static const char *route_method(wh_route route)
     case WH_ROUTE_CLAIM:
     case WH_ROUTE_HEARTBEAT:
     case WH_ROUTE_COMPLETE:
+    case WH_ROUTE_RELEASE:
     case WH_ROUTE_SLACK:
     case WH_ROUTE_APPROVE:
     case WH_ROUTE_REJECT:
@@ -264,6 +309,9 @@ static void dispatch(const wh_request *req, wh_response *resp, wh_route route, c
         break;
     case WH_ROUTE_COMPLETE:
         wh_runner_complete(req, resp, id);
+        break;
+    case WH_ROUTE_RELEASE:
+        wh_runner_release(req, resp, id);
         break;
     case WH_ROUTE_SLACK:
         wh_slack_interactions(req, resp);
@@ -416,6 +464,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         core_buf_free(&resp.body);
         return MHD_YES;
     }
+    if (resp.hang_up) {
+        /* No one to answer: MHD_NO closes the connection (its completion says so). */
+        wh_metrics_request(&srv->app.metrics, route, 499,
+                           core_time_mono_us() - ctx->started_us);
+        core_buf_free(&resp.body);
+        return MHD_NO;
+    }
     if (strcmp(method, "HEAD") == 0)
         core_buf_reset(&resp.body);
     wh_metrics_request(&srv->app.metrics, route, resp.status,
@@ -432,11 +487,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     request_ctx *ctx = *con_cls;
 
     (void)conn;
-    (void)why;
     if (!ctx)
         return;
+    /* COMPLETED_OK: the whole answer went to the socket. Anything else (the client
+     * closed, a write failed, a timeout, the daemon stopping, a hang-up) means it did
+     * not, and the handler may have to take back what the answer handed over. */
     if (ctx->handler_state_free)
-        ctx->handler_state_free(ctx->handler_state);
+        ctx->handler_state_free(ctx->handler_state, why == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     core_buf_free(&ctx->body);
     free(ctx);
     *con_cls = NULL;

@@ -5,13 +5,16 @@
  * runner processes, runners and a serve process killed with SIGKILL, Redis restarted. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -723,6 +726,265 @@ START_TEST(reference_runner_runs_and_reports)
 }
 END_TEST
 
+/* ---- claims whose client has gone -------------------------------------------------------- */
+
+typedef struct idle_wait {
+    env *e;
+    const char *runner;
+} idle_wait;
+
+/* The runner's claim found nothing and is parked (the claim script recorded it idle). */
+static bool runner_idle(void *ctx)
+{
+    idle_wait *w = ctx;
+    char cmd[128], *score;
+    bool ok;
+
+    snprintf(cmd, sizeof(cmd), "ZSCORE '{run}:idle:always' '%s'", w->runner);
+    score = ts_redis_cli(w->e->redis, cmd);
+    ok = score[0] != '\0';
+    free(score);
+    return ok;
+}
+
+/* Waits up to ms for p to exit; its wait status, or -1 (then it is killed). */
+static int exit_within(ts_proc *p, int ms)
+{
+    int64_t deadline = core_time_mono_ms() + ms;
+    int status = 0;
+
+    while (core_time_mono_ms() < deadline) {
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return status;
+        }
+        poll(NULL, 0, 10);
+    }
+    return -1;
+}
+
+static json_int_t attempts_of(env *e, const char *id)
+{
+    json_t *j = get_job(e, id);
+    json_int_t n = json_integer_value(json_object_get(j, "attempts"));
+
+    json_decref(j);
+    return n;
+}
+
+/* Nobody but `who` was ever granted the job (its history names every claim). */
+static void only_claimed_by(env *e, const char *id, const char *who)
+{
+    json_t *j = get_job(e, id), *h = json_object_get(j, "history"), *x;
+    char want[96];
+    size_t i;
+
+    snprintf(want, sizeof(want), "claimed by runner %s ", who);
+    json_array_foreach(h, i, x)
+    {
+        const char *reason = s_of(x, "reason");
+
+        if (strstr(reason, "claimed by runner "))
+            ck_assert_msg(strstr(reason, want) != NULL, "job %s: %s", id, reason);
+    }
+    json_decref(j);
+}
+
+static ts_proc *spawn_runner(env *e, const char *name)
+{
+    char *argv[] = {"runner", "--server", e->base[0], "--token-env", "ZT_TOKEN", "--region",
+                    "always", "--labels", "linux", "--name", (char *)name, "--wait-seconds",
+                    "30", "--", "true", NULL};
+    char *envp[] = {"ZT_TOKEN=" TOKEN, NULL};
+    ts_proc *p = ts_zoneci_spawn(argv, envp, e->dir, NULL);
+    idle_wait w = {e, name};
+
+    ck_assert_msg(ts_wait_until(runner_idle, &w, 10000), "runner %s never parked a claim", name);
+    return p;
+}
+
+/* A claim from someone else right after: it must get the job at once, on its first
+ * attempt, far within the 120 s lease a stranded grant would have held it. */
+static void claim_next_gets(env *e, const char *id)
+{
+    json_t *c = NULL;
+    int64_t started = core_time_mono_ms();
+
+    ck_assert_int_eq(claim(e->base[0], TOKEN, "next", "always", 10, &c), 200);
+    ck_assert_int_lt(core_time_mono_ms() - started, 10000);
+    ck_assert_str_eq(s_of(json_object_get(c, "job"), "id"), id);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "job"), "attempts")),
+                     1);
+    json_decref(c);
+    ck_assert_int_eq(attempts_of(e, id), 1);
+}
+
+/* A runner stopped (SIGTERM) while its claim is parked exits 0 without the job; the job
+ * that becomes ready afterwards goes to the next claimer, no attempt lost. */
+START_TEST(runner_stopped_mid_claim_takes_no_job)
+{
+    env e;
+    ts_proc *p;
+    char id[32];
+    int status;
+
+    env_start(&e, 1, 120, 3, false);
+    p = spawn_runner(&e, "stopping");
+    kill(p->pid, SIGTERM);
+    status = exit_within(p, 5000);
+    ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "runner: status %d", status);
+    new_job(&e, 70, SHA1, "opened", id);
+    claim_next_gets(&e, id);
+    only_claimed_by(&e, id, "next");
+    ts_proc_free(p);
+    env_stop(&e);
+}
+END_TEST
+
+/* The same, with the job arriving the moment the signal is sent: the runner's claim may be
+ * cut before the job is queued, or get the job and give it back; either way the next
+ * claimer has it at once and the attempt count is as if the runner never claimed. */
+START_TEST(runner_stopped_as_a_job_arrives_gives_it_back)
+{
+    env e;
+    ts_proc *p;
+    char id[32];
+    int status;
+
+    env_start(&e, 1, 120, 3, false);
+    p = spawn_runner(&e, "racing");
+    kill(p->pid, SIGTERM);
+    new_job(&e, 71, SHA1, "opened", id);
+    status = exit_within(p, 5000);
+    ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "runner: status %d", status);
+    claim_next_gets(&e, id);
+    ts_proc_free(p);
+    env_stop(&e);
+}
+END_TEST
+
+/* A raw claim whose client closes the socket while it is parked is never granted. */
+START_TEST(claim_closed_while_parked_is_never_granted)
+{
+    env e;
+    char req[512], body[160], id[32];
+    struct sockaddr_in sa = {0};
+    idle_wait w = {&e, "ghost"};
+    int fd, n;
+
+    env_start(&e, 1, 120, 3, false);
+    snprintf(body, sizeof(body),
+             "{\"runner\":\"ghost\",\"region\":\"always\",\"labels\":[\"linux\"],"
+             "\"wait_seconds\":30}");
+    n = snprintf(req, sizeof(req),
+                 "POST /api/v1/runners/claim HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "Authorization: Bearer " TOKEN "\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 strlen(body), body);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)e.port[0]);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(write(fd, req, (size_t)n), n);
+    ck_assert(ts_wait_until(runner_idle, &w, 5000));
+    close(fd);
+    new_job(&e, 72, SHA1, "opened", id);
+    claim_next_gets(&e, id);
+    only_claimed_by(&e, id, "next");
+    env_stop(&e);
+}
+END_TEST
+
+static long release_call(env *e, const char *token, const char *id, const char *lease,
+                         long long fence, json_t **out)
+{
+    char path[128], body[256];
+
+    snprintf(path, sizeof(path), "/api/v1/jobs/%s/release", id);
+    if (fence)
+        snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"fencing_token\":%lld}", lease,
+                 fence);
+    else
+        snprintf(body, sizeof(body), "{\"lease_id\":\"%s\"}", lease);
+    return post(e->base[0], path, token, body, out);
+}
+
+/* The release path: only the current lease with its own fencing token gives a job back;
+ * the job is then queued again at once with the attempt not counted. */
+START_TEST(release_is_fenced_and_requeues_without_an_attempt)
+{
+    env e;
+    json_t *c = NULL, *r = NULL, *j;
+    char id[32], lease[64], lease2[64];
+    long long fence, fence2;
+
+    env_start(&e, 1, 120, 3, false);
+    new_job(&e, 73, SHA1, "opened", id);
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "r1", "always", 5, &c), 200);
+    snprintf(lease, sizeof(lease), "%s", s_of(c, "lease_id"));
+    fence = json_integer_value(json_object_get(c, "fencing_token"));
+    json_decref(c);
+    ck_assert_int_eq(attempts_of(&e, id), 1);
+
+    ck_assert_int_eq(release_call(&e, "wrong", id, lease, fence, NULL), 401);
+    ck_assert_int_eq(release_call(&e, TOKEN_BERLIN, id, lease, fence, NULL), 403);
+    ck_assert_int_eq(release_call(&e, TOKEN, id, lease, 0, NULL), 400);
+    ck_assert_int_eq(release_call(&e, TOKEN, id, "0123456789abcdef", fence, NULL), 409);
+    ck_assert_int_eq(release_call(&e, TOKEN, id, lease, fence + 1, NULL), 409);
+    ck_assert_int_eq(release_call(&e, TOKEN, "999999", lease, fence, NULL), 404);
+    {
+        char *st = job_state(&e, id);
+
+        ck_assert_str_eq(st, "leased");
+        free(st);
+    }
+    ck_assert_int_eq(attempts_of(&e, id), 1);
+
+    ck_assert_int_eq(release_call(&e, TOKEN, id, lease, fence, &r), 200);
+    ck_assert_str_eq(s_of(r, "state"), "queued");
+    json_decref(r);
+    j = get_job(&e, id);
+    ck_assert_str_eq(s_of(j, "state"), "queued");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "attempts")), 0);
+    ck_assert_ptr_nonnull(strstr(s_of(j, "reason"), "attempt not counted"));
+    json_decref(j);
+    /* Released once: the same lease cannot do it again, nor heartbeat or complete. */
+    ck_assert_int_eq(release_call(&e, TOKEN, id, lease, fence, NULL), 409);
+    ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", lease, NULL, NULL), 409);
+    ck_assert_int_eq(lease_call(e.base[0], id, "complete", lease, "success", NULL), 409);
+
+    /* Claimable at once (the build lock was freed), on its first attempt again. */
+    ck_assert_int_eq(claim(e.base[0], TOKEN, "r2", "always", 0, &c), 200);
+    ck_assert_str_eq(s_of(json_object_get(c, "job"), "id"), id);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "job"), "attempts")),
+                     1);
+    snprintf(lease2, sizeof(lease2), "%s", s_of(c, "lease_id"));
+    fence2 = json_integer_value(json_object_get(c, "fencing_token"));
+    ck_assert_int_gt(fence2, fence);
+    json_decref(c);
+    /* The stale lease cannot take the new holder's job away. */
+    ck_assert_int_eq(release_call(&e, TOKEN, id, lease, fence, NULL), 409);
+    ck_assert_int_eq(release_call(&e, TOKEN, id, lease2, fence, NULL), 409);
+    ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", lease2, NULL, &r), 200);
+    ck_assert(json_is_false(json_object_get(r, "cancel")));
+    json_decref(r);
+    /* A completed job cannot be given back. */
+    ck_assert_int_eq(lease_call(e.base[0], id, "complete", lease2, "success", NULL), 200);
+    ck_assert_int_eq(release_call(&e, TOKEN, id, lease2, fence2, NULL), 409);
+    {
+        char *st = job_state(&e, id);
+
+        ck_assert_str_eq(st, "succeeded");
+        free(st);
+    }
+    env_stop(&e);
+}
+END_TEST
+
 Suite *suite_e2e_runners(void)
 {
     Suite *s = suite_create("e2e_runners");
@@ -736,6 +998,10 @@ Suite *suite_e2e_runners(void)
     tcase_add_test(tc, long_poll_answers_within_50ms_of_a_ready_job);
     tcase_add_test(tc, chaos_every_job_completes_exactly_once);
     tcase_add_test(tc, reference_runner_runs_and_reports);
+    tcase_add_test(tc, runner_stopped_mid_claim_takes_no_job);
+    tcase_add_test(tc, runner_stopped_as_a_job_arrives_gives_it_back);
+    tcase_add_test(tc, claim_closed_while_parked_is_never_granted);
+    tcase_add_test(tc, release_is_fenced_and_requeues_without_an_attempt);
     suite_add_tcase(s, tc);
     return s;
 }
