@@ -166,6 +166,9 @@ bool core_ct_equal(const void *a, const void *b, size_t len);
  * out must hold 2*nbytes+1 bytes. */
 int core_random_hex(char *out, size_t nbytes, core_error *err);
 
+/* n decimal digits (1..10, nothing else) at most max into *out; false otherwise. */
+bool core_parse_uint(const char *s, size_t n, long max, long *out);
+
 /* The value of one hex digit (either case), or -1. */
 int core_hex_digit(char c);
 
@@ -186,6 +189,25 @@ void core_wipe_free(char *s);
 int core_cond_init_monotonic(pthread_cond_t *cv);
 struct timespec;
 void core_deadline_after(struct timespec *out, int64_t ms);
+
+/* ---- Redis URLs (core/url.c) ------------------------------------------------------------
+ * redis://[[user]:password@]host[:port][/db] (IPv6 in brackets, credentials %-escaped) or
+ * unix://PATH. One parser for the configuration check and the store's connection. */
+typedef struct core_redis_url {
+    bool is_unix;
+    char *path;     /* unix socket path as written (may be relative) */
+    char *host;     /* without brackets */
+    bool ipv6;      /* the host was written in brackets */
+    int port;       /* 6379 unless given */
+    int db;
+    char *user;     /* decoded; NULL when none */
+    char *password; /* decoded; NULL when none */
+} core_redis_url;
+
+/* Fills out (free with core_redis_url_free, which wipes the credentials). CORE_EINVAL with a
+ * message that never repeats the URL (it may hold a password). */
+int core_redis_url_parse(const char *url, core_redis_url *out, core_error *err);
+void core_redis_url_free(core_redis_url *u);
 
 /* strdup that reports failure as CORE_ENOMEM through a NULL return only. */
 char *core_strndup(const char *s, size_t n);

@@ -62,6 +62,23 @@ void core_deadline_after(struct timespec *out, int64_t ms)
     }
 }
 
+bool core_parse_uint(const char *s, size_t n, long max, long *out)
+{
+    long v = 0;
+
+    if (n == 0 || n > 10)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
 int core_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')

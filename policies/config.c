@@ -808,49 +808,18 @@ static bool check_http_url(vctx *c, const char *u)
     return true;
 }
 
-/* The URL may hold a password, so no message here repeats any part of it. */
+/* The store reads the URL with the same parser (core_redis_url_parse): what passes here
+ * connects there. Its messages never repeat the URL, which may hold a password. */
 static bool check_redis_url(vctx *c, const char *u)
 {
-    const char *p, *at, *slash;
-    char host[256];
-    int port;
-    const char *why;
+    core_redis_url parsed;
+    core_error err = {0};
 
-    if (starts_with(u, "unix://")) {
-        if (!u[7]) {
-            problem(c, "unix:// needs a socket path, like unix:///run/redis/redis.sock");
-            return false;
-        }
-        if (strlen(u + 7) > 107) {
-            problem(c, "socket path longer than 107 bytes (the limit of a unix socket address)");
-            return false;
-        }
-        return true;
-    }
-    if (!starts_with(u, "redis://")) {
-        problem(c, "must be redis://[:password@]host:port[/db] or unix://PATH");
+    if (core_redis_url_parse(u, &parsed, &err) < 0) {
+        problem(c, "%s", err.msg);
         return false;
     }
-    p = u + 8;
-    at = strrchr(p, '@');
-    if (at) {
-        if (p[0] != ':' || at == p + 1) {
-            problem(c, "a password is written as redis://:PASSWORD@host:port");
-            return false;
-        }
-        p = at + 1;
-    }
-    slash = strchr(p, '/');
-    why =
-        hostport_parse(p, slash ? (size_t)(slash - p) : strlen(p), true, host, sizeof(host), &port);
-    if (why) {
-        problem(c, "%s (expected redis://[:password@]host:port[/db])", why);
-        return false;
-    }
-    if (slash && (!slash[1] || strlen(slash + 1) > 9 || !all_chars(slash + 1, "", false, false))) {
-        problem(c, "the database after '/' must be a number, like /0");
-        return false;
-    }
+    core_redis_url_free(&parsed);
     return true;
 }
 

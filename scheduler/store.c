@@ -27,7 +27,6 @@
 
 #define POOL_MAX 1024
 #define PREFIX_MAX 64
-#define URL_MAX 4096
 #define SUN_PATH_MAX 107 /* sizeof(sockaddr_un.sun_path) - 1; hiredis would truncate */
 #define DEFAULT_CONNECT_MS 1000
 #define DEFAULT_COMMAND_MS 2000
@@ -102,190 +101,63 @@ static char *str_concat(const char *a, size_t alen, const char *b, size_t blen)
     return s;
 }
 
-/* Percent-decodes s[0..n) into a new string; NULL for a bad escape or no memory (*bad
- * says which). User names and passwords may hold '@', ':' or '/' only this way. */
-static char *pct_decode(const char *s, size_t n, bool *bad)
+static int parse_url(sched_store *s, const char *url, core_error *err)
 {
-    char *out = malloc(n + 1);
-    size_t j = 0;
-
-    *bad = false;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            out[j++] = s[i];
-            continue;
-        }
-        /* A NUL would cut the credential short without a word: refuse it. */
-        if (i + 2 >= n || core_hex_digit(s[i + 1]) < 0 || core_hex_digit(s[i + 2]) < 0 ||
-            (core_hex_digit(s[i + 1]) == 0 && core_hex_digit(s[i + 2]) == 0)) {
-            *bad = true;
-            free(out);
-            return NULL;
-        }
-        out[j++] = (char)(core_hex_digit(s[i + 1]) * 16 + core_hex_digit(s[i + 2]));
-        i += 2;
-    }
-    out[j] = '\0';
-    return out;
-}
-
-static bool parse_uint(const char *s, size_t n, long max, long *out)
-{
-    long v = 0;
-
-    if (n == 0 || n > 10)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-static int parse_unix_url(sched_store *s, const char *rest, core_error *err)
-{
+    core_redis_url u;
     char cwd[4096];
+    int rc = core_redis_url_parse(url, &u, err);
 
-    if (!*rest)
-        return core_error_set(err, CORE_EINVAL, "redis url: unix:// needs a socket path");
-    if (rest[0] == '/') {
-        s->path = core_strndup(rest, strlen(rest));
-    } else {
+    if (rc < 0)
+        return core_error_wrap(err, "redis url");
+    s->is_unix = u.is_unix;
+    s->port = u.port;
+    s->db = u.db;
+    /* The store keeps the credentials; u's copies are wiped below. */
+    s->user = u.user;
+    s->password = u.password;
+    u.user = u.password = NULL;
+    if (u.is_unix && u.path[0] != '/') {
         /* Resolved now, so that a later chdir cannot move the socket. */
-        if (!getcwd(cwd, sizeof(cwd)))
-            return core_error_set(err, CORE_EINVAL, "redis url: cannot resolve relative path: %s",
-                                  strerror(errno));
+        if (!getcwd(cwd, sizeof(cwd))) {
+            rc = core_error_set(err, CORE_EINVAL, "redis url: cannot resolve relative path: %s",
+                                strerror(errno));
+            goto out;
+        }
         s->path = str_concat(cwd, strlen(cwd), "/", 1);
         if (s->path) {
-            char *full = str_concat(s->path, strlen(s->path), rest, strlen(rest));
+            char *full = str_concat(s->path, strlen(s->path), u.path, strlen(u.path));
 
             free(s->path);
             s->path = full;
         }
-    }
-    if (!s->path)
-        return core_error_set(err, CORE_ENOMEM, "redis url: out of memory");
-    if (strlen(s->path) > SUN_PATH_MAX)
-        return core_error_set(err, CORE_EINVAL, "redis url: socket path longer than %d bytes",
-                              SUN_PATH_MAX);
-    s->is_unix = true;
-    s->target = str_concat("unix:", 5, s->path, strlen(s->path));
-    if (!s->target)
-        return core_error_set(err, CORE_ENOMEM, "redis url: out of memory");
-    return 0;
-}
-
-/* userinfo is "password", ":password" or "user:password" (as redis-cli reads it). */
-static int parse_userinfo(sched_store *s, const char *ui, size_t n, core_error *err)
-{
-    const char *colon = memchr(ui, ':', n);
-    const char *pw = colon ? colon + 1 : ui;
-    size_t pwlen = colon ? n - (size_t)(pw - ui) : n;
-    bool bad = false;
-
-    if (colon && colon > ui) {
-        s->user = pct_decode(ui, (size_t)(colon - ui), &bad);
-        if (!s->user)
-            goto fail;
-    }
-    if (pwlen > 0) {
-        s->password = pct_decode(pw, pwlen, &bad);
-        if (!s->password)
-            goto fail;
-    }
-    return 0;
-fail:
-    /* Never echo the text: it is a credential. */
-    return bad ? core_error_set(err, CORE_EINVAL, "redis url: bad %%-escape in user or password")
-               : core_error_set(err, CORE_ENOMEM, "redis url: out of memory");
-}
-
-static int parse_tcp_url(sched_store *s, const char *rest, core_error *err)
-{
-    const char *at = strrchr(rest, '@');
-    const char *hp = at ? at + 1 : rest;
-    const char *slash = strchr(hp, '/');
-    const char *end = slash ? slash : hp + strlen(hp);
-    const char *host = hp;
-    const char *host_end;
-    const char *port_s = NULL;
-    long port = 6379;
-    long db = 0;
-    int rc;
-
-    if (at) {
-        rc = parse_userinfo(s, rest, (size_t)(at - rest), err);
-        if (rc < 0)
-            return rc;
-    }
-    if (hp < end && *hp == '[') {
-        const char *close = memchr(hp, ']', (size_t)(end - hp));
-
-        if (!close)
-            return core_error_set(err, CORE_EINVAL, "redis url: unterminated [ in host");
-        host = hp + 1;
-        host_end = close;
-        if (close + 1 < end) {
-            if (close[1] != ':')
-                return core_error_set(err, CORE_EINVAL, "redis url: junk after ] in host");
-            port_s = close + 2;
-        }
+    } else if (u.is_unix) {
+        s->path = core_strndup(u.path, strlen(u.path));
     } else {
-        const char *colon = memchr(hp, ':', (size_t)(end - hp));
-
-        host_end = colon ? colon : end;
-        if (colon) {
-            if (memchr(colon + 1, ':', (size_t)(end - colon - 1)))
-                return core_error_set(err, CORE_EINVAL,
-                                      "redis url: an IPv6 host must be written in [brackets]");
-            port_s = colon + 1;
-        }
+        s->host = core_strndup(u.host, strlen(u.host));
     }
-    if (host_end == host)
-        return core_error_set(err, CORE_EINVAL, "redis url: missing host");
-    if (port_s && !parse_uint(port_s, (size_t)(end - port_s), 65535, &port))
-        return core_error_set(err, CORE_EINVAL, "redis url: port must be a number from 1 to 65535");
-    if (port < 1)
-        return core_error_set(err, CORE_EINVAL, "redis url: port must be a number from 1 to 65535");
-    if (slash && slash[1] && !parse_uint(slash + 1, strlen(slash + 1), 1000000, &db))
-        return core_error_set(err, CORE_EINVAL,
-                              "redis url: database must be a number (/0, /1, ...)");
-    s->host = core_strndup(host, (size_t)(host_end - host));
-    s->target = malloc((size_t)(host_end - host) + 16);
-    if (!s->host || !s->target)
-        return core_error_set(err, CORE_ENOMEM, "redis url: out of memory");
-    snprintf(s->target, (size_t)(host_end - host) + 16, hp[0] == '[' ? "[%s]:%ld" : "%s:%ld",
-             s->host, port);
-    s->port = (int)port;
-    s->db = (int)db;
-    return 0;
-}
-
-static int parse_url(sched_store *s, const char *url, core_error *err)
-{
-    if (!url || !*url)
-        return core_error_set(err, CORE_EINVAL, "redis url: empty");
-    if (strlen(url) > URL_MAX)
-        return core_error_set(err, CORE_EINVAL, "redis url: longer than %d bytes", URL_MAX);
-    for (const char *p = url; *p; p++) {
-        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-            return core_error_set(err, CORE_EINVAL,
-                                  "redis url: spaces and control characters must be %%-escaped");
+    if (u.is_unix ? !s->path : !s->host) {
+        rc = core_error_set(err, CORE_ENOMEM, "redis url: out of memory");
+        goto out;
     }
-    if (strncmp(url, "unix://", 7) == 0)
-        return parse_unix_url(s, url + 7, err);
-    if (strncmp(url, "redis://", 8) == 0)
-        return parse_tcp_url(s, url + 8, err);
-    if (strncmp(url, "rediss://", 9) == 0)
-        return core_error_set(err, CORE_EINVAL, "redis url: TLS (rediss://) is not supported");
-    return core_error_set(err, CORE_EINVAL,
-                          "redis url: must start with redis:// or unix:// (see the config docs)");
+    if (u.is_unix && strlen(s->path) > SUN_PATH_MAX) {
+        rc = core_error_set(err, CORE_EINVAL, "redis url: socket path longer than %d bytes",
+                            SUN_PATH_MAX);
+        goto out;
+    }
+    if (u.is_unix) {
+        s->target = str_concat("unix:", 5, s->path, strlen(s->path));
+    } else {
+        size_t n = strlen(s->host) + 16;
+
+        s->target = malloc(n);
+        if (s->target)
+            snprintf(s->target, n, u.ipv6 ? "[%s]:%d" : "%s:%d", s->host, s->port);
+    }
+    if (!s->target)
+        rc = core_error_set(err, CORE_ENOMEM, "redis url: out of memory");
+out:
+    core_redis_url_free(&u);
+    return rc;
 }
 
 /* A sentinel node: "host:port" or "[v6]:port", the port required. */
@@ -298,7 +170,7 @@ static int parse_node(const char *node, char **host, int *port, core_error *err)
 
     if (!node || !*node || strlen(node) > 300)
         return core_error_set(err, CORE_EINVAL, "redis sentinel: a node must be host:port");
-    if (!colon || !parse_uint(colon + 1, strlen(colon + 1), 65535, &p) || p < 1)
+    if (!colon || !core_parse_uint(colon + 1, strlen(colon + 1), 65535, &p) || p < 1)
         return core_error_set(err, CORE_EINVAL,
                               "redis sentinel: node \"%s\": needs a port from 1 to 65535", node);
     hlen = (size_t)(colon - node);
@@ -402,14 +274,6 @@ static struct timeval ms_to_tv(int ms)
     return tv;
 }
 
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    for (volatile char *p = s; *p; p++)
-        *p = '\0';
-    free(s);
-}
 
 void sched_store_free(sched_store *store)
 {
@@ -433,11 +297,11 @@ void sched_store_free(sched_store *store)
     free(store->host);
     free(store->path);
     free(store->user);
-    wipe_free(store->password);
+    core_wipe_free(store->password);
     free(store->master_name);
     for (size_t i = 0; i < store->n_sentinels; i++)
         free(store->sentinel_host[i]);
-    wipe_free(store->sentinel_password);
+    core_wipe_free(store->sentinel_password);
     free(store);
 }
 

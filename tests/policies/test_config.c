@@ -178,9 +178,10 @@ static const bad_case bad_cases[] = {
      .msg = "http:// or https://"},
     /* redis */
     {.redis = "{'url':'http://127.0.0.1:6379'}", .path = "redis.url", .msg = "redis://"},
-    {.redis = "{'url':'redis://127.0.0.1'}", .path = "redis.url", .msg = "missing :port"},
+    {.redis = "{'url':'redis://127.0.0.1:0'}", .path = "redis.url", .msg = "1 to 65535"},
     {.redis = "{'url':'redis://127.0.0.1:6379/x'}", .path = "redis.url", .msg = "database"},
-    {.redis = "{'url':'redis://user@127.0.0.1:6379'}", .path = "redis.url", .msg = ":PASSWORD@"},
+    {.redis = "{'url':'redis://app:s%zzecret@127.0.0.1:6379'}", .path = "redis.url",
+     .msg = "bad %-escape"},
     {.redis = "{'url':'unix://'}", .path = "redis.url", .msg = "socket path"},
     {.redis = "{'url':'unix:///run/r.sock','prefix':'zone{ci}'}",
      .path = "redis.prefix",
