@@ -264,12 +264,8 @@ static void *timer_main(void *arg)
     while (!r->stop) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        /* Monotonic (the cv is too): a wall-clock step must not freeze long-poll expiry. */
+        core_deadline_after(&ts, TICK_MS);
         pthread_cond_timedwait(&r->cv, &r->mu, &ts);
         resume_gone(r);
         resume_all_due(r, NULL, core_time_mono_ms());
@@ -286,7 +282,11 @@ int wh_runners_new(wh_runners **out, core_error *err)
     if (!r)
         return core_error_set(err, CORE_ENOMEM, "out of memory");
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
+    if (core_cond_init_monotonic(&r->cv) < 0) {
+        pthread_mutex_destroy(&r->mu);
+        free(r);
+        return core_error_set(err, CORE_ENOMEM, "cannot create the long-poll condition");
+    }
     if (pthread_create(&r->timer, NULL, timer_main, r) != 0) {
         free(r);
         return core_error_set(err, CORE_EIO, "cannot start the long-poll timer");
