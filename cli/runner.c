@@ -654,10 +654,14 @@ static int complete(runner *r, job *j, bool success)
 
         if (api_post(r, path, body, CALL_TIMEOUT_MS, &resp, &err) == 0) {
             long code = resp.status;
+            /* 409 already_completed: a report of ours got through before (its answer was
+             * lost, or a replica did not acknowledge it in time), and this retry is told so. */
+            bool done_before = code == 409 && resp.body.data &&
+                               strstr(resp.body.data, "\"already_completed\"") != NULL;
 
             delay = honour_retry_after(backoff_ms(r, step), resp.retry_after);
             notify_http_response_free(&resp);
-            if (code == 200) {
+            if (code == 200 || done_before) {
                 CORE_LOG(CORE_LOG_INFO, "job_done", "job=%s status=%s", j->id, status);
                 rc = 0;
                 break;

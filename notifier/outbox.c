@@ -225,13 +225,8 @@ static void idle_wait(notify_outbox *ob, unsigned seen)
 {
     struct timespec deadline;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += ob->poll_ms / 1000;
-    deadline.tv_nsec += (long)(ob->poll_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    /* Monotonic, like the cv: a wall-clock step never freezes the worker. */
+    core_deadline_after(&deadline, ob->poll_ms);
     pthread_mutex_lock(&ob->lock);
     while (!atomic_load(&ob->stop) && atomic_load(&ob->kicks) == seen) {
         if (pthread_cond_timedwait(&ob->wake, &ob->lock, &deadline) == ETIMEDOUT)
@@ -297,7 +292,7 @@ int notify_outbox_start(notify_outbox **out, struct sched_store *store,
     if (ob->n_workers > MAX_WORKERS)
         ob->n_workers = MAX_WORKERS;
     pthread_mutex_init(&ob->lock, NULL);
-    pthread_cond_init(&ob->wake, NULL);
+    core_cond_init_monotonic(&ob->wake);
     ob->slack_api_url = dup_opt(cfg->slack_api_url, &nomem);
     ob->slack_token = dup_opt(cfg->slack_bot_token, &nomem);
     ob->workers = calloc(ob->n_workers, sizeof(worker));

@@ -241,8 +241,8 @@ static void wait_tick(notify_redeliver *rd)
 {
     struct timespec deadline;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += TICK_MS / 1000;
+    /* Monotonic, like the cv: a wall-clock step never freezes the worker. */
+    core_deadline_after(&deadline, TICK_MS);
     pthread_mutex_lock(&rd->lock);
     while (!atomic_load(&rd->stop)) {
         if (pthread_cond_timedwait(&rd->wake, &rd->lock, &deadline) == ETIMEDOUT)
@@ -332,7 +332,7 @@ int notify_redeliver_start(notify_redeliver **out, struct sched_store *store, no
     atomic_init(&rd->requested, 0);
     atomic_init(&rd->refused, 0);
     pthread_mutex_init(&rd->lock, NULL);
-    pthread_cond_init(&rd->wake, NULL);
+    core_cond_init_monotonic(&rd->wake);
     if (pthread_create(&rd->thread, NULL, redeliver_main, rd) != 0) {
         pthread_cond_destroy(&rd->wake);
         pthread_mutex_destroy(&rd->lock);

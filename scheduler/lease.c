@@ -68,12 +68,12 @@ static bool is_str(const sched_reply *v, const char *s)
 }
 
 int sched_job_claim(sched_store *store, const char *region, const char *runner,
-                    const char *labels_csv, int lease_seconds, int64_t now_ms, sched_claim *out,
-                    core_error *err)
+                    const char *token_id, const char *labels_csv, int lease_seconds,
+                    int64_t now_ms, sched_claim *out, core_error *err)
 {
     char k_queue[SCHED_KEY_MAX], k_leases[SCHED_KEY_MAX], k_fence[SCHED_KEY_MAX],
         k_audit[SCHED_KEY_MAX];
-    char lease_ms[24], now[24], iso[CORE_ISO_MAX], scan[8];
+    char lease_ms[24], now[24], iso[CORE_ISO_MAX], scan[8], keep[12], window[24];
     sched_reply *r = NULL;
     int rc;
 
@@ -86,6 +86,8 @@ int sched_job_claim(sched_store *store, const char *region, const char *runner,
                               RUNNER_NAME_MAX);
     if (!labels_valid(labels_csv))
         return core_error_set(err, CORE_EINVAL, "labels: letters, digits and -_.:/ only");
+    if (!token_valid(token_id, 20) || strchr(token_id, '.'))
+        return core_error_set(err, CORE_EINVAL, "token id: 1 to 20 letters or digits");
     rc = core_random_hex(out->lease_id, 16, err);
     if (rc == 0)
         rc = sched_store_key(store, k_queue, err, "queue:%s", region);
@@ -100,13 +102,15 @@ int sched_job_claim(sched_store *store, const char *region, const char *runner,
     snprintf(lease_ms, sizeof(lease_ms), "%lld", (long long)lease_seconds * 1000);
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(scan, sizeof(scan), "%d", CLAIM_SCAN);
+    snprintf(keep, sizeof(keep), "%d", SCHED_IDLE_PER_TOKEN);
+    snprintf(window, sizeof(window), "%d", SCHED_IDLE_WINDOW_MS);
     core_time_format_iso(now_ms, iso);
     {
         const char *keys[] = {k_queue, k_leases, k_fence, k_audit};
         const char *args[] = {sched_store_prefix(store), region, runner, labels_csv,
-                              out->lease_id, lease_ms, now, iso, scan};
+                              out->lease_id, lease_ms, now, iso, scan, token_id, keep, window};
 
-        rc = sched_store_eval(store, SCHED_SCRIPT_CLAIM, keys, 4, args, 9, &r, err);
+        rc = sched_store_eval(store, SCHED_SCRIPT_CLAIM, keys, 4, args, 12, &r, err);
     }
     if (rc < 0)
         return rc;
@@ -155,6 +159,16 @@ int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id
         *expires = as_int(item(r, 1));
     } else if (is_str(item(r, 0), "cancel")) {
         *cancel = true;
+    } else if (item(r, 2) && item(r, 2)->type == SCHED_REPLY_STR) {
+        const sched_reply *holder = item(r, 3);
+
+        rc = core_error_set(err, CORE_ECONFLICT,
+                            "lease lost: the build lock %s of job %s expired and is %s%s",
+                            item(r, 2)->str, id,
+                            holder && holder->type == SCHED_REPLY_STR && *holder->str
+                                ? "held by job "
+                                : "free",
+                            holder && holder->type == SCHED_REPLY_STR ? holder->str : "");
     } else {
         const sched_reply *st = item(r, 1);
 
@@ -192,7 +206,17 @@ int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
         return rc;
     if (item(r, 1) && item(r, 1)->type == SCHED_REPLY_STR)
         snprintf(state, 32, "%s", item(r, 1)->str);
-    if (!is_str(item(r, 0), "ok"))
+    if (is_str(item(r, 0), "done"))
+        rc = core_error_set(err, CORE_ECONFLICT,
+                            "already completed: job %s was reported once under this lease and "
+                            "is %s; this report changes nothing",
+                            id, state);
+    else if (is_str(item(r, 0), "superseded"))
+        rc = core_error_set(err, CORE_ECONFLICT,
+                            "job %s was %s while it ran: its result is not recorded (its build "
+                            "locks are freed)",
+                            id, state);
+    else if (!is_str(item(r, 0), "ok"))
         rc = core_error_set(err, CORE_ECONFLICT, "lease lost: job %s is %s", id,
                             *state ? state : "gone");
     sched_reply_free(r);

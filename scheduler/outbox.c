@@ -8,6 +8,12 @@
 #include "scheduler/scheduler.h"
 #include "scheduler/store.h"
 
+/* A take looks at due messages a page at a time, past the ones waiting behind an older
+ * message of their order, up to TAKE_PAGE * TAKE_PAGES of them: one blocked order (a
+ * GitHub outage piling up statuses) never holds back another, and one take stays cheap. */
+#define TAKE_PAGE 50
+#define TAKE_PAGES 40
+
 void sched_outbox_msg_free(sched_outbox_msg *msg)
 {
     if (!msg)
@@ -84,7 +90,7 @@ int sched_outbox_put(sched_store *store, const char *kind, const char *payload_j
 int sched_outbox_take(sched_store *store, int64_t now_ms, int64_t lease_ms, sched_outbox_msg *out,
                       core_error *err)
 {
-    char k_due[SCHED_KEY_MAX], now[24], lease[24];
+    char k_due[SCHED_KEY_MAX], now[24], lease[24], page[12], pages[12];
     sched_reply *r = NULL;
     int rc;
 
@@ -97,11 +103,13 @@ int sched_outbox_take(sched_store *store, int64_t now_ms, int64_t lease_ms, sche
         return rc;
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(lease, sizeof(lease), "%lld", (long long)lease_ms);
+    snprintf(page, sizeof(page), "%d", TAKE_PAGE);
+    snprintf(pages, sizeof(pages), "%d", TAKE_PAGES);
     {
         const char *keys[] = {k_due};
-        const char *args[] = {sched_store_prefix(store), now, lease, out->token};
+        const char *args[] = {sched_store_prefix(store), now, lease, out->token, page, pages};
 
-        rc = sched_store_eval(store, SCHED_SCRIPT_OUTBOX_TAKE, keys, 1, args, 4, &r, err);
+        rc = sched_store_eval(store, SCHED_SCRIPT_OUTBOX_TAKE, keys, 1, args, 6, &r, err);
     }
     if (rc < 0)
         goto out;

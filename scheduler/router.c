@@ -14,7 +14,6 @@
 #include "scheduler/store.h"
 
 #define PASS_BATCH 200
-#define RUNNER_IDLE_WINDOW_MS 60000
 #define TICK_MS 1000
 
 struct sched_router {
@@ -173,29 +172,75 @@ static int64_t int_reply(sched_store *store, const char *const *argv, size_t arg
     return v;
 }
 
+static int idle_count(sched_store *store, const char *region, const char *since,
+                      const char *labels_csv, int *out, core_error *err)
+{
+    char k_tokens[SCHED_KEY_MAX], cap[12];
+    sched_reply *r = NULL;
+    int rc = sched_store_key(store, k_tokens, err, "idlet:%s", region);
+
+    *out = 0;
+    if (rc < 0)
+        return rc;
+    snprintf(cap, sizeof(cap), "%d", SCHED_IDLE_PER_TOKEN);
+    {
+        const char *keys[] = {k_tokens};
+        const char *args[] = {sched_store_prefix(store), region, since,
+                              labels_csv ? labels_csv : "", cap};
+
+        rc = sched_store_eval(store, SCHED_SCRIPT_IDLE_COUNT, keys, 1, args, 5, &r, err);
+    }
+    if (rc == 0 && r->type == SCHED_REPLY_INT)
+        *out = (int)r->integer;
+    sched_reply_free(r);
+    return rc;
+}
+
 int sched_region_loads(sched_store *store, const struct policy_config *cfg, int64_t now_ms,
-                       sched_region_load *loads, core_error *err)
+                       const char *labels_csv, sched_region_load *loads, core_error *err)
 {
     char since[24];
 
-    snprintf(since, sizeof(since), "%lld", (long long)(now_ms - RUNNER_IDLE_WINDOW_MS));
+    snprintf(since, sizeof(since), "%lld", (long long)(now_ms - SCHED_IDLE_WINDOW_MS));
     for (size_t i = 0; i < cfg->n_regions; i++) {
-        char q[SCHED_KEY_MAX], idle[SCHED_KEY_MAX];
+        char q[SCHED_KEY_MAX];
         int rc = sched_store_key(store, q, err, "queue:%s", cfg->regions[i].name);
 
         if (rc == 0)
-            rc = sched_store_key(store, idle, err, "idle:%s", cfg->regions[i].name);
+            rc = idle_count(store, cfg->regions[i].name, since, labels_csv,
+                            &loads[i].idle_runners, err);
         if (rc < 0)
             return rc;
         {
             const char *zcard[] = {"ZCARD", q};
-            const char *zcount[] = {"ZCOUNT", idle, since, "+inf"};
 
             loads[i].queued = (int)int_reply(store, zcard, 2, err);
-            loads[i].idle_runners = (int)int_reply(store, zcount, 4, err);
         }
     }
     return 0;
+}
+
+/* Decides with the idle runners that could run the job: when the policy requires labels,
+ * the regions' idle runners are counted again, only those that have them. */
+static int decide(sched_store *store, const sched_plan *plan, const char *repo, int64_t now_ms,
+                  const sched_region_load *loads, sched_decision *d, core_error *err)
+{
+    const policy_config *cfg = sched_plan_config(plan);
+    sched_region_load *mine;
+    int rc = sched_route_decide(plan, repo, now_ms, loads, d, err);
+
+    if (rc < 0 || !d->labels[0] || d->kind != SCHED_ROUTE_QUEUE || cfg->n_regions == 0)
+        return rc;
+    mine = calloc(cfg->n_regions, sizeof(*mine));
+    if (!mine)
+        return rc; /* keep the decision made with every idle runner counted */
+    if (sched_region_loads(store, cfg, now_ms, d->labels, mine, err) == 0) {
+        for (size_t i = 0; i < cfg->n_regions; i++)
+            mine[i].queued = loads[i].queued;
+        rc = sched_route_decide(plan, repo, now_ms, mine, d, err);
+    }
+    free(mine);
+    return rc;
 }
 
 static void count_outcome(int rc, sched_router_stats *stats)
@@ -232,7 +277,7 @@ static int route_list(sched_store *store, const sched_plan *plan, const char *ki
             stats->raced++;
             continue;
         }
-        if (sched_route_decide(plan, f.repo, now_ms, loads, &d, &e2) < 0) {
+        if (decide(store, plan, f.repo, now_ms, loads, &d, &e2) < 0) {
             /* The policy was removed since the job arrived: say so and keep it waiting. */
             snprintf(d.reason, sizeof(d.reason), "deferred: %s; checking again in an hour",
                      e2.msg);
@@ -279,7 +324,7 @@ static int follow_the_sun(sched_store *store, const sched_plan *plan, int64_t no
             size_t n;
 
             if (read_job(store, id, &f, &e2) < 0 || strcmp(f.state, "queued") != 0 ||
-                sched_route_decide(plan, f.repo, now_ms, loads, &d, &e2) < 0)
+                decide(store, plan, f.repo, now_ms, loads, &d, &e2) < 0)
                 continue;
             if (d.kind == SCHED_ROUTE_QUEUE && d.region == (int)r)
                 continue; /* nowhere better: fallback or "queue" mode keeps it here */
@@ -347,7 +392,7 @@ int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms
         rc = sched_deferred_promote(store, now_ms, PASS_BATCH, &released, err);
     stats->released = released;
     if (rc == 0)
-        rc = sched_region_loads(store, cfg, now_ms, loads, err);
+        rc = sched_region_loads(store, cfg, now_ms, NULL, loads, err);
     /* New jobs reach routing through inspection; the routing set holds them and the
      * released deferrals. */
     if (rc == 0)

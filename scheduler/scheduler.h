@@ -383,9 +383,11 @@ int sched_route_apply(sched_store *store, const char *id, const char *expect_sta
  * released by exactly one caller however many race. */
 int sched_deferred_promote(sched_store *store, int64_t now_ms, size_t limit, size_t *released,
                            core_error *err);
-/* Queue lengths and idle runners of every configured region (loads has n_regions). */
+/* Queue lengths and idle runners of every configured region (loads has n_regions): idle
+ * runners seen in the last SCHED_IDLE_WINDOW_MS whose labels include every one of
+ * labels_csv ("" or NULL: any), at most SCHED_IDLE_PER_TOKEN per runner token. */
 int sched_region_loads(sched_store *store, const struct policy_config *cfg, int64_t now_ms,
-                       sched_region_load *loads, core_error *err);
+                       const char *labels_csv, sched_region_load *loads, core_error *err);
 /* One pass at an injected instant: reap expired leases, release due deferrals, route new
  * and released jobs, re-route queued jobs whose region closed, escalate undecided
  * approvals. */
@@ -417,12 +419,20 @@ typedef struct sched_claim {
     int attempt;
 } sched_claim;
 
-/* labels_csv: the runner's labels, comma-separated ("" for none). CORE_EINVAL for a bad
- * runner name, region or labels. out->found is false when nothing could be claimed (the
- * runner is then recorded idle in its region). */
+/* Runners seen idle count for routing for this long after their last empty claim, and a
+ * runner token counts for at most SCHED_IDLE_PER_TOKEN of them in a region (the most
+ * recent), so one token cannot pull jobs toward its region with made-up runner names. */
+#define SCHED_IDLE_WINDOW_MS 60000
+#define SCHED_IDLE_PER_TOKEN 16
+
+/* labels_csv: the runner's labels, comma-separated ("" for none). token_id names the
+ * runner token the claim came with (1-20 letters or digits; never the token itself).
+ * CORE_EINVAL for a bad runner name, region, token id or labels. out->found is false when
+ * nothing could be claimed (the runner is then recorded idle in its region, under its
+ * token, with its labels). */
 int sched_job_claim(sched_store *store, const char *region, const char *runner,
-                    const char *labels_csv, int lease_seconds, int64_t now_ms, sched_claim *out,
-                    core_error *err);
+                    const char *token_id, const char *labels_csv, int lease_seconds,
+                    int64_t now_ms, sched_claim *out, core_error *err);
 /* Extends the lease (and its locks) to now + lease_seconds. *cancel is set when the job
  * was superseded or cancelled under this lease (the runner must stop it). CORE_ECONFLICT
  * when lease_id is not the job's current lease: nothing changes. */

@@ -380,10 +380,14 @@ static const char promote_src[] =
 
 /* KEYS: queue of the region, leases, fence counter, audit. ARGV: P, region, runner,
  * runner labels (comma-separated), lease id, lease ms, now_ms, now_iso, how many queued
- * jobs to look at. Takes the oldest queued job whose labels the runner has and whose
+ * jobs to look at, the runner token's id, idle names kept per token, idle window ms. Takes the oldest queued job whose labels the runner has and whose
  * build locks are free: it leaves the queue, takes its locks (SET NX PX, "JOB:LEASE"),
  * a fencing token (INCR) and a lease recorded by expiry. A job kept waiting by a lock
- * says so in its reason. A runner that finds nothing is recorded as idle in its region.
+ * says so in its reason. A runner that finds nothing is recorded as idle in its region,
+ * under its token: `idle:REGION:TOKEN` (zset, score = last poll) with its labels in
+ * `idle:REGION:TOKEN:labels`, the token in `idlet:REGION` (score = last poll). Names
+ * older than the window leave, a token keeps its most recent names only, and the keys
+ * expire with the window, so one token cannot make a region look busy with idle runners.
  * Returns false or {id, fencing token, lease expiry ms, attempt}. */
 static const char claim_src[] =
     LIBRARY "check_key(KEYS[1], queue_key(ARGV[2]))\n"
@@ -391,6 +395,8 @@ static const char claim_src[] =
             "check_key(KEYS[3], P .. 'fence')\n"
             "check_key(KEYS[4], audit_key())\n"
             "local now, lease_ms = tonumber(ARGV[7]), tonumber(ARGV[6])\n"
+            "local idle_tok = P .. 'idle:' .. ARGV[2] .. ':' .. ARGV[10]\n"
+            "local idle_lab = idle_tok .. ':labels'\n"
             "local have = {}\n"
             "for l in string.gmatch(ARGV[4], '[^,]+') do have[l] = true end\n"
             "local function labels_ok(need)\n"
@@ -433,6 +439,8 @@ static const char claim_src[] =
             "                       'runner', ARGV[3], 'fencing_token', fence)\n"
             "            redis.call('ZADD', KEYS[2], expires, id)\n"
             "            redis.call('ZREM', idle_key(ARGV[2]), ARGV[3])\n"
+            "            redis.call('ZREM', idle_tok, ARGV[3])\n"
+            "            redis.call('HDEL', idle_lab, ARGV[3])\n"
             "            transition(id, 'leased', 'runner:' .. ARGV[3],\n"
             "                       'claimed by runner ' .. ARGV[3] .. ' in ' .. ARGV[2] ..\n"
             "                       ' (attempt ' .. attempt .. ', fencing token ' .. fence .. ')',\n"
@@ -441,12 +449,35 @@ static const char claim_src[] =
             "        end\n"
             "    end\n"
             "end\n"
-            "redis.call('ZADD', idle_key(ARGV[2]), now, ARGV[3])\n"
+            "local window, keep = tonumber(ARGV[12]), tonumber(ARGV[11])\n"
+            "redis.call('ZADD', idle_tok, now, ARGV[3])\n"
+            "redis.call('HSET', idle_lab, ARGV[3], ARGV[4])\n"
+            "local gone = redis.call('ZRANGEBYSCORE', idle_tok, '-inf', '(' .. (now - window))\n"
+            "local n = redis.call('ZCARD', idle_tok) - #gone\n"
+            "if n > keep then\n"
+            "    for _, r in ipairs(redis.call('ZRANGE', idle_tok, #gone, #gone + n - keep - 1)) do\n"
+            "        gone[#gone + 1] = r\n"
+            "    end\n"
+            "end\n"
+            "for _, r in ipairs(gone) do\n"
+            "    redis.call('ZREM', idle_tok, r)\n"
+            "    redis.call('HDEL', idle_lab, r)\n"
+            "end\n"
+            "redis.call('PEXPIRE', idle_tok, window)\n"
+            "redis.call('PEXPIRE', idle_lab, window)\n"
+            "local tk = P .. 'idlet:' .. ARGV[2]\n"
+            "redis.call('ZADD', tk, now, ARGV[10])\n"
+            "redis.call('ZREMRANGEBYSCORE', tk, '-inf', '(' .. (now - window))\n"
+            "redis.call('PEXPIRE', tk, window)\n"
             "return false\n";
 
 /* KEYS: job, leases, audit. ARGV: P, id, lease id, lease ms, now_ms. Extends a valid lease
- * and its locks. Returns {'ok', expiry}, {'cancel', state} when the job was superseded
- * or cancelled under this lease, or {'lost', state}. */
+ * and its locks. A lease is alive only while all its build locks are: when one has
+ * expired (its runner was silent longer than the lease) the heartbeat is refused, the
+ * lease is not extended and the reaper puts the job back; the locks are not taken again,
+ * since another build of the PR or a migration of the repository may already hold them or
+ * have run. Returns {'ok', expiry}, {'cancel', state} when the job was superseded or
+ * cancelled under this lease, {'lost', state} or {'lost', state, lock key, holder}. */
 static const char heartbeat_src[] =
     LIBRARY "local id = ARGV[2]\n"
             "check_key(KEYS[1], job_key(id))\n"
@@ -463,6 +494,13 @@ static const char heartbeat_src[] =
             "    return {'cancel', f[1]}\n"
             "end\n"
             "if f[1] ~= 'leased' then return {'lost', f[1]} end\n"
+            "for _, k in ipairs(job_locks(id)) do\n"
+            "    local v = redis.call('GET', k)\n"
+            "    if v ~= id .. ':' .. ARGV[3] then\n"
+            "        return {'lost', f[1], string.sub(k, #P + 1),\n"
+            "                v and string.match(v, '^[^:]*') or ''}\n"
+            "    end\n"
+            "end\n"
             "local expires = tonumber(ARGV[5]) + tonumber(ARGV[4])\n"
             "redis.call('HSET', KEYS[1], 'lease_expires', expires)\n"
             "redis.call('ZADD', KEYS[2], expires, id)\n"
@@ -470,8 +508,11 @@ static const char heartbeat_src[] =
             "return {'ok', tostring(expires)}\n";
 
 /* KEYS: job, history, audit. ARGV: P, id, lease id, 'success'|'failure', runner,
- * now_ms, now_iso. Ends a leased job once; the same lease asking again gets 'ok' again
- * (a retried request), any other lease 'lost'. Returns {'ok'|'lost', state}. */
+ * now_ms, now_iso. Ends a leased job once; the same lease asking again is told 'done'
+ * with the state the first report left (nothing changes), any other lease 'lost'. A job
+ * superseded or cancelled under this lease is not completed, but its lease ends here:
+ * its locks are freed at once, so the PR's new build does not wait for the lease to run
+ * out. Returns {'ok'|'done'|'lost'|'superseded', state}. */
 static const char complete_src[] =
     LIBRARY "local id = ARGV[2]\n"
             "check_key(KEYS[1], job_key(id))\n"
@@ -479,7 +520,12 @@ static const char complete_src[] =
             "check_key(KEYS[3], audit_key())\n"
             "local f = redis.call('HMGET', KEYS[1], 'state', 'lease_id', 'completed_lease')\n"
             "if not f[1] or ARGV[3] == '' then return {'lost', f[1] or ''} end\n"
-            "if f[3] == ARGV[3] then return {'ok', f[1]} end\n"
+            "if f[3] == ARGV[3] then return {'done', f[1]} end\n"
+            "if (f[1] == 'superseded' or f[1] == 'cancelled') and f[2] == ARGV[3] then\n"
+            "    end_lease(id, ARGV[3])\n"
+            "    redis.call('HSET', KEYS[1], 'lease_id', '')\n"
+            "    return {'superseded', f[1]}\n"
+            "end\n"
             "if f[1] ~= 'leased' or f[2] ~= ARGV[3] then return {'lost', f[1]} end\n"
             "local to = ARGV[4] == 'success' and 'succeeded' or 'failed'\n"
             "redis.call('HSET', KEYS[1], 'completed_lease', ARGV[3])\n"
@@ -672,30 +718,43 @@ static const char outbox_put_src[] =
             "if ARGV[5] == '1' then redis.call('SET', KEYS[3], id, 'EX', ARGV[6]) end\n"
             "return {id, 1}\n";
 
-/* KEYS: outbox:due. ARGV: P, now_ms, lease_ms, token. Takes the message due first and
- * leases it: its score becomes now + lease (a crashed worker's message comes back then),
- * its token the new one, its attempts one more. Entries whose hash is gone or no longer
- * pending are dropped on the way. Returns false or {id, kind, payload, attempts,
- * created_at}. */
+/* KEYS: outbox:due. ARGV: P, now_ms, lease_ms, token, page size, most pages. Takes the
+ * message due first whose order is free and leases it: its score becomes now + lease (a
+ * crashed worker's message comes back then), its token the new one, its attempts one
+ * more. A message waiting behind an older one of its order is passed over, and so is
+ * every later message of that order without another LINDEX; the scan goes on page after
+ * page (at most `most pages`), so statuses piled up behind one order (a GitHub outage)
+ * never hold back a message of another order (a Slack card). Entries whose hash is gone
+ * or no longer pending are dropped on the way. Returns false or {id, kind, payload,
+ * attempts, created_at}. */
 static const char outbox_take_src[] =
     LIBRARY "check_key(KEYS[1], P .. 'outbox:due')\n"
-            "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2],\n"
-            "                               'LIMIT', 0, 50)) do\n"
-            "    local hk = P .. 'outbox:' .. id\n"
-            "    local f = redis.call('HMGET', hk, 'state', 'kind', 'payload', 'created_at',\n"
-            "                         'order')\n"
-            "    local blocked = f[1] == 'pending' and f[5] and f[5] ~= '' and\n"
-            "                    redis.call('LINDEX', order_key(f[5]), 0) ~= id\n"
-            "    if blocked then\n"
-            "        -- an older message of its order is still out: wait behind it\n"
-            "    elseif f[1] == 'pending' then\n"
-            "        redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]), id)\n"
-            "        local n = redis.call('HINCRBY', hk, 'attempts', 1)\n"
-            "        redis.call('HSET', hk, 'token', ARGV[4])\n"
-            "        return {id, f[2], f[3], n, f[4]}\n"
-            "    else\n"
-            "        redis.call('ZREM', KEYS[1], id)\n"
+            "local page, pages = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+            "local busy, offset = {}, 0\n"
+            "for _ = 1, pages do\n"
+            "    local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2],\n"
+            "                           'LIMIT', offset, page)\n"
+            "    for _, id in ipairs(ids) do\n"
+            "        local hk = P .. 'outbox:' .. id\n"
+            "        local f = redis.call('HMGET', hk, 'state', 'kind', 'payload', 'created_at',\n"
+            "                             'order')\n"
+            "        local o = f[5] or ''\n"
+            "        local blocked = f[1] == 'pending' and o ~= '' and\n"
+            "                        (busy[o] or redis.call('LINDEX', order_key(o), 0) ~= id)\n"
+            "        if blocked then\n"
+            "            -- an older message of its order is still out: wait behind it\n"
+            "            busy[o] = true\n"
+            "            offset = offset + 1\n"
+            "        elseif f[1] == 'pending' then\n"
+            "            redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]), id)\n"
+            "            local n = redis.call('HINCRBY', hk, 'attempts', 1)\n"
+            "            redis.call('HSET', hk, 'token', ARGV[4])\n"
+            "            return {id, f[2], f[3], n, f[4]}\n"
+            "        else\n"
+            "            redis.call('ZREM', KEYS[1], id)\n"
+            "        end\n"
             "    end\n"
+            "    if #ids < page then break end\n"
             "end\n"
             "return false\n";
 
@@ -805,6 +864,35 @@ static const char redelivery_mark_src[] =
             "end\n"
             "return tostring(cur)\n";
 
+/* KEYS: idlet:REGION. ARGV: P, region, since ms, required labels (comma-separated), most
+ * names counted per token. Read-only: the runners seen idle in the region since `since`
+ * whose labels include every required one, each token counting for at most the given
+ * number of names. Returns the count. */
+static const char idle_count_src[] =
+    LIBRARY "check_key(KEYS[1], P .. 'idlet:' .. ARGV[2])\n"
+            "local need = {}\n"
+            "for l in string.gmatch(ARGV[4], '[^,]+') do need[#need + 1] = l end\n"
+            "local cap, total = tonumber(ARGV[5]), 0\n"
+            "for _, tok in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[3], '+inf')) do\n"
+            "    local k = P .. 'idle:' .. ARGV[2] .. ':' .. tok\n"
+            "    local c = 0\n"
+            "    for _, r in ipairs(redis.call('ZRANGEBYSCORE', k, ARGV[3], '+inf')) do\n"
+            "        local have = {}\n"
+            "        for l in string.gmatch(redis.call('HGET', k .. ':labels', r) or '',\n"
+            "                               '[^,]+') do\n"
+            "            have[l] = true\n"
+            "        end\n"
+            "        local ok = true\n"
+            "        for _, l in ipairs(need) do\n"
+            "            if not have[l] then ok = false break end\n"
+            "        end\n"
+            "        if ok then c = c + 1 end\n"
+            "    end\n"
+            "    if c > cap then c = cap end\n"
+            "    total = total + c\n"
+            "end\n"
+            "return total\n";
+
 static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_INTAKE] = intake_src,         [SCHED_SCRIPT_CLOSE] = close_src,
     [SCHED_SCRIPT_TRANSITION] = transition_src, [SCHED_SCRIPT_JOB_GET] = job_get_src,
@@ -820,6 +908,7 @@ static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_REDELIVERY_CLAIM] = redelivery_claim_src,
     [SCHED_SCRIPT_REDELIVERY_MARK] = redelivery_mark_src,
     [SCHED_SCRIPT_RELEASE] = release_src,
+    [SCHED_SCRIPT_IDLE_COUNT] = idle_count_src,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
@@ -837,6 +926,7 @@ static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_REDELIVERY_CLAIM] = "redelivery_claim",
     [SCHED_SCRIPT_REDELIVERY_MARK] = "redelivery_mark",
     [SCHED_SCRIPT_RELEASE] = "release",
+    [SCHED_SCRIPT_IDLE_COUNT] = "idle_count",
 };
 
 const char *sched_script_source(sched_script script)

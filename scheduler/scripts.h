@@ -35,6 +35,7 @@ typedef enum sched_script {
     SCHED_SCRIPT_REDELIVERY_CLAIM, /* a missed delivery: accepted, asked, or ask now */
     SCHED_SCRIPT_REDELIVERY_MARK,  /* raise the high-water mark of delivery recovery */
     SCHED_SCRIPT_RELEASE,       /* an unused lease gives its job back, attempt not counted */
+    SCHED_SCRIPT_IDLE_COUNT,    /* read-only: recent idle runners of a region with labels */
     SCHED_SCRIPT_COUNT
 } sched_script;
 

@@ -54,6 +54,7 @@ struct wh_runners {
 /* A claim's state across suspensions. */
 typedef struct claim_state {
     char runner[BODY_FIELD_MAX];
+    char token_id[24]; /* the position of the runner token in the list, from 1 */
     char region[128];
     char labels[BODY_FIELD_MAX];
     int64_t deadline_ms; /* monotonic */
@@ -86,7 +87,16 @@ int wh_runner_tokens_parse(const char *list, wh_runner_token **out, size_t *n, c
 
         if (eq) {
             *eq = '\0';
-            for (char *r = eq + 1; *r;) {
+            /* "tok=" would be a token with no region, which must not read as "every
+             * region" (a token without '=' says that); an empty name between '|' is a
+             * typo too. The message names the entry, never the token. */
+            if (rc == 0 && (!eq[1] || eq[1] == '|' || eq[strlen(eq + 1)] == '|' ||
+                            strstr(eq + 1, "||")))
+                rc = core_error_set(err, CORE_EINVAL,
+                                    "entry %zu has an empty region list or an empty region "
+                                    "name after '=' (leave out '=' to allow every region)",
+                                    i + 1);
+            for (char *r = eq + 1; *r && rc == 0;) {
                 size_t len = strcspn(r, "|");
                 char **grown = realloc(t[i].regions, (t[i].n_regions + 1) * sizeof(char *));
 
@@ -133,7 +143,9 @@ void wh_runner_tokens_free(wh_runner_token *tokens, size_t n)
     free(tokens);
 }
 
-/* The token the request carries, compared in constant time against each; NULL if none. */
+/* The token the request carries, compared in constant time against each; NULL if none.
+ * Its position in the list (from 1) is its id in Redis (idle runners are counted per
+ * token): the token itself is never stored. */
 static const wh_runner_token *runner_token(const wh_request *req)
 {
     const char *auth = wh_request_header(req, "Authorization");
@@ -264,12 +276,8 @@ static void *timer_main(void *arg)
     while (!r->stop) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        /* Monotonic (the cv is too): a wall-clock step must not freeze long-poll expiry. */
+        core_deadline_after(&ts, TICK_MS);
         pthread_cond_timedwait(&r->cv, &r->mu, &ts);
         resume_gone(r);
         resume_all_due(r, NULL, core_time_mono_ms());
@@ -286,7 +294,11 @@ int wh_runners_new(wh_runners **out, core_error *err)
     if (!r)
         return core_error_set(err, CORE_ENOMEM, "out of memory");
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
+    if (core_cond_init_monotonic(&r->cv) < 0) {
+        pthread_mutex_destroy(&r->mu);
+        free(r);
+        return core_error_set(err, CORE_ENOMEM, "cannot create the long-poll condition");
+    }
     if (pthread_create(&r->timer, NULL, timer_main, r) != 0) {
         free(r);
         return core_error_set(err, CORE_EIO, "cannot start the long-poll timer");
@@ -526,6 +538,8 @@ static claim_state *claim_begin(const wh_request *req, wh_response *resp)
     }
     if (!authorized(req, resp, cs->region))
         goto fail;
+    snprintf(cs->token_id, sizeof(cs->token_id), "%zu",
+             (size_t)(runner_token(req) - req->app->runner_tokens) + 1);
     cs->deadline_ms = core_time_mono_ms() + seconds * 1000;
     cs->owner = req->app->runners;
     cs->store = req->app->store;
@@ -588,8 +602,8 @@ void wh_runner_claim(const wh_request *req, wh_response *resp)
         return;
     }
     cs->w.generation = generation(cs->owner);
-    rc = sched_job_claim(req->app->store, cs->region, cs->runner, cs->labels, lease_seconds,
-                         core_time_now_ms(), &c, &err);
+    rc = sched_job_claim(req->app->store, cs->region, cs->runner, cs->token_id, cs->labels,
+                         lease_seconds, core_time_now_ms(), &c, &err);
     if (rc < 0) {
         store_failure(resp, rc, &err);
         return;
@@ -692,6 +706,11 @@ void wh_runner_complete(const wh_request *req, wh_response *resp, const char *id
         snprintf(runner, sizeof(runner), "unknown");
     rc = sched_job_complete(req->app->store, id, lease, strcmp(status, "success") == 0, runner,
                             core_time_now_ms(), state, &err);
+    if (rc == CORE_ECONFLICT && strncmp(err.msg, "already completed", 17) == 0) {
+        /* A second report of the same lease (docs/runner.md): 409, saying it was done. */
+        wh_response_error(resp, 409, "already_completed", "%s", err.msg);
+        return;
+    }
     if (rc < 0) {
         store_failure(resp, rc, &err);
         return;

@@ -394,6 +394,40 @@ START_TEST(pending_messages_survive_a_redis_restart)
 }
 END_TEST
 
+/* A GitHub outage: 60 statuses of one commit wait behind the first, which is out (leased)
+ * and keeps failing; a Slack card of another job, due after them, must still be taken:
+ * one blocked order never holds back another, however many messages it has piled up. */
+START_TEST(a_blocked_order_does_not_hold_back_another)
+{
+    char id[32], card[32];
+    sched_outbox_msg m = {0};
+    char *out;
+
+    for (int i = 0; i < 60; i++)
+        put("github_status", "{}", NULL, T0 + i, id);
+    put("slack_card", "{\"job_id\":\"9\",\"card\":0}", NULL, T0 + 100, card);
+    /* What status_put and card_put record (Lua): the order field and the order list. */
+    out = ts_redis_cli(redis,
+                       "EVAL \"for i = 1, 60 do redis.call('HSET', '{ob}:outbox:' .. i, 'order', "
+                       "'gh:acme/api@abc'); redis.call('RPUSH', '{ob}:outbox:order:gh:acme/api@abc', "
+                       "i) end; redis.call('HSET', '{ob}:outbox:61', 'order', 'card:9'); "
+                       "redis.call('RPUSH', '{ob}:outbox:order:card:9', 61)\" 0");
+    free(out);
+    take(T0 + 200, &m);
+    ck_assert(m.found);
+    ck_assert_str_eq(m.id, "1"); /* the head of the blocked order goes out (and hangs) */
+    sched_outbox_msg_free(&m);
+    take(T0 + 300, &m);
+    ck_assert_msg(m.found, "the card was held back behind 59 blocked statuses");
+    ck_assert_str_eq(m.id, card);
+    ck_assert_str_eq(m.kind, "slack_card");
+    sched_outbox_msg_free(&m);
+    take(T0 + 400, &m); /* nothing else may go: the rest wait behind message 1 */
+    ck_assert(!m.found);
+    sched_outbox_msg_free(&m);
+}
+END_TEST
+
 Suite *suite_scheduler_outbox(void)
 {
     Suite *s = suite_create("scheduler_outbox");
@@ -409,6 +443,7 @@ Suite *suite_scheduler_outbox(void)
     tcase_add_test(tc, fail_reschedules_then_dead_letters);
     tcase_add_test(tc, backoff_grows_with_full_jitter_and_a_cap);
     tcase_add_test(tc, pending_messages_survive_a_redis_restart);
+    tcase_add_test(tc, a_blocked_order_does_not_hold_back_another);
     suite_add_tcase(s, tc);
     return s;
 }
