@@ -256,10 +256,17 @@ typedef struct fetch_ctx {
     char host[256];
     int cred_calls;
     int abort_code; /* set by a callback that stopped the transfer */
+    bool cancelled;
+    const atomic_int *cancel;
 } fetch_ctx;
 
 static int fetch_check(fetch_ctx *c, size_t received)
 {
+    if (c->cancel && atomic_load(c->cancel)) {
+        c->abort_code = CORE_EAGAIN;
+        c->cancelled = true;
+        return -1;
+    }
     if (core_time_mono_ms() >= c->deadline_ms) {
         c->abort_code = CORE_EAGAIN;
         return -1;
@@ -321,6 +328,8 @@ static int fetch_error(int grc, const fetch_ctx *c, const char *shown, bool *dam
     const git_error *e;
 
     *damaged = false;
+    if (c->cancelled)
+        return core_error_set(err, CORE_EAGAIN, "fetch of %s: cancelled (shutting down)", shown);
     if (c->abort_code == CORE_EAGAIN)
         return core_error_set(err, CORE_EAGAIN, "fetch of %s: no result within %lld ms", shown,
                               (long long)c->timeout_ms);
@@ -522,6 +531,7 @@ int policy_mirror_fetch(const char *cache_dir, const char *clone_url, const char
     c.timeout_ms = limits && limits->timeout_ms > 0 ? limits->timeout_ms : FETCH_TIMEOUT_MS_DEFAULT;
     c.max_bytes = limits && limits->max_bytes > 0 ? limits->max_bytes : FETCH_MAX_BYTES_DEFAULT;
     c.deadline_ms = core_time_mono_ms() + c.timeout_ms;
+    c.cancel = limits ? limits->cancel : NULL;
     if (local_remote_missing(clone_url)) {
         rc = core_error_set(err, CORE_ENOTFOUND, "no repository at %s", shown);
         goto out;

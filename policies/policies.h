@@ -5,6 +5,7 @@
 #ifndef ZONECI_POLICIES_H
 #define ZONECI_POLICIES_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -200,6 +201,9 @@ void policy_git_shutdown(void);
 typedef struct policy_fetch_limits {
     int64_t timeout_ms; /* the whole fetch, checked from libgit2's progress callbacks; 120 s */
     size_t max_bytes;   /* bytes received from the remote; 512 MiB */
+    /* When set and it becomes non-zero, the fetch stops at its next progress callback with
+     * CORE_EAGAIN ("cancelled"): a draining process does not wait out a slow remote. */
+    const atomic_int *cancel;
 } policy_fetch_limits;
 
 /* The mirror's path for clone_url under cache_dir: "<cache_dir>/<name>-<hash>.git", where

@@ -414,6 +414,16 @@ START_TEST(fetch_caps_size_and_time)
     rc = policy_mirror_fetch(cache, o.dir, NULL, NULL, 0, &quick, &mirror, &err);
     ck_assert_msg(rc == CORE_EAGAIN, "rc %d: %s", rc, err.msg);
     ck_assert_ptr_null(mirror);
+    /* A draining process cancels a fetch in flight: it stops at the next callback. */
+    {
+        atomic_int stop = 1;
+        policy_fetch_limits cancelled = {.cancel = &stop};
+
+        rc = policy_mirror_fetch(cache, o.dir, NULL, NULL, 0, &cancelled, &mirror, &err);
+        ck_assert_msg(rc == CORE_EAGAIN, "rc %d: %s", rc, err.msg);
+        ck_assert_ptr_nonnull(strstr(err.msg, "cancelled"));
+        ck_assert_ptr_null(mirror);
+    }
     /* The aborted fetches left a mirror that still works. */
     rc = policy_mirror_fetch(cache, o.dir, NULL, NULL, 0, NULL, &mirror, &err);
     ck_assert_msg(rc == 0, "rc %d: %s", rc, err.msg);
