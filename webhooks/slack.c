@@ -223,7 +223,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
     /* A card whose key is not the job's was posted for an earlier job with this id (ids
      * restart at 1 when Redis is wiped): say nothing of the job that has the id now. The
      * decision script checks the key again, atomically. */
-    if (rc == 0 && strcmp(key, c.key) != 0) {
+    if (strcmp(key, c.key) != 0) {
         CORE_LOG(CORE_LOG_INFO, "slack_refused", "job=%s user=%s reason=\"card out of date\"",
                  c.job, c.user);
         ephemeral(resp, "This card is out of date: it was posted for an earlier job %s, not the "
