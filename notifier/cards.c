@@ -134,6 +134,7 @@ int notify_card_render(const sched_card_view *v, const char *job_id, size_t inde
     c.findings = p.findings;
     c.n_findings = p.n_findings;
     c.job_id = job_id;
+    c.card_key = v->card_key;
     if (index + 1 < v->n_cards)
         c.escalated_to = v->cards[index + 1].region;
     if (strcmp(v->state, "superseded") == 0)

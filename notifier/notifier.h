@@ -226,6 +226,10 @@ typedef struct notify_card {
     const notify_finding *findings; /* most severe first, suppressed last, else in order */
     size_t n_findings;
     const char *job_id; /* the buttons' value: 1..255 characters of [A-Za-z0-9._:-] */
+    const char *card_key; /* the job's random card key, or NULL / "" (a job from before
+                           * card keys): the value is then "JOB_ID:CARD_KEY", so a card
+                           * still in a channel after Redis was wiped cannot decide a new
+                           * job that got the same id */
     /* Later states of the card. */
     notify_card_decision decision;
     const char *decided_by;   /* Slack user id of the decider (a mention), or another name
@@ -240,7 +244,8 @@ typedef struct notify_card {
  * fit Slack's limits (NOTIFY_SLACK_MAX_BLOCKS blocks, NOTIFY_SLACK_MAX_TEXT characters per
  * text) and say "…and N more" when cut. An open card ends with Approve (primary, action
  * NOTIFY_SLACK_ACTION_APPROVE) and Reject (danger, with a confirm dialog, action
- * NOTIFY_SLACK_ACTION_REJECT) buttons whose value is job_id; a decided card shows who
+ * NOTIFY_SLACK_ACTION_REJECT) buttons whose value is job_id, or "job_id:card_key" with a
+ * card key (the whole value within the job_id rule); a decided card shows who
  * decided and when instead; an escalated one says where it went. Returns 0, CORE_EINVAL
  * (no repo or job_id, a job_id or mention of the wrong shape, a decision without a
  * decider), CORE_ENOMEM. Pure;

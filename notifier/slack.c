@@ -152,6 +152,19 @@ static bool job_id_valid(const char *s)
     return id_valid(s, "abcdefghijklmnopqrstuvwxyz._:-", 255);
 }
 
+/* The buttons' value: "JOB_ID" or "JOB_ID:CARD_KEY" (see notify_card.card_key). false when
+ * it does not fit the value rule. */
+static bool button_value(const notify_card *c, char out[256])
+{
+    int n;
+
+    if (c->card_key && *c->card_key)
+        n = snprintf(out, 256, "%s:%s", c->job_id ? c->job_id : "", c->card_key);
+    else
+        n = snprintf(out, 256, "%s", c->job_id ? c->job_id : "");
+    return n > 0 && n < 256 && job_id_valid(c->job_id) && job_id_valid(out);
+}
+
 static bool user_valid(const char *s)
 {
     return id_valid(s, NULL, 32);
@@ -432,6 +445,12 @@ static void actions_block(cardb *b, const notify_card *c)
 {
     notify_text confirm = {{0}, 0};
     json_t *approve, *reject;
+    char value[256];
+
+    if (!button_value(c, value)) {
+        b->rc = CORE_EINVAL; /* notify_slack_card checked it already */
+        return;
+    }
 
     put(b, &confirm, "The job for *", NOTIFY_TEXT_PLAIN, CONFIRM_TEXT_MAX);
     put_capped(b, &confirm, c->repo, NOTIFY_TEXT_MRKDWN | NOTIFY_TEXT_ONELINE, 200,
@@ -443,12 +462,12 @@ static void actions_block(cardb *b, const notify_card *c)
     }
     approve = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s}", "type", "button", "action_id",
                         NOTIFY_SLACK_ACTION_APPROVE, "text", "type", "plain_text", "text",
-                        "Approve", "style", "primary", "value", c->job_id);
+                        "Approve", "style", "primary", "value", value);
     reject =
         json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:{s:{s:s, s:s}, s:{s:s, s:s}, "
                   "s:{s:s, s:s}, s:{s:s, s:s}, s:s}}",
                   "type", "button", "action_id", NOTIFY_SLACK_ACTION_REJECT, "text", "type",
-                  "plain_text", "text", "Reject", "style", "danger", "value", c->job_id, "confirm",
+                  "plain_text", "text", "Reject", "style", "danger", "value", value, "confirm",
                   "title", "type", "plain_text", "text", "Reject this migration?", "text", "type",
                   "mrkdwn", "text", confirm.buf.data, "confirm", "type", "plain_text", "text",
                   "Reject", "deny", "type", "plain_text", "text", "Cancel", "style", "danger");
@@ -466,10 +485,10 @@ static void actions_block(cardb *b, const notify_card *c)
 int notify_slack_card(const notify_card *c, core_buf *out)
 {
     cardb b = {0};
-    char *json;
+    char *json, value[256];
 
     CORE_ASSERT(c && out);
-    if (!c->repo || !*c->repo || !job_id_valid(c->job_id))
+    if (!c->repo || !*c->repo || !button_value(c, value))
         return CORE_EINVAL;
     if ((c->n_files && !c->files) || (c->n_findings && !c->findings) ||
         (c->n_mentions && !c->mentions))

@@ -356,6 +356,7 @@ int sched_card_view_get(sched_store *store, const char *id, sched_card_view *out
     out->decision = or_empty(hash_str(r, "decision"));
     out->decided_by = or_empty(hash_str(r, "decided_by"));
     out->decided_local = or_empty(hash_str(r, "decided_local"));
+    out->card_key = or_empty(hash_str(r, "card_key"));
     out->n_cards = (size_t)atoi(or_empty(hash_str(r, "cards")));
     if (out->n_cards > SCHED_CARDS_MAX)
         out->n_cards = SCHED_CARDS_MAX;

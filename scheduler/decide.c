@@ -25,6 +25,14 @@ int sched_job_decide(sched_store *store, const char *id, bool approve, const cha
                      const char *reason, const char *when_local, int64_t now_ms, char state_out[32],
                      core_error *err)
 {
+    return sched_job_decide_card(store, id, NULL, approve, actor, reason, when_local, now_ms,
+                                 state_out, err);
+}
+
+int sched_job_decide_card(sched_store *store, const char *id, const char *card_key, bool approve,
+                          const char *actor, const char *reason, const char *when_local,
+                          int64_t now_ms, char state_out[32], core_error *err)
+{
     char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
     char now[24], iso[CORE_ISO_MAX];
     const char *outcome, *state;
@@ -53,9 +61,11 @@ int sched_job_decide(sched_store *store, const char *id, bool approve, const cha
                               reason,
                               now,
                               iso,
-                              when_local ? when_local : ""};
+                              when_local ? when_local : "",
+                              card_key ? "1" : "",
+                              card_key ? card_key : ""};
 
-        rc = sched_store_eval_acked(store, SCHED_SCRIPT_DECIDE, keys, 3, args, 8, &r, err);
+        rc = sched_store_eval_acked(store, SCHED_SCRIPT_DECIDE, keys, 3, args, 10, &r, err);
     }
     if (rc < 0)
         return rc;
@@ -65,6 +75,11 @@ int sched_job_decide(sched_store *store, const char *id, bool approve, const cha
         rc = core_error_set(err, CORE_EIO, "redis: unexpected answer from script decide");
     } else if (strcmp(outcome, "missing") == 0) {
         rc = core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
+    } else if (strcmp(outcome, "stale") == 0) {
+        snprintf(state_out, 32, "%.31s", state);
+        rc = core_error_set(err, CORE_EAUTH,
+                            "this card is out of date: job %s is not the job it was posted for",
+                            id);
     } else if (strcmp(outcome, "conflict") == 0) {
         const char *decision = str_at(r, 2), *by = str_at(r, 3);
 

@@ -184,6 +184,7 @@ int sched_intake_pull_request(sched_store *store, const char *delivery_id, const
     char k_delivery[SCHED_KEY_MAX], k_seq[SCHED_KEY_MAX], k_jobs[SCHED_KEY_MAX];
     char k_live[SCHED_KEY_MAX], k_pr[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
     char ttl[16], now[24], iso[CORE_ISO_MAX], prs[24], inst[24], reason[REASON_MAX + 64];
+    char card_key[SCHED_CARD_KEY_LEN + 1];
     sched_reply *r = NULL;
     const sched_reply *outcome;
     int rc;
@@ -193,6 +194,9 @@ int sched_intake_pull_request(sched_store *store, const char *delivery_id, const
     rc = check_delivery(delivery_id, err);
     if (rc == 0)
         rc = check_pr_ref(pr, err);
+    /* Drawn even for a duplicate delivery: the script keeps it only for a new job. */
+    if (rc == 0)
+        rc = core_random_hex(card_key, SCHED_CARD_KEY_LEN / 2, err);
     if (rc < 0)
         return rc;
     snprintf(prs, sizeof(prs), "%" PRId64, pr->pr);
@@ -246,7 +250,9 @@ int sched_intake_pull_request(sched_store *store, const char *delivery_id, const
                               "installation_id",
                               inst,
                               "delivery",
-                              delivery_id};
+                              delivery_id,
+                              "card_key",
+                              card_key};
 
         /* The 202 that follows promises the job: a replica must hold it too (store.h). */
         rc = sched_store_eval_acked(store, SCHED_SCRIPT_INTAKE, keys, sizeof(keys) / sizeof(*keys),

@@ -100,6 +100,9 @@ typedef struct sched_pr_ref {
     const char *reason;
 } sched_pr_ref;
 
+/* Hex characters of a job's card key. */
+#define SCHED_CARD_KEY_LEN 16
+
 typedef enum sched_intake_outcome {
     SCHED_INTAKE_CREATED = 0,   /* a new job */
     SCHED_INTAKE_DUPLICATE,     /* this delivery id was seen in the last 3 days */
@@ -117,7 +120,9 @@ typedef struct sched_intake {
 /* Records a pull_request delivery and creates its job in one atomic Redis step (one Lua
  * script): the delivery is never marked seen without its job, or the reverse. A newer
  * head SHA supersedes the PR's older live job. The job starts in `received` with its
- * first history entry (actor "github"). */
+ * first history entry (actor "github") and a random `card_key` (SCHED_CARD_KEY_LEN hex
+ * characters) that its Slack buttons carry: job ids restart at 1 when Redis is wiped,
+ * the key does not repeat. */
 int sched_intake_pull_request(sched_store *store, const char *delivery_id,
                               const sched_pr_ref *pr, int64_t now_ms, sched_intake *out,
                               core_error *err);
@@ -149,6 +154,15 @@ int sched_job_transition(sched_store *store, const char *id, const char *from, c
 int sched_job_decide(sched_store *store, const char *id, bool approve, const char *actor,
                      const char *reason, const char *when_local, int64_t now_ms,
                      char state_out[32], core_error *err);
+
+/* sched_job_decide for a Slack click: card_key is the key the card's button carried (""
+ * for an old card whose value is the bare id; NULL checks nothing, as sched_job_decide).
+ * In the same Lua step, a key that is not the job's `card_key` ("" for a job created
+ * before card keys) decides nothing: CORE_EAUTH, "this card is out of date", state_out
+ * the job's state. Checked before whether the job was decided already. */
+int sched_job_decide_card(sched_store *store, const char *id, const char *card_key, bool approve,
+                          const char *actor, const char *reason, const char *when_local,
+                          int64_t now_ms, char state_out[32], core_error *err);
 
 /* Appends the job's JSON (SPEC section 9: id, state, repo, pr, head_sha, region, reason,
  * attempts, history, ...) to out. CORE_ENOTFOUND for an unknown id. */
@@ -574,6 +588,7 @@ typedef struct sched_card_view {
     const char *report; /* the migration report JSON, or "" */
     const char *plan;   /* the routing plan once approved */
     const char *decision, *decided_by, *decided_local;
+    const char *card_key; /* the buttons' key (sched_intake_pull_request), or "" */
     int64_t pr;
     size_t n_cards;
     struct {

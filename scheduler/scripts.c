@@ -671,7 +671,11 @@ static const char unlock_src[] =
             "return 0\n";
 
 /* KEYS: job, history, audit. ARGV: P, id, 'approve'|'reject', actor, reason, now_ms,
- * now_iso, the decision time in the decider's region ("2026-03-09 10:30 JST"). Only a
+ * now_iso, the decision time in the decider's region ("2026-03-09 10:30 JST"), '1' to
+ * check the card key (a Slack click) or '', the key the card carried ('' for a card
+ * without one). A checked key that is not the job's `card_key` ('' for a job from
+ * before card keys) is a card of another job that had the same id before Redis was
+ * wiped: {'stale', state}, nothing changes. Only a
  * job awaiting approval and not decided yet can be decided; the decision is recorded in
  * the job with who and when, its cards are updated and its escalation ends. Approving
  * hands the job to the routers (the routing set; its state changes when a router
@@ -684,6 +688,10 @@ static const char decide_src[] =
             "check_key(KEYS[3], audit_key())\n"
             "local cur = redis.call('HMGET', KEYS[1], 'state', 'decision', 'decided_by')\n"
             "if not cur[1] then return {'missing', ''} end\n"
+            "if ARGV[9] == '1' and str(redis.call('HGET', KEYS[1], 'card_key')) ~= ARGV[10]\n"
+            "then\n"
+            "    return {'stale', cur[1]}\n"
+            "end\n"
             "if cur[1] ~= 'awaiting_approval' or (cur[2] and cur[2] ~= '') then\n"
             "    return {'conflict', cur[1], str(cur[2]), str(cur[3])}\n"
             "end\n"

@@ -113,6 +113,11 @@ typedef struct wh_app {
 int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor,
                   const char *reason, const char *approval_region, char state[32],
                   core_error *err);
+/* wh_job_decide for a Slack click whose button carried card_key ("" for none): see
+ * sched_job_decide_card (CORE_EAUTH for a card that is out of date). */
+int wh_job_decide_card(wh_app *app, const char *id, const char *card_key, bool approve,
+                       const char *actor, const char *reason, const char *approval_region,
+                       char state[32], core_error *err);
 
 void wh_metrics_request(wh_metrics *m, wh_route route, int status, int64_t micros);
 void wh_metrics_delivery(wh_metrics *m, wh_event_kind kind, wh_outcome outcome);

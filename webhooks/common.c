@@ -97,6 +97,13 @@ void wh_health_ready(const wh_request *req, wh_response *resp)
 int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor, const char *reason,
                   const char *approval_region, char state[32], core_error *err)
 {
+    return wh_job_decide_card(app, id, NULL, approve, actor, reason, approval_region, state, err);
+}
+
+int wh_job_decide_card(wh_app *app, const char *id, const char *card_key, bool approve,
+                       const char *actor, const char *reason, const char *approval_region,
+                       char state[32], core_error *err)
+{
     char region[128] = "", when[64];
     int64_t now = core_time_now_ms();
     core_error ignored = {0};
@@ -109,7 +116,8 @@ int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor, 
     }
     sched_approval_local_time(app->plan, actor, approval_region[0] ? approval_region : NULL, now,
                               when);
-    rc = sched_job_decide(app->store, id, approve, actor, reason, when, now, state, err);
+    rc = sched_job_decide_card(app->store, id, card_key, approve, actor, reason, when, now, state,
+                               err);
     if (rc < 0)
         return rc;
     if (approve && app->router)

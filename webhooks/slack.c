@@ -64,6 +64,35 @@ static bool token_ok(const char *s, size_t max, bool digits_only)
     return true;
 }
 
+/* "JOB" or "JOB:KEY" (see wh_slack_click_parse) into job and key. */
+static bool value_ok(const char *value, char job[WH_SLACK_JOB_MAX + 1],
+                     char key[WH_SLACK_KEY_MAX + 1])
+{
+    const char *colon = value ? strchr(value, ':') : NULL;
+    size_t n_job = colon ? (size_t)(colon - value) : (value ? strlen(value) : 0), n_key;
+
+    if (n_job == 0 || n_job > WH_SLACK_JOB_MAX)
+        return false;
+    memcpy(job, value, n_job);
+    job[n_job] = '\0';
+    key[0] = '\0';
+    if (!token_ok(job, WH_SLACK_JOB_MAX, true))
+        return false;
+    if (!colon)
+        return true;
+    n_key = strlen(colon + 1);
+    if (n_key < WH_SLACK_KEY_MIN || n_key > WH_SLACK_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < n_key; i++) {
+        char c = colon[1 + i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    memcpy(key, colon + 1, n_key + 1);
+    return true;
+}
+
 int wh_slack_click_parse(const char *payload, size_t len, wh_slack_click *out, core_error *err)
 {
     json_t *root = json_loadb(payload, len, JSON_REJECT_DUPLICATES, NULL), *action;
@@ -85,13 +114,15 @@ int wh_slack_click_parse(const char *payload, size_t len, wh_slack_click *out, c
                             strcmp(action_id, NOTIFY_SLACK_ACTION_REJECT) != 0))
         rc = core_error_set(err, CORE_EINVAL,
                             "actions[0].action_id: expected zoneci_approve or zoneci_reject");
-    else if (!token_ok(value, WH_SLACK_JOB_MAX, true))
-        rc = core_error_set(err, CORE_EINVAL, "actions[0].value: missing or not a job id");
+    else if (!value_ok(value, out->job, out->key))
+        rc = core_error_set(err, CORE_EINVAL,
+                            "actions[0].value: missing, or not a job id and its card key");
     if (rc == 0) {
         snprintf(out->user, sizeof(out->user), "%s", user);
-        snprintf(out->job, sizeof(out->job), "%s", value);
         out->approve = strcmp(action_id, NOTIFY_SLACK_ACTION_APPROVE) == 0;
     }
+    if (rc < 0)
+        memset(out, 0, sizeof(*out));
     json_decref(root);
     return rc;
 }
@@ -137,6 +168,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
     wh_app *app = req->app;
     char *payload = NULL;
     char repo[REPO_MAX], author[AUTHOR_MAX], region[REGION_MAX], state[32], reason[96];
+    char key[WH_SLACK_KEY_MAX + 2];
     const char *why;
     size_t payload_len = 0;
     core_error err = {0};
@@ -175,9 +207,10 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
     {
         sched_field f[] = {{"repo", repo, sizeof(repo)},
                            {"author", author, sizeof(author)},
-                           {"approval_region", region, sizeof(region)}};
+                           {"approval_region", region, sizeof(region)},
+                           {"card_key", key, sizeof(key)}};
 
-        rc = sched_job_fields(app->store, c.job, f, 3, &err);
+        rc = sched_job_fields(app->store, c.job, f, 4, &err);
     }
     if (rc == CORE_ENOTFOUND) {
         ephemeral(resp, "Job %s does not exist (any more).", c.job);
@@ -185,6 +218,17 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
     }
     if (rc < 0) {
         store_failed(resp, rc, &err);
+        goto out;
+    }
+    /* A card whose key is not the job's was posted for an earlier job with this id (ids
+     * restart at 1 when Redis is wiped): say nothing of the job that has the id now. The
+     * decision script checks the key again, atomically. */
+    if (strcmp(key, c.key) != 0) {
+        CORE_LOG(CORE_LOG_INFO, "slack_refused", "job=%s user=%s reason=\"card out of date\"",
+                 c.job, c.user);
+        ephemeral(resp, "This card is out of date: it was posted for an earlier job %s, not the "
+                        "one that has this id now. Nothing changed.",
+                  c.job);
         goto out;
     }
     why = refusal(app->cfg, repo, author, c.user);
@@ -195,7 +239,11 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
         goto out;
     }
     snprintf(reason, sizeof(reason), "%s by %s", c.approve ? "approved" : "rejected", c.user);
-    rc = wh_job_decide(app, c.job, c.approve, c.user, reason, region, state, &err);
+    rc = wh_job_decide_card(app, c.job, c.key, c.approve, c.user, reason, region, state, &err);
+    if (rc == CORE_EAUTH) {
+        ephemeral(resp, "Nothing changed: %s.", err.msg);
+        goto out;
+    }
     if (rc == CORE_ECONFLICT) {
         ephemeral(resp, "Nothing changed, already decided: %s.", err.msg);
         goto out;

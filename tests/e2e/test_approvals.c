@@ -321,13 +321,33 @@ static long slack_post_raw(const char *base, const char *form, const char *secre
     return status;
 }
 
-static long slack_click(env *e, const char *user, const char *action, const char *job, char **out)
+/* What job's card buttons carry: "ID:CARD_KEY", or the bare id of a job without a key. */
+static void card_value(env *e, const char *job, char out[128])
 {
-    char *form = slack_form(user, action, job);
+    char *key = hget(e, job, "card_key");
+
+    snprintf(out, 128, "%s%s%s", job, key && *key ? ":" : "", key ? key : "");
+    free(key);
+}
+
+/* A click with exactly value as the button's value. */
+static long slack_click_value(env *e, const char *user, const char *action, const char *value,
+                              char **out)
+{
+    char *form = slack_form(user, action, value);
     long status = slack_post_raw(e->base, form, SLACK_SECRET, 0, out);
 
     free(form);
     return status;
+}
+
+/* A click on job's card as it is now (its card key looked up). */
+static long slack_click(env *e, const char *user, const char *action, const char *job, char **out)
+{
+    char value[128];
+
+    card_value(e, job, value);
+    return slack_click_value(e, user, action, value, out);
 }
 
 /* Checks an ephemeral answer and that its text holds want. */
@@ -488,6 +508,79 @@ START_TEST(slack_refusals_record_nothing)
 }
 END_TEST
 
+/* Job ids restart at 1 when Redis is wiped: a card still in the channel from before must
+ * not decide the new job that got its id. */
+START_TEST(card_of_a_wiped_job_decides_nothing)
+{
+    env e;
+    char id[32], id2[32], id3[32], old_value[128], st[32], *body = NULL, *v;
+
+    env_start(&e, WITH_API);
+    risky_job(&e, 20, id);
+    card_value(&e, id, old_value);
+    ck_assert_msg(strchr(old_value, ':') != NULL, "job %s has no card key", id);
+
+    v = ts_redis_cli(e.redis, "FLUSHALL");
+    free(v);
+    risky_job(&e, 21, id2);
+    ck_assert_str_eq(id2, id); /* the same id, another job */
+
+    /* The old card's buttons, a bare id (a card from before card keys) and a made-up key
+     * are all out of date, for either button, and change nothing. */
+    ck_assert_int_eq(slack_click_value(&e, APPROVER, "zoneci_approve", old_value, &body), 200);
+    assert_ephemeral(body, "out of date");
+    free(body);
+    ck_assert_int_eq(slack_click_value(&e, APPROVER, "zoneci_reject", old_value, &body), 200);
+    assert_ephemeral(body, "out of date");
+    free(body);
+    ck_assert_int_eq(slack_click_value(&e, APPROVER, "zoneci_approve", id2, &body), 200);
+    assert_ephemeral(body, "out of date");
+    free(body);
+    {
+        char forged[128];
+
+        snprintf(forged, sizeof(forged), "%s:0123456789abcdef", id2);
+        ck_assert_int_eq(slack_click_value(&e, APPROVER, "zoneci_approve", forged, &body), 200);
+        assert_ephemeral(body, "out of date");
+        free(body);
+    }
+    ck_assert_str_eq(state_of(&e, id2, st), "awaiting_approval");
+    ck_assert_int_eq(decisions(&e, id2), 0);
+    v = hget(&e, id2, "decision");
+    ck_assert_str_eq(v, "");
+    free(v);
+    v = ts_redis_cli(e.redis, "SCARD '{apv}:routing'");
+    ck_assert_str_eq(v, "0");
+    free(v);
+
+    /* The new card decides. */
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id2, &body), 200);
+    assert_ephemeral(body, "approved");
+    free(body);
+    ck_assert_int_eq(decisions(&e, id2), 1);
+
+    /* A job from before card keys (none stored) is decided by its card's bare id only. */
+    risky_job(&e, 22, id3);
+    {
+        char keyed[128], args[96];
+
+        snprintf(args, sizeof(args), "HDEL '{apv}:job:%s' card_key", id3);
+        v = ts_redis_cli(e.redis, args);
+        free(v);
+
+        snprintf(keyed, sizeof(keyed), "%s:0123456789abcdef", id3);
+        ck_assert_int_eq(slack_click_value(&e, APPROVER, "zoneci_reject", keyed, &body), 200);
+        assert_ephemeral(body, "out of date");
+        free(body);
+    }
+    ck_assert_int_eq(slack_click_value(&e, APPROVER, "zoneci_reject", id3, &body), 200);
+    assert_ephemeral(body, "rejected");
+    free(body);
+    ck_assert_str_eq(state_of(&e, id3, st), "rejected");
+    env_stop(&e);
+}
+END_TEST
+
 START_TEST(operator_api_decides_with_a_token)
 {
     env e;
@@ -575,6 +668,7 @@ typedef struct racer {
     env *e;
     const char *id;
     int kind; /* 0 slack approve, 1 slack reject, 2 api approve, 3 api reject */
+    char value[128]; /* the card's button value, looked up before the race */
     pthread_barrier_t *go;
     long status;
     char *body;
@@ -587,8 +681,9 @@ static void *race(void *arg)
     pthread_barrier_wait(r->go);
     if (r->kind < 2)
         /* Two approvers click at the same instant, one approving, one rejecting. */
-        r->status = r->kind == 0 ? slack_click(r->e, APPROVER, "zoneci_approve", r->id, &r->body)
-                                 : slack_click(r->e, ONCALL, "zoneci_reject", r->id, &r->body);
+        r->status = r->kind == 0
+                        ? slack_click_value(r->e, APPROVER, "zoneci_approve", r->value, &r->body)
+                        : slack_click_value(r->e, ONCALL, "zoneci_reject", r->value, &r->body);
     else
         r->status =
             api_decide(r->e, r->id, r->kind == 2 ? "approve" : "reject", API_TOKEN, NULL, &r->body);
@@ -609,7 +704,8 @@ START_TEST(concurrent_decisions_record_one)
     risky_job(&e, 7, id);
     pthread_barrier_init(&go, NULL, N);
     for (int i = 0; i < N; i++) {
-        r[i] = (racer){&e, id, i % 4, &go, 0, NULL};
+        r[i] = (racer){&e, id, i % 4, "", &go, 0, NULL};
+        card_value(&e, id, r[i].value);
         ck_assert_int_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
     }
     for (int i = 0; i < N; i++)
@@ -747,7 +843,7 @@ START_TEST(card_click_release_and_statuses)
         "success: Succeeded on r1",
     };
     env e;
-    char id[32], needle[64], *body = NULL, *form, *story;
+    char id[32], value[128], needle[160], *body = NULL, *form, *story;
 
     env_start(&e, WITH_PEERS);
     ts_peer_lock(e.peer);
@@ -764,7 +860,10 @@ START_TEST(card_click_release_and_statuses)
     ck_assert_ptr_nonnull(strstr(e.log->cards.data, "db/002_drop_email.sql"));
     ck_assert_ptr_nonnull(strstr(e.log->cards.data, "acme/app"));
     ck_assert_ptr_nonnull(strstr(e.log->cards.data, "zoneci_approve"));
-    snprintf(needle, sizeof(needle), "\"value\":\"%s\"", id);
+    /* The buttons carry the job id and its card key. */
+    card_value(&e, id, value);
+    ck_assert_int_eq(strlen(value), strlen(id) + 1 + 16);
+    snprintf(needle, sizeof(needle), "\"value\":\"%s\"", value);
     ck_assert_ptr_nonnull(strstr(e.log->cards.data, needle));
     /* The App's JWT: three base64url parts, sent only to the token endpoint. */
     ck_assert_int_ge(e.log->token_requests, 1);
@@ -853,6 +952,7 @@ Suite *suite_e2e_approvals(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, slack_approve_once_then_nothing_changes);
     tcase_add_test(tc, slack_refusals_record_nothing);
+    tcase_add_test(tc, card_of_a_wiped_job_decides_nothing);
     tcase_add_test(tc, operator_api_decides_with_a_token);
     tcase_add_test(tc, no_tokens_no_slack_no_decisions);
     tcase_add_test(tc, concurrent_decisions_record_one);

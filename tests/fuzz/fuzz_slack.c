@@ -1,6 +1,6 @@
 /* libFuzzer target for Slack interactions: the click parser (webhooks/slack.c) on any
  * payload, and the signature check on any body and headers. Aborts when a parse that
- * succeeds yields a user or job id of the wrong shape, or when a signature check accepts
+ * succeeds yields a user id, job id or card key of the wrong shape, or when a signature check accepts
  * what was not signed with the secret. Run with -artifact_prefix=build/. */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +38,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (wh_slack_click_parse(body, size, &c, NULL) == 0) {
         check_id(c.user, WH_SLACK_USER_MAX, 0);
         check_id(c.job, WH_SLACK_JOB_MAX, 1);
+        /* A card key is "" or lower-case hex of the allowed length. */
+        if (c.key[0]) {
+            size_t n = strlen(c.key);
+
+            if (n < WH_SLACK_KEY_MIN || n > WH_SLACK_KEY_MAX ||
+                strspn(c.key, "0123456789abcdef") != n)
+                abort();
+        }
     }
     /* Random bytes as a signature header never match (the timestamp is "now"). */
     if (size > 8) {

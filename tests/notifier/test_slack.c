@@ -160,6 +160,48 @@ START_TEST(card_shows_everything_with_buttons)
 }
 END_TEST
 
+/* With a card key the buttons carry "JOB:KEY", so a card left over from before a Redis
+ * wipe cannot decide the new job that got its id. */
+START_TEST(card_buttons_carry_the_card_key)
+{
+    notify_card c = base_card();
+    core_buf all = {0}, b = {0};
+    char long_key[300];
+    json_t *root, *el;
+
+    c.job_id = "17";
+    c.card_key = "0123456789abcdef";
+    root = card_json(&c, &all);
+    el = actions_of(root);
+    ck_assert_ptr_nonnull(el);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(el, 0), "value")),
+                     "17:0123456789abcdef");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(el, 1), "value")),
+                     "17:0123456789abcdef");
+    json_decref(root);
+    core_buf_free(&all);
+
+    /* "" is a job from before card keys: the bare id. */
+    c.card_key = "";
+    root = card_json(&c, &all);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(actions_of(root), 0), "value")), "17");
+    json_decref(root);
+    core_buf_free(&all);
+
+    /* The whole value keeps to the value rule: 1..255 of [A-Za-z0-9._:-]. */
+    c.card_key = "0123 4567";
+    ck_assert_int_eq(notify_slack_card(&c, &b), CORE_EINVAL);
+    memset(long_key, 'a', sizeof(long_key) - 1);
+    long_key[sizeof(long_key) - 1] = '\0';
+    c.card_key = long_key;
+    ck_assert_int_eq(notify_slack_card(&c, &b), CORE_EINVAL);
+    long_key[255 - 3] = '\0'; /* "17:" and 252 characters: 255 in all */
+    ck_assert_int_eq(notify_slack_card(&c, &b), 0);
+    core_buf_free(&b);
+}
+END_TEST
+
 START_TEST(card_escapes_markup)
 {
     notify_card c = base_card();
@@ -616,6 +658,7 @@ Suite *suite_notifier_slack(void)
     TCase *api = tcase_create("api");
 
     tcase_add_test(card, card_shows_everything_with_buttons);
+    tcase_add_test(card, card_buttons_carry_the_card_key);
     tcase_add_test(card, card_escapes_markup);
     tcase_add_test(card, card_within_limits_for_200_findings);
     tcase_add_test(card, card_counts_what_is_cut);

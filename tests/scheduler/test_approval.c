@@ -285,6 +285,62 @@ START_TEST(decision_updates_cards_and_ends_escalation)
 }
 END_TEST
 
+/* The card key is checked inside the decide script: a card of an earlier job with the
+ * same id (Redis wiped since) or an old card without a key decides nothing. */
+START_TEST(decision_needs_the_card_key)
+{
+    char id[32], state[32], *key, wrong[SCHED_CARD_KEY_LEN + 1], args[96], *v;
+    core_error err = {0};
+    int64_t at = ts_iso("2026-03-02T01:40:00Z");
+
+    awaiting_job("2026-03-02T01:00:00Z", id);
+    key = hget(id, "card_key");
+    ck_assert_uint_eq(strlen(key), SCHED_CARD_KEY_LEN);
+    ck_assert_uint_eq(strspn(key, "0123456789abcdef"), SCHED_CARD_KEY_LEN);
+    snprintf(wrong, sizeof(wrong), "%s", key);
+    wrong[0] = wrong[0] == '0' ? '1' : '0';
+
+    ck_assert_int_eq(sched_job_decide_card(fx.store, id, wrong, true, "UDBA2", "approved by UDBA2",
+                                           "x", at, state, &err),
+                     CORE_EAUTH);
+    ck_assert_msg(strstr(err.msg, "out of date"), "%s", err.msg);
+    ck_assert_str_eq(state, "awaiting_approval");
+    ck_assert_int_eq(sched_job_decide_card(fx.store, id, "", false, "UDBA2", "rejected by UDBA2",
+                                           "x", at, state, &err),
+                     CORE_EAUTH);
+    assert_field(id, "decision", "");
+    v = ts_redis_cli(fx.redis, "SCARD '{ap}:routing'");
+    ck_assert_str_eq(v, "0");
+    free(v);
+
+    ck_assert_msg(sched_job_decide_card(fx.store, id, key, true, "UDBA2", "approved by UDBA2", "x",
+                                        at, state, &err) == 0,
+                  "%s", err.msg);
+    assert_field(id, "decision", "approved");
+    /* Still out of date after the decision: the key is checked first. */
+    ck_assert_int_eq(sched_job_decide_card(fx.store, id, wrong, false, "UDBA2", "r", "x", at,
+                                           state, &err),
+                     CORE_EAUTH);
+    free(key);
+
+    /* A job from before card keys (Redis wiped, the job made again without one): only a
+     * card without a key decides it. */
+    v = ts_redis_cli(fx.redis, "FLUSHALL");
+    free(v);
+    awaiting_job("2026-03-02T01:00:00Z", id);
+    snprintf(args, sizeof(args), "HDEL '{ap}:job:%s' card_key", id);
+    v = ts_redis_cli(fx.redis, args);
+    free(v);
+    ck_assert_int_eq(sched_job_decide_card(fx.store, id, wrong, false, "UDBA2", "r", "x", at,
+                                           state, &err),
+                     CORE_EAUTH);
+    ck_assert_msg(sched_job_decide_card(fx.store, id, "", false, "UDBA2", "rejected by UDBA2", "x",
+                                        at, state, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_str_eq(state, "rejected");
+}
+END_TEST
+
 START_TEST(decider_local_time)
 {
     char when[64];
@@ -402,6 +458,7 @@ Suite *suite_scheduler_approval(void)
     tcase_add_test(tc, awaiting_job_records_its_card_and_posts_it);
     tcase_add_test(tc, escalates_once_to_the_next_region_then_stops);
     tcase_add_test(tc, decision_updates_cards_and_ends_escalation);
+    tcase_add_test(tc, decision_needs_the_card_key);
     tcase_add_test(tc, decider_local_time);
     tcase_add_test(tc, statuses_of_one_commit_go_out_in_order);
     tcase_add_test(tc, superseded_job_updates_its_cards_and_stops_escalating);

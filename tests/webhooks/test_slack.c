@@ -1,6 +1,7 @@
 /* webhooks/slack.c: reading a click from Slack's block_actions payload. The form around
  * it is decoded by libmicrohttpd's post processor, end to end in tests/e2e. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -30,6 +31,30 @@ START_TEST(click_reads_user_action_and_job)
                      0);
     ck_assert(!c.approve);
     ck_assert_str_eq(c.job, "12345678901234567890");
+    ck_assert_str_eq(c.key, "");
+}
+END_TEST
+
+START_TEST(click_reads_the_card_key)
+{
+    static const char *const keys[] = {
+        "0123456789abcdef",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    };
+    char json[512];
+    wh_slack_click c;
+    core_error err = {0};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        snprintf(json, sizeof(json),
+                 "{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_reject\","
+                 "\"value\":\"42:%s\"}]}",
+                 keys[i]);
+        ck_assert_int_eq(parse(json, &c, &err), 0);
+        ck_assert_str_eq(c.job, "42");
+        ck_assert_str_eq(c.key, keys[i]);
+        ck_assert(!c.approve);
+    }
 }
 END_TEST
 
@@ -59,6 +84,32 @@ START_TEST(click_refuses_what_it_cannot_trust)
          "value"},
         {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":1}]}",
          "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\":0123456789abcdef\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:0123456789abcde\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:0123456789ABCDEF\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:0123456789abcdeg\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:0123456789abcdef:0123456789abcdef\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1a:0123456789abcdef\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:00000000000000000000000000000000000000000000000000000000000000000\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"123456789012345678901:0123456789abcdef\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1::0123456789abcdef\"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:0123456789abcdef \"}]}",
+         "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"-1:0123456789abcdef\"}]}",
+         "value"},
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -78,6 +129,7 @@ Suite *suite_webhooks_slack(void)
     TCase *tc = tcase_create("click");
 
     tcase_add_test(tc, click_reads_user_action_and_job);
+    tcase_add_test(tc, click_reads_the_card_key);
     tcase_add_test(tc, click_refuses_what_it_cannot_trust);
     suite_add_tcase(s, tc);
     return s;
