@@ -14,7 +14,6 @@
 #include "scheduler/store.h"
 
 #define PASS_BATCH 200
-#define RUNNER_IDLE_WINDOW_MS 60000
 #define TICK_MS 1000
 
 struct sched_router {
@@ -178,7 +177,7 @@ int sched_region_loads(sched_store *store, const struct policy_config *cfg, int6
 {
     char since[24];
 
-    snprintf(since, sizeof(since), "%lld", (long long)(now_ms - RUNNER_IDLE_WINDOW_MS));
+    snprintf(since, sizeof(since), "%lld", (long long)(now_ms - SCHED_RUNNER_IDLE_WINDOW_MS));
     for (size_t i = 0; i < cfg->n_regions; i++) {
         char q[SCHED_KEY_MAX], idle[SCHED_KEY_MAX];
         int rc = sched_store_key(store, q, err, "queue:%s", cfg->regions[i].name);
@@ -360,6 +359,21 @@ int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms
     return rc;
 }
 
+/* Retention rides on the router's clock: at most one pass per period across the fleet. */
+static void retention_tick(sched_store *store, const policy_config *cfg)
+{
+    sched_retention_stats st;
+    core_error err = {0};
+    bool ran = false;
+
+    if (sched_retention_tick(store, cfg, core_time_now_ms(), &ran, &st, &err) < 0)
+        CORE_LOG(CORE_LOG_WARN, "retention_pass", "msg=\"%s\"", err.msg);
+    else if (ran && (st.jobs || st.backfilled || st.audit || st.dead || st.swept))
+        CORE_LOG(CORE_LOG_INFO, "retention_pass",
+                 "jobs=%zu backfilled=%zu audit=%zu dead=%zu idle=%zu swept=%zu more=%d",
+                 st.jobs, st.backfilled, st.audit, st.dead, st.idle, st.swept, st.more);
+}
+
 static void *router_main(void *arg)
 {
     sched_router *rt = arg;
@@ -380,6 +394,8 @@ static void *router_main(void *arg)
                      "escalated=%zu",
                      stats.routed, stats.released, stats.rerouted, stats.raced, stats.requeued,
                      stats.dead, stats.escalated);
+        if (rt->plan)
+            retention_tick(rt->store, sched_plan_config(rt->plan));
         if (atomic_exchange(&rt->kicked, false))
             continue;
         core_deadline_after(&deadline, TICK_MS);
