@@ -38,6 +38,28 @@ static long long used_memory(sched_store *store)
     return v;
 }
 
+/* MEMORY USAGE of one key (SAMPLES 0: every element). */
+static long long key_memory(sched_store *store, const char *name)
+{
+    char key[SCHED_KEY_MAX];
+    sched_reply *r = NULL;
+    core_error err = {0};
+    long long v = 0;
+
+    if (sched_store_key(store, key, &err, "%s", name) < 0)
+        die("key", &err);
+    {
+        const char *argv[] = {"MEMORY", "USAGE", key, "SAMPLES", "0"};
+
+        if (sched_store_command(store, argv, 5, &r, &err) < 0)
+            die("MEMORY USAGE", &err);
+    }
+    if (r->type == SCHED_REPLY_INT)
+        v = r->integer;
+    sched_reply_free(r);
+    return v;
+}
+
 static long long count(sched_store *store, const char *cmd, const char *name)
 {
     char key[SCHED_KEY_MAX];
@@ -209,6 +231,8 @@ int main(int argc, char **argv)
     printf("succeeded (claim, complete)       %8.0f bytes/job  (%lld keys, audit %lld "
            "entries)\n",
            (double)(m2 - m0) / (double)n, dbsize(store) - keys0, count(store, "XLEN", "audit"));
+    printf("  of which the audit stream       %8.0f bytes/job  (MEMORY USAGE %lld)\n",
+           (double)key_memory(store, "audit") / (double)n, key_memory(store, "audit"));
     do {
         if (sched_retention_pass(store, cfg, now + 31 * DAY_MS, &rs, &err) < 0)
             die("retention", &err);
