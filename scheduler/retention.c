@@ -225,18 +225,21 @@ int sched_retention_pass(sched_store *store, const policy_config *cfg, int64_t n
 int sched_retention_tick(sched_store *store, const policy_config *cfg, int64_t now_ms,
                          bool *ran, sched_retention_stats *stats, core_error *err)
 {
-    char key[SCHED_KEY_MAX], ms[24], token[24];
+    char key[SCHED_KEY_MAX], ms[24], token[33];
     sched_reply *r = NULL;
     int rc = sched_store_key(store, key, err, "retention:lock");
 
     *ran = false;
     memset(stats, 0, sizeof(*stats));
+    if (rc == 0)
+        rc = core_random_hex(token, 16, err);
     if (rc < 0)
         return rc;
-    /* Never released: the lock's expiry is the period, so the fleet runs one pass per
-     * period whoever takes it. A pass that dies halfway is simply taken up by the next. */
+    /* Not released after a pass: the lock's expiry is the period, so the fleet runs one
+     * pass per period whoever takes it, and a pass that dies halfway is taken up by the
+     * next. Released only when a batch was full, so that a backlog drains at the router's
+     * pace (a pass a second) rather than one batch per period. */
     snprintf(ms, sizeof(ms), "%d", SCHED_RETENTION_PERIOD_MS);
-    snprintf(token, sizeof(token), "%lld", (long long)now_ms);
     {
         const char *argv[] = {"SET", key, token, "NX", "PX", ms};
 
@@ -246,5 +249,17 @@ int sched_retention_tick(sched_store *store, const policy_config *cfg, int64_t n
         return rc;
     *ran = r->type == SCHED_REPLY_STR;
     sched_reply_free(r);
-    return *ran ? sched_retention_pass(store, cfg, now_ms, stats, err) : 0;
+    r = NULL;
+    if (!*ran)
+        return 0;
+    rc = sched_retention_pass(store, cfg, now_ms, stats, err);
+    if (rc == 0 && stats->more) {
+        const char *keys[] = {key};
+        const char *args[] = {sched_store_prefix(store), token};
+
+        /* Compare-and-delete; on failure the lock simply expires. */
+        if (sched_store_eval(store, SCHED_SCRIPT_UNLOCK, keys, 1, args, 2, &r, NULL) == 0)
+            sched_reply_free(r);
+    }
+    return rc;
 }

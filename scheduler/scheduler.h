@@ -692,7 +692,8 @@ typedef struct sched_retention_stats {
 int sched_retention_pass(sched_store *store, const struct policy_config *cfg, int64_t now_ms,
                          sched_retention_stats *stats, core_error *err);
 /* A pass if no process ran one in the last SCHED_RETENTION_PERIOD_MS ({P}:retention:lock,
- * SET NX PX); *ran says whether this call did. */
+ * SET NX PX); *ran says whether this call did. A pass with a full batch frees the lock, so
+ * the next tick (any process) goes on at once. */
 int sched_retention_tick(sched_store *store, const struct policy_config *cfg, int64_t now_ms,
                          bool *ran, sched_retention_stats *stats, core_error *err);
 

@@ -331,6 +331,32 @@ START_TEST(tick_runs_one_pass_per_period)
 }
 END_TEST
 
+/* A full batch frees the lock: a backlog drains a pass at a time, not a period at a time. */
+START_TEST(tick_after_a_full_batch_runs_again)
+{
+    char id[32], sha[41];
+    sched_retention_stats st;
+    core_error err;
+    bool ran = false;
+
+    for (int i = 0; i < 502; i++) {
+        snprintf(sha, sizeof(sha), "%040x", i + 1);
+        intake(8, sha, T0, id);
+    }
+    ck_assert_int_eq(sched_retention_tick(fx.store, fx.cfg, T0 + 31 * DAY, &ran, &st, &err), 0);
+    ck_assert(ran);
+    ck_assert(st.more);
+    CLI_EQ("0", "EXISTS '{rt}:retention:lock'");
+    ck_assert_int_eq(sched_retention_tick(fx.store, fx.cfg, T0 + 31 * DAY, &ran, &st, &err), 0);
+    ck_assert(ran);
+    ck_assert_uint_eq(st.jobs, 1);
+    ck_assert(!st.more);
+    CLI_EQ("1", "EXISTS '{rt}:retention:lock'");
+    ck_assert_int_eq(sched_retention_tick(fx.store, fx.cfg, T0 + 31 * DAY, &ran, &st, &err), 0);
+    ck_assert(!ran);
+}
+END_TEST
+
 Suite *suite_scheduler_retention(void)
 {
     Suite *s = suite_create("scheduler_retention");
@@ -345,6 +371,7 @@ Suite *suite_scheduler_retention(void)
     tcase_add_test(tc, entries_whose_job_is_gone_are_swept);
     tcase_add_test(tc, idle_runner_entries_expire);
     tcase_add_test(tc, tick_runs_one_pass_per_period);
+    tcase_add_test(tc, tick_after_a_full_batch_runs_again);
     suite_add_tcase(s, tc);
     return s;
 }
