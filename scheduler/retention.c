@@ -222,8 +222,8 @@ int sched_retention_pass(sched_store *store, const policy_config *cfg, int64_t n
     return rc;
 }
 
-int sched_retention_tick(sched_store *store, const policy_config *cfg, int64_t now_ms,
-                         bool *ran, sched_retention_stats *stats, core_error *err)
+int sched_retention_tick(sched_store *store, const policy_config *cfg, int64_t now_ms, bool *ran,
+                         sched_retention_stats *stats, core_error *err)
 {
     char key[SCHED_KEY_MAX], ms[24], token[33];
     sched_reply *r = NULL;

@@ -169,8 +169,7 @@ static void claim_and_complete(sched_store *store, int64_t now)
             die("claim", &err);
         if (!c.found)
             return;
-        if (sched_job_complete(store, c.job_id, c.lease_id, true, "runner-1", now, state,
-                               &err) < 0)
+        if (sched_job_complete(store, c.job_id, c.lease_id, true, "runner-1", now, state, &err) < 0)
             die("complete", &err);
     }
 }
@@ -248,8 +247,8 @@ int main(int argc, char **argv)
            (double)(m3 - m0) / (double)n, dbsize(store) - keys0, passes,
            count(store, "ZCARD", "jobs"), count(store, "XLEN", "audit"));
     printf("keys with a TTL left (delivery marks, 3 days): %lld\n", expiring(store));
-    printf("used_memory: start %lld, queued %lld, succeeded %lld, after retention %lld\n", m0,
-           m1, m2, m3);
+    printf("used_memory: start %lld, queued %lld, succeeded %lld, after retention %lld\n", m0, m1,
+           m2, m3);
     sched_store_free(store);
     sched_plan_free(plan);
     policy_config_free(cfg);

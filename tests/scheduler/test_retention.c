@@ -132,16 +132,15 @@ START_TEST(old_jobs_go_young_and_live_ones_stay)
     intake(1, sha_b, T0, newer);
     /* PR 2: cancelled two days later (finished 29 days before the pass). */
     intake(2, sha_c, T0, young);
-    ck_assert_int_eq(sched_intake_pr_closed(fx.store, "close-2", "acme/api", 2, T0 + 2 * DAY,
-                                            &in, &err),
-                     0);
+    ck_assert_int_eq(
+        sched_intake_pr_closed(fx.store, "close-2", "acme/api", 2, T0 + 2 * DAY, &in, &err), 0);
     /* PR 3: a job as old as any, still waiting. */
     intake(3, sha_d, T0, live);
     /* PR 4: succeeded at T0; an older version left its live key and PR set entry behind. */
     intake(4, sha_e, T0, old_done);
-    ck_assert_int_eq(sched_job_transition(fx.store, old_done, NULL, "succeeded", "runner:r1",
-                                          "done", T0, &err),
-                     0);
+    ck_assert_int_eq(
+        sched_job_transition(fx.store, old_done, NULL, "succeeded", "runner:r1", "done", T0, &err),
+        0);
     free(cli("SET '{rt}:live:acme/api#4#%s' %s", sha_e, old_done));
     free(cli("SADD '{rt}:pr:acme/api#4' %s", old_done));
     free(cli("ZADD '{rt}:deferred' 1 %s", old_done));
@@ -202,9 +201,8 @@ START_TEST(jobs_finished_before_the_index_are_backfilled)
 
     intake(1, sha_a, T0, a);
     intake(1, sha_b, T0 + DAY, b); /* a: superseded at T0 + 1 day */
-    ck_assert_int_eq(sched_job_transition(fx.store, b, NULL, "failed", "runner:r1", "x",
-                                          T0 + 5 * DAY, &err),
-                     0);
+    ck_assert_int_eq(
+        sched_job_transition(fx.store, b, NULL, "failed", "runner:r1", "x", T0 + 5 * DAY, &err), 0);
     free(cli("DEL '{rt}:finished'"));
 
     st = pass_at(T0 + 30 * DAY);
