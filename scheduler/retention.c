@@ -12,6 +12,7 @@
 
 #define DAY_MS (24LL * 3600 * 1000)
 #define PURGE_STEP 100 /* jobs per script call: a few ms of Redis time at most */
+#define BACKFILL_RESCAN_MS DAY_MS /* final jobs missing from the index are looked for daily */
 
 static int64_t int_of(const sched_reply *r)
 {
@@ -59,7 +60,7 @@ static int purge_jobs(sched_store *store, int64_t horizon, sched_retention_stats
 static int backfill(sched_store *store, int64_t now_ms, sched_retention_stats *stats,
                     core_error *err)
 {
-    char k_fin[SCHED_KEY_MAX], k_ret[SCHED_KEY_MAX], lim[24], now[24];
+    char k_fin[SCHED_KEY_MAX], k_ret[SCHED_KEY_MAX], lim[24], now[24], rescan[24];
     sched_reply *r = NULL;
     int rc = sched_store_key(store, k_fin, err, "finished");
 
@@ -69,11 +70,12 @@ static int backfill(sched_store *store, int64_t now_ms, sched_retention_stats *s
         return rc;
     snprintf(lim, sizeof(lim), "%d", SCHED_RETENTION_BATCH);
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(rescan, sizeof(rescan), "%lld", (long long)BACKFILL_RESCAN_MS);
     {
         const char *keys[] = {k_fin, k_ret};
-        const char *args[] = {sched_store_prefix(store), lim, now};
+        const char *args[] = {sched_store_prefix(store), lim, now, rescan};
 
-        rc = sched_store_eval(store, SCHED_SCRIPT_RETENTION_BACKFILL, keys, 2, args, 3, &r, err);
+        rc = sched_store_eval(store, SCHED_SCRIPT_RETENTION_BACKFILL, keys, 2, args, 4, &r, err);
     }
     if (rc == 0) {
         stats->backfilled += (size_t)int_of(r);

@@ -812,18 +812,34 @@ static const char retention_purge_src[] =
             "end\n"
             "return {n, #ids}\n";
 
-/* KEYS: finished, retention. ARGV: P, limit, now_ms. Jobs that became final before
- * `finished` existed are indexed once: each final state set is walked by id (the cursor
- * is `backfill:STATE` in the retention hash, 'done' at the end) and its jobs join
- * `finished` scored by updated_at, which a final job never changes. NX: a time written
- * by transition() is never replaced. Returns the number of jobs looked at. */
+/* KEYS: finished, retention. ARGV: P, limit, now_ms, rescan_ms. Indexes final jobs that
+ * are missing from `finished`: those that became final before it existed, or under a
+ * process of an older version during a rolling upgrade. Each final state set is walked by
+ * id (the cursor is `backfill:STATE` in the retention hash, 'done' at the end) and its jobs
+ * join `finished` scored by updated_at, which a final job never changes. NX: a time written
+ * by transition() is never replaced. Once every state is done (`backfill:at`), the walk
+ * starts over rescan_ms later. Returns the number of jobs looked at. */
 static const char retention_backfill_src[] =
     LIBRARY "check_key(KEYS[1], P .. 'finished')\n"
             "check_key(KEYS[2], P .. 'retention')\n"
+            "local STATES = {'cancelled', 'dead', 'failed', 'rejected', 'succeeded', 'superseded'}\n"
+            "local now = tonumber(ARGV[3])\n"
+            "local function all_done()\n"
+            "    for _, st in ipairs(STATES) do\n"
+            "        if redis.call('HGET', KEYS[2], 'backfill:' .. st) ~= 'done' then\n"
+            "            return false\n"
+            "        end\n"
+            "    end\n"
+            "    return true\n"
+            "end\n"
+            "if all_done() then\n"
+            "    local at = tonumber(redis.call('HGET', KEYS[2], 'backfill:at') or '0') or 0\n"
+            "    if now - at < tonumber(ARGV[4]) then return 0 end\n"
+            "    for _, st in ipairs(STATES) do redis.call('HDEL', KEYS[2], 'backfill:' .. st) end\n"
+            "end\n"
             "local left = tonumber(ARGV[2])\n"
             "local seen = 0\n"
-            "for _, st in ipairs({'cancelled', 'dead', 'failed', 'rejected', 'succeeded',\n"
-            "                     'superseded'}) do\n"
+            "for _, st in ipairs(STATES) do\n"
             "    local field = 'backfill:' .. st\n"
             "    local cur = redis.call('HGET', KEYS[2], field) or '0'\n"
             "    if cur ~= 'done' and left > 0 then\n"
@@ -831,8 +847,7 @@ static const char retention_backfill_src[] =
             "                               'LIMIT', 0, left)\n"
             "        for _, id in ipairs(ids) do\n"
             "            local f = redis.call('HMGET', job_key(id), 'updated_at', 'created_at')\n"
-            "            local at = tonumber(f[1] or '') or tonumber(f[2] or '') or\n"
-            "                       tonumber(ARGV[3])\n"
+            "            local at = tonumber(f[1] or '') or tonumber(f[2] or '') or now\n"
             "            redis.call('ZADD', KEYS[1], 'NX', at, id)\n"
             "        end\n"
             "        seen = seen + #ids\n"
@@ -844,6 +859,7 @@ static const char retention_backfill_src[] =
             "        left = left - #ids\n"
             "    end\n"
             "end\n"
+            "if all_done() then redis.call('HSET', KEYS[2], 'backfill:at', ARGV[3]) end\n"
             "return seen\n";
 
 /* KEYS: outbox:dead. ARGV: P, horizon_ms, limit. Drops dead letters that died before the

@@ -217,11 +217,24 @@ START_TEST(jobs_finished_before_the_index_are_backfilled)
         CLI_EQ(want, "ZSCORE '{rt}:finished' %s", b);
     }
     CLI_EQ("done", "HGET '{rt}:retention' backfill:superseded");
-    st = pass_at(T0 + 32 * DAY);
+    st = pass_at(T0 + 30 * DAY + 1000);
     ck_assert_uint_eq(st.backfilled, 0);
+    /* A job a process of an older version made final is found by the next day's walk. */
+    free(cli("ZREM '{rt}:finished' %s", b));
+    st = pass_at(T0 + 31 * DAY - 1000);
+    ck_assert_uint_eq(st.backfilled, 0);
+    ck_assert_uint_eq(st.jobs, 0); /* a finished at T0 + 1 day: not 30 days yet */
+    st = pass_at(T0 + 32 * DAY);
+    ck_assert_uint_eq(st.backfilled, 2);
     ck_assert_uint_eq(st.jobs, 1);
     assert_job_gone(a, "superseded", 1, sha_a);
     assert_job_kept(b, "failed");
+    {
+        char want[32];
+
+        snprintf(want, sizeof(want), "%lld", (long long)(T0 + 5 * DAY));
+        CLI_EQ(want, "ZSCORE '{rt}:finished' %s", b);
+    }
 }
 END_TEST
 
