@@ -166,6 +166,9 @@ $(BUILD)/bench-parse: bench/parse_bench.c $(BUILD)/libzoneci.a
 $(BUILD)/bench-outbox: bench/outbox/outbox.c $(BUILD)/libzoneci.a
 	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
 
+$(BUILD)/bench-retention: bench/retention/memory.c $(BUILD)/libzoneci.a
+	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
+
 bench: all
 	@$(MAKE) --no-print-directory $(BUILD)/bench-micro $(BUILD)/bench-parse
 	$(BUILD)/bench-micro

@@ -1620,15 +1620,19 @@ static void section(vctx *c, json_t *root, const char *key, bool required, secti
 
 static void load_root(vctx *c, json_t *root, policy_config *cfg)
 {
-    static const char *const known[] = {"server",  "redis",     "cache_dir", "github",   "slack",
-                                        "runners", "api",       "regions",   "policies", "people",
-                                        "freezes", "log_level", NULL};
+    static const char *const known[] = {"server",    "redis",   "cache_dir", "github",
+                                        "slack",     "runners", "api",       "regions",
+                                        "policies",  "people",  "freezes",   "log_level",
+                                        "retention_days", NULL};
+    json_int_t n;
 
     check_keys(c, root, known);
     section(c, root, "server", true, load_server);
     section(c, root, "redis", true, load_redis);
     str_field(c, root, "cache_dir", false, NULL, &cfg->cache_dir);
     str_field(c, root, "log_level", false, check_log_level, &cfg->log_level);
+    if (int_field(c, root, "retention_days", 1, 3650, &n))
+        cfg->retention_days = (int)n;
     section(c, root, "github", false, load_github);
     section(c, root, "slack", false, load_slack);
     section(c, root, "runners", false, load_runners);
@@ -1656,6 +1660,7 @@ static void set_defaults(vctx *c, policy_config *cfg)
     set_str(c, &cfg->runners.tokens.env, "ZONECI_RUNNER_TOKENS");
     cfg->runners.lease_seconds = 120;
     cfg->runners.max_attempts = 3;
+    cfg->retention_days = 30;
 }
 
 int policy_config_parse(const char *text, size_t len, const char *source, policy_config **out,

@@ -105,6 +105,7 @@ typedef struct policy_config {
         } sentinel;
     } redis;
     char *cache_dir; /* default "/var/cache/zoneci" */
+    int retention_days; /* finished jobs, audit entries, dead letters kept; default 30, 1..3650 */
     struct {
         bool present;
         policy_secret_ref webhook_secret; /* default env ZONECI_GITHUB_SECRET */

@@ -405,6 +405,21 @@ int sched_router_pass(sched_store *store, const sched_plan *plan, int64_t now_ms
     return rc;
 }
 
+/* Retention rides on the router's clock: at most one pass per period across the fleet. */
+static void retention_tick(sched_store *store, const policy_config *cfg)
+{
+    sched_retention_stats st;
+    core_error err = {0};
+    bool ran = false;
+
+    if (sched_retention_tick(store, cfg, core_time_now_ms(), &ran, &st, &err) < 0)
+        CORE_LOG(CORE_LOG_WARN, "retention_pass", "msg=\"%s\"", err.msg);
+    else if (ran && (st.jobs || st.backfilled || st.audit || st.dead || st.swept))
+        CORE_LOG(CORE_LOG_INFO, "retention_pass",
+                 "jobs=%zu backfilled=%zu audit=%zu dead=%zu idle=%zu swept=%zu more=%d",
+                 st.jobs, st.backfilled, st.audit, st.dead, st.idle, st.swept, st.more);
+}
+
 static void *router_main(void *arg)
 {
     sched_router *rt = arg;
@@ -425,6 +440,8 @@ static void *router_main(void *arg)
                      "escalated=%zu",
                      stats.routed, stats.released, stats.rerouted, stats.raced, stats.requeued,
                      stats.dead, stats.escalated);
+        if (rt->plan)
+            retention_tick(rt->store, sched_plan_config(rt->plan));
         if (atomic_exchange(&rt->kicked, false))
             continue;
         core_deadline_after(&deadline, TICK_MS);

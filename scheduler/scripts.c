@@ -168,8 +168,10 @@
     "        if redis.call('GET', lk) == id then redis.call('DEL', lk) end\n"                  \
     "        redis.call('SREM', pr_key(cur[2], cur[3]), id)\n"                                 \
     "    end\n"                                                                                \
-    /* A final job waits nowhere: not in a region queue, deferred, or due for routing. */  \
+    /* A final job waits nowhere: not in a region queue, deferred, or due for routing; */ \
+    /* `finished` (score = when) is what retention deletes it by (retention.c). */          \
     "    if FINAL[to] then\n"                                                                  \
+    "        redis.call('ZADD', P .. 'finished', now_ms, id)\n"                                \
     "        local region = redis.call('HGET', jk, 'region')\n"                                \
     "        if region and region ~= '' then redis.call('ZREM', queue_key(region), id) end\n"  \
     "        redis.call('ZREM', deferred_key(), id)\n"                                         \
@@ -900,6 +902,132 @@ static const char idle_count_src[] =
             "    total = total + c\n"
             "end\n"
             "return total\n";
+/* ---- retention (scheduler/retention.c) ----------------------------------------------- */
+
+/* KEYS: finished, jobs. ARGV: P, horizon_ms, limit. Deletes jobs that finished
+ * before the horizon, oldest first, each with every key and index entry that names it:
+ * hash, history, the listing and state sets, the live key and PR set (already gone for a
+ * final job, but an older version may have left them), every queue and schedule. A job in
+ * `finished` that is not final (never written so; only by hand) leaves the index and stays.
+ * Deleting an already deleted job changes nothing, so racing passes are harmless.
+ * Returns {deleted, examined}. */
+static const char retention_purge_src[] =
+    LIBRARY "check_key(KEYS[1], P .. 'finished')\n"
+            "check_key(KEYS[2], P .. 'jobs')\n"
+            "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT',\n"
+            "                       0, tonumber(ARGV[3]))\n"
+            "local n = 0\n"
+            "for _, id in ipairs(ids) do\n"
+            "    local jk = job_key(id)\n"
+            "    local f = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'head_sha', 'region')\n"
+            "    if not f[1] or FINAL[f[1]] then\n"
+            "        if f[1] then redis.call('ZREM', state_key(f[1]), id) end\n"
+            "        redis.call('ZREM', KEYS[2], id)\n"
+            "        if f[2] and f[3] then\n"
+            "            redis.call('SREM', pr_key(f[2], f[3]), id)\n"
+            "            if f[4] then\n"
+            "                local lk = live_key(f[2], f[3], f[4])\n"
+            "                if redis.call('GET', lk) == id then redis.call('DEL', lk) end\n"
+            "            end\n"
+            "        end\n"
+            "        if f[5] and f[5] ~= '' then redis.call('ZREM', queue_key(f[5]), id) end\n"
+            "        redis.call('ZREM', deferred_key(), id)\n"
+            "        redis.call('SREM', routing_key(), id)\n"
+            "        redis.call('ZREM', leases_key(), id)\n"
+            "        redis.call('ZREM', P .. 'inspect', id)\n"
+            "        redis.call('ZREM', P .. 'escalate', id)\n"
+            "        redis.call('DEL', jk, history_key(id))\n"
+            "        if f[1] then n = n + 1 end\n"
+            "    end\n"
+            "    redis.call('ZREM', KEYS[1], id)\n"
+            "end\n"
+            "return {n, #ids}\n";
+
+/* KEYS: finished, retention. ARGV: P, limit, now_ms, rescan_ms. Indexes final jobs that
+ * are missing from `finished`: those that became final before it existed, or under a
+ * process of an older version during a rolling upgrade. Each final state set is walked by
+ * id (the cursor is `backfill:STATE` in the retention hash, 'done' at the end) and its jobs
+ * join `finished` scored by updated_at, which a final job never changes. NX: a time written
+ * by transition() is never replaced. Once every state is done (`backfill:at`), the walk
+ * starts over rescan_ms later. Returns the number of jobs looked at. */
+static const char retention_backfill_src[] =
+    LIBRARY "check_key(KEYS[1], P .. 'finished')\n"
+            "check_key(KEYS[2], P .. 'retention')\n"
+            "local STATES = {'cancelled', 'dead', 'failed', 'rejected', 'succeeded', 'superseded'}\n"
+            "local now = tonumber(ARGV[3])\n"
+            "local function all_done()\n"
+            "    for _, st in ipairs(STATES) do\n"
+            "        if redis.call('HGET', KEYS[2], 'backfill:' .. st) ~= 'done' then\n"
+            "            return false\n"
+            "        end\n"
+            "    end\n"
+            "    return true\n"
+            "end\n"
+            "if all_done() then\n"
+            "    local at = tonumber(redis.call('HGET', KEYS[2], 'backfill:at') or '0') or 0\n"
+            "    if now - at < tonumber(ARGV[4]) then return 0 end\n"
+            "    for _, st in ipairs(STATES) do redis.call('HDEL', KEYS[2], 'backfill:' .. st) end\n"
+            "end\n"
+            "local left = tonumber(ARGV[2])\n"
+            "local seen = 0\n"
+            "for _, st in ipairs(STATES) do\n"
+            "    local field = 'backfill:' .. st\n"
+            "    local cur = redis.call('HGET', KEYS[2], field) or '0'\n"
+            "    if cur ~= 'done' and left > 0 then\n"
+            "        local ids = redis.call('ZRANGEBYSCORE', state_key(st), '(' .. cur, '+inf',\n"
+            "                               'LIMIT', 0, left)\n"
+            "        for _, id in ipairs(ids) do\n"
+            "            local f = redis.call('HMGET', job_key(id), 'updated_at', 'created_at')\n"
+            "            local at = tonumber(f[1] or '') or tonumber(f[2] or '') or now\n"
+            "            redis.call('ZADD', KEYS[1], 'NX', at, id)\n"
+            "        end\n"
+            "        seen = seen + #ids\n"
+            "        if #ids < left then\n"
+            "            redis.call('HSET', KEYS[2], field, 'done')\n"
+            "        else\n"
+            "            redis.call('HSET', KEYS[2], field, ids[#ids])\n"
+            "        end\n"
+            "        left = left - #ids\n"
+            "    end\n"
+            "end\n"
+            "if all_done() then redis.call('HSET', KEYS[2], 'backfill:at', ARGV[3]) end\n"
+            "return seen\n";
+
+/* KEYS: outbox:dead. ARGV: P, horizon_ms, limit. Drops dead letters that died before the
+ * horizon, record and index entry. A record that is no longer dead (retried by hand) only
+ * leaves the index. Returns the number dropped. */
+static const char retention_dead_src[] =
+    LIBRARY "check_key(KEYS[1], P .. 'outbox:dead')\n"
+            "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT',\n"
+            "                       0, tonumber(ARGV[3]))\n"
+            "for _, id in ipairs(ids) do\n"
+            "    local hk = P .. 'outbox:' .. id\n"
+            "    local st = redis.call('HGET', hk, 'state')\n"
+            "    if not st or st == 'dead' then redis.call('DEL', hk) end\n"
+            "    redis.call('ZREM', KEYS[1], id)\n"
+            "end\n"
+            "return #ids\n";
+
+/* KEYS: a set or sorted set of job ids, retention. ARGV: P, 'set'|'zset', count. One
+ * step of a SCAN over the set (the cursor is `sweep:KEY` in the retention hash): ids whose
+ * job hash is gone are removed. Returns the number removed. */
+static const char retention_sweep_src[] =
+    LIBRARY "check_key(KEYS[2], P .. 'retention')\n"
+            "check_key(string.sub(KEYS[1], 1, #P), P)\n"
+            "local field = 'sweep:' .. KEYS[1]\n"
+            "local cur = redis.call('HGET', KEYS[2], field) or '0'\n"
+            "local zset = ARGV[2] == 'zset'\n"
+            "local r = redis.call(zset and 'ZSCAN' or 'SSCAN', KEYS[1], cur, 'COUNT', ARGV[3])\n"
+            "local n, step = 0, zset and 2 or 1\n"
+            "for i = 1, #r[2], step do\n"
+            "    local id = r[2][i]\n"
+            "    if redis.call('EXISTS', job_key(id)) == 0 then\n"
+            "        redis.call(zset and 'ZREM' or 'SREM', KEYS[1], id)\n"
+            "        n = n + 1\n"
+            "    end\n"
+            "end\n"
+            "redis.call('HSET', KEYS[2], field, r[1])\n"
+            "return n\n";
 
 static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_INTAKE] = intake_src,         [SCHED_SCRIPT_CLOSE] = close_src,
@@ -917,6 +1045,10 @@ static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_REDELIVERY_MARK] = redelivery_mark_src,
     [SCHED_SCRIPT_RELEASE] = release_src,
     [SCHED_SCRIPT_IDLE_COUNT] = idle_count_src,
+    [SCHED_SCRIPT_RETENTION_PURGE] = retention_purge_src,
+    [SCHED_SCRIPT_RETENTION_BACKFILL] = retention_backfill_src,
+    [SCHED_SCRIPT_RETENTION_DEAD] = retention_dead_src,
+    [SCHED_SCRIPT_RETENTION_SWEEP] = retention_sweep_src,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
@@ -935,6 +1067,10 @@ static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_REDELIVERY_MARK] = "redelivery_mark",
     [SCHED_SCRIPT_RELEASE] = "release",
     [SCHED_SCRIPT_IDLE_COUNT] = "idle_count",
+    [SCHED_SCRIPT_RETENTION_PURGE] = "retention_purge",
+    [SCHED_SCRIPT_RETENTION_BACKFILL] = "retention_backfill",
+    [SCHED_SCRIPT_RETENTION_DEAD] = "retention_dead",
+    [SCHED_SCRIPT_RETENTION_SWEEP] = "retention_sweep",
 };
 
 const char *sched_script_source(sched_script script)

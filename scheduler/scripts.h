@@ -36,6 +36,10 @@ typedef enum sched_script {
     SCHED_SCRIPT_REDELIVERY_MARK,  /* raise the high-water mark of delivery recovery */
     SCHED_SCRIPT_RELEASE,       /* an unused lease gives its job back, attempt not counted */
     SCHED_SCRIPT_IDLE_COUNT,    /* read-only: recent idle runners of a region with labels */
+    SCHED_SCRIPT_RETENTION_PURGE,    /* delete jobs finished before the horizon, with indexes */
+    SCHED_SCRIPT_RETENTION_BACKFILL, /* index jobs that finished before `finished` existed */
+    SCHED_SCRIPT_RETENTION_DEAD,     /* drop old outbox dead letters */
+    SCHED_SCRIPT_RETENTION_SWEEP,    /* one SCAN step: drop set entries whose job is gone */
     SCHED_SCRIPT_COUNT
 } sched_script;
 

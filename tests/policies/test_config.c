@@ -464,6 +464,12 @@ static const bad_case bad_cases[] = {
     {.extra = "'cache_dir':'/var/cache/zone\\u0001ci'",
      .path = "cache_dir",
      .msg = "control characters"},
+    {.extra = "'retention_days':0", .path = "retention_days", .msg = "from 1 to 3650, not 0"},
+    {.extra = "'retention_days':3651", .path = "retention_days", .msg = "not 3651"},
+    {.extra = "'retention_days':-5", .path = "retention_days", .msg = "not -5"},
+    {.extra = "'retention_days':'30'", .path = "retention_days", .msg = "integer"},
+    {.extra = "'retention_days':7.5", .path = "retention_days", .msg = "integer"},
+    {.extra = "'retention_day':30", .path = "retention_day", .msg = "\"retention_days\""},
 };
 
 static char *bad_doc(const bad_case *b)
@@ -808,6 +814,7 @@ START_TEST(defaults_applied)
     ck_assert_ptr_null(cfg->github.private_key_file);
     ck_assert_str_eq(cfg->github.api_url, "https://api.github.com");
     ck_assert_int_eq(cfg->github.redelivery_check_seconds, 300);
+    ck_assert_int_eq(cfg->retention_days, 30);
     ck_assert(!cfg->slack.present);
     ck_assert_str_eq(cfg->slack.api_url, "https://slack.com/api");
     ck_assert_str_eq(cfg->runners.tokens.env, "ZONECI_RUNNER_TOKENS");
@@ -836,7 +843,7 @@ START_TEST(overrides_applied)
     int rc = parse("{'server': {'listen': 'ci.example.com:443', 'threads': 256,"
                    "   'max_body_bytes': 1024, 'public_url': 'https://ci.example.com/zoneci'},"
                    " 'redis': {'url': 'redis://:pw@[::1]:6380/3', 'prefix': 'zci.test-1'},"
-                   " 'log_level': 'debug', 'cache_dir': 'run/cache',"
+                   " 'log_level': 'debug', 'cache_dir': 'run/cache', 'retention_days': 3650,"
                    " 'github': {'webhook_secret_file': '/run/secrets/gh',"
                    "   'api_url': 'https://ghe.example.com/api/v3', 'redelivery_check_seconds': 0},"
                    " 'slack': {'signing_secret_file': '/run/secrets/sl', 'bot_token_env': 'T'},"
@@ -864,6 +871,7 @@ START_TEST(overrides_applied)
     ck_assert_str_eq(cfg->redis.prefix, "zci.test-1");
     ck_assert_str_eq(cfg->log_level, "debug");
     ck_assert_str_eq(cfg->cache_dir, "run/cache");
+    ck_assert_int_eq(cfg->retention_days, 3650);
     /* A file alone replaces the default variable rather than joining it. */
     ck_assert_ptr_null(cfg->github.webhook_secret.env);
     ck_assert_str_eq(cfg->github.webhook_secret.file, "/run/secrets/gh");
