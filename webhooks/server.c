@@ -405,14 +405,22 @@ static bool runner_token_known(struct MHD_Connection *conn, const wh_runtime *rt
  * headers must at least be there. The handlers check everything again. True with resp
  * filled when the request is refused. */
 static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, const char *method,
-                           wh_route route, wh_response *resp, bool *unsigned_delivery)
+                           const char *path, wh_route route, wh_response *resp,
+                           bool *unsigned_delivery)
 {
     const char *bearer = "an operator token is required (Authorization: Bearer TOKEN)";
     bool operator_ok;
 
     *unsigned_delivery = false;
-    if (strcmp(method, route_method(route)) != 0)
-        return false; /* 405 once read: the method says nothing about anyone's secret */
+    if (route == WH_ROUTE_NOT_FOUND || (strcmp(method, route_method(route)) != 0 &&
+                                        !(strcmp(method, "HEAD") == 0 &&
+                                          strcmp(route_method(route), "GET") == 0))) {
+        /* 404 and 405 need no body either: no one makes the server read one for them. */
+        wh_request req = {.method = method, .path = path, .body = "", .rt = rt, .conn = conn};
+
+        dispatch(&req, resp, route, "");
+        return true;
+    }
     switch (route) {
     case WH_ROUTE_CLAIM:
     case WH_ROUTE_HEARTBEAT:
@@ -521,7 +529,7 @@ static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn
     ctx->started_us = core_time_mono_us();
     rt = wh_runtime_get(&srv->app);
     ctx->max_body = rt->cfg->server.max_body_bytes;
-    refused = refused_unread(rt, conn, method, route, &resp, &unsigned_delivery);
+    refused = refused_unread(rt, conn, method, url, route, &resp, &unsigned_delivery);
     wh_runtime_put(rt);
     if (refused) {
         if (unsigned_delivery)
@@ -529,7 +537,8 @@ static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn
                                 wh_event_kind_of(MHD_lookup_connection_value(
                                     conn, MHD_HEADER_KIND, "X-GitHub-Event")),
                                 WH_OUTCOME_UNAUTHORIZED);
-        return refuse_unread(srv, conn, ctx, route, &resp, url, "not authenticated");
+        return refuse_unread(srv, conn, ctx, route, &resp, url,
+                             resp.status == 401 ? "not authenticated" : "no such route");
     }
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
@@ -641,12 +650,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&srv->in_flight, 1);
 }
 
+#define MHD_LOG_PER_SECOND 10
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static atomic_llong window_s;
+    static atomic_int in_window, suppressed;
+    long long now_s = core_time_mono_ms() / 1000;
+    long long seen = atomic_load(&window_s);
     char msg[512];
     size_t n;
 
     (void)cls;
+    /* A flood of refused connections is a flood of these lines: a few a second, and
+     * how many were dropped, keep the log readable and its disk safe. */
+    if (seen != now_s && atomic_compare_exchange_strong(&window_s, &seen, now_s)) {
+        int dropped = atomic_exchange(&suppressed, 0);
+
+        atomic_store(&in_window, 0);
+        if (dropped)
+            CORE_LOG(CORE_LOG_WARN, "http_server", "suppressed=%d msg=\"messages dropped\"",
+                     dropped);
+    }
+    if (atomic_fetch_add(&in_window, 1) >= MHD_LOG_PER_SECOND) {
+        atomic_fetch_add(&suppressed, 1);
+        return;
+    }
     vsnprintf(msg, sizeof(msg), fmt, ap);
     n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))

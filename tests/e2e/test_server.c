@@ -45,7 +45,8 @@ static void write_config(env *e)
 
     ck_assert(asprintf(&text,
                        "{\"server\": {\"listen\": \"127.0.0.1:%d\", \"threads\": 2,\n"
-                       "   \"max_connections_per_ip\": %d, \"request_timeout_seconds\": %d,\n"
+                       "   \"max_connections\": 64, \"max_connections_per_ip\": %d,\n"
+                       "   \"request_timeout_seconds\": %d,\n"
                        "   \"health_listen\": \"127.0.0.1:%d\"},\n"
                        " \"redis\": {\"url\": \"%s\", \"prefix\": \"srv\"},\n"
                        " \"cache_dir\": \"%s/cache\",\n"
@@ -354,6 +355,18 @@ START_TEST(unauthenticated_is_401_before_the_body)
                         "Content-Length: 5000\r\n\r\n",
                         (TIMEOUT_S - 1) * 1000);
     ck_assert_msg(strncmp(resp, "HTTP/1.1 401", 12) == 0, "github: %s", resp);
+    free(resp);
+
+    /* No route, or the wrong method: answered without the body too. */
+    resp = raw_exchange(e.port, "POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n",
+                        (TIMEOUT_S - 1) * 1000);
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 404", 12) == 0, "no route: %s", resp);
+    free(resp);
+    resp = raw_exchange(e.port,
+                        "PUT /api/v1/runners/claim HTTP/1.1\r\nHost: x\r\n"
+                        "Content-Length: 5000\r\n\r\n",
+                        (TIMEOUT_S - 1) * 1000);
+    ck_assert_msg(strncmp(resp, "HTTP/1.1 405", 12) == 0, "wrong method: %s", resp);
     free(resp);
 
     /* The right token still gets its body judged. */
