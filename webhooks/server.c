@@ -825,9 +825,11 @@ static int github_token(int64_t installation_id, char **token, void *ctx, core_e
     notify_http *http = NULL;
     int rc;
 
+    *token = NULL;
     if (!rt->github) {
+        /* No App (now): fetch without a token, as public repositories allow. */
         wh_runtime_put(rt);
-        return core_error_set(err, CORE_EUNAVAILABLE, "no GitHub App is configured");
+        return 0;
     }
     rc = notify_http_new(&http, err);
     if (rc == 0)
