@@ -54,9 +54,11 @@ static void write_config(env *e)
                        " \"slack\": {\"signing_secret_file\": \"%s\",\n"
                        "   \"api_url\": \"http://127.0.0.1:1\"},\n"
                        " \"runners\": {\"tokens_env\": \"ZT_RUNNER_TOKENS\"},\n"
-                       " \"regions\": [{\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\",\n"
+                       " \"regions\": [{\"name\": \"emea-berlin\",\n"
+                       "   \"timezone\": \"Europe/Berlin\",\n"
                        "               \"hours\": [\"Mon-Fri 09:00-18:00\"]}],\n"
-                       " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"emea-berlin\"]}]}\n",
+                       " \"policies\": [{\"repos\": [\"acme/*\"],\n"
+                       "   \"regions\": [\"emea-berlin\"]}]}\n",
                        e->port, PER_IP, TIMEOUT_S, e->health_port, e->redis->url, e->dir,
                        e->slack_file) >= 0);
     free(e->config);
