@@ -460,10 +460,16 @@ static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, co
                           "X-Hub-Signature-256 header is missing");
         return true;
     case WH_ROUTE_SLACK:
-        if (rt->n_slack_secrets == 0 ||
-            (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Slack-Signature") &&
-             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Slack-Request-Timestamp")))
-            return false; /* off (404 from the handler), or to be checked over the body */
+        if (rt->n_slack_secrets == 0) {
+            /* Off: the handler's 404, which reads nothing. */
+            wh_request req = {.method = method, .path = path, .body = "", .rt = rt, .conn = conn};
+
+            wh_slack_interactions(&req, resp);
+            return true;
+        }
+        if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Slack-Signature") &&
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Slack-Request-Timestamp"))
+            return false; /* to be checked over the body */
         wh_response_error(resp, 401, "bad_signature",
                           "X-Slack-Signature does not match, or X-Slack-Request-Timestamp is "
                           "more than 5 minutes off");
@@ -538,7 +544,7 @@ static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn
                                     conn, MHD_HEADER_KIND, "X-GitHub-Event")),
                                 WH_OUTCOME_UNAUTHORIZED);
         return refuse_unread(srv, conn, ctx, route, &resp, url,
-                             resp.status == 401 ? "not authenticated" : "no such route");
+                             resp.status == 401 ? "not authenticated" : "not served");
     }
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
