@@ -327,6 +327,12 @@ typedef struct notify_outbox_stats {
  * CORE_EIO (a thread could not start). On failure *out stays NULL. */
 int notify_outbox_start(notify_outbox **out, struct sched_store *store,
                         const notify_outbox_config *cfg, core_error *err);
+/* Replaces the credentials (cfg's github_* and slack_*, copied; the other fields are
+ * ignored): deliveries in flight finish with the old ones, the next ones use these. Never
+ * waits for a delivery. CORE_EINVAL (a key notify_github_new refuses) or CORE_ENOMEM
+ * leave the old ones in force. Any thread. */
+int notify_outbox_set_credentials(notify_outbox *ob, const notify_outbox_config *cfg,
+                                  core_error *err);
 /* A message was put: wake a worker now instead of at its next poll. Never blocks for
  * long: safe on request threads. */
 void notify_outbox_kick(notify_outbox *ob);

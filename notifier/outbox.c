@@ -30,11 +30,20 @@ typedef struct worker {
     bool started;
 } worker;
 
-struct notify_outbox {
-    sched_store *store;
+/* The credentials a delivery uses, swapped whole by notify_outbox_set_credentials: a
+ * delivery in flight keeps the set it started with (a reference), the next one takes the
+ * new set. */
+typedef struct creds {
+    atomic_int refs;
     notify_github *gh; /* NULL when GitHub is not configured */
     char *slack_api_url;
     char *slack_token;
+} creds;
+
+struct notify_outbox {
+    sched_store *store;
+    pthread_mutex_t creds_lock; /* held only to read creds and take a reference */
+    creds *creds;
     int max_attempts;
     int lease_ms;
     int poll_ms;
@@ -59,9 +68,62 @@ static const char *str_field(json_t *root, const char *name)
     return json_string_value(json_object_get(root, name));
 }
 
-static int send_github(worker *w, json_t *root, int *retry_after_s, core_error *err)
+static void creds_put(creds *c)
 {
-    notify_outbox *ob = w->ob;
+    if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    notify_github_free(c->gh);
+    if (c->slack_token) {
+        volatile char *p = c->slack_token;
+
+        while (*p)
+            *p++ = '\0';
+    }
+    free(c->slack_token);
+    free(c->slack_api_url);
+    free(c);
+}
+
+static creds *creds_get(notify_outbox *ob)
+{
+    creds *c;
+
+    pthread_mutex_lock(&ob->creds_lock);
+    c = ob->creds;
+    atomic_fetch_add(&c->refs, 1);
+    pthread_mutex_unlock(&ob->creds_lock);
+    return c;
+}
+
+static char *dup_opt(const char *s, bool *failed);
+
+static int creds_new(const notify_outbox_config *cfg, creds **out, core_error *err)
+{
+    creds *c = calloc(1, sizeof(*c));
+    bool nomem = false;
+    int rc = 0;
+
+    *out = NULL;
+    if (!c)
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    atomic_init(&c->refs, 1);
+    c->slack_api_url = dup_opt(cfg->slack_api_url, &nomem);
+    c->slack_token = dup_opt(cfg->slack_bot_token, &nomem);
+    if (nomem)
+        rc = core_error_set(err, CORE_ENOMEM, "out of memory");
+    if (rc == 0 && cfg->github_api_url && cfg->github_private_key)
+        rc = notify_github_new(&c->gh, cfg->github_api_url, cfg->github_app_id,
+                               cfg->github_private_key, cfg->github_key_len, err);
+    if (rc < 0) {
+        creds_put(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static int send_github(worker *w, creds *ob, json_t *root, int *retry_after_s, core_error *err)
+{
     json_t *inst = json_object_get(root, "installation_id");
     const char *repo = str_field(root, "repo"), *sha = str_field(root, "sha");
     const char *state = str_field(root, "state");
@@ -85,10 +147,9 @@ static int send_github(worker *w, json_t *root, int *retry_after_s, core_error *
     return rc;
 }
 
-static int send_slack(worker *w, json_t *root, bool update, char ts_out[NOTIFY_SLACK_TS_MAX],
-                      int *retry_after_s, core_error *err)
+static int send_slack(worker *w, creds *ob, json_t *root, bool update,
+                      char ts_out[NOTIFY_SLACK_TS_MAX], int *retry_after_s, core_error *err)
 {
-    notify_outbox *ob = w->ob;
     const char *channel = str_field(root, "channel"), *ts = str_field(root, "ts");
     const char *text = str_field(root, "text");
     json_t *blocks = json_object_get(root, "blocks");
@@ -120,9 +181,9 @@ static int send_slack(worker *w, json_t *root, bool update, char ts_out[NOTIFY_S
 }
 
 /* slack_card {"job_id", "card"} and slack_card_update {"job_id", "cards"}. */
-static int send_card(worker *w, json_t *root, bool update, int *retry_after_s, core_error *err)
+static int send_card(worker *w, creds *ob, json_t *root, bool update, int *retry_after_s,
+                     core_error *err)
 {
-    notify_outbox *ob = w->ob;
     notify_slack_target slack = {ob->slack_api_url, ob->slack_token};
     const char *job = str_field(root, "job_id");
     json_t *n = json_object_get(root, update ? "cards" : "card");
@@ -134,9 +195,9 @@ static int send_card(worker *w, json_t *root, bool update, int *retry_after_s, c
     if (!ob->slack_token || !ob->slack_api_url)
         return core_error_set(err, CORE_EUNAVAILABLE, "slack bot token not configured");
     if (update)
-        return notify_card_update(w->http, &slack, ob->store, job,
+        return notify_card_update(w->http, &slack, w->ob->store, job,
                                   (size_t)json_integer_value(n), retry_after_s, err);
-    return notify_card_post(w->http, &slack, ob->store, job, (size_t)json_integer_value(n),
+    return notify_card_post(w->http, &slack, w->ob->store, job, (size_t)json_integer_value(n),
                             retry_after_s, err);
 }
 
@@ -146,24 +207,27 @@ static int send_msg(worker *w, const sched_outbox_msg *m, char ts_out[NOTIFY_SLA
                     int *retry_after_s, core_error *err)
 {
     json_t *root = json_loads(m->payload, 0, NULL);
+    creds *c;
     int rc;
 
     if (!json_is_object(root)) {
         json_decref(root);
         return core_error_set(err, CORE_EINVAL, "%s: payload is not a json object", m->kind);
     }
+    c = creds_get(w->ob);
     if (strcmp(m->kind, "github_status") == 0)
-        rc = send_github(w, root, retry_after_s, err);
+        rc = send_github(w, c, root, retry_after_s, err);
     else if (strcmp(m->kind, "slack_post") == 0)
-        rc = send_slack(w, root, false, ts_out, retry_after_s, err);
+        rc = send_slack(w, c, root, false, ts_out, retry_after_s, err);
     else if (strcmp(m->kind, "slack_update") == 0)
-        rc = send_slack(w, root, true, ts_out, retry_after_s, err);
+        rc = send_slack(w, c, root, true, ts_out, retry_after_s, err);
     else if (strcmp(m->kind, "slack_card") == 0)
-        rc = send_card(w, root, false, retry_after_s, err);
+        rc = send_card(w, c, root, false, retry_after_s, err);
     else if (strcmp(m->kind, "slack_card_update") == 0)
-        rc = send_card(w, root, true, retry_after_s, err);
+        rc = send_card(w, c, root, true, retry_after_s, err);
     else
         rc = core_error_set(err, CORE_EINVAL, "unknown outbox message kind");
+    creds_put(c);
     json_decref(root);
     return rc;
 }
@@ -276,7 +340,6 @@ int notify_outbox_start(notify_outbox **out, struct sched_store *store,
                         const notify_outbox_config *cfg, core_error *err)
 {
     notify_outbox *ob;
-    bool nomem = false;
     int rc = 0;
 
     CORE_ASSERT(out && store && cfg);
@@ -292,20 +355,16 @@ int notify_outbox_start(notify_outbox **out, struct sched_store *store,
     if (ob->n_workers > MAX_WORKERS)
         ob->n_workers = MAX_WORKERS;
     pthread_mutex_init(&ob->lock, NULL);
+    pthread_mutex_init(&ob->creds_lock, NULL);
     core_cond_init_monotonic(&ob->wake);
-    ob->slack_api_url = dup_opt(cfg->slack_api_url, &nomem);
-    ob->slack_token = dup_opt(cfg->slack_bot_token, &nomem);
     ob->workers = calloc(ob->n_workers, sizeof(worker));
-    if (nomem || !ob->workers) {
+    if (!ob->workers) {
         rc = core_error_set(err, CORE_ENOMEM, "out of memory");
         goto out;
     }
-    if (cfg->github_api_url && cfg->github_private_key) {
-        rc = notify_github_new(&ob->gh, cfg->github_api_url, cfg->github_app_id,
-                               cfg->github_private_key, cfg->github_key_len, err);
-        if (rc < 0)
-            goto out;
-    }
+    rc = creds_new(cfg, &ob->creds, err);
+    if (rc < 0)
+        goto out;
     for (size_t i = 0; i < ob->n_workers; i++) {
         worker *w = &ob->workers[i];
 
@@ -340,6 +399,22 @@ void notify_outbox_kick(notify_outbox *ob)
     pthread_mutex_unlock(&ob->lock);
 }
 
+int notify_outbox_set_credentials(notify_outbox *ob, const notify_outbox_config *cfg,
+                                  core_error *err)
+{
+    creds *c = NULL, *old;
+    int rc = creds_new(cfg, &c, err);
+
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&ob->creds_lock);
+    old = ob->creds;
+    ob->creds = c;
+    pthread_mutex_unlock(&ob->creds_lock);
+    creds_put(old);
+    return 0;
+}
+
 void notify_outbox_stats_get(notify_outbox *ob, notify_outbox_stats *out)
 {
     out->delivered = atomic_load(&ob->delivered);
@@ -360,17 +435,10 @@ void notify_outbox_stop(notify_outbox *ob)
             pthread_join(ob->workers[i].thread, NULL);
         notify_http_free(ob->workers[i].http);
     }
-    notify_github_free(ob->gh);
-    if (ob->slack_token) {
-        volatile char *p = ob->slack_token;
-
-        while (*p)
-            *p++ = '\0';
-    }
-    free(ob->slack_token);
-    free(ob->slack_api_url);
+    creds_put(ob->creds);
     free(ob->workers);
     pthread_mutex_destroy(&ob->lock);
+    pthread_mutex_destroy(&ob->creds_lock);
     pthread_cond_destroy(&ob->wake);
     free(ob);
 }

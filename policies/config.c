@@ -775,6 +775,21 @@ static bool check_listen(vctx *c, const char *s)
     return true;
 }
 
+static bool check_health_listen(vctx *c, const char *s)
+{
+    char host[256];
+    int port;
+    const char *why = hostport_parse(s, strlen(s), true, host, sizeof(host), &port);
+
+    if (why) {
+        problem(c, "%s (expected host:port, like 127.0.0.1:8081 or [::1]:8081)", why);
+        return false;
+    }
+    set_str(c, &c->cfg->server.health_host, host);
+    c->cfg->server.health_port = port;
+    return true;
+}
+
 static bool check_http_url(vctx *c, const char *u)
 {
     const char *p;
@@ -1014,7 +1029,15 @@ static void secret_ref(vctx *c, json_t *obj, const char *name, policy_secret_ref
 
 static void load_server(vctx *c, json_t *o, policy_config *cfg)
 {
-    static const char *const known[] = {"listen", "threads", "max_body_bytes", "public_url", NULL};
+    static const char *const known[] = {"listen",
+                                        "threads",
+                                        "max_body_bytes",
+                                        "public_url",
+                                        "max_connections",
+                                        "max_connections_per_ip",
+                                        "request_timeout_seconds",
+                                        "health_listen",
+                                        NULL};
     json_int_t n;
 
     check_keys(c, o, known);
@@ -1024,6 +1047,14 @@ static void load_server(vctx *c, json_t *o, policy_config *cfg)
     if (int_field(c, o, "max_body_bytes", 1024, 1024LL * 1024 * 1024, &n))
         cfg->server.max_body_bytes = (size_t)n;
     str_field(c, o, "public_url", false, check_http_url, &cfg->server.public_url);
+    if (int_field(c, o, "max_connections", 16, 1000000, &n))
+        cfg->server.max_connections = (int)n;
+    /* 0 turns the per-address limit off: behind a proxy every client has its address. */
+    if (int_field(c, o, "max_connections_per_ip", 0, 1000000, &n))
+        cfg->server.max_connections_per_ip = (int)n;
+    if (int_field(c, o, "request_timeout_seconds", 1, 3600, &n))
+        cfg->server.request_timeout_seconds = (int)n;
+    str_field(c, o, "health_listen", false, check_health_listen, &cfg->server.health_listen);
 }
 
 static bool check_sentinel_node(vctx *c, const char *s)
@@ -1650,6 +1681,9 @@ static void set_defaults(vctx *c, policy_config *cfg)
 {
     cfg->server.threads = 4;
     cfg->server.max_body_bytes = 26214400;
+    cfg->server.max_connections = 10000;
+    cfg->server.max_connections_per_ip = 64;
+    cfg->server.request_timeout_seconds = 10;
     set_str(c, &cfg->redis.prefix, "zoneci");
     cfg->redis.wait_replica_ms = 500;
     set_str(c, &cfg->cache_dir, "/var/cache/zoneci");
@@ -1762,6 +1796,8 @@ void policy_config_free(policy_config *cfg)
     free(cfg->server.listen);
     free(cfg->server.host);
     free(cfg->server.public_url);
+    free(cfg->server.health_listen);
+    free(cfg->server.health_host);
     core_wipe_free(cfg->redis.url);
     free(cfg->redis.prefix);
     free(cfg->redis.sentinel.master);

@@ -88,6 +88,12 @@ typedef struct policy_config {
         int threads;           /* default 4, 1..256 */
         size_t max_body_bytes; /* default 26214400 */
         char *public_url;      /* base for links to job pages; optional */
+        int max_connections;   /* open connections in all; default 10000 */
+        int max_connections_per_ip; /* per client address; default 64, 0 = no limit */
+        int request_timeout_seconds; /* to receive a request whole; default 10 */
+        char *health_listen; /* "host:port" of a second listener for /healthz and /readyz */
+        char *health_host;   /* health_listen split; NULL without it */
+        int health_port;
     } server;
     struct {
         char *url;    /* redis://[:password@]host:port[/db] or unix:///path; NULL with sentinel */

@@ -16,8 +16,8 @@
 
 static bool authorized(const wh_request *req, wh_response *resp)
 {
-    if (req->app->n_api_tokens == 0 ||
-        wh_bearer_matches(req, req->app->api_tokens, req->app->n_api_tokens))
+    if (req->rt->n_api_tokens == 0 ||
+        wh_bearer_matches(req, req->rt->api_tokens, req->rt->n_api_tokens))
         return true;
     wh_response_error(resp, 401, "unauthorized", "an operator token is required "
                                                  "(Authorization: Bearer TOKEN)");
@@ -133,10 +133,10 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
     int rc;
 
     /* Unlike the read API, deciding is never open: no tokens configured means no one. */
-    if (req->app->n_api_tokens == 0 ||
-        !wh_bearer_matches(req, req->app->api_tokens, req->app->n_api_tokens)) {
+    if (req->rt->n_api_tokens == 0 ||
+        !wh_bearer_matches(req, req->rt->api_tokens, req->rt->n_api_tokens)) {
         wh_response_error(resp, 401, "unauthorized",
-                          req->app->n_api_tokens == 0
+                          req->rt->n_api_tokens == 0
                               ? "approving or rejecting needs an operator token, and none is "
                                 "configured (api.tokens_env)"
                               : "an operator token is required (Authorization: Bearer TOKEN)");
@@ -148,7 +148,7 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
         snprintf(reason, sizeof(reason), "%s by operator: %s", verb, note);
     else
         snprintf(reason, sizeof(reason), "%s by operator", verb);
-    rc = wh_job_decide(req->app, id, approve, "operator", reason, NULL, state, &err);
+    rc = wh_job_decide(req->app, req->rt, id, approve, "operator", reason, NULL, state, &err);
     if (rc == CORE_ECONFLICT) {
         wh_response_error(resp, 409, "conflict", "%s", err.msg);
         return;

@@ -1,6 +1,6 @@
 /* State shared by every request thread of one server (private to webhooks/): the
- * configuration (swapped whole on SIGHUP under a read-write lock), the secrets it
- * names, the Redis store and the metrics counters. */
+ * runtime (configuration and the secrets it names, swapped whole on SIGHUP), the Redis
+ * store, the background workers and the metrics counters. */
 #ifndef ZONECI_WEBHOOKS_APP_H
 #define ZONECI_WEBHOOKS_APP_H
 
@@ -82,42 +82,59 @@ typedef struct wh_metrics {
     int64_t started_ms;
 } wh_metrics;
 
-typedef struct wh_app {
-    pthread_rwlock_t cfg_lock; /* readers: requests; writer: reload */
+/* Everything a reload replaces, built whole before it is published and never changed
+ * after: the configuration, its compiled plan, the secrets and tokens it names and the
+ * GitHub App client made from its key. A request takes a reference for as long as it
+ * reads it (wh_runtime_get), so a reload swaps one pointer and never waits for requests,
+ * and no request sees half of one configuration and half of the next. The last
+ * reference frees it. */
+typedef struct wh_runtime {
+    atomic_int refs;
     struct policy_config *cfg;
+    struct sched_plan *plan;
     char **github_secrets; /* one or two (rotation) */
     size_t n_github_secrets;
     char **slack_secrets; /* Slack signing secrets; none without `slack` (endpoint off) */
     size_t n_slack_secrets;
     char **api_tokens; /* operator tokens; none means the read API is open */
     size_t n_api_tokens;
+    wh_runner_token *runner_tokens;
+    size_t n_runner_tokens;
+    struct notify_github *github; /* the GitHub App for installation tokens, or NULL */
+} wh_runtime;
+
+typedef struct wh_app {
+    pthread_mutex_t rt_lock; /* held only to read rt and take a reference */
+    wh_runtime *rt;          /* the current one; swapped whole on SIGHUP */
     struct sched_store *store;
-    struct sched_plan *plan;     /* cfg compiled for routing; swapped with cfg */
     struct sched_router *router; /* this process's routing thread */
     struct sched_inspector *inspector; /* this process's inspection workers */
     struct notify_outbox *outbox;      /* this process's delivery workers */
-    struct notify_github *github;      /* the GitHub App, when configured (tokens) */
+    struct notify_github *github;      /* the start-up GitHub App, for delivery recovery */
     struct notify_redeliver *redeliver; /* delivery recovery, with the App and a period */
-    wh_runner_token *runner_tokens;
-    size_t n_runner_tokens;
     wh_runners *runners;         /* long-polling claims waiting for work */
     struct sched_watch *watch;   /* wakes them when a job becomes claimable anywhere */
     wh_metrics metrics;
 } wh_app;
 
+/* The current runtime with a reference taken (never NULL while the server runs), and
+ * the reference given back. Any thread; neither waits for anything but a pointer copy. */
+wh_runtime *wh_runtime_get(wh_app *app);
+void wh_runtime_put(wh_runtime *rt);
+
 /* A decision on job id by actor (a Slack user id, or "operator") that every decision
- * path shares: the decider's region time for the cards, sched_job_decide, and a router
- * and outbox kick so the build and the cards move at once. approval_region is the job's
- * (NULL: read it here; a caller that read the job already passes it). The caller holds
- * cfg_lock for reading. sched_job_decide's answers. */
-int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor,
-                  const char *reason, const char *approval_region, char state[32],
-                  core_error *err);
+ * path shares: the decider's region time for the cards (from rt, the request's runtime),
+ * sched_job_decide, and a router and outbox kick so the build and the cards move at once.
+ * approval_region is the job's (NULL: read it here; a caller that read the job already
+ * passes it). sched_job_decide's answers. */
+int wh_job_decide(wh_app *app, const wh_runtime *rt, const char *id, bool approve,
+                  const char *actor, const char *reason, const char *approval_region,
+                  char state[32], core_error *err);
 /* wh_job_decide for a Slack click whose button carried card_key ("" for none): see
  * sched_job_decide_card (CORE_EAUTH for a card that is out of date). */
-int wh_job_decide_card(wh_app *app, const char *id, const char *card_key, bool approve,
-                       const char *actor, const char *reason, const char *approval_region,
-                       char state[32], core_error *err);
+int wh_job_decide_card(wh_app *app, const wh_runtime *rt, const char *id, const char *card_key,
+                       bool approve, const char *actor, const char *reason,
+                       const char *approval_region, char state[32], core_error *err);
 
 void wh_metrics_request(wh_metrics *m, wh_route route, int status, int64_t micros);
 void wh_metrics_delivery(wh_metrics *m, wh_event_kind kind, wh_outcome outcome);

@@ -94,15 +94,17 @@ void wh_health_ready(const wh_request *req, wh_response *resp)
     wh_response_json(resp, 200, "{\"status\":\"ready\"}");
 }
 
-int wh_job_decide(wh_app *app, const char *id, bool approve, const char *actor, const char *reason,
-                  const char *approval_region, char state[32], core_error *err)
+int wh_job_decide(wh_app *app, const wh_runtime *rt, const char *id, bool approve,
+                  const char *actor, const char *reason, const char *approval_region,
+                  char state[32], core_error *err)
 {
-    return wh_job_decide_card(app, id, NULL, approve, actor, reason, approval_region, state, err);
+    return wh_job_decide_card(app, rt, id, NULL, approve, actor, reason, approval_region, state,
+                              err);
 }
 
-int wh_job_decide_card(wh_app *app, const char *id, const char *card_key, bool approve,
-                       const char *actor, const char *reason, const char *approval_region,
-                       char state[32], core_error *err)
+int wh_job_decide_card(wh_app *app, const wh_runtime *rt, const char *id, const char *card_key,
+                       bool approve, const char *actor, const char *reason,
+                       const char *approval_region, char state[32], core_error *err)
 {
     char region[128] = "", when[64];
     int64_t now = core_time_now_ms();
@@ -114,7 +116,7 @@ int wh_job_decide_card(wh_app *app, const char *id, const char *card_key, bool a
         sched_job_field(app->store, id, "approval_region", region, sizeof(region), &ignored);
         approval_region = region;
     }
-    sched_approval_local_time(app->plan, actor, approval_region[0] ? approval_region : NULL, now,
+    sched_approval_local_time(rt->plan, actor, approval_region[0] ? approval_region : NULL, now,
                               when);
     rc = sched_job_decide_card(app->store, id, card_key, approve, actor, reason, when, now, state,
                                err);

@@ -139,7 +139,7 @@ static void handle_pull_request(const delivery *d)
         finish(d, WH_OUTCOME_INVALID, NULL, err.msg);
         return;
     }
-    if (!policy_match(req->app->cfg, ev.repo)) {
+    if (!policy_match(req->rt->cfg, ev.repo)) {
         char why[320];
 
         snprintf(why, sizeof(why), "no policy matches repository %s", ev.repo);
@@ -203,8 +203,8 @@ void wh_github_handle(const wh_request *req, wh_response *resp)
         finish(&d, WH_OUTCOME_UNAUTHORIZED, NULL, "no signature");
         return;
     }
-    if (!wh_github_signature_valid(sig, req->body, req->body_len, req->app->github_secrets,
-                                   req->app->n_github_secrets)) {
+    if (!wh_github_signature_valid(sig, req->body, req->body_len, req->rt->github_secrets,
+                                   req->rt->n_github_secrets)) {
         wh_response_error(resp, 401, "bad_signature",
                           "X-Hub-Signature-256 does not match the body for any configured secret");
         finish(&d, WH_OUTCOME_UNAUTHORIZED, NULL, "signature mismatch");

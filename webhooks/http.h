@@ -15,6 +15,7 @@ typedef struct wh_request {
     const char *body; /* NUL-terminated; body_len excludes the NUL */
     size_t body_len;
     wh_app *app;
+    const wh_runtime *rt; /* the configuration and secrets this call reads, all of one */
     const void *conn; /* server.c's connection, for header and query lookups */
     /* State a handler keeps across a suspension (a long poll): NULL on the first call;
      * set it and state_free, and the server frees it when the request ends. `answered` is

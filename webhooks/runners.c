@@ -156,8 +156,8 @@ static const wh_runner_token *runner_token(const wh_request *req)
         return NULL;
     auth += 7;
     len = strlen(auth);
-    for (size_t i = 0; i < req->app->n_runner_tokens; i++) {
-        const wh_runner_token *t = &req->app->runner_tokens[i];
+    for (size_t i = 0; i < req->rt->n_runner_tokens; i++) {
+        const wh_runner_token *t = &req->rt->runner_tokens[i];
 
         if (strlen(t->token) == len && core_ct_equal(auth, t->token, len) && !found)
             found = t;
@@ -183,7 +183,7 @@ static bool authorized(const wh_request *req, wh_response *resp, const char *reg
 
     if (!t) {
         wh_response_error(resp, 401, "unauthorized",
-                          req->app->n_runner_tokens
+                          req->rt->n_runner_tokens
                               ? "a runner token is required (Authorization: Bearer TOKEN)"
                               : "no runner tokens are configured on this server");
         return false;
@@ -506,10 +506,15 @@ static void claim_state_free(void *p, bool answered)
  * answer in resp. */
 static claim_state *claim_begin(const wh_request *req, wh_response *resp)
 {
-    json_t *root = body_object(req, resp), *wait;
+    json_t *root, *wait;
     claim_state *cs;
     json_int_t seconds = WAIT_MAX_S;
 
+    /* The token before the body: an unknown caller learns nothing from what it sent
+     * (region names, say); the server checks it before reading the body too. */
+    if (!authorized(req, resp, NULL))
+        return NULL;
+    root = body_object(req, resp);
     if (!root)
         return NULL;
     cs = calloc(1, sizeof(*cs));
@@ -531,7 +536,7 @@ static claim_state *claim_begin(const wh_request *req, wh_response *resp)
         !copy_string(root, "region", true, cs->region, sizeof(cs->region), resp) ||
         !copy_labels(root, cs->labels, sizeof(cs->labels), resp))
         goto fail;
-    if (!policy_region_find(req->app->cfg, cs->region)) {
+    if (!policy_region_find(req->rt->cfg, cs->region)) {
         wh_response_error(resp, 400, "invalid_request", "region: no region named \"%.60s\"",
                           cs->region);
         goto fail;
@@ -539,7 +544,7 @@ static claim_state *claim_begin(const wh_request *req, wh_response *resp)
     if (!authorized(req, resp, cs->region))
         goto fail;
     snprintf(cs->token_id, sizeof(cs->token_id), "%zu",
-             (size_t)(runner_token(req) - req->app->runner_tokens) + 1);
+             (size_t)(runner_token(req) - req->rt->runner_tokens) + 1);
     cs->deadline_ms = core_time_mono_ms() + seconds * 1000;
     cs->owner = req->app->runners;
     cs->store = req->app->store;
@@ -584,7 +589,7 @@ void wh_runner_claim(const wh_request *req, wh_response *resp)
     claim_state *cs = *req->state;
     sched_claim c;
     core_error err = {0};
-    int lease_seconds = req->app->cfg->runners.lease_seconds;
+    int lease_seconds = req->rt->cfg->runners.lease_seconds;
     int rc;
 
     if (!cs) {
@@ -669,7 +674,7 @@ void wh_runner_heartbeat(const wh_request *req, wh_response *resp, const char *i
     if (!lease_request(req, resp, id, &root, lease))
         return;
     json_decref(root);
-    rc = sched_job_heartbeat(req->app->store, id, lease, req->app->cfg->runners.lease_seconds,
+    rc = sched_job_heartbeat(req->app->store, id, lease, req->rt->cfg->runners.lease_seconds,
                              core_time_now_ms(), &cancel, &until, &err);
     if (rc < 0) {
         store_failure(resp, rc, &err);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,16 +29,19 @@
 
 struct wh_server {
     struct MHD_Daemon *daemon;
+    struct MHD_Daemon *health; /* server.health_listen's, or NULL */
     wh_app app;
     atomic_int in_flight;
     int port;
+    int health_port;
+    int64_t request_timeout_us; /* to receive one request whole (read at start) */
 };
 
 /* Per-request state, from the first call of the access handler to completion. */
 typedef struct request_ctx {
     core_buf body;
     size_t max_body;
-    bool too_big;
+    bool refused; /* answered before the body (413, 401): the rest is not read */
     int64_t started_us;
     void *handler_state; /* a long-polling handler's state across suspensions */
     void (*handler_state_free)(void *state, bool answered);
@@ -348,24 +352,159 @@ static enum MHD_Result queue(struct MHD_Connection *conn, wh_response *resp)
     return ok;
 }
 
-static size_t current_max_body(wh_app *app)
+wh_runtime *wh_runtime_get(wh_app *app)
 {
-    size_t max;
+    wh_runtime *rt;
 
-    pthread_rwlock_rdlock(&app->cfg_lock);
-    max = app->cfg->server.max_body_bytes;
-    pthread_rwlock_unlock(&app->cfg_lock);
-    return max;
+    pthread_mutex_lock(&app->rt_lock);
+    rt = app->rt;
+    atomic_fetch_add(&rt->refs, 1);
+    pthread_mutex_unlock(&app->rt_lock);
+    return rt;
 }
 
-/* Answers 413 before reading the body, counting it like any other request. */
+void wh_runtime_put(wh_runtime *rt)
+{
+    if (!rt || atomic_fetch_sub(&rt->refs, 1) != 1)
+        return;
+    notify_github_free(rt->github);
+    wh_runner_tokens_free(rt->runner_tokens, rt->n_runner_tokens);
+    wh_secrets_free(rt->github_secrets, rt->n_github_secrets);
+    wh_secrets_free(rt->slack_secrets, rt->n_slack_secrets);
+    wh_secrets_free(rt->api_tokens, rt->n_api_tokens);
+    /* The plan points into the config: it goes first. */
+    sched_plan_free(rt->plan);
+    policy_config_free(rt->cfg);
+    free(rt);
+}
+
+/* The runner token in the Authorization header is one of rt's (for any region: which
+ * regions it may act in is the handler's business, once the body is read). */
+static bool runner_token_known(struct MHD_Connection *conn, const wh_runtime *rt)
+{
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    bool found = false;
+    size_t len;
+
+    if (!auth || strncmp(auth, "Bearer ", 7) != 0)
+        return false;
+    auth += 7;
+    len = strlen(auth);
+    for (size_t i = 0; i < rt->n_runner_tokens; i++) {
+        const char *t = rt->runner_tokens[i].token;
+
+        found |= strlen(t) == len && core_ct_equal(auth, t, len);
+    }
+    return found;
+}
+
+/* The credential every authenticated route carries in a header, checked before a byte of
+ * the body is read: an unknown caller gets the same 401 whatever it sends, learns nothing
+ * from how its body is judged, and cannot make the server hold max_body_bytes for it.
+ * Signatures over the body (GitHub, Slack) can only be checked once it is read; here their
+ * headers must at least be there. The handlers check everything again. True with resp
+ * filled when the request is refused. */
+static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, const char *method,
+                           const char *path, wh_route route, wh_response *resp,
+                           bool *unsigned_delivery)
+{
+    const char *bearer = "an operator token is required (Authorization: Bearer TOKEN)";
+    bool operator_ok;
+
+    *unsigned_delivery = false;
+    if (route == WH_ROUTE_NOT_FOUND || (strcmp(method, route_method(route)) != 0 &&
+                                        !(strcmp(method, "HEAD") == 0 &&
+                                          strcmp(route_method(route), "GET") == 0))) {
+        /* 404 and 405 need no body either: no one makes the server read one for them. */
+        wh_request req = {.method = method, .path = path, .body = "", .rt = rt, .conn = conn};
+
+        dispatch(&req, resp, route, "");
+        return true;
+    }
+    switch (route) {
+    case WH_ROUTE_CLAIM:
+    case WH_ROUTE_HEARTBEAT:
+    case WH_ROUTE_COMPLETE:
+    case WH_ROUTE_RELEASE:
+        if (runner_token_known(conn, rt))
+            return false;
+        wh_response_error(resp, 401, "unauthorized",
+                          rt->n_runner_tokens
+                              ? "a runner token is required (Authorization: Bearer TOKEN)"
+                              : "no runner tokens are configured on this server");
+        return true;
+    case WH_ROUTE_JOBS_LIST:
+    case WH_ROUTE_JOB_GET:
+    case WH_ROUTE_OUTBOX_DEAD:
+    case WH_ROUTE_APPROVE:
+    case WH_ROUTE_REJECT: {
+        wh_request req = {.conn = conn, .rt = rt};
+
+        operator_ok = rt->n_api_tokens &&
+                      wh_bearer_matches(&req, rt->api_tokens, rt->n_api_tokens);
+        if (operator_ok || (rt->n_api_tokens == 0 && route != WH_ROUTE_APPROVE &&
+                            route != WH_ROUTE_REJECT))
+            return false;
+        wh_response_error(resp, 401, "unauthorized", "%s",
+                          rt->n_api_tokens == 0
+                              ? "approving or rejecting needs an operator token, and none is "
+                                "configured (api.tokens_env)"
+                              : bearer);
+        return true;
+    }
+    case WH_ROUTE_GITHUB:
+        if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Hub-Signature-256"))
+            return false;
+        *unsigned_delivery = true;
+        wh_response_error(resp, 401, "missing_signature",
+                          "X-Hub-Signature-256 header is missing");
+        return true;
+    case WH_ROUTE_SLACK:
+        if (rt->n_slack_secrets == 0) {
+            /* Off: the handler's 404, which reads nothing. */
+            wh_request req = {.method = method, .path = path, .body = "", .rt = rt, .conn = conn};
+
+            wh_slack_interactions(&req, resp);
+            return true;
+        }
+        if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Slack-Signature") &&
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Slack-Request-Timestamp"))
+            return false; /* to be checked over the body */
+        wh_response_error(resp, 401, "bad_signature",
+                          "X-Slack-Signature does not match, or X-Slack-Request-Timestamp is "
+                          "more than 5 minutes off");
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Answers before the body is read (MHD then closes the connection without reading it),
+ * counting it like any other request. */
+static enum MHD_Result refuse_unread(wh_server *srv, struct MHD_Connection *conn,
+                                     request_ctx *ctx, wh_route route, wh_response *resp,
+                                     const char *path, const char *reason)
+{
+    enum MHD_Result ok;
+
+    ctx->refused = true;
+    wh_metrics_request(&srv->app.metrics, route, resp->status,
+                       core_time_mono_us() - ctx->started_us);
+    CORE_LOG(CORE_LOG_INFO, "request_refused", "path=%s status=%d reason=\"%s\"", path,
+             resp->status, reason);
+    ok = queue(conn, resp);
+    core_buf_free(&resp->body);
+    return ok;
+}
+
+/* Answers 413 before reading the body (or the rest of it). */
 static enum MHD_Result refuse_too_big(wh_server *srv, struct MHD_Connection *conn,
                                       request_ctx *ctx, const char *path, const char *how)
 {
     wh_response resp = {0};
     char id[JOB_ID_MAX] = "";
     wh_route route = route_of("POST", path, id);
-    enum MHD_Result ok;
+    char reason[32];
 
     wh_response_error(&resp, 413, "body_too_large", "request body %s max_body_bytes (%zu)", how,
                       ctx->max_body);
@@ -374,19 +513,19 @@ static enum MHD_Result refuse_too_big(wh_server *srv, struct MHD_Connection *con
                             wh_event_kind_of(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                                          "X-GitHub-Event")),
                             WH_OUTCOME_TOO_LARGE);
-    wh_metrics_request(&srv->app.metrics, route, 413,
-                       core_time_mono_us() - ctx->started_us);
-    CORE_LOG(CORE_LOG_INFO, "request_refused", "path=%s status=413 reason=\"body %s limit\"",
-             path, how);
-    ok = queue(conn, &resp);
-    core_buf_free(&resp.body);
-    return ok;
+    snprintf(reason, sizeof(reason), "body %s limit", how);
+    return refuse_unread(srv, conn, ctx, route, &resp, path, reason);
 }
 
 static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn,
-                                     const char *url, void **con_cls)
+                                     const char *url, const char *method, void **con_cls)
 {
     request_ctx *ctx = calloc(1, sizeof(*ctx));
+    char id[JOB_ID_MAX] = "";
+    wh_route route = route_of(method, url, id);
+    wh_response resp = {0};
+    wh_runtime *rt;
+    bool refused, unsigned_delivery;
     const char *cl;
 
     if (!ctx)
@@ -394,7 +533,19 @@ static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn
     *con_cls = ctx;
     atomic_fetch_add(&srv->in_flight, 1);
     ctx->started_us = core_time_mono_us();
-    ctx->max_body = current_max_body(&srv->app);
+    rt = wh_runtime_get(&srv->app);
+    ctx->max_body = rt->cfg->server.max_body_bytes;
+    refused = refused_unread(rt, conn, method, url, route, &resp, &unsigned_delivery);
+    wh_runtime_put(rt);
+    if (refused) {
+        if (unsigned_delivery)
+            wh_metrics_delivery(&srv->app.metrics,
+                                wh_event_kind_of(MHD_lookup_connection_value(
+                                    conn, MHD_HEADER_KIND, "X-GitHub-Event")),
+                                WH_OUTCOME_UNAUTHORIZED);
+        return refuse_unread(srv, conn, ctx, route, &resp, url,
+                             resp.status == 401 ? "not authenticated" : "not served");
+    }
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;
@@ -402,10 +553,8 @@ static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn
 
         errno = 0;
         n = strtoull(cl, &end, 10);
-        if (errno || *end || n > ctx->max_body) {
-            ctx->too_big = true;
+        if (errno || *end || n > ctx->max_body)
             return refuse_too_big(srv, conn, ctx, url, "exceeds");
-        }
         if (core_buf_reserve(&ctx->body, (size_t)n) < 0)
             return MHD_NO;
     }
@@ -421,20 +570,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     request_ctx *ctx = *con_cls;
     wh_response resp = {0};
     wh_request req;
+    wh_runtime *rt;
     char id[JOB_ID_MAX] = "";
     wh_route route;
     enum MHD_Result ok;
 
     (void)version;
     if (!ctx)
-        return start_request(srv, conn, url, con_cls);
-    if (ctx->too_big) {
+        return start_request(srv, conn, url, method, con_cls);
+    if (ctx->refused) {
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
+        /* MHD's timeout is for silence; a body trickled a byte at a time must still
+         * arrive whole in time, or it holds a connection for as long as it likes. */
+        if (core_time_mono_us() - ctx->started_us > srv->request_timeout_us) {
+            CORE_LOG(CORE_LOG_INFO, "request_refused",
+                     "path=%s reason=\"body not received within the request timeout\"", url);
+            return MHD_NO;
+        }
         if (ctx->body.len + *upload_data_size > ctx->max_body) {
-            ctx->too_big = true;
             *upload_data_size = 0;
             return refuse_too_big(srv, conn, ctx, url, "grew past");
         }
@@ -449,13 +605,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.body = ctx->body.data ? ctx->body.data : "";
     req.body_len = ctx->body.len;
     req.app = &srv->app;
+    req.rt = rt = wh_runtime_get(&srv->app);
     req.conn = conn;
     req.state = &ctx->handler_state;
     req.state_free = &ctx->handler_state_free;
     route = route_of(method, url, id);
-    pthread_rwlock_rdlock(&srv->app.cfg_lock);
     dispatch(&req, &resp, route, id);
-    pthread_rwlock_unlock(&srv->app.cfg_lock);
+    wh_runtime_put(rt);
     if (resp.suspend) {
         /* Suspend first, then let the handler publish the connection: a wake-up can
          * only ever resume a connection that is already suspended. */
@@ -500,12 +656,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&srv->in_flight, 1);
 }
 
+#define MHD_LOG_PER_SECOND 10
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static atomic_llong window_s;
+    static atomic_int in_window, suppressed;
+    long long now_s = core_time_mono_ms() / 1000;
+    long long seen = atomic_load(&window_s);
     char msg[512];
     size_t n;
 
     (void)cls;
+    /* A flood of refused connections is a flood of these lines: a few a second, and
+     * how many were dropped, keep the log readable and its disk safe. */
+    if (seen != now_s && atomic_compare_exchange_strong(&window_s, &seen, now_s)) {
+        int dropped = atomic_exchange(&suppressed, 0);
+
+        atomic_store(&in_window, 0);
+        if (dropped)
+            CORE_LOG(CORE_LOG_WARN, "http_server", "suppressed=%d msg=\"messages dropped\"",
+                     dropped);
+    }
+    if (atomic_fetch_add(&in_window, 1) >= MHD_LOG_PER_SECOND) {
+        atomic_fetch_add(&suppressed, 1);
+        return;
+    }
     vsnprintf(msg, sizeof(msg), fmt, ap);
     n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
@@ -644,64 +820,157 @@ static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_
 }
 
 #define INSPECT_WORKERS 2
+#define HEALTH_CONNECTIONS 64
 #define KEY_FILE_MAX (64 * 1024)
 
-/* The inspector's https fetches use the GitHub App's installation tokens. */
+/* The inspector's https fetches use installation tokens of the GitHub App the current
+ * runtime names (a reload brings in a new key). ctx is the app. */
 static int github_token(int64_t installation_id, char **token, void *ctx, core_error *err)
 {
+    wh_runtime *rt = wh_runtime_get(ctx);
     notify_http *http = NULL;
-    int rc = notify_http_new(&http, err);
+    int rc;
 
+    *token = NULL;
+    if (!rt->github) {
+        /* No App (now): fetch without a token, as public repositories allow. */
+        wh_runtime_put(rt);
+        return 0;
+    }
+    rc = notify_http_new(&http, err);
     if (rc == 0)
-        rc = notify_github_installation_token(ctx, http, installation_id, core_time_now_ms(),
-                                              token, err);
+        rc = notify_github_installation_token(rt->github, http, installation_id,
+                                              core_time_now_ms(), token, err);
     notify_http_free(http);
+    wh_runtime_put(rt);
     return rc;
 }
 
-/* The outbox pool, with whatever credentials the configuration names: a missing one
- * only means that kind of message is not deliverable (and says so). */
-static int start_outbox(wh_app *app, const policy_config *cfg, core_error *err)
+/* The GitHub App client for cfg's key (NULL without one). */
+static int open_github_app(const policy_config *cfg, notify_github **out, core_error *err)
 {
-    notify_outbox_config oc = {0};
-    char *key = NULL, *bot = NULL;
+    char *key = NULL;
+    size_t key_len = 0;
+    int rc;
+
+    *out = NULL;
+    if (!cfg->github.app_id || !cfg->github.private_key_file)
+        return 0;
+    rc = core_file_read(cfg->github.private_key_file, KEY_FILE_MAX, &key, &key_len, err);
+    if (rc < 0)
+        return core_error_wrap(err, "github.private_key_file");
+    rc = notify_github_new(out, cfg->github.api_url, cfg->github.app_id, key, key_len, err);
+    memset(key, 0, key_len);
+    free(key);
+    if (rc < 0)
+        return core_error_wrap(err, "github app");
+    return 0;
+}
+
+/* A runtime for cfg (taken, freed on failure) with one reference: its plan, and every
+ * secret and credential it names read now. */
+static int runtime_new(wh_app *app, policy_config *cfg, wh_runtime **out, core_error *err)
+{
+    wh_runtime *rt = calloc(1, sizeof(*rt));
+    int rc;
+
+    *out = NULL;
+    if (!rt) {
+        policy_config_free(cfg);
+        return core_error_set(err, CORE_ENOMEM, "out of memory");
+    }
+    atomic_init(&rt->refs, 1);
+    rt->cfg = cfg;
+    rc = sched_plan_new(&rt->plan, cfg, err);
+    if (rc == 0)
+        rc = load_secrets(app, cfg, &rt->github_secrets, &rt->n_github_secrets, &rt->api_tokens,
+                          &rt->n_api_tokens, err);
+    if (rc == 0)
+        rc = load_runner_tokens(cfg, &rt->runner_tokens, &rt->n_runner_tokens, err);
+    if (rc == 0)
+        rc = load_slack_secrets(cfg, &rt->slack_secrets, &rt->n_slack_secrets, err);
+    if (rc == 0)
+        rc = open_github_app(cfg, &rt->github, err);
+    if (rc < 0) {
+        wh_runtime_put(rt);
+        return rc;
+    }
+    *out = rt;
+    return 0;
+}
+
+/* The outbox's credentials as cfg names them: a missing one only means that kind of
+ * message is not deliverable (and says so). *key and *bot are the caller's to wipe and
+ * free with wipe_outbox_credentials. */
+static int outbox_credentials(const policy_config *cfg, notify_outbox_config *oc, char **key,
+                              char **bot, core_error *err)
+{
     size_t key_len = 0;
     core_error e2 = {0};
     int rc;
 
+    *key = *bot = NULL;
     if (cfg->github.app_id && cfg->github.private_key_file) {
-        rc = core_file_read(cfg->github.private_key_file, KEY_FILE_MAX, &key, &key_len, err);
+        rc = core_file_read(cfg->github.private_key_file, KEY_FILE_MAX, key, &key_len, err);
         if (rc < 0)
             return core_error_wrap(err, "github.private_key_file");
-        rc = notify_github_new(&app->github, cfg->github.api_url, cfg->github.app_id, key,
-                               key_len, err);
-        if (rc < 0) {
-            memset(key, 0, key_len);
-            free(key);
-            return core_error_wrap(err, "github app");
-        }
-        oc.github_api_url = cfg->github.api_url;
-        oc.github_app_id = cfg->github.app_id;
-        oc.github_private_key = key;
-        oc.github_key_len = key_len;
+        oc->github_api_url = cfg->github.api_url;
+        oc->github_app_id = cfg->github.app_id;
+        oc->github_private_key = *key;
+        oc->github_key_len = key_len;
     }
     if (cfg->slack.present) {
-        if (policy_secret_read(&cfg->slack.bot_token, &bot, &e2) == 0) {
-            oc.slack_api_url = cfg->slack.api_url;
-            oc.slack_bot_token = bot;
+        if (policy_secret_read(&cfg->slack.bot_token, bot, &e2) == 0) {
+            oc->slack_api_url = cfg->slack.api_url;
+            oc->slack_bot_token = *bot;
         } else {
             CORE_LOG(CORE_LOG_WARN, "slack", "msg=\"no cards can be posted: %s\"", e2.msg);
         }
     }
-    rc = notify_outbox_start(&app->outbox, app->store, &oc, err);
+    return 0;
+}
+
+static void wipe_outbox_credentials(const notify_outbox_config *oc, char *key, char *bot)
+{
     if (key) {
-        memset(key, 0, key_len);
+        memset(key, 0, oc->github_key_len);
         free(key);
     }
     if (bot) {
         memset(bot, 0, strlen(bot));
         free(bot);
     }
+}
+
+/* The outbox pool, and the start-up GitHub App client delivery recovery keeps. */
+static int start_outbox(wh_app *app, const policy_config *cfg, core_error *err)
+{
+    notify_outbox_config oc = {0};
+    char *key = NULL, *bot = NULL;
+    int rc = outbox_credentials(cfg, &oc, &key, &bot, err);
+
+    if (rc == 0 && key) {
+        rc = notify_github_new(&app->github, cfg->github.api_url, cfg->github.app_id, key,
+                               oc.github_key_len, err);
+        if (rc < 0)
+            core_error_wrap(err, "github app");
+    }
+    if (rc == 0)
+        rc = notify_outbox_start(&app->outbox, app->store, &oc, err);
+    wipe_outbox_credentials(&oc, key, bot);
+    return rc;
+}
+
+/* A reload's new GitHub App key and Slack bot token, for the deliveries from now on. */
+static int start_outbox_credentials(wh_app *app, const policy_config *cfg, core_error *err)
+{
+    notify_outbox_config oc = {0};
+    char *key = NULL, *bot = NULL;
+    int rc = outbox_credentials(cfg, &oc, &key, &bot, err);
+
+    if (rc == 0)
+        rc = notify_outbox_set_credentials(app->outbox, &oc, err);
+    wipe_outbox_credentials(&oc, key, bot);
     return rc;
 }
 
@@ -714,19 +983,14 @@ static void app_release(wh_app *app)
 {
     sched_watch_stop(app->watch);
     wh_runners_free(app->runners);
-    wh_runner_tokens_free(app->runner_tokens, app->n_runner_tokens);
     sched_inspector_stop(app->inspector);
     notify_outbox_stop(app->outbox);
     notify_redeliver_stop(app->redeliver);
     notify_github_free(app->github);
     sched_router_stop(app->router);
-    sched_plan_free(app->plan);
-    wh_secrets_free(app->github_secrets, app->n_github_secrets);
-    wh_secrets_free(app->slack_secrets, app->n_slack_secrets);
-    wh_secrets_free(app->api_tokens, app->n_api_tokens);
     sched_store_free(app->store);
-    policy_config_free(app->cfg);
-    pthread_rwlock_destroy(&app->cfg_lock);
+    wh_runtime_put(app->rt);
+    pthread_mutex_destroy(&app->rt_lock);
 }
 
 /* The Sentinel passwords, read now like every other secret. */
@@ -791,20 +1055,14 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
     int rc;
 
     memset(app, 0, sizeof(*app));
-    pthread_rwlock_init(&app->cfg_lock, NULL);
-    app->cfg = cfg;
+    pthread_mutex_init(&app->rt_lock, NULL);
     app->metrics.started_ms = core_time_now_ms();
-    rc = load_secrets(app, cfg, &app->github_secrets, &app->n_github_secrets, &app->api_tokens,
-                      &app->n_api_tokens, err);
-    if (rc == 0)
-        rc = load_slack_secrets(cfg, &app->slack_secrets, &app->n_slack_secrets, err);
+    rc = runtime_new(app, cfg, &app->rt, err);
     if (rc < 0)
         return rc;
     rc = open_store(app, cfg, err);
     if (rc == 0)
-        rc = sched_plan_new(&app->plan, cfg, err);
-    if (rc == 0)
-        rc = sched_router_start(&app->router, app->store, app->plan, err);
+        rc = sched_router_start(&app->router, app->store, app->rt->plan, err);
     if (rc == 0)
         rc = start_outbox(app, cfg, err);
     /* GitHub never retries a delivery: with the App's credentials, the ones answered 503
@@ -814,18 +1072,109 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
         rc = notify_redeliver_start(&app->redeliver, app->store, app->github,
                                     cfg->github.redelivery_check_seconds, NULL, err);
     if (rc == 0) {
-        sched_token_source tokens = {app->github ? github_token : NULL, app->github};
+        sched_token_source tokens = {github_token, app};
 
-        rc = sched_inspector_start(&app->inspector, app->store, app->plan, INSPECT_WORKERS,
+        rc = sched_inspector_start(&app->inspector, app->store, app->rt->plan, INSPECT_WORKERS,
                                    &tokens, kick_router, app->router, err);
     }
-    if (rc == 0)
-        rc = load_runner_tokens(cfg, &app->runner_tokens, &app->n_runner_tokens, err);
     if (rc == 0)
         rc = wh_runners_new(&app->runners, err);
     if (rc == 0)
         rc = sched_watch_start(&app->watch, app->store, wh_runners_wake, app->runners, err);
     return rc;
+}
+
+/* The open-file limit caps connections: past it accept(2) fails for everyone, health
+ * checks included. Keep what the Redis pool, the workers and the logs need. */
+static unsigned int connection_cap(const policy_config *cfg)
+{
+    struct rlimit rl;
+    rlim_t reserve = (rlim_t)cfg->server.threads * 4 + 128;
+    unsigned int want = (unsigned int)cfg->server.max_connections;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return want;
+    if (rl.rlim_cur <= reserve + 16)
+        return 16;
+    if (rl.rlim_cur - reserve < want) {
+        CORE_LOG(CORE_LOG_WARN, "connection_limit",
+                 "max_connections=%u allowed=%llu msg=\"the open-file limit is lower; raise it "
+                 "(ulimit -n, LimitNOFILE)\"",
+                 want, (unsigned long long)(rl.rlim_cur - reserve));
+        return (unsigned int)(rl.rlim_cur - reserve);
+    }
+    return want;
+}
+
+/* The health listener's only routes; anything else is 404. Its own daemon, thread and
+ * connection budget: no flood on the main port reaches it. */
+static enum MHD_Result on_health(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    static int started;
+    wh_server *srv = cls;
+    wh_response resp = {0};
+    wh_request req = {0};
+    char id[JOB_ID_MAX] = "";
+    wh_route route = route_of(method, url, id);
+    enum MHD_Result ok;
+
+    (void)version;
+    (void)upload_data;
+    if (!*con_cls) {
+        *con_cls = &started;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    req.method = method;
+    req.path = url;
+    req.body = "";
+    req.app = &srv->app;
+    req.conn = conn;
+    if (route == WH_ROUTE_HEALTHZ || route == WH_ROUTE_READYZ) {
+        req.rt = wh_runtime_get(&srv->app);
+        dispatch(&req, &resp, route, id);
+        wh_runtime_put((wh_runtime *)req.rt);
+    } else {
+        wh_response_error(&resp, 404, "not_found", "this listener serves /healthz and /readyz");
+    }
+    if (strcmp(method, "HEAD") == 0)
+        core_buf_reset(&resp.body);
+    ok = queue(conn, &resp);
+    core_buf_free(&resp.body);
+    return ok;
+}
+
+static int start_health(wh_server *srv, const policy_config *cfg, core_error *err)
+{
+    struct sockaddr_storage ss;
+    const union MHD_DaemonInfo *info;
+    bool ipv6 = false;
+    int rc;
+
+    if (!cfg->server.health_host)
+        return 0;
+    rc = resolve_listen(cfg->server.health_host, cfg->server.health_port, &ss, &ipv6, err);
+    if (rc < 0)
+        return core_error_wrap(err, "server.health_listen");
+    srv->health = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | (ipv6 ? MHD_USE_IPv6 : 0),
+        (uint16_t)cfg->server.health_port, NULL, NULL, on_health, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)5,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HEALTH_CONNECTIONS,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_END);
+    if (!srv->health)
+        return core_error_set(err, CORE_EIO, "cannot listen on %s (in use, or not allowed)",
+                              cfg->server.health_listen);
+    info = MHD_get_daemon_info(srv->health, MHD_DAEMON_INFO_BIND_PORT);
+    srv->health_port = info ? info->port : cfg->server.health_port;
+    return 0;
 }
 
 int wh_server_start(wh_server **out, policy_config *cfg, core_error *err)
@@ -848,13 +1197,19 @@ int wh_server_start(wh_server **out, policy_config *cfg, core_error *err)
     rc = resolve_listen(cfg->server.host, cfg->server.port, &ss, &ipv6, err);
     if (rc < 0)
         goto fail;
+    srv->request_timeout_us = (int64_t)cfg->server.request_timeout_seconds * 1000000;
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ITC | (ipv6 ? MHD_USE_IPv6 : 0);
+    /* One address may hold max_connections_per_ip connections, so no single client can
+     * take them all; idle ones close after request_timeout_seconds. A suspended long
+     * poll is out of MHD's timeout list: its own wait bounds it. */
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->server.port, NULL, NULL, on_request, srv,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)cfg->server.threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned int)cfg->server.threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)cfg->server.request_timeout_seconds, MHD_OPTION_CONNECTION_LIMIT,
+        connection_cap(cfg), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)cfg->server.max_connections_per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned int)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
@@ -864,6 +1219,11 @@ int wh_server_start(wh_server **out, policy_config *cfg, core_error *err)
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : cfg->server.port;
+    rc = start_health(srv, cfg, err);
+    if (rc < 0) {
+        MHD_stop_daemon(srv->daemon);
+        goto fail;
+    }
     *out = srv;
     return 0;
 fail:
@@ -873,81 +1233,54 @@ fail:
     return rc;
 }
 
-int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
+/* What a reload cannot change, said once. */
+static void warn_restart_only(const policy_config *old, const policy_config *cfg)
 {
-    policy_config *old;
-    sched_plan *plan = NULL, *old_plan;
-    wh_runner_token *rt = NULL, *old_rt;
-    size_t n_rt = 0, old_n_rt;
-    char **sl = NULL, **old_sl;
-    size_t n_sl = 0, old_n_sl;
-    char **gh, **api;
-    size_t n_gh, n_api;
-    char **old_gh, **old_api;
-    size_t old_n_gh, old_n_api;
-    int rc;
-
-    rc = sched_plan_new(&plan, cfg, err);
-    if (rc < 0) {
-        policy_config_free(cfg);
-        return rc;
-    }
-    rc = load_secrets(&srv->app, cfg, &gh, &n_gh, &api, &n_api, err);
-    if (rc == 0)
-        rc = load_runner_tokens(cfg, &rt, &n_rt, err);
-    if (rc == 0)
-        rc = load_slack_secrets(cfg, &sl, &n_sl, err);
-    if (rc < 0) {
-        wh_runner_tokens_free(rt, n_rt);
-        wh_secrets_free(gh, n_gh);
-        wh_secrets_free(api, n_api);
-        sched_plan_free(plan);
-        policy_config_free(cfg);
-        return rc;
-    }
-    pthread_rwlock_wrlock(&srv->app.cfg_lock);
-    old = srv->app.cfg;
     if (strcmp(old->server.listen, cfg->server.listen) != 0 ||
         old->server.threads != cfg->server.threads ||
+        old->server.max_connections != cfg->server.max_connections ||
+        old->server.max_connections_per_ip != cfg->server.max_connections_per_ip ||
+        old->server.request_timeout_seconds != cfg->server.request_timeout_seconds ||
+        !same_str(old->server.health_listen, cfg->server.health_listen) ||
         !same_str(old->redis.url, cfg->redis.url) ||
         !same_str(old->redis.sentinel.master, cfg->redis.sentinel.master) ||
         old->redis.wait_replica_ms != cfg->redis.wait_replica_ms ||
         strcmp(old->redis.prefix, cfg->redis.prefix) != 0)
         CORE_LOG(CORE_LOG_WARN, "config_reload",
-                 "msg=\"server.listen, server.threads and redis take effect on restart\"");
+                 "msg=\"server.listen, server.threads, the server's connection limits and "
+                 "timeout, server.health_listen and redis take effect on restart\"");
     if (old->github.redelivery_check_seconds != cfg->github.redelivery_check_seconds)
         CORE_LOG(CORE_LOG_WARN, "config_reload",
                  "msg=\"github.redelivery_check_seconds takes effect on restart\"");
-    srv->app.cfg = cfg;
-    old_gh = srv->app.github_secrets;
-    old_n_gh = srv->app.n_github_secrets;
-    old_api = srv->app.api_tokens;
-    old_n_api = srv->app.n_api_tokens;
-    srv->app.github_secrets = gh;
-    srv->app.n_github_secrets = n_gh;
-    srv->app.api_tokens = api;
-    srv->app.n_api_tokens = n_api;
-    old_sl = srv->app.slack_secrets;
-    old_n_sl = srv->app.n_slack_secrets;
-    srv->app.slack_secrets = sl;
-    srv->app.n_slack_secrets = n_sl;
-    old_plan = srv->app.plan;
-    srv->app.plan = plan;
-    old_rt = srv->app.runner_tokens;
-    old_n_rt = srv->app.n_runner_tokens;
-    srv->app.runner_tokens = rt;
-    srv->app.n_runner_tokens = n_rt;
-    pthread_rwlock_unlock(&srv->app.cfg_lock);
-    wh_runner_tokens_free(old_rt, old_n_rt);
-    /* The router reads the plan (and through it the old config) outside the lock above:
-     * swap its plan first, then the old ones are unused. */
-    sched_router_set_plan(srv->app.router, plan);
-    sched_inspector_set_plan(srv->app.inspector, plan);
-    sched_plan_free(old_plan);
-    policy_config_free(old);
-    wh_secrets_free(old_gh, old_n_gh);
-    wh_secrets_free(old_api, old_n_api);
-    wh_secrets_free(old_sl, old_n_sl);
+}
+
+/* Builds the whole new runtime first (secrets and keys read again), then publishes it
+ * with one pointer swap under a lock no one holds for more than a copy: requests never
+ * wait for a reload, a reload never waits for requests, and a request reads one runtime
+ * or the other, never a mix. The old one is freed by whoever drops its last reference. */
+int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
+{
+    wh_runtime *rt = NULL, *old;
+    int rc;
+
+    rc = runtime_new(&srv->app, cfg, &rt, err);
+    if (rc < 0)
+        return rc;
+    rc = start_outbox_credentials(&srv->app, rt->cfg, err);
+    if (rc < 0) {
+        wh_runtime_put(rt);
+        return rc;
+    }
+    /* The router and the inspectors read the plan on their own threads: when these
+     * return, neither reads the old one again. */
+    sched_router_set_plan(srv->app.router, rt->plan);
+    sched_inspector_set_plan(srv->app.inspector, rt->plan);
+    pthread_mutex_lock(&srv->app.rt_lock);
+    old = srv->app.rt;
+    srv->app.rt = rt;
+    pthread_mutex_unlock(&srv->app.rt_lock);
+    warn_restart_only(old->cfg, rt->cfg);
+    wh_runtime_put(old);
     return 0;
 }
 
@@ -958,6 +1291,8 @@ void wh_server_stop(wh_server *srv, int timeout_ms)
 
     if (!srv)
         return;
+    if (srv->health)
+        MHD_stop_daemon(srv->health);
     /* Long polls would hold the drain up to 30 s: answer them now (204). */
     wh_runners_drain(srv->app.runners);
     listener = MHD_quiesce_daemon(srv->daemon);
@@ -980,4 +1315,9 @@ void wh_server_stop(wh_server *srv, int timeout_ms)
 int wh_server_port(const wh_server *srv)
 {
     return srv->port;
+}
+
+int wh_server_health_port(const wh_server *srv)
+{
+    return srv->health ? srv->health_port : 0;
 }

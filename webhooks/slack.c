@@ -166,6 +166,7 @@ static const char *refusal(const policy_config *cfg, const char *repo, const cha
 void wh_slack_interactions(const wh_request *req, wh_response *resp)
 {
     wh_app *app = req->app;
+    const wh_runtime *rt = req->rt;
     char *payload = NULL;
     char repo[REPO_MAX], author[AUTHOR_MAX], region[REGION_MAX], state[32], reason[96];
     char key[WH_SLACK_KEY_MAX + 2];
@@ -175,14 +176,14 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
     wh_slack_click c;
     int rc;
 
-    if (app->n_slack_secrets == 0) {
+    if (rt->n_slack_secrets == 0) {
         wh_response_error(resp, 404, "slack_disabled",
                           "slack interactions are off: no slack signing secret is configured");
         return;
     }
     if (!wh_slack_signature_valid(wh_request_header(req, "X-Slack-Request-Timestamp"),
                                   wh_request_header(req, "X-Slack-Signature"), req->body,
-                                  req->body_len, app->slack_secrets, app->n_slack_secrets,
+                                  req->body_len, rt->slack_secrets, rt->n_slack_secrets,
                                   core_time_now_ms())) {
         wh_response_error(resp, 401, "bad_signature",
                           "X-Slack-Signature does not match, or X-Slack-Request-Timestamp is "
@@ -231,7 +232,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
                   c.job);
         goto out;
     }
-    why = refusal(app->cfg, repo, author, c.user);
+    why = refusal(rt->cfg, repo, author, c.user);
     if (why) {
         CORE_LOG(CORE_LOG_INFO, "slack_refused", "job=%s user=%s reason=\"%s\"", c.job, c.user,
                  why);
@@ -239,7 +240,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
         goto out;
     }
     snprintf(reason, sizeof(reason), "%s by %s", c.approve ? "approved" : "rejected", c.user);
-    rc = wh_job_decide_card(app, c.job, c.key, c.approve, c.user, reason, region, state, &err);
+    rc = wh_job_decide_card(app, rt, c.job, c.key, c.approve, c.user, reason, region, state, &err);
     if (rc == CORE_EAUTH) {
         ephemeral(resp, "Nothing changed: %s.", err.msg);
         goto out;

@@ -18,8 +18,11 @@ typedef struct wh_server wh_server;
 int wh_server_start(wh_server **out, struct policy_config *cfg, core_error *err);
 
 /* Swaps in a new configuration (takes ownership of cfg, even on failure) and re-reads
- * secrets. Settings that need a new socket or pool (listen, threads, redis) are kept
- * and logged. On failure the old configuration stays in force. */
+ * every secret and credential it names (webhook and Slack signing secrets, tokens, the
+ * GitHub App key, the Slack bot token). Requests never wait for it: each reads one whole
+ * configuration, the old or the new. Settings that need a new socket or pool (listen,
+ * threads, connection limits, redis) are kept and logged. On failure the old
+ * configuration stays in force. Never changes the process environment. */
 int wh_server_reload(wh_server *srv, struct policy_config *cfg, core_error *err);
 
 /* Stops accepting, waits up to timeout_ms for in-flight requests to finish, then stops
@@ -28,5 +31,7 @@ void wh_server_stop(wh_server *srv, int timeout_ms);
 
 /* The port actually bound (useful with port 0). */
 int wh_server_port(const wh_server *srv);
+/* The health listener's port (server.health_listen), or 0 without one. */
+int wh_server_health_port(const wh_server *srv);
 
 #endif

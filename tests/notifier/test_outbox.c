@@ -27,6 +27,7 @@ typedef struct fake {
     bool always_500;           /* answer every delivery 500 */
     int ratelimit_n;           /* answer the next ratelimit_n deliveries 429, Retry-After: 2 */
     int64_t first_ms, last_ms; /* monotonic instants of the first and last delivery */
+    char slack_auth[128];      /* the Authorization of the last Slack call */
 } fake;
 
 static ts_redis *redis;
@@ -55,6 +56,8 @@ static void access_token(fake *f, ts_peer_answer *ans)
 static void delivery(fake *f, const ts_peer_request *req, bool slack, ts_peer_answer *ans)
 {
     f->requests++;
+    if (slack)
+        snprintf(f->slack_auth, sizeof(f->slack_auth), "%s", req->authorization);
     f->last_ms = core_time_mono_ms();
     if (f->requests == 1)
         f->first_ms = f->last_ms;
@@ -341,6 +344,44 @@ START_TEST(unconfigured_kind_fails_clearly_then_dead)
 }
 END_TEST
 
+/* A reload's new credentials reach the running pool: the next delivery uses them. */
+START_TEST(new_credentials_apply_to_the_next_delivery)
+{
+    notify_outbox *ob = pool(5, true);
+    notify_outbox_config cfg = {0};
+    char slack_url[160], id[32];
+    core_error err = {0};
+
+    put_slack(0, id);
+    want_delivered = 1;
+    ck_assert(ts_wait_until(all_delivered, NULL, WAIT_MS));
+    ts_peer_lock(gh->peer);
+    ck_assert_str_eq(gh->slack_auth, "Bearer xoxb-test");
+    ts_peer_unlock(gh->peer);
+
+    snprintf(slack_url, sizeof(slack_url), "%s/slack", ts_peer_base(gh->peer));
+    cfg.slack_api_url = slack_url;
+    cfg.slack_bot_token = "xoxb-rotated";
+    ck_assert_int_eq(notify_outbox_set_credentials(ob, &cfg, &err), 0);
+    put_slack(1, id);
+    want_delivered = 2;
+    ck_assert(ts_wait_until(all_delivered, NULL, WAIT_MS));
+    ts_peer_lock(gh->peer);
+    ck_assert_str_eq(gh->slack_auth, "Bearer xoxb-rotated");
+    ts_peer_unlock(gh->peer);
+
+    /* A key GitHub's client refuses leaves the old credentials in force. */
+    cfg.github_api_url = slack_url;
+    cfg.github_private_key = "not a key";
+    cfg.github_key_len = 9;
+    ck_assert_int_lt(notify_outbox_set_credentials(ob, &cfg, &err), 0);
+    put_slack(2, id);
+    want_delivered = 3;
+    ck_assert(ts_wait_until(all_delivered, NULL, WAIT_MS));
+    notify_outbox_stop(ob);
+}
+END_TEST
+
 START_TEST(invalid_payload_is_dead_at_once)
 {
     notify_outbox *ob;
@@ -389,6 +430,7 @@ Suite *suite_notifier_outbox(void)
     tcase_add_test(tc, retry_after_on_429_is_honoured);
     tcase_add_test(tc, always_500_is_dead_after_max_attempts);
     tcase_add_test(tc, unconfigured_kind_fails_clearly_then_dead);
+    tcase_add_test(tc, new_credentials_apply_to_the_next_delivery);
     tcase_add_test(tc, invalid_payload_is_dead_at_once);
     tcase_add_test(tc, a_new_pool_delivers_what_was_pending);
     suite_add_tcase(s, tc);

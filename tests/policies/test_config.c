@@ -140,6 +140,24 @@ static const bad_case bad_cases[] = {
     {.server = "{'listen':'127.0.0.1:8080','max_body_bytes':1073741825}",
      .path = "server.max_body_bytes",
      .msg = "from 1024"},
+    {.server = "{'listen':'127.0.0.1:8080','max_connections_per_ip':-1}",
+     .path = "server.max_connections_per_ip",
+     .msg = "from 0 to 1000000"},
+    {.server = "{'listen':'127.0.0.1:8080','max_connections_per_ip':'64'}",
+     .path = "server.max_connections_per_ip",
+     .msg = "must be an integer"},
+    {.server = "{'listen':'127.0.0.1:8080','max_connections':15}",
+     .path = "server.max_connections",
+     .msg = "from 16 to 1000000"},
+    {.server = "{'listen':'127.0.0.1:8080','request_timeout_seconds':0}",
+     .path = "server.request_timeout_seconds",
+     .msg = "from 1 to 3600"},
+    {.server = "{'listen':'127.0.0.1:8080','health_listen':'127.0.0.1'}",
+     .path = "server.health_listen",
+     .msg = "missing :port"},
+    {.server = "{'listen':'127.0.0.1:8080','health_listen':8081}",
+     .path = "server.health_listen",
+     .msg = "must be a string"},
     {.extra = "'runners':{'lease_seconds':4}",
      .path = "runners.lease_seconds",
      .msg = "from 5 to 86400"},
@@ -804,6 +822,11 @@ START_TEST(defaults_applied)
     ck_assert_int_eq(cfg->server.port, 9000);
     ck_assert_int_eq(cfg->server.threads, 4);
     ck_assert_uint_eq(cfg->server.max_body_bytes, 26214400);
+    ck_assert_int_eq(cfg->server.max_connections, 10000);
+    ck_assert_int_eq(cfg->server.max_connections_per_ip, 64);
+    ck_assert_int_eq(cfg->server.request_timeout_seconds, 10);
+    ck_assert_ptr_null(cfg->server.health_listen);
+    ck_assert_ptr_null(cfg->server.health_host);
     ck_assert_ptr_null(cfg->server.public_url);
     ck_assert_str_eq(cfg->redis.prefix, "zoneci");
     ck_assert_str_eq(cfg->cache_dir, "/var/cache/zoneci");
