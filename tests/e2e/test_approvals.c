@@ -150,7 +150,8 @@ static void env_start(env *e, int mode)
         key_path = ts_write_file(e->dir, "app.pem", ts_rsa_key_pem());
         snprintf(peers, sizeof(peers),
                  " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\", \"app_id\": 4242,\n"
-                 "   \"private_key_file\": \"%s\", \"api_url\": \"%s/gh\"},\n"
+                 "   \"private_key_file\": \"%s\", \"api_url\": \"%s/gh\",\n"
+                 "   \"allow_local_repos\": true},\n"
                  " \"slack\": {\"signing_secret_env\": \"ZT_SLACK_SECRET\",\n"
                  "   \"bot_token_env\": \"ZT_SLACK_TOKEN\", \"api_url\": \"%s/slack\"},\n"
                  " \"api\": {\"tokens_env\": \"ZT_API_TOKENS\"},\n"
@@ -161,7 +162,8 @@ static void env_start(env *e, int mode)
                  ", \"slack_channel\": \"CALWAYS\", \"oncall\": [\"" ONCALL "\"]");
     } else {
         snprintf(peers, sizeof(peers),
-                 " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"},\n%s",
+                 " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\",\n"
+                 "   \"allow_local_repos\": true},\n%s",
                  mode == WITH_API ? " \"slack\": {\"signing_secret_env\": \"ZT_SLACK_SECRET\", "
                                     "\"api_url\": \"http://127.0.0.1:1\"},\n"
                                     " \"api\": {\"tokens_env\": \"ZT_API_TOKENS\"},\n"
