@@ -545,13 +545,14 @@ static int load_slack_secrets(const policy_config *cfg, char ***out, size_t *n, 
 }
 
 static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_t *n_gh,
-                        char ***api, size_t *n_api, core_error *err)
+                        wh_api_token **api, size_t *n_api, core_error *err)
 {
     char *value = NULL;
     int rc;
 
     (void)app;
-    *gh = *api = NULL;
+    *gh = NULL;
+    *api = NULL;
     *n_gh = *n_api = 0;
     rc = policy_secret_read(&cfg->github.webhook_secret, &value, err);
     if (rc < 0)
@@ -572,7 +573,7 @@ static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_
     if (cfg->api.present) {
         rc = policy_secret_read(&cfg->api.tokens, &value, err);
         if (rc == 0) {
-            rc = wh_secrets_split(value, api, n_api, err);
+            rc = wh_api_tokens_parse(value, api, n_api, err);
             memset(value, 0, strlen(value));
             free(value);
         }
@@ -666,7 +667,7 @@ static void app_release(wh_app *app)
     sched_plan_free(app->plan);
     wh_secrets_free(app->github_secrets, app->n_github_secrets);
     wh_secrets_free(app->slack_secrets, app->n_slack_secrets);
-    wh_secrets_free(app->api_tokens, app->n_api_tokens);
+    wh_api_tokens_free(app->api_tokens, app->n_api_tokens);
     sched_store_free(app->store);
     policy_config_free(app->cfg);
     pthread_rwlock_destroy(&app->cfg_lock);
@@ -773,9 +774,9 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     size_t n_rt = 0, old_n_rt;
     char **sl = NULL, **old_sl;
     size_t n_sl = 0, old_n_sl;
-    char **gh, **api;
+    char **gh, **old_gh;
+    wh_api_token *api, *old_api;
     size_t n_gh, n_api;
-    char **old_gh, **old_api;
     size_t old_n_gh, old_n_api;
     int rc;
 
@@ -792,7 +793,7 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     if (rc < 0) {
         wh_runner_tokens_free(rt, n_rt);
         wh_secrets_free(gh, n_gh);
-        wh_secrets_free(api, n_api);
+        wh_api_tokens_free(api, n_api);
         sched_plan_free(plan);
         policy_config_free(cfg);
         return rc;
@@ -836,7 +837,7 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     sched_plan_free(old_plan);
     policy_config_free(old);
     wh_secrets_free(old_gh, old_n_gh);
-    wh_secrets_free(old_api, old_n_api);
+    wh_api_tokens_free(old_api, old_n_api);
     wh_secrets_free(old_sl, old_n_sl);
     return 0;
 }
