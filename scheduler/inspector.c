@@ -514,11 +514,11 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
     /* libgit2's messages name paths, hosts and ports: they go to the log, and the job's
      * reason (shown on cards and statuses) only says which step failed. */
     what = fetched ? "cannot read the diff" : "cannot fetch the repository";
-    if (rc < 0)
+    if (rc < 0) {
         log_safe(e2.msg);
-    if (rc < 0)
         CORE_LOG(CORE_LOG_WARN, "inspect_failed", "job=%s repo=%s attempt=%d msg=\"%s: %s\"",
                  result->job_id, v.repo, v.attempts + 1, what, e2.msg);
+    }
     if (rc == 0) {
         result->outcome = decide(report, pol.approval, reason, sizeof(reason));
         result->risk = policy_report_risk(report);
