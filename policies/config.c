@@ -1560,15 +1560,15 @@ static void load_people(vctx *c, json_t *root, policy_config *cfg)
                 str_field(c, o, "github", true, check_github_login, &p->github);
                 /* Someone who decides only through the API needs no Slack user. */
                 str_field(c, o, "slack", !has_operator, check_slack_user, &p->slack);
-                str_field(c, o, "operator", false, check_operator_name, &p->operator);
+                str_field(c, o, "operator", false, check_operator_name, &p->operator_name);
             }
-            for (size_t j = 0; j < i && p->operator; j++) {
-                if (!cfg->people[j].operator ||
-                    strcasecmp(p->operator, cfg->people[j].operator) != 0)
+            for (size_t j = 0; j < i && p->operator_name; j++) {
+                if (!cfg->people[j].operator_name ||
+                    strcasecmp(p->operator_name, cfg->people[j].operator_name) != 0)
                     continue;
                 enter(c, o, "operator", false);
                 problem(c, "duplicate operator name \"%s\" (also people[%zu])",
-                        show(shown, sizeof(shown), p->operator), j);
+                        show(shown, sizeof(shown), p->operator_name), j);
                 leave(c);
                 break;
             }
@@ -1823,7 +1823,7 @@ void policy_config_free(policy_config *cfg)
     for (size_t i = 0; i < cfg->n_people; i++) {
         free(cfg->people[i].github);
         free(cfg->people[i].slack);
-        free(cfg->people[i].operator);
+        free(cfg->people[i].operator_name);
     }
     free(cfg->people);
     for (size_t i = 0; i < cfg->n_freezes; i++) {

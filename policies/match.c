@@ -1,5 +1,6 @@
 /* Lookups on a loaded configuration: the policy of a repository, a region by name, the
- * Slack user of a GitHub login. All are read-only and safe from any thread. */
+ * people behind a GitHub login, a Slack user or an operator token's name; and which clone
+ * URLs the inspector may fetch. All are read-only and safe from any thread. */
 #define _GNU_SOURCE /* FNM_CASEFOLD: GitHub owner and repository names ignore case */
 #include "policies/policies.h"
 
@@ -61,13 +62,15 @@ const char *policy_person_github(const policy_config *cfg, const char *slack_use
     return NULL;
 }
 
-const char *policy_person_operator(const policy_config *cfg, const char *operator_name)
+const char *policy_person_operator(const policy_config *cfg, const char *name)
 {
     CORE_ASSERT(cfg != NULL);
-    if (!operator_name)
+    if (!name)
         return NULL;
     for (size_t i = 0; i < cfg->n_people; i++) {
-        if (cfg->people[i].operator && strcasecmp(cfg->people[i].operator, operator_name) == 0)
+        const char *op = cfg->people[i].operator_name;
+
+        if (op && strcasecmp(op, name) == 0)
             return cfg->people[i].github;
     }
     return NULL;

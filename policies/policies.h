@@ -62,8 +62,8 @@ typedef struct policy_policy {
  * approves their own pull request, neither in Slack nor through the API. */
 typedef struct policy_person {
     char *github;
-    char *slack;    /* NULL when absent */
-    char *operator; /* the name of their operator token (api.tokens_env); NULL when absent */
+    char *slack;         /* NULL when absent */
+    char *operator_name; /* their operator token's name (api.tokens_env); NULL when absent */
 } policy_person;
 
 typedef struct policy_freeze {
@@ -169,7 +169,7 @@ const char *policy_person_slack(const policy_config *cfg, const char *github_log
 const char *policy_person_github(const policy_config *cfg, const char *slack_user);
 /* The GitHub login of an operator-token name through `people` (names compared ignoring
  * case), or NULL. */
-const char *policy_person_operator(const policy_config *cfg, const char *operator_name);
+const char *policy_person_operator(const policy_config *cfg, const char *name);
 
 /* An operator-token name: 1 to POLICY_OPERATOR_NAME_MAX of A-Z a-z 0-9 . _ - */
 #define POLICY_OPERATOR_NAME_MAX 64

@@ -542,8 +542,9 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
         const char *fields[] = {"risk", "unknown", "inspect_attempts", "0"};
 
         /* Fail safe: a diff nobody could read is not run without a human saying so. */
-        snprintf(reason, sizeof(reason), "awaiting approval: %s after %d attempts; approval required",
-                 what, MAX_INSPECT_ATTEMPTS);
+        snprintf(reason, sizeof(reason),
+                 "awaiting approval: %s after %d attempts; approval required", what,
+                 MAX_INSPECT_ATTEMPTS);
         result->outcome = "approve";
         rc = approval_card(plan, plan_lock, &v, now_ms, &card, reason, sizeof(reason), err);
         if (rc == 0)

@@ -129,13 +129,13 @@ static bool decide_note(const wh_request *req, wh_response *resp, char note[DECI
     return true;
 }
 
-/* Whether operator may approve job id: not when `people` maps their name to the pull
+/* Whether operator op may approve job id: not when `people` maps their name to the pull
  * request's author (as a Slack click may not). An operator whose name `people` does not
  * list is not checked: the token is the authority. False after answering. */
 static bool operator_may_approve(const wh_request *req, wh_response *resp, const char *id,
-                                 const char *operator)
+                                 const char *op)
 {
-    const char *login = policy_person_operator(req->app->cfg, operator);
+    const char *login = policy_person_operator(req->app->cfg, op);
     char author[257], state[32];
     sched_field f[] = {{"state", state, sizeof(state)}, {"author", author, sizeof(author)}};
     core_error err = {0};
@@ -151,11 +151,11 @@ static bool operator_may_approve(const wh_request *req, wh_response *resp, const
     /* An author nobody recorded cannot be compared: as with an operator `people` omits. */
     if (!author[0] || strcasecmp(login, author) != 0)
         return true;
-    CORE_LOG(CORE_LOG_INFO, "api_refused", "job=%s operator=%s reason=\"author\"", id, operator);
+    CORE_LOG(CORE_LOG_INFO, "api_refused", "job=%s operator=%s reason=\"author\"", id, op);
     wh_response_error(resp, 403, "forbidden",
                       "operator %s is %s in `people`, who opened this pull request: someone else "
                       "must approve it (rejecting it is allowed)",
-                      operator, login);
+                      op, login);
     return false;
 }
 
@@ -163,15 +163,15 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
 {
     const char *verb = approve ? "approved" : "rejected";
     char note[DECIDE_NOTE_MAX], reason[DECIDE_NOTE_MAX + 128], state[32];
-    const char *operator;
+    const char *op;
     core_error err = {0};
     int rc;
 
     /* Unlike the read API, deciding is never open: no tokens configured means no one. */
-    operator = req->app->n_api_tokens
+    op = req->app->n_api_tokens
                    ? wh_api_token_name(req, req->app->api_tokens, req->app->n_api_tokens)
                    : NULL;
-    if (!operator) {
+    if (!op) {
         wh_response_error(resp, 401, "unauthorized",
                           req->app->n_api_tokens == 0
                               ? "approving or rejecting needs an operator token, and none is "
@@ -181,14 +181,14 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
     }
     if (!decide_note(req, resp, note))
         return;
-    if (approve && !operator_may_approve(req, resp, id, operator))
+    if (approve && !operator_may_approve(req, resp, id, op))
         return;
     /* The name, never the token: "approved by dba-lead (API)". */
     if (note[0])
-        snprintf(reason, sizeof(reason), "%s by %s (API): %s", verb, operator, note);
+        snprintf(reason, sizeof(reason), "%s by %s (API): %s", verb, op, note);
     else
-        snprintf(reason, sizeof(reason), "%s by %s (API)", verb, operator);
-    rc = wh_job_decide(req->app, id, approve, operator, reason, NULL, state, &err);
+        snprintf(reason, sizeof(reason), "%s by %s (API)", verb, op);
+    rc = wh_job_decide(req->app, id, approve, op, reason, NULL, state, &err);
     if (rc == CORE_ECONFLICT) {
         wh_response_error(resp, 409, "conflict", "%s", err.msg);
         return;
