@@ -233,7 +233,8 @@ typedef struct notify_card {
     /* Later states of the card. */
     notify_card_decision decision;
     const char *decided_by;   /* Slack user id of the decider (a mention), or another name
-                               * ("operator": decided through the API), shown as text */
+                               * (an operator token's name: decided through the API), shown
+                               * as text */
     const char *decided_at;   /* pre-formatted, in the decider's region time */
     const char *escalated_to; /* the region it was escalated to, or NULL */
     const char *closed;       /* why no decision is needed any more ("superseded by a newer

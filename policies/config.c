@@ -931,6 +931,54 @@ static bool check_slack_user(vctx *c, const char *s)
     return true;
 }
 
+/* github.web_url: where GitHub (or a GitHub Enterprise Server) serves repositories, so
+ * https and a bare host: clone URLs are compared with its host and port. */
+static bool check_web_url(vctx *c, const char *s)
+{
+    const char *p;
+
+    if (!starts_with(s, "https://")) {
+        problem(c, "must be an https:// URL (GitHub's web address, like https://github.com)");
+        return false;
+    }
+    if (!check_http_url(c, s))
+        return false;
+    p = s + 8 + strcspn(s + 8, "/?#");
+    if (*p && strcmp(p, "/") != 0) {
+        problem(c, "must be a host only, like https://ghe.example.com, without a path");
+        return false;
+    }
+    return true;
+}
+
+static bool check_operator_name(vctx *c, const char *s)
+{
+    char shown[64];
+
+    if (!policy_operator_name_valid(s, strlen(s))) {
+        problem(c, "\"%s\" is not an operator name (1 to %d of A-Z a-z 0-9 . _ -)",
+                show(shown, sizeof(shown), s), POLICY_OPERATOR_NAME_MAX);
+        return false;
+    }
+    return true;
+}
+
+/* An optional boolean member. Returns true when it was present and valid. */
+static bool bool_field(vctx *c, json_t *obj, const char *key, bool *dst)
+{
+    json_t *v = enter(c, obj, key, false);
+    bool ok = false;
+
+    if (v && !json_is_boolean(v)) {
+        problem(c, "must be true or false, not %s", type_name(v));
+    } else if (v) {
+        *dst = json_is_true(v);
+        ok = true;
+    }
+    leave(c);
+    return ok;
+}
+
 static bool check_github_login(vctx *c, const char *s)
 {
     char login[40], shown[64];
@@ -1141,7 +1189,7 @@ static void load_github(vctx *c, json_t *o, policy_config *cfg)
 {
     static const char *const known[] = {
         "webhook_secret_env", "webhook_secret_file", "app_id", "private_key_file", "api_url",
-        "redelivery_check_seconds", NULL};
+        "redelivery_check_seconds", "web_url", "allow_local_repos", NULL};
     json_int_t n;
     bool has_id = json_object_get(o, "app_id") != NULL;
     bool has_key = json_object_get(o, "private_key_file") != NULL;
@@ -1153,6 +1201,8 @@ static void load_github(vctx *c, json_t *o, policy_config *cfg)
         cfg->github.app_id = n;
     str_field(c, o, "private_key_file", false, NULL, &cfg->github.private_key_file);
     str_field(c, o, "api_url", false, check_http_url, &cfg->github.api_url);
+    str_field(c, o, "web_url", false, check_web_url, &cfg->github.web_url);
+    bool_field(c, o, "allow_local_repos", &cfg->github.allow_local_repos);
     /* 0 turns delivery recovery off; a day at most, or a missed delivery could wait
      * longer than GitHub keeps it (3 days) before anyone looks. */
     if (int_field(c, o, "redelivery_check_seconds", 0, 86400, &n))
@@ -1556,7 +1606,7 @@ static void load_policies(vctx *c, json_t *root, policy_config *cfg)
 
 static void load_people(vctx *c, json_t *root, policy_config *cfg)
 {
-    static const char *const known[] = {"github", "slack", NULL};
+    static const char *const known[] = {"github", "slack", "operator", NULL};
     json_t *list = enter(c, root, "people", false);
 
     if (list && want_array(c, list, false, MAX_PEOPLE) && json_array_size(list) > 0) {
@@ -1575,9 +1625,23 @@ static void load_people(vctx *c, json_t *root, policy_config *cfg)
 
             push_index(c, i);
             if (want(c, o, JSON_OBJECT)) {
+                bool has_operator = json_object_get(o, "operator") != NULL;
+
                 check_keys(c, o, known);
                 str_field(c, o, "github", true, check_github_login, &p->github);
-                str_field(c, o, "slack", true, check_slack_user, &p->slack);
+                /* Someone who decides only through the API needs no Slack user. */
+                str_field(c, o, "slack", !has_operator, check_slack_user, &p->slack);
+                str_field(c, o, "operator", false, check_operator_name, &p->operator_name);
+            }
+            for (size_t j = 0; j < i && p->operator_name; j++) {
+                if (!cfg->people[j].operator_name ||
+                    strcasecmp(p->operator_name, cfg->people[j].operator_name) != 0)
+                    continue;
+                enter(c, o, "operator", false);
+                problem(c, "duplicate operator name \"%s\" (also people[%zu])",
+                        show(shown, sizeof(shown), p->operator_name), j);
+                leave(c);
+                break;
             }
             for (size_t j = 0; j < i && p->github; j++) {
                 if (!cfg->people[j].github || strcasecmp(p->github, cfg->people[j].github))
@@ -1689,6 +1753,7 @@ static void set_defaults(vctx *c, policy_config *cfg)
     set_str(c, &cfg->cache_dir, "/var/cache/zoneci");
     set_str(c, &cfg->github.webhook_secret.env, "ZONECI_GITHUB_SECRET");
     set_str(c, &cfg->github.api_url, "https://api.github.com");
+    set_str(c, &cfg->github.web_url, "https://github.com");
     cfg->github.redelivery_check_seconds = 300;
     set_str(c, &cfg->slack.api_url, "https://slack.com/api");
     set_str(c, &cfg->runners.tokens.env, "ZONECI_RUNNER_TOKENS");
@@ -1812,6 +1877,7 @@ void policy_config_free(policy_config *cfg)
     clear_ref(&cfg->github.webhook_secret);
     free(cfg->github.private_key_file);
     free(cfg->github.api_url);
+    free(cfg->github.web_url);
     clear_ref(&cfg->slack.signing_secret);
     clear_ref(&cfg->slack.bot_token);
     free(cfg->slack.api_url);
@@ -1846,6 +1912,7 @@ void policy_config_free(policy_config *cfg)
     for (size_t i = 0; i < cfg->n_people; i++) {
         free(cfg->people[i].github);
         free(cfg->people[i].slack);
+        free(cfg->people[i].operator_name);
     }
     free(cfg->people);
     for (size_t i = 0; i < cfg->n_freezes; i++) {

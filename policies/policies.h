@@ -58,9 +58,13 @@ typedef struct policy_policy {
     size_t n_rule_settings;
 } policy_policy;
 
+/* A person: their GitHub login, and their Slack user and operator-token name when they
+ * have one (at least one of the two). Both map back to the login, so that nobody
+ * approves their own pull request, neither in Slack nor through the API. */
 typedef struct policy_person {
     char *github;
-    char *slack;
+    char *slack;         /* NULL when absent */
+    char *operator_name; /* their operator token's name (api.tokens_env); NULL when absent */
 } policy_person;
 
 typedef struct policy_freeze {
@@ -119,6 +123,9 @@ typedef struct policy_config {
         char *private_key_file;           /* NULL when absent */
         char *api_url;                    /* default https://api.github.com */
         int redelivery_check_seconds;     /* delivery recovery period; 0 off; default 300 */
+        char *web_url;          /* https://HOST[:PORT]: the only host clone URLs may name;
+                                 * default https://github.com */
+        bool allow_local_repos; /* local paths and file:// clone URLs too (tests, demos) */
     } github;
     struct {
         bool present;
@@ -179,6 +186,19 @@ const policy_region *policy_region_find(const policy_config *cfg, const char *na
 const char *policy_person_slack(const policy_config *cfg, const char *github_login);
 /* The GitHub login of a Slack user id through `people`, or NULL. */
 const char *policy_person_github(const policy_config *cfg, const char *slack_user);
+/* The GitHub login of an operator-token name through `people` (names compared ignoring
+ * case), or NULL. */
+const char *policy_person_operator(const policy_config *cfg, const char *name);
+
+/* An operator-token name: 1 to POLICY_OPERATOR_NAME_MAX of A-Z a-z 0-9 . _ - */
+#define POLICY_OPERATOR_NAME_MAX 64
+bool policy_operator_name_valid(const char *name, size_t len);
+
+/* Whether the inspector may fetch clone_url (a pull_request payload's, so anyone who can
+ * send a signed webhook chooses it): an https:// URL whose host and port are web_url's
+ * (github.web_url), without credentials; with allow_local also an absolute local path or
+ * a file:/// URL. Anything else (another host, http://, ssh, git://) is refused. */
+bool policy_clone_url_allowed(const char *web_url, bool allow_local, const char *clone_url);
 
 /* Reads a secret: the environment variable if set and not empty, else the file (trailing
  * newline removed). CORE_ENOTFOUND when neither holds a value. *out is malloc'd; the

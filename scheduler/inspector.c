@@ -4,7 +4,9 @@
  * at a time across all processes: a Redis lock), diff the merge base against the head,
  * grade the migrations, and decide from the policy's `approval` whether the job goes on
  * to routing or waits for a human. A repository that cannot be read is retried with
- * backoff and then fails safe: the job waits for approval, never runs unchecked. */
+ * backoff and then fails safe: the job waits for approval, never runs unchecked. So does
+ * a job whose clone URL is not on the configured GitHub host (github.web_url): it is
+ * never fetched. */
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,6 +40,8 @@ typedef struct inspect_policy {
     policy_rule_setting *rule_settings; /* deep copies, in the policy's order */
     size_t n_rule_settings;
     char cache_dir[512];
+    char web_url[256];      /* github.web_url: the one host clone URLs may name */
+    bool allow_local_repos; /* github.allow_local_repos */
 } inspect_policy;
 
 typedef struct job_view {
@@ -81,6 +85,8 @@ static int policy_snapshot(const policy_config *cfg, const char *repo, inspect_p
 
     memset(out, 0, sizeof(*out));
     snprintf(out->cache_dir, sizeof(out->cache_dir), "%s", cfg->cache_dir);
+    snprintf(out->web_url, sizeof(out->web_url), "%s", cfg->github.web_url);
+    out->allow_local_repos = cfg->github.allow_local_repos;
     if (!pol)
         return 0;
     out->matched = true;
@@ -280,6 +286,16 @@ static void fetch_unlock(sched_store *store, const char *key, const char *token)
         sched_reply_free(r);
 }
 
+/* A libgit2 message made fit for one quoted log value: it may hold anything a remote or
+ * a path said, newlines and quotes included. */
+static void log_safe(char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\')
+            *s = '?';
+    }
+}
+
 /* The decision from a report and the policy's approval setting. */
 static const char *decide(const policy_report *report, policy_approval approval, char *reason,
                           size_t len)
@@ -327,9 +343,11 @@ static const char *decide(const policy_report *report, policy_approval approval,
 }
 
 /* Fetches, diffs and grades; the report in *out. An https clone URL of a job that came
- * through a GitHub App installation is fetched with that installation's token. */
+ * through a GitHub App installation is fetched with that installation's token. *fetched
+ * says whether the fetch itself succeeded (a failure after it is the diff's). */
 static int inspect_diff(const inspect_policy *pol, const job_view *v,
-                        const sched_token_source *tokens, policy_report **out, core_error *err)
+                        const sched_token_source *tokens, policy_report **out, bool *fetched,
+                        core_error *err)
 {
     policy_fetch_limits fl = {.timeout_ms = FETCH_TIMEOUT_MS};
     policy_inspect_options opts = {.paths = pol->paths,
@@ -352,6 +370,7 @@ static int inspect_diff(const inspect_policy *pol, const job_view *v,
         core_wipe(token, strlen(token));
         free(token);
     }
+    *fetched = rc == 0;
     if (rc == 0)
         rc = policy_diff_compute(mirror, v->base_sha, v->head_sha, NULL, &diff, err);
     if (rc == 0)
@@ -429,7 +448,8 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
     char reason[768], lock_key[SCHED_KEY_MAX], token[33];
     sched_approval_card_info card = {0};
     core_error e2 = {0};
-    bool locked = false;
+    bool locked = false, fetched = false;
+    const char *what;
     int rc;
 
     memset(result, 0, sizeof(*result));
@@ -456,6 +476,28 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
                     now_ms, 0, NULL, NULL, 0, err);
         goto out;
     }
+    if (!policy_clone_url_allowed(pol.web_url, pol.allow_local_repos, v.clone_url)) {
+        const char *fields[] = {"risk", "unknown", "inspect_attempts", "0"};
+
+        /* The payload names the URL: fetching any host or path it likes would let a
+         * webhook probe the network and the file system from here. Not fetched, not
+         * retried, and the job does not run unchecked. The URL stays out of the log. */
+        CORE_LOG(CORE_LOG_WARN, "inspect_refused",
+                 "job=%s repo=%s msg=\"clone URL not on the configured GitHub host (%s)\"",
+                 result->job_id, v.repo,
+                 pol.allow_local_repos ? "github.web_url, or a local path"
+                                       : "github.web_url; local paths need "
+                                         "github.allow_local_repos");
+        snprintf(reason, sizeof(reason),
+                 "awaiting approval: clone URL not on the configured GitHub host; approval "
+                 "required");
+        result->outcome = "approve";
+        rc = approval_card(plan, plan_lock, &v, now_ms, &card, reason, sizeof(reason), err);
+        if (rc == 0)
+            rc = finish(store, result->job_id, "approve", reason, now_ms, 0, card.spec, fields, 4,
+                        err);
+        goto out;
+    }
     rc = fetch_lock(store, v.repo, lock_key, token, &locked, err);
     if (rc < 0)
         goto out;
@@ -467,8 +509,16 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
                     now_ms + 2000, NULL, NULL, 0, err);
         goto out;
     }
-    rc = inspect_diff(&pol, &v, tokens, &report, &e2);
+    rc = inspect_diff(&pol, &v, tokens, &report, &fetched, &e2);
     fetch_unlock(store, lock_key, token);
+    /* libgit2's messages name paths, hosts and ports: they go to the log, and the job's
+     * reason (shown on cards and statuses) only says which step failed. */
+    what = fetched ? "cannot read the diff" : "cannot fetch the repository";
+    if (rc < 0) {
+        log_safe(e2.msg);
+        CORE_LOG(CORE_LOG_WARN, "inspect_failed", "job=%s repo=%s attempt=%d msg=\"%s: %s\"",
+                 result->job_id, v.repo, v.attempts + 1, what, e2.msg);
+    }
     if (rc == 0) {
         result->outcome = decide(report, pol.approval, reason, sizeof(reason));
         result->risk = policy_report_risk(report);
@@ -483,8 +533,8 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
         int64_t backoff = 1000LL << v.attempts;
 
         snprintf(n_attempts, sizeof(n_attempts), "%d", v.attempts + 1);
-        snprintf(reason, sizeof(reason), "inspecting: cannot read the diff (%s); retrying in %llds",
-                 e2.msg, (long long)(backoff / 1000));
+        snprintf(reason, sizeof(reason), "inspecting: %s; retrying in %llds", what,
+                 (long long)(backoff / 1000));
         result->outcome = "retry";
         rc = finish(store, result->job_id, "retry", reason, now_ms, now_ms + backoff, NULL, fields,
                     2, err);
@@ -493,9 +543,8 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
 
         /* Fail safe: a diff nobody could read is not run without a human saying so. */
         snprintf(reason, sizeof(reason),
-                 "awaiting approval: cannot read the diff after %d attempts (%s); approval "
-                 "required",
-                 MAX_INSPECT_ATTEMPTS, e2.msg);
+                 "awaiting approval: %s after %d attempts; approval required", what,
+                 MAX_INSPECT_ATTEMPTS);
         result->outcome = "approve";
         rc = approval_card(plan, plan_lock, &v, now_ms, &card, reason, sizeof(reason), err);
         if (rc == 0)

@@ -1,12 +1,16 @@
 /* The operators' API: GET /api/v1/jobs and GET /api/v1/jobs/{id}, which need a token when
  * operator tokens are configured, and POST /api/v1/jobs/{id}/approve | reject, which
- * always do. */
+ * always do. Each token has a name (api.tokens_env holds name:TOKEN entries): decisions
+ * record the name, and follow a Slack click's rules — the first decision wins, and an
+ * operator whom `people` maps to the pull request's author may reject it but not approve. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "policies/policies.h"
 #include "scheduler/scheduler.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
@@ -17,7 +21,7 @@
 static bool authorized(const wh_request *req, wh_response *resp)
 {
     if (req->rt->n_api_tokens == 0 ||
-        wh_bearer_matches(req, req->rt->api_tokens, req->rt->n_api_tokens))
+        wh_api_token_name(req, req->rt->api_tokens, req->rt->n_api_tokens))
         return true;
     wh_response_error(resp, 401, "unauthorized", "an operator token is required "
                                                  "(Authorization: Bearer TOKEN)");
@@ -125,16 +129,49 @@ static bool decide_note(const wh_request *req, wh_response *resp, char note[DECI
     return true;
 }
 
+/* Whether operator op may approve job id: not when `people` maps their name to the pull
+ * request's author (as a Slack click may not). An operator whose name `people` does not
+ * list is not checked: the token is the authority. False after answering. */
+static bool operator_may_approve(const wh_request *req, wh_response *resp, const char *id,
+                                 const char *op)
+{
+    const char *login = policy_person_operator(req->rt->cfg, op);
+    char author[257], state[32];
+    sched_field f[] = {{"state", state, sizeof(state)}, {"author", author, sizeof(author)}};
+    core_error err = {0};
+    int rc;
+
+    if (!login)
+        return true;
+    rc = sched_job_fields(req->app->store, id, f, 2, &err);
+    if (rc < 0) {
+        store_error(resp, rc, &err);
+        return false;
+    }
+    /* An author nobody recorded cannot be compared: as with an operator `people` omits. */
+    if (!author[0] || strcasecmp(login, author) != 0)
+        return true;
+    CORE_LOG(CORE_LOG_INFO, "api_refused", "job=%s operator=%s reason=\"author\"", id, op);
+    wh_response_error(resp, 403, "forbidden",
+                      "operator %s is %s in `people`, who opened this pull request: someone else "
+                      "must approve it (rejecting it is allowed)",
+                      op, login);
+    return false;
+}
+
 void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id, bool approve)
 {
     const char *verb = approve ? "approved" : "rejected";
-    char note[DECIDE_NOTE_MAX], reason[DECIDE_NOTE_MAX + 64], state[32];
+    char note[DECIDE_NOTE_MAX], reason[DECIDE_NOTE_MAX + 128], state[32];
+    const char *op;
     core_error err = {0};
     int rc;
 
     /* Unlike the read API, deciding is never open: no tokens configured means no one. */
-    if (req->rt->n_api_tokens == 0 ||
-        !wh_bearer_matches(req, req->rt->api_tokens, req->rt->n_api_tokens)) {
+    op = req->rt->n_api_tokens
+                   ? wh_api_token_name(req, req->rt->api_tokens, req->rt->n_api_tokens)
+                   : NULL;
+    if (!op) {
         wh_response_error(resp, 401, "unauthorized",
                           req->rt->n_api_tokens == 0
                               ? "approving or rejecting needs an operator token, and none is "
@@ -144,11 +181,14 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
     }
     if (!decide_note(req, resp, note))
         return;
+    if (approve && !operator_may_approve(req, resp, id, op))
+        return;
+    /* The name, never the token: "approved by dba-lead (API)". */
     if (note[0])
-        snprintf(reason, sizeof(reason), "%s by operator: %s", verb, note);
+        snprintf(reason, sizeof(reason), "%s by %s (API): %s", verb, op, note);
     else
-        snprintf(reason, sizeof(reason), "%s by operator", verb);
-    rc = wh_job_decide(req->app, req->rt, id, approve, "operator", reason, NULL, state, &err);
+        snprintf(reason, sizeof(reason), "%s by %s (API)", verb, op);
+    rc = wh_job_decide(req->app, req->rt, id, approve, op, reason, NULL, state, &err);
     if (rc == CORE_ECONFLICT) {
         wh_response_error(resp, 409, "conflict", "%s", err.msg);
         return;

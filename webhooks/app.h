@@ -22,6 +22,13 @@ struct notify_github;
 struct notify_redeliver;
 typedef struct wh_runners wh_runners;
 
+/* An operator token and whose it is: the name is what decisions record (never the
+ * token); an entry written without a name is "operator". */
+typedef struct wh_api_token {
+    char *name;
+    char *token;
+} wh_api_token;
+
 /* A runner token and the regions it may claim in (none listed: every region). */
 typedef struct wh_runner_token {
     char *token;
@@ -96,7 +103,7 @@ typedef struct wh_runtime {
     size_t n_github_secrets;
     char **slack_secrets; /* Slack signing secrets; none without `slack` (endpoint off) */
     size_t n_slack_secrets;
-    char **api_tokens; /* operator tokens; none means the read API is open */
+    wh_api_token *api_tokens; /* operator tokens; none means the read API is open */
     size_t n_api_tokens;
     wh_runner_token *runner_tokens;
     size_t n_runner_tokens;
@@ -122,7 +129,7 @@ typedef struct wh_app {
 wh_runtime *wh_runtime_get(wh_app *app);
 void wh_runtime_put(wh_runtime *rt);
 
-/* A decision on job id by actor (a Slack user id, or "operator") that every decision
+/* A decision on job id by actor (a Slack user id, or an operator's name) that every decision
  * path shares: the decider's region time for the cards (from rt, the request's runtime),
  * sched_job_decide, and a router and outbox kick so the build and the cards move at once.
  * approval_region is the job's (NULL: read it here; a caller that read the job already
@@ -144,6 +151,15 @@ wh_event_kind wh_event_kind_of(const char *header);
  * the caller frees with wh_secrets_free, which wipes them first. */
 int wh_secrets_split(const char *list, char ***out, size_t *n, core_error *err);
 void wh_secrets_free(char **list, size_t n);
+
+/* Parses api.tokens_env's value: entries "name:TOKEN" separated by commas or newlines
+ * (blanks around them ignored); an entry without a ':' is an unnamed token of the old
+ * form, named "operator". Names are 1 to 64 of A-Z a-z 0-9 . _ -; a name may hold several
+ * tokens (rotation), but one token may not have two names. Messages name the entry by
+ * its position, never show it. Free with wh_api_tokens_free, which wipes the tokens. */
+#define WH_OPERATOR_DEFAULT_NAME "operator"
+int wh_api_tokens_parse(const char *list, wh_api_token **out, size_t *n, core_error *err);
+void wh_api_tokens_free(wh_api_token *tokens, size_t n);
 
 /* Parses ZONECI_RUNNER_TOKENS: "tok1,tok2=apac-tokyo|emea-berlin". */
 int wh_runner_tokens_parse(const char *list, wh_runner_token **out, size_t *n, core_error *err);

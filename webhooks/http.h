@@ -89,5 +89,8 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
 
 /* Checks "Authorization: Bearer T" against tokens in constant time per token. */
 bool wh_bearer_matches(const wh_request *req, char *const *tokens, size_t n_tokens);
+/* The name of the operator token that the request's "Authorization: Bearer" carries, or
+ * NULL. Every token is compared in constant time, whichever matches. */
+const char *wh_api_token_name(const wh_request *req, const wh_api_token *tokens, size_t n);
 
 #endif

@@ -371,7 +371,7 @@ void wh_runtime_put(wh_runtime *rt)
     wh_runner_tokens_free(rt->runner_tokens, rt->n_runner_tokens);
     wh_secrets_free(rt->github_secrets, rt->n_github_secrets);
     wh_secrets_free(rt->slack_secrets, rt->n_slack_secrets);
-    wh_secrets_free(rt->api_tokens, rt->n_api_tokens);
+    wh_api_tokens_free(rt->api_tokens, rt->n_api_tokens);
     /* The plan points into the config: it goes first. */
     sched_plan_free(rt->plan);
     policy_config_free(rt->cfg);
@@ -441,7 +441,7 @@ static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, co
         wh_request req = {.conn = conn, .rt = rt};
 
         operator_ok = rt->n_api_tokens &&
-                      wh_bearer_matches(&req, rt->api_tokens, rt->n_api_tokens);
+                      wh_api_token_name(&req, rt->api_tokens, rt->n_api_tokens) != NULL;
         if (operator_ok || (rt->n_api_tokens == 0 && route != WH_ROUTE_APPROVE &&
                             route != WH_ROUTE_REJECT))
             return false;
@@ -778,13 +778,14 @@ static int load_slack_secrets(const policy_config *cfg, char ***out, size_t *n, 
 }
 
 static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_t *n_gh,
-                        char ***api, size_t *n_api, core_error *err)
+                        wh_api_token **api, size_t *n_api, core_error *err)
 {
     char *value = NULL;
     int rc;
 
     (void)app;
-    *gh = *api = NULL;
+    *gh = NULL;
+    *api = NULL;
     *n_gh = *n_api = 0;
     rc = policy_secret_read(&cfg->github.webhook_secret, &value, err);
     if (rc < 0)
@@ -805,7 +806,7 @@ static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_
     if (cfg->api.present) {
         rc = policy_secret_read(&cfg->api.tokens, &value, err);
         if (rc == 0) {
-            rc = wh_secrets_split(value, api, n_api, err);
+            rc = wh_api_tokens_parse(value, api, n_api, err);
             memset(value, 0, strlen(value));
             free(value);
         }

@@ -22,6 +22,10 @@
 #define GH_SECRET "approvals-secret"
 #define SLACK_SECRET "slack-signing-secret"
 #define API_TOKEN "operator-token"
+/* Named operator tokens: dba-lead is `people`'s dba, octo-ops is octocat (the author). */
+#define DBA_TOKEN "dba-lead-token-0123"
+#define OCTO_TOKEN "octo-ops-token-4567"
+#define API_TOKENS API_TOKEN ",dba-lead:" DBA_TOKEN "\n octo-ops:" OCTO_TOKEN
 #define APPROVER "UAPPROVER1"
 #define AUTHOR "UAUTHOR1"
 #define OTHER "UOTHER1"
@@ -120,7 +124,7 @@ static void serve_start(env *e)
 {
     char *argv[] = {"serve", "--config", e->config, NULL};
     char *envp[] = {"ZT_GH_SECRET=" GH_SECRET,        "ZT_SLACK_SECRET=" SLACK_SECRET,
-                    "ZT_API_TOKENS=" API_TOKEN,       "ZT_SLACK_TOKEN=xoxb-e2e",
+                    "ZT_API_TOKENS=" API_TOKENS,       "ZT_SLACK_TOKEN=xoxb-e2e",
                     "ZT_RUNNER_TOKENS=" RUNNER_TOKEN, NULL};
 
     e->srv = ts_zoneci_spawn(argv, envp, e->dir, e->base);
@@ -150,7 +154,8 @@ static void env_start(env *e, int mode)
         key_path = ts_write_file(e->dir, "app.pem", ts_rsa_key_pem());
         snprintf(peers, sizeof(peers),
                  " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\", \"app_id\": 4242,\n"
-                 "   \"private_key_file\": \"%s\", \"api_url\": \"%s/gh\"},\n"
+                 "   \"private_key_file\": \"%s\", \"api_url\": \"%s/gh\",\n"
+                 "   \"allow_local_repos\": true},\n"
                  " \"slack\": {\"signing_secret_env\": \"ZT_SLACK_SECRET\",\n"
                  "   \"bot_token_env\": \"ZT_SLACK_TOKEN\", \"api_url\": \"%s/slack\"},\n"
                  " \"api\": {\"tokens_env\": \"ZT_API_TOKENS\"},\n"
@@ -161,7 +166,8 @@ static void env_start(env *e, int mode)
                  ", \"slack_channel\": \"CALWAYS\", \"oncall\": [\"" ONCALL "\"]");
     } else {
         snprintf(peers, sizeof(peers),
-                 " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"},\n%s",
+                 " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\",\n"
+                 "   \"allow_local_repos\": true},\n%s",
                  mode == WITH_API ? " \"slack\": {\"signing_secret_env\": \"ZT_SLACK_SECRET\", "
                                     "\"api_url\": \"http://127.0.0.1:1\"},\n"
                                     " \"api\": {\"tokens_env\": \"ZT_API_TOKENS\"},\n"
@@ -179,8 +185,10 @@ static void env_start(env *e, int mode)
                        "   \"migrations\": {\"paths\": [\"db/**/*.sql\"], \"approval\": "
                        "\"risky\", \"approvers\": [\"" APPROVER "\", \"" AUTHOR "\", \"" ONCALL
                        "\"]}}],\n"
-                       " \"people\": [{\"github\": \"octocat\", \"slack\": \"" AUTHOR "\"},\n"
-                       "   {\"github\": \"dba\", \"slack\": \"" ONCALL "\"}]}\n",
+                       " \"people\": [{\"github\": \"octocat\", \"slack\": \"" AUTHOR "\",\n"
+                       "               \"operator\": \"octo-ops\"},\n"
+                       "   {\"github\": \"dba\", \"slack\": \"" ONCALL "\", "
+                       "\"operator\": \"dba-lead\"}]}\n",
                        port, e->redis->url, e->dir, peers, region_extra) > 0);
     e->config = ts_write_file(e->dir, "zoneci.json", text);
     free(text);
@@ -624,6 +632,91 @@ START_TEST(operator_api_decides_with_a_token)
 }
 END_TEST
 
+/* The entry of job id's history whose reason is reason, or NULL (json_decref j). */
+static json_t *history_entry(env *e, const char *id, const char *reason, json_t **j)
+{
+    json_t *h;
+    size_t i;
+
+    *j = get_job(e, id);
+    json_array_foreach(json_object_get(*j, "history"), i, h)
+    {
+        const char *r = json_string_value(json_object_get(h, "reason"));
+
+        if (r && strcmp(r, reason) == 0)
+            return h;
+    }
+    return NULL;
+}
+
+/* Named tokens: the decision, the history and the audit stream say who (never the
+ * token); an operator whom `people` maps to the author may reject, not approve; and the
+ * first decision wins between the API and a Slack click, either way round. */
+START_TEST(named_operators_follow_slack_rules)
+{
+    env e;
+    char id[32], id2[32], id3[32], id4[32], *body = NULL, *v;
+    json_t *j, *h;
+
+    env_start(&e, WITH_API);
+    risky_job(&e, 11, id);
+    risky_job(&e, 12, id2);
+
+    /* octocat opened the PR: octo-ops may not approve it, and nothing is recorded. */
+    ck_assert_int_eq(api_decide(&e, id, "approve", OCTO_TOKEN, NULL, &body), 403);
+    ck_assert_msg(strstr(body, "opened this pull request") && strstr(body, "octo-ops"), "%s",
+                  body);
+    ck_assert_ptr_null(strstr(body, OCTO_TOKEN));
+    free(body);
+    ck_assert_int_eq(decisions(&e, id), 0);
+    v = hget(&e, id, "decision");
+    ck_assert_str_eq(v, "");
+    free(v);
+
+    ck_assert_int_eq(api_decide(&e, id, "approve", DBA_TOKEN, "{\"reason\":\"reviewed\"}", NULL),
+                     200);
+    v = hget(&e, id, "decided_by");
+    ck_assert_str_eq(v, "dba-lead");
+    free(v);
+    h = history_entry(&e, id, "approved by dba-lead (API): reviewed", &j);
+    ck_assert_msg(h != NULL, "no history entry for dba-lead's approval");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "actor")), "dba-lead");
+    json_decref(j);
+    /* A decided job answers 409 and names the decider, whoever asks. */
+    ck_assert_int_eq(api_decide(&e, id, "reject", OCTO_TOKEN, NULL, &body), 409);
+    ck_assert_ptr_nonnull(strstr(body, "already approved by dba-lead"));
+    free(body);
+
+    /* Rejecting one's own PR is allowed. */
+    ck_assert_int_eq(api_decide(&e, id2, "reject", OCTO_TOKEN, NULL, NULL), 200);
+    h = history_entry(&e, id2, "rejected by octo-ops (API)", &j);
+    ck_assert_msg(h != NULL, "no history entry for octo-ops's rejection");
+    json_decref(j);
+
+    v = ts_redis_cli(e.redis, "XRANGE '{apv}:audit' - +");
+    ck_assert_ptr_nonnull(strstr(v, "approved by dba-lead (API): reviewed"));
+    ck_assert_ptr_nonnull(strstr(v, "rejected by octo-ops (API)"));
+    ck_assert_ptr_null(strstr(v, DBA_TOKEN));
+    ck_assert_ptr_null(strstr(v, OCTO_TOKEN));
+    free(v);
+
+    /* First decision wins: a click after the API, the API after a click. */
+    risky_job(&e, 13, id3);
+    risky_job(&e, 14, id4);
+    ck_assert_int_eq(api_decide(&e, id3, "reject", DBA_TOKEN, NULL, NULL), 200);
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id3, &body), 200);
+    assert_ephemeral(body, "already rejected by dba-lead");
+    free(body);
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id4, NULL), 200);
+    ck_assert_int_eq(api_decide(&e, id4, "reject", DBA_TOKEN, NULL, &body), 409);
+    ck_assert_ptr_nonnull(strstr(body, "already approved by " APPROVER));
+    free(body);
+    ck_assert_int_eq(decisions(&e, id3), 1);
+    ck_assert_int_eq(decisions(&e, id4), 1);
+    env_stop(&e);
+}
+END_TEST
+
 START_TEST(no_tokens_no_slack_no_decisions)
 {
     env e;
@@ -954,6 +1047,7 @@ Suite *suite_e2e_approvals(void)
     tcase_add_test(tc, slack_refusals_record_nothing);
     tcase_add_test(tc, card_of_a_wiped_job_decides_nothing);
     tcase_add_test(tc, operator_api_decides_with_a_token);
+    tcase_add_test(tc, named_operators_follow_slack_rules);
     tcase_add_test(tc, no_tokens_no_slack_no_decisions);
     tcase_add_test(tc, concurrent_decisions_record_one);
     tcase_add_test(tc, card_click_release_and_statuses);

@@ -4,6 +4,7 @@
  * `zoneci check-config` and `zoneci inspect` report bad migration settings. */
 #define _GNU_SOURCE
 #include <check.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,7 +44,8 @@ static void make_repo(env *e)
           e->repo);
 }
 
-static void env_start(env *e)
+/* github_extra: more members of the config's "github" object (", \"k\": v"). */
+static void env_start_with(env *e, const char *github_extra)
 {
     char *text = NULL, *config;
     char *argv[] = {"serve", "--config", NULL, NULL};
@@ -60,19 +62,25 @@ static void env_start(env *e)
                        "{\"server\": {\"listen\": \"127.0.0.1:%d\", \"threads\": 2},\n"
                        " \"redis\": {\"url\": \"%s\", \"prefix\": \"ins\"},\n"
                        " \"cache_dir\": \"%s/cache\",\n"
-                       " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"},\n"
+                       " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"%s},\n"
                        " \"regions\": [{\"name\": \"always\", \"timezone\": \"Etc/UTC\",\n"
                        "   \"hours\": [\"Mon-Sun 00:00-24:00\"]}],\n"
                        " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"always\"],\n"
                        "   \"migrations\": {\"paths\": [\"db/**/*.sql\"], \"approval\": "
                        "\"risky\", \"postgres_version\": 16,\n"
                        "     \"rules\": {\"changed-migration\": \"warning\"}}}]}\n",
-                       port, e->redis->url, e->dir) > 0);
+                       port, e->redis->url, e->dir, github_extra) > 0);
     config = ts_write_file(e->dir, "zoneci.json", text);
     free(text);
     argv[2] = config;
     e->srv = ts_zoneci_spawn(argv, envp, e->dir, e->base);
     free(config);
+}
+
+/* Local repositories are these tests' GitHub. */
+static void env_start(env *e)
+{
+    env_start_with(e, ", \"allow_local_repos\": true");
 }
 
 static void env_stop(env *e)
@@ -169,9 +177,110 @@ START_TEST(unreadable_repository_fails_safe)
                   "job never failed safe");
     j = get_job(&e, id);
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "reason")),
-                                 "cannot read the diff after 3 attempts"));
+                                 "cannot fetch the repository after 3 attempts"));
+    /* libgit2's message names the path it tried: the log's business, not the job's. */
+    ck_assert_ptr_null(strstr(json_string_value(json_object_get(j, "reason")), "no-such-repo"));
     ck_assert_str_eq(json_string_value(json_object_get(j, "risk")), "unknown");
     json_decref(j);
+    env_stop(&e);
+}
+END_TEST
+
+/* The reason of job id contains want and none of the words in hide (NULL-terminated). */
+static void assert_reason(env *e, const char *id, const char *want, const char *const *hide)
+{
+    json_t *j = get_job(e, id);
+    const char *reason = json_string_value(json_object_get(j, "reason"));
+
+    ck_assert_msg(reason && strstr(reason, want), "reason \"%s\", wanted \"%s\"",
+                  reason ? reason : "(null)", want);
+    for (size_t i = 0; hide && hide[i]; i++)
+        ck_assert_msg(!strstr(reason, hide[i]), "reason \"%s\" shows \"%s\"", reason, hide[i]);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "risk")), "unknown");
+    json_decref(j);
+}
+
+/* Whether cache_dir holds any repository mirror ("*.git"). */
+static bool has_mirror(env *e)
+{
+    char cache[700];
+    DIR *d;
+    struct dirent *de;
+    bool found = false;
+
+    snprintf(cache, sizeof(cache), "%s/cache", e->dir);
+    d = opendir(cache);
+    while (d && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+
+        found |= n > 4 && strcmp(de->d_name + n - 4, ".git") == 0;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static bool log_has(env *e, const char *needle)
+{
+    char *log = ts_read_file(e->srv->log, NULL);
+    bool found = log && strstr(log, needle);
+
+    free(log);
+    return found;
+}
+
+/* Without github.allow_local_repos only github.web_url's host is fetched: another host and
+ * a local path (a repository that exists) both wait for approval at once, unfetched. */
+START_TEST(clone_url_off_github_is_refused)
+{
+    static const char *const hide[] = {"evil.example", "/app", "file:", NULL};
+    env e;
+    char *main_sha, *risky, url[700], id_host[32], id_path[32], id_file[32];
+
+    env_start_with(&e, "");
+    main_sha = ts_git_rev(e.repo, "main");
+    risky = ts_git_rev(e.repo, "risky");
+    post_pr(&e, 4, main_sha, risky, "https://evil.example/acme/app.git", id_host);
+    post_pr(&e, 5, main_sha, risky, e.repo, id_path);
+    snprintf(url, sizeof(url), "file://%s", e.repo);
+    post_pr(&e, 6, main_sha, risky, url, id_file);
+    ck_assert(ts_job_wait_state(e.base, id_host, NULL, "awaiting_approval", 10000));
+    ck_assert(ts_job_wait_state(e.base, id_path, NULL, "awaiting_approval", 10000));
+    ck_assert(ts_job_wait_state(e.base, id_file, NULL, "awaiting_approval", 10000));
+    assert_reason(&e, id_host, "awaiting approval: clone URL not on the configured GitHub host",
+                  hide);
+    assert_reason(&e, id_path, "clone URL not on the configured GitHub host", hide);
+    assert_reason(&e, id_file, "clone URL not on the configured GitHub host", hide);
+    ck_assert_msg(!has_mirror(&e), "a mirror was made for a refused URL");
+    ck_assert(log_has(&e, "event=inspect_refused"));
+    ck_assert(!log_has(&e, "evil.example"));
+    free(main_sha);
+    free(risky);
+    env_stop(&e);
+}
+END_TEST
+
+/* A GitHub Enterprise Server's host is fetched (here nothing answers on it): the failure
+ * is retried, then fails safe with a plain reason, and libgit2's words (the host, the
+ * port, "connect") are in the log only. */
+START_TEST(fetch_errors_stay_in_the_log)
+{
+    static const char *const hide[] = {"127.0.0.1", "connect", "refused", "failed to", NULL};
+    env e;
+    char github[128], url[128], id[32];
+    int port = ts_free_port();
+
+    snprintf(github, sizeof(github), ", \"web_url\": \"https://127.0.0.1:%d\"", port);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/acme/app.git", port);
+    env_start_with(&e, github);
+    post_pr(&e, 7, "1111111111111111111111111111111111111111",
+            "2222222222222222222222222222222222222222", url, id);
+    ck_assert_msg(ts_job_wait_state(e.base, id, NULL, "awaiting_approval", 30000),
+                  "job never failed safe");
+    assert_reason(&e, id, "awaiting approval: cannot fetch the repository after 3 attempts",
+                  hide);
+    ck_assert(log_has(&e, "event=inspect_failed"));
+    ck_assert(log_has(&e, "cannot fetch the repository: "));
     env_stop(&e);
 }
 END_TEST
@@ -296,6 +405,8 @@ Suite *suite_e2e_inspection(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, risky_migration_waits_for_approval_safe_one_is_routed);
     tcase_add_test(tc, unreadable_repository_fails_safe);
+    tcase_add_test(tc, clone_url_off_github_is_refused);
+    tcase_add_test(tc, fetch_errors_stay_in_the_log);
     tcase_add_test(tc, check_config_reports_migration_settings);
     tcase_add_test(tc, inspect_cli_migration_options);
     suite_add_tcase(s, tc);

@@ -456,6 +456,39 @@ static const bad_case bad_cases[] = {
     {.extra = "'people':[{'github':'octo cat','slack':'U0OCTO'}]",
      .path = "people[0].github",
      .msg = "not a GitHub login"},
+    {.extra = "'people':[{'github':'octocat','operator':'dba lead'}]",
+     .path = "people[0].operator",
+     .msg = "not an operator name"},
+    {.extra = "'people':[{'github':'octocat','operator':'ops:1'}]",
+     .path = "people[0].operator",
+     .msg = "not an operator name"},
+    {.extra = "'people':[{'github':'octocat','operator':'"
+              "a1234567890123456789012345678901234567890123456789012345678901234'}]",
+     .path = "people[0].operator",
+     .msg = "not an operator name"},
+    {.extra = "'people':[{'github':'octocat','operator':'dba-lead'},{'github':'hubot',"
+              "'operator':'DBA-Lead'}]",
+     .path = "people[1].operator",
+     .msg = "duplicate operator name"},
+    {.extra = "'people':[{'github':'octocat','operator':7}]",
+     .path = "people[0].operator",
+     .msg = "must be a string"},
+    /* github: where clone URLs may come from */
+    {.extra = "'github':{'web_url':'http://github.com'}",
+     .path = "github.web_url",
+     .msg = "must be an https:// URL"},
+    {.extra = "'github':{'web_url':'https://ghe.example.com/org'}",
+     .path = "github.web_url",
+     .msg = "without a path"},
+    {.extra = "'github':{'web_url':'https://user:pw@ghe.example.com'}",
+     .path = "github.web_url",
+     .msg = "must not hold credentials"},
+    {.extra = "'github':{'allow_local_repos':'yes'}",
+     .path = "github.allow_local_repos",
+     .msg = "must be true or false, not a string"},
+    {.extra = "'github':{'allow_local_repo':true}",
+     .path = "github.allow_local_repo",
+     .msg = "did you mean \"allow_local_repos\""},
     /* freezes */
     {.extra = "'freezes':[{'name':'x','repos':['a/b'],'from':'2027-01-02T00:00','to':"
               "'2026-12-24T00:00','timezone':'Europe/Berlin'}]",
@@ -838,6 +871,8 @@ START_TEST(defaults_applied)
     ck_assert_str_eq(cfg->github.api_url, "https://api.github.com");
     ck_assert_int_eq(cfg->github.redelivery_check_seconds, 300);
     ck_assert_int_eq(cfg->retention_days, 30);
+    ck_assert_str_eq(cfg->github.web_url, "https://github.com");
+    ck_assert(!cfg->github.allow_local_repos);
     ck_assert(!cfg->slack.present);
     ck_assert_str_eq(cfg->slack.api_url, "https://slack.com/api");
     ck_assert_str_eq(cfg->runners.tokens.env, "ZONECI_RUNNER_TOKENS");
@@ -1136,6 +1171,86 @@ END_TEST
 
 /* ---- lookups ------------------------------------------------------------------------------- */
 
+/* github.web_url, allow_local_repos and people[].operator load, and the lookups on them. */
+START_TEST(clone_url_and_operator_settings)
+{
+    policy_config *cfg = NULL;
+    policy_problems pr = {0};
+    core_error err;
+    int rc = parse("{'server': " SERVER ", 'redis': " REDIS ", 'regions': " REGIONS
+                   ", 'policies': " POLICIES ","
+                   " 'github': {'web_url': 'https://GHE.example.com/', 'allow_local_repos': true},"
+                   " 'people': [{'github': 'octocat', 'slack': 'U0OCTO', 'operator': 'octo.ops'},"
+                   "            {'github': 'dba', 'operator': 'dba-lead'}]}",
+                   &cfg, &pr, &err);
+
+    if (rc != 0)
+        dump(&pr);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(cfg->github.web_url, "https://GHE.example.com/");
+    ck_assert(cfg->github.allow_local_repos);
+    ck_assert_str_eq(policy_person_operator(cfg, "dba-lead"), "dba");
+    ck_assert_str_eq(policy_person_operator(cfg, "OCTO.OPS"), "octocat");
+    ck_assert_ptr_null(policy_person_operator(cfg, "operator"));
+    ck_assert_ptr_null(policy_person_slack(cfg, "dba"));
+    ck_assert_ptr_null(policy_person_github(cfg, "dba-lead"));
+    policy_config_free(cfg);
+    policy_problems_free(&pr);
+}
+END_TEST
+
+START_TEST(clone_urls_only_from_github)
+{
+    static const struct {
+        const char *web, *url;
+        bool local, ok;
+    } cases[] = {
+        {"https://github.com", "https://github.com/acme/app.git", false, true},
+        {"https://github.com", "https://GitHub.com:443/acme/app.git", false, true},
+        {"https://github.com/", "https://github.com/acme/app.git", false, true},
+        {"https://ghe.example.com", "https://ghe.example.com/acme/app.git", false, true},
+        {"https://ghe.example.com:8443", "https://ghe.example.com:8443/acme/app.git", false, true},
+        {"https://ghe.example.com:8443", "https://ghe.example.com/acme/app.git", false, false},
+        {"https://github.com", "https://ghe.example.com/acme/app.git", false, false},
+        {"https://github.com", "http://github.com/acme/app.git", false, false},
+        {"https://github.com", "git://github.com/acme/app.git", false, false},
+        {"https://github.com", "ssh://git@github.com/acme/app.git", false, false},
+        {"https://github.com", "git@github.com:acme/app.git", false, false},
+        {"https://github.com", "https://github.com@evil.example/acme/app.git", false, false},
+        {"https://github.com", "https://evil.example#@github.com/acme/app.git", false, false},
+        {"https://github.com", "https://github.com.evil.example/acme/app.git", false, false},
+        {"https://github.com", "https://github%2ecom/acme/app.git", false, false},
+        {"https://github.com", "https://github.com", false, false},
+        {"https://github.com", "https://github.com/", false, false},
+        {"https://github.com", "https://github.com\\@evil.example/a.git", false, false},
+        {"https://github.com", "https://github.com/a b.git", false, false},
+        {"https://github.com", "https://127.0.0.1:6379/acme/app.git", false, false},
+        {"https://github.com", "/srv/git/app.git", false, false},
+        {"https://github.com", "file:///srv/git/app.git", false, false},
+        {"https://github.com", "/srv/git/app.git", true, true},
+        {"https://github.com", "file:///srv/git/app.git", true, true},
+        {"https://github.com", "https://github.com/acme/app.git", true, true},
+        {"https://github.com", "file://host/srv/git/app.git", true, false},
+        {"https://github.com", "relative/app.git", true, false},
+        {"https://github.com", "https://example.com/acme/app.git", true, false},
+        {"https://github.com", "", true, false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ck_assert_msg(policy_clone_url_allowed(cases[i].web, cases[i].local, cases[i].url) ==
+                          cases[i].ok,
+                      "%s (web %s, local %d): expected %s", cases[i].url, cases[i].web,
+                      cases[i].local, cases[i].ok ? "allowed" : "refused");
+    ck_assert(!policy_clone_url_allowed(NULL, false, "https://github.com/a/b.git"));
+    ck_assert(!policy_clone_url_allowed("https://github.com", false, NULL));
+    ck_assert(policy_operator_name_valid("dba-lead", 8));
+    ck_assert(policy_operator_name_valid("A.b_c-9", 7));
+    ck_assert(!policy_operator_name_valid("", 0));
+    ck_assert(!policy_operator_name_valid("dba lead", 8));
+    ck_assert(!policy_operator_name_valid("dba:lead", 8));
+}
+END_TEST
+
 START_TEST(match_first_wins)
 {
     policy_config *cfg = NULL;
@@ -1347,6 +1462,8 @@ Suite *suite_policies_config(void)
     suite_add_tcase(s, ok);
     tcase_add_test(look, match_first_wins);
     tcase_add_test(ok, sentinel_settings_applied);
+    tcase_add_test(look, clone_url_and_operator_settings);
+    tcase_add_test(look, clone_urls_only_from_github);
     tcase_add_test(look, secret_from_env_and_file);
     tcase_add_test(look, secret_file_errors);
     suite_add_tcase(s, look);

@@ -26,6 +26,7 @@ static const char config_text[] =
     "{\"server\": {\"listen\": \"127.0.0.1:8080\"},\n"
     " \"redis\": {\"url\": \"redis://127.0.0.1:6379/0\"},\n"
     " \"slack\": {\"signing_secret_env\": \"X\", \"bot_token_env\": \"Y\"},\n"
+    " \"github\": {\"allow_local_repos\": true},\n"
     " \"regions\": [\n"
     "  {\"name\": \"apac-tokyo\", \"timezone\": \"Asia/Tokyo\", \"hours\": [\"Mon-Fri "
     "09:00-18:00\"],\n"
