@@ -61,6 +61,7 @@ struct sched_inspector {
     const sched_plan *plan;
     bool stop;
     atomic_bool kicked;
+    atomic_int cancel; /* set by stop: a fetch in flight gives up at its next callback */
     pthread_t *threads;
     size_t n_threads;
     void (*on_routed)(void *ctx);
@@ -346,10 +347,10 @@ static const char *decide(const policy_report *report, policy_approval approval,
  * through a GitHub App installation is fetched with that installation's token. *fetched
  * says whether the fetch itself succeeded (a failure after it is the diff's). */
 static int inspect_diff(const inspect_policy *pol, const job_view *v,
-                        const sched_token_source *tokens, policy_report **out, bool *fetched,
-                        core_error *err)
+                        const sched_token_source *tokens, const atomic_int *cancel,
+                        policy_report **out, bool *fetched, core_error *err)
 {
-    policy_fetch_limits fl = {.timeout_ms = FETCH_TIMEOUT_MS};
+    policy_fetch_limits fl = {.timeout_ms = FETCH_TIMEOUT_MS, .cancel = cancel};
     policy_inspect_options opts = {.paths = pol->paths,
                                    .n_paths = pol->n_paths,
                                    .pg_version = pol->pg_version,
@@ -438,9 +439,10 @@ static int approval_card(const sched_plan *const *plan, pthread_mutex_t *plan_lo
     return 0;
 }
 
-int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
-                      pthread_mutex_t *plan_lock, const sched_token_source *tokens,
-                      int64_t now_ms, sched_inspect_result *result, core_error *err)
+static int inspect_one(sched_store *store, const sched_plan *const *plan,
+                       pthread_mutex_t *plan_lock, const sched_token_source *tokens,
+                       const atomic_int *cancel, int64_t now_ms, sched_inspect_result *result,
+                       core_error *err)
 {
     inspect_policy pol;
     policy_report *report = NULL;
@@ -509,8 +511,17 @@ int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
                     now_ms + 2000, NULL, NULL, 0, err);
         goto out;
     }
-    rc = inspect_diff(&pol, &v, tokens, &report, &fetched, &e2);
+    rc = inspect_diff(&pol, &v, tokens, cancel, &report, &fetched, &e2);
     fetch_unlock(store, lock_key, token);
+    if (rc < 0 && cancel && atomic_load(cancel)) {
+        /* A drain interrupted the fetch: the job is any process's again at once, and the
+         * interruption costs it no attempt. */
+        result->outcome = "retry";
+        rc = finish(store, result->job_id, "retry",
+                    "inspecting: interrupted by a shutdown; picked up again", now_ms, now_ms,
+                    NULL, NULL, 0, err);
+        goto out;
+    }
     /* libgit2's messages name paths, hosts and ports: they go to the log, and the job's
      * reason (shown on cards and statuses) only says which step failed. */
     what = fetched ? "cannot read the diff" : "cannot fetch the repository";
@@ -558,6 +569,13 @@ out:
     return rc;
 }
 
+int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
+                      pthread_mutex_t *plan_lock, const sched_token_source *tokens,
+                      int64_t now_ms, sched_inspect_result *result, core_error *err)
+{
+    return inspect_one(store, plan, plan_lock, tokens, NULL, now_ms, result, err);
+}
+
 /* ---- worker threads ----------------------------------------------------------------- */
 
 static void *worker_main(void *arg)
@@ -575,8 +593,8 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&ins->lock);
         if (stop)
             return NULL;
-        rc = sched_inspect_one(ins->store, &ins->plan, &ins->lock, &ins->tokens,
-                               core_time_now_ms(), &res, &err);
+        rc = inspect_one(ins->store, &ins->plan, &ins->lock, &ins->tokens, &ins->cancel,
+                         core_time_now_ms(), &res, &err);
         if (rc < 0 && rc != CORE_ECONFLICT)
             CORE_LOG(CORE_LOG_WARN, "inspect", "job=%s msg=\"%s\"",
                      res.job_id[0] ? res.job_id : "-", err.msg);
@@ -652,6 +670,7 @@ void sched_inspector_stop(sched_inspector *ins)
         return;
     pthread_mutex_lock(&ins->lock);
     ins->stop = true;
+    atomic_store(&ins->cancel, 1);
     pthread_cond_broadcast(&ins->wake);
     pthread_mutex_unlock(&ins->lock);
     for (size_t i = 0; i < ins->n_threads; i++)
