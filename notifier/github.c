@@ -44,19 +44,10 @@ struct notify_github {
     size_t n_cache;
 };
 
-/* memset that the compiler may not drop: the memory held a secret. */
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-
-    while (n--)
-        *v++ = 0;
-}
-
 static void free_secret(char *s)
 {
     if (s) {
-        wipe(s, strlen(s));
+        core_wipe(s, strlen(s));
         free(s);
     }
 }
@@ -146,7 +137,7 @@ void notify_github_free(notify_github *gh)
     for (size_t i = 0; i < gh->n_cache; i++)
         free_secret(gh->cache[i].token);
     if (gh->key) {
-        wipe(gh->key, gh->key_len);
+        core_wipe(gh->key, gh->key_len);
         free(gh->key);
     }
     pthread_mutex_destroy(&gh->mu);
@@ -327,9 +318,9 @@ out:
     if (root)
         json_decref(root);
     if (r.body.data)
-        wipe(r.body.data, r.body.len); /* it held the token */
+        core_wipe(r.body.data, r.body.len); /* it held the token */
     notify_http_response_free(&r);
-    wipe(auth, sizeof(auth));
+    core_wipe(auth, sizeof(auth));
     free_secret(jwt);
     return rc;
 }
@@ -438,7 +429,7 @@ int notify_github_post_status(notify_github *gh, notify_http *http, int64_t inst
         rc = status_error(&r, "github status", retry_after_s, err);
 out:
     notify_http_response_free(&r);
-    wipe(auth, sizeof(auth));
+    core_wipe(auth, sizeof(auth));
     free_secret(token);
     return rc;
 }
@@ -465,7 +456,7 @@ static int app_request(notify_github *gh, notify_http *http, const char *method,
     headers[4] = NULL;
     rc = notify_http_request(http, method, url, headers, NULL, 0, NOTIFY_GITHUB_TIMEOUT_MS, r, err);
 out:
-    wipe(auth, sizeof(auth));
+    core_wipe(auth, sizeof(auth));
     free_secret(jwt);
     return rc;
 }

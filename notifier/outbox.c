@@ -73,13 +73,7 @@ static void creds_put(creds *c)
     if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
         return;
     notify_github_free(c->gh);
-    if (c->slack_token) {
-        volatile char *p = c->slack_token;
-
-        while (*p)
-            *p++ = '\0';
-    }
-    free(c->slack_token);
+    core_wipe_free(c->slack_token);
     free(c->slack_api_url);
     free(c);
 }

@@ -552,15 +552,6 @@ int notify_slack_card_escalated(const notify_card *card, const char *region, cor
 
 /* ---- the Web API ------------------------------------------------------------------------ */
 
-/* memset that the compiler may not drop: the memory held the bot token. */
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-
-    while (n--)
-        *v++ = 0;
-}
-
 /* Slack's error code, kept only if it looks like one: it goes into our messages. */
 static void slack_error_code(json_t *root, char out[SLACK_ERROR_MAX])
 {
@@ -734,7 +725,7 @@ out:
     json_decref(req);
     free(body);
     notify_http_response_free(&r);
-    wipe(auth, sizeof(auth));
+    core_wipe(auth, sizeof(auth));
     return rc;
 }
 

@@ -108,7 +108,7 @@ static bool decide_note(const wh_request *req, wh_response *resp, char note[DECI
     note[0] = '\0';
     if (req->body_len == 0)
         return true;
-    root = json_loadb(req->body, req->body_len, 0, &jerr);
+    root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root || !json_is_object(root)) {
         json_decref(root);
         wh_response_error(resp, 400, "invalid_json",

@@ -48,13 +48,8 @@ int wh_secrets_split(const char *list, char ***out, size_t *n, core_error *err)
 
 void wh_secrets_free(char **list, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        volatile char *p = list[i];
-
-        while (*p)
-            *p++ = '\0';
-        free(list[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        core_wipe_free(list[i]);
     free(list);
 }
 

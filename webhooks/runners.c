@@ -129,13 +129,7 @@ int wh_runner_tokens_parse(const char *list, wh_runner_token **out, size_t *n, c
 void wh_runner_tokens_free(wh_runner_token *tokens, size_t n)
 {
     for (size_t i = 0; tokens && i < n; i++) {
-        if (tokens[i].token) {
-            volatile char *p = tokens[i].token;
-
-            while (*p)
-                *p++ = '\0';
-            free(tokens[i].token);
-        }
+        core_wipe_free(tokens[i].token);
         for (size_t j = 0; j < tokens[i].n_regions; j++)
             free(tokens[i].regions[j]);
         free(tokens[i].regions);
@@ -365,7 +359,7 @@ static void park(void *state, const void *conn)
 static json_t *body_object(const wh_request *req, wh_response *resp)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(req->body, req->body_len, 0, &jerr);
+    json_t *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 
     if (!root || !json_is_object(root)) {
         wh_response_error(resp, 400, "invalid_request", "body must be a JSON object%s%s",

@@ -737,7 +737,7 @@ static int load_runner_tokens(const policy_config *cfg, wh_runner_token **out, s
         return 0;
     }
     rc = wh_runner_tokens_parse(value, out, n, err);
-    memset(value, 0, strlen(value));
+    core_wipe(value, strlen(value));
     free(value);
     if (rc < 0)
         return core_error_wrap(err, "runner tokens");
@@ -763,7 +763,7 @@ static int load_slack_secrets(const policy_config *cfg, char ***out, size_t *n, 
         return 0;
     }
     rc = wh_secrets_split(value, out, n, err);
-    memset(value, 0, strlen(value));
+    core_wipe(value, strlen(value));
     free(value);
     if (rc == 0 && *n > 2) {
         wh_secrets_free(*out, *n);
@@ -791,7 +791,7 @@ static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_
     if (rc < 0)
         return core_error_wrap(err, "github webhook secret");
     rc = wh_secrets_split(value, gh, n_gh, err);
-    memset(value, 0, strlen(value));
+    core_wipe(value, strlen(value));
     free(value);
     value = NULL;
     if (rc < 0)
@@ -807,7 +807,7 @@ static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_
         rc = policy_secret_read(&cfg->api.tokens, &value, err);
         if (rc == 0) {
             rc = wh_api_tokens_parse(value, api, n_api, err);
-            memset(value, 0, strlen(value));
+            core_wipe(value, strlen(value));
             free(value);
         }
         if (rc < 0) {
@@ -938,7 +938,7 @@ static void wipe_outbox_credentials(const notify_outbox_config *oc, char *key, c
         free(key);
     }
     if (bot) {
-        memset(bot, 0, strlen(bot));
+        core_wipe(bot, strlen(bot));
         free(bot);
     }
 }
@@ -1003,15 +1003,6 @@ static int read_optional_secret(const policy_secret_ref *ref, char **out, core_e
     return policy_secret_read(ref, out, err);
 }
 
-static void free_secret(char *s)
-{
-    if (!s)
-        return;
-    for (volatile char *p = s; *p; p++)
-        *p = '\0';
-    free(s);
-}
-
 static int open_store(wh_app *app, const policy_config *cfg, core_error *err)
 {
     sched_store_options so = {0};
@@ -1041,8 +1032,8 @@ static int open_store(wh_app *app, const policy_config *cfg, core_error *err)
     }
     if (rc == 0)
         rc = sched_store_new(&app->store, &so, err);
-    free_secret(password);
-    free_secret(sentinel_password);
+    core_wipe_free(password);
+    core_wipe_free(sentinel_password);
     return rc;
 }
 

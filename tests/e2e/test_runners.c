@@ -206,6 +206,14 @@ START_TEST(tokens_regions_and_bodies)
     ck_assert_ptr_nonnull(strstr(s_of(j, "detail"), "runner"));
     json_decref(j);
     ck_assert_int_eq(post(e.base[0], "/api/v1/runners/claim", TOKEN, "not json", NULL), 400);
+    /* A repeated key is refused, not read as its last copy: a proxy that read the first
+     * "region" must not see a different claim from the one zoneci serves. */
+    ck_assert_int_eq(post(e.base[0], "/api/v1/runners/claim", TOKEN_BERLIN,
+                          "{\"runner\":\"r1\",\"region\":\"emea-berlin\",\"region\":\"always\"}",
+                          &j),
+                     400);
+    ck_assert_ptr_nonnull(strstr(s_of(j, "detail"), "duplicate"));
+    json_decref(j);
     env_stop(&e);
 }
 END_TEST
