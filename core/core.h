@@ -166,6 +166,10 @@ bool core_ct_equal(const void *a, const void *b, size_t len);
  * out must hold 2*nbytes+1 bytes. */
 int core_random_hex(char *out, size_t nbytes, core_error *err);
 
+/* True for 1..max characters, each an ASCII letter, a digit or one of extra (NUL not
+ * allowed in extra): the shape check of ids from outside (delivery GUIDs, names). */
+bool core_name_valid(const char *s, size_t max, const char *extra);
+
 /* n decimal digits (1..10, nothing else) at most max into *out; false otherwise. */
 bool core_parse_uint(const char *s, size_t n, long max, long *out);
 

@@ -62,6 +62,22 @@ void core_deadline_after(struct timespec *out, int64_t ms)
     }
 }
 
+bool core_name_valid(const char *s, size_t max, const char *extra)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              strchr(extra, c)))
+            return false;
+    }
+    return true;
+}
+
 bool core_parse_uint(const char *s, size_t n, long max, long *out)
 {
     long v = 0;

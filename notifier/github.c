@@ -248,11 +248,37 @@ static int status_error(const notify_http_response *r, const char *what, int *re
     return core_error_set(err, code, "%s: github answered %ld%s", what, r->status, msg);
 }
 
+/* One request authenticated as the App itself (its JWT), for the /app endpoints. */
+static int app_request(notify_github *gh, notify_http *http, const char *method, const char *url,
+                       int64_t now_ms, notify_http_response *r, core_error *err)
+{
+    char auth[4096], *jwt = NULL;
+    const char *headers[5];
+    int rc;
+
+    rc = jwt_make(gh, now_ms / 1000, &jwt, err);
+    if (rc < 0)
+        return rc;
+    if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", jwt) >= sizeof(auth)) {
+        rc = core_error_set(err, CORE_EINVAL, "github app jwt is too long (key too big?)");
+        goto out;
+    }
+    headers[0] = auth;
+    headers[1] = "Accept: application/vnd.github+json";
+    headers[2] = "User-Agent: zoneci";
+    headers[3] = "X-GitHub-Api-Version: 2022-11-28";
+    headers[4] = NULL;
+    rc = notify_http_request(http, method, url, headers, NULL, 0, NOTIFY_GITHUB_TIMEOUT_MS, r, err);
+out:
+    core_wipe(auth, sizeof(auth));
+    free_secret(jwt);
+    return rc;
+}
+
 int notify_github_installation_token(notify_github *gh, notify_http *http, int64_t installation_id,
                                      int64_t now_ms, char **token_out, core_error *err)
 {
-    char url[URL_MAX], auth[4096], *jwt = NULL, *token = NULL, *copy = NULL;
-    const char *headers[5];
+    char url[URL_MAX], *token = NULL, *copy = NULL;
     notify_http_response r = {0};
     json_t *root = NULL;
     const char *tok, *exp;
@@ -271,22 +297,9 @@ int notify_github_installation_token(notify_github *gh, notify_http *http, int64
         *token_out = token;
         return 0;
     }
-    rc = jwt_make(gh, now_ms / 1000, &jwt, err);
-    if (rc < 0)
-        return rc;
     snprintf(url, sizeof(url), "%s/app/installations/%" PRId64 "/access_tokens", gh->api_url,
              installation_id);
-    if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", jwt) >= sizeof(auth)) {
-        rc = core_error_set(err, CORE_EINVAL, "github app jwt is too long (key too big?)");
-        goto out;
-    }
-    headers[0] = auth;
-    headers[1] = "Accept: application/vnd.github+json";
-    headers[2] = "User-Agent: zoneci";
-    headers[3] = "X-GitHub-Api-Version: 2022-11-28";
-    headers[4] = NULL;
-    rc =
-        notify_http_request(http, "POST", url, headers, NULL, 0, NOTIFY_GITHUB_TIMEOUT_MS, &r, err);
+    rc = app_request(gh, http, "POST", url, now_ms, &r, err);
     if (rc < 0) {
         core_error_wrap(err, "github installation token");
         goto out;
@@ -320,8 +333,6 @@ out:
     if (r.body.data)
         core_wipe(r.body.data, r.body.len); /* it held the token */
     notify_http_response_free(&r);
-    core_wipe(auth, sizeof(auth));
-    free_secret(jwt);
     return rc;
 }
 
@@ -434,32 +445,6 @@ out:
     return rc;
 }
 
-/* One request authenticated as the App itself (its JWT), for the /app endpoints. */
-static int app_request(notify_github *gh, notify_http *http, const char *method, const char *url,
-                       int64_t now_ms, notify_http_response *r, core_error *err)
-{
-    char auth[4096], *jwt = NULL;
-    const char *headers[5];
-    int rc;
-
-    rc = jwt_make(gh, now_ms / 1000, &jwt, err);
-    if (rc < 0)
-        return rc;
-    if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", jwt) >= sizeof(auth)) {
-        rc = core_error_set(err, CORE_EINVAL, "github app jwt is too long (key too big?)");
-        goto out;
-    }
-    headers[0] = auth;
-    headers[1] = "Accept: application/vnd.github+json";
-    headers[2] = "User-Agent: zoneci";
-    headers[3] = "X-GitHub-Api-Version: 2022-11-28";
-    headers[4] = NULL;
-    rc = notify_http_request(http, method, url, headers, NULL, 0, NOTIFY_GITHUB_TIMEOUT_MS, r, err);
-out:
-    core_wipe(auth, sizeof(auth));
-    free_secret(jwt);
-    return rc;
-}
 
 /* The URL of rel="next" in a Link header ("<u1>; rel="next", <u2>; rel="last""), or "". */
 static void link_next(const char *link, char *out, size_t len)
@@ -494,21 +479,6 @@ static void link_next(const char *link, char *out, size_t len)
     }
 }
 
-static bool guid_ok(const char *g)
-{
-    size_t n = strlen(g);
-
-    if (n == 0 || n > NOTIFY_GITHUB_GUID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = g[i];
-
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              c == '-' || c == '_' || c == '.'))
-            return false;
-    }
-    return true;
-}
 
 /* One entry of the list into *d; false when it lacks what recovery needs. */
 static bool delivery_read(json_t *o, notify_github_delivery *d)
@@ -520,7 +490,7 @@ static bool delivery_read(json_t *o, notify_github_delivery *d)
     const char *at = json_string_value(json_object_get(o, "delivered_at"));
 
     memset(d, 0, sizeof(*d));
-    if (!json_is_integer(id) || json_integer_value(id) <= 0 || !guid || !guid_ok(guid) ||
+    if (!json_is_integer(id) || json_integer_value(id) <= 0 || !guid || !core_name_valid(guid, NOTIFY_GITHUB_GUID_MAX, "-_.") ||
         !event || strlen(event) >= sizeof(d->event) || !at ||
         core_time_parse_iso(at, &d->delivered_ms, NULL) < 0)
         return false;

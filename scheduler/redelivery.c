@@ -12,21 +12,6 @@
 
 #define GUID_MAX 128
 
-static bool guid_valid(const char *g)
-{
-    size_t n = g ? strlen(g) : 0;
-
-    if (n == 0 || n > GUID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = g[i];
-
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              c == '-' || c == '_' || c == '.'))
-            return false;
-    }
-    return true;
-}
 
 int sched_redelivery_lock(sched_store *store, int ttl_ms, char token[33], bool *got,
                           core_error *err)
@@ -132,7 +117,7 @@ int sched_redelivery_claim(sched_store *store, const char *guid, int64_t now_ms,
 
     CORE_ASSERT(store && out);
     *out = SCHED_REDELIVERY_ASKED;
-    if (!guid_valid(guid))
+    if (!core_name_valid(guid, GUID_MAX, "-_."))
         return core_error_set(err, CORE_EINVAL,
                               "delivery guid: 1 to %d letters, digits, '-', '_' or '.'", GUID_MAX);
     /* The same key intake writes (scheduler/jobs.c): its existence is "accepted". */
@@ -170,7 +155,7 @@ int sched_redelivery_unclaim(sched_store *store, const char *guid, core_error *e
     int rc;
 
     CORE_ASSERT(store);
-    if (!guid_valid(guid))
+    if (!core_name_valid(guid, GUID_MAX, "-_."))
         return core_error_set(err, CORE_EINVAL, "delivery guid: not a delivery id");
     rc = sched_store_key(store, key, err, "redelivery:asked:%s", guid);
     if (rc < 0)

@@ -307,17 +307,8 @@ void sched_store_free(sched_store *store)
 
 static int sync_init(sched_store *s)
 {
-    pthread_condattr_t attr;
-    int rc;
-
-    if (pthread_condattr_init(&attr) != 0)
-        return CORE_ENOMEM;
     /* Pool waits are durations: immune to wall-clock jumps. */
-    rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (rc == 0)
-        rc = pthread_cond_init(&s->cv, &attr);
-    pthread_condattr_destroy(&attr);
-    if (rc != 0)
+    if (core_cond_init_monotonic(&s->cv) < 0)
         return CORE_ENOMEM;
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         pthread_cond_destroy(&s->cv);
