@@ -562,6 +562,63 @@ static void split_offsets(icu_zone *z)
     }
 }
 
+static int64_t jan1(int64_t year)
+{
+    return core_days_from_civil(year, 1, 1) * SECS_PER_DAY;
+}
+
+/* True when, from `from` to the final rule's start, the footer alone gives exactly the
+ * table's transitions z->e[k..] and the table's state just before them. */
+static bool footer_reproduces(const icu_zone *z, const sched_posix_tz *tz, size_t k,
+                              int64_t from)
+{
+    icu_zone alone = {0};
+    bool same;
+
+    alone.init = z->e[k - 1];
+    if (expand_footer(&alone, tz, from - 1, jan1(z->final_year)) < 0) {
+        free(alone.e);
+        return false;
+    }
+    same = alone.n == z->n - k;
+    for (size_t i = 0; same && i < alone.n; i++)
+        same = alone.e[i].t == z->e[k + i].t && alone.e[i].utoff == z->e[k + i].utoff &&
+               alone.e[i].isdst == z->e[k + i].isdst;
+    free(alone.e);
+    return same;
+}
+
+/* Fat TZif files spell out the footer's transitions up to 2037. ICU walks explicit
+ * transitions one by one, so the table ends at the earliest January 1 from which the footer
+ * alone reproduces it, and the final rule takes over there, as ICU's own data does. */
+static void hand_over_early(icu_zone *z, const sched_posix_tz *tz)
+{
+    int64_t best = z->final_year;
+    size_t keep = z->n;
+
+    for (int64_t y = z->final_year - 1; y >= 1900; y--) {
+        int64_t from = jan1(y);
+        size_t k = 0;
+        int32_t utoff;
+        bool isdst;
+
+        while (k < z->n && z->e[k].t < from)
+            k++;
+        if (k == 0)
+            break;
+        /* The footer's own state at `from` must be the table's there. */
+        utoff = sched_tzif_utoff_at(&(sched_tzif){0}, tz, from);
+        isdst = utoff != tz->std_utoff;
+        if (utoff != z->e[k - 1].utoff || isdst != z->e[k - 1].isdst ||
+            !footer_reproduces(z, tz, k, from))
+            break;
+        best = y;
+        keep = k;
+    }
+    z->n = keep;
+    z->final_year = best;
+}
+
 static int zone_from_tzif(const sched_tzif *f, icu_zone *z, core_error *err)
 {
     sched_posix_tz tz;
@@ -587,6 +644,7 @@ static int zone_from_tzif(const sched_tzif *f, icu_zone *z, core_error *err)
         if (encode_final(&tz, z)) {
             z->has_final = true;
             z->final_year = year + 1;
+            hand_over_early(z, &tz);
         } else if (expand_footer(z, &tz, core_days_from_civil(year + 1, 1, 1) * SECS_PER_DAY - 1,
                                  core_days_from_civil(EXPAND_TO_YEAR, 1, 1) * SECS_PER_DAY) <
                    0) {
