@@ -1,5 +1,5 @@
 /* The Redis adapter, the only file that includes hiredis: URL parsing, a small pool of
- * synchronous connections, EVALSHA with reload on NOSCRIPT, and replies copied out into
+ * synchronous connections, FCALL with the library loaded again when a server lacks it, and replies copied out into
  * plain C data (store.h).
  *
  * hiredis rules kept here: a redisContext is used by one thread at a time; once its err is
@@ -32,7 +32,6 @@
 #define DEFAULT_COMMAND_MS 2000
 #define DEFAULT_DEDUP_TTL 86400
 #define TIMEOUT_MAX_MS 600000
-#define SHA_LEN 40
 #define SENTINELS_MAX 16
 #define WAIT_MAX_MS 60000
 
@@ -81,8 +80,6 @@ struct sched_store {
     size_t n_idle;
     size_t pool_size;
 
-    pthread_mutex_t sha_mu; /* guards sha */
-    char sha[SCHED_SCRIPT_COUNT][SHA_LEN + 1];
 
     atomic_uint_least64_t errors;
 };
@@ -284,7 +281,6 @@ void sched_store_free(sched_store *store)
         CORE_ASSERT(store->n_idle == store->pool_size);
         pthread_mutex_destroy(&store->mu);
         pthread_cond_destroy(&store->cv);
-        pthread_mutex_destroy(&store->sha_mu);
     }
     for (size_t i = 0; store->conns && i < store->pool_size; i++) {
         if (store->conns[i].ctx)
@@ -312,11 +308,6 @@ static int sync_init(sched_store *s)
         return CORE_ENOMEM;
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         pthread_cond_destroy(&s->cv);
-        return CORE_ENOMEM;
-    }
-    if (pthread_mutex_init(&s->sha_mu, NULL) != 0) {
-        pthread_cond_destroy(&s->cv);
-        pthread_mutex_destroy(&s->mu);
         return CORE_ENOMEM;
     }
     s->sync_ready = true;
@@ -911,43 +902,25 @@ void sched_reply_free(sched_reply *reply)
 
 /* ---- public calls ------------------------------------------------------------------------ */
 
-static void sha_get(sched_store *s, sched_script script, char sha[SHA_LEN + 1])
+/* FUNCTION LOAD REPLACE: the same text under the same name, so racing loaders and a
+ * library already there are harmless. */
+static int library_load(sched_store *s, conn *c, core_error *err)
 {
-    pthread_mutex_lock(&s->sha_mu);
-    memcpy(sha, s->sha[script], SHA_LEN + 1);
-    pthread_mutex_unlock(&s->sha_mu);
-}
-
-/* SCRIPT LOAD: the server answers with the SHA1 it will know the script by. Scripts are
- * loaded on first use and again whenever the server has forgotten them. */
-static int script_load(sched_store *s, conn *c, sched_script script, char sha[SHA_LEN + 1],
-                       core_error *err)
-{
-    const char *argv[3] = {"SCRIPT", "LOAD", sched_script_source(script)};
+    const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", sched_script_library()};
     redisReply *r;
     int rc;
 
-    rc = conn_call(s, c, 3, argv, &r, err);
+    rc = conn_call(s, c, 4, argv, &r, err);
     if (rc < 0)
         return rc;
-    rc = reply_check(s, c, r, "SCRIPT LOAD", err);
-    if (rc == 0 && (r->type != REDIS_REPLY_STRING || r->len != SHA_LEN))
-        rc = fail(s, err, CORE_EIO, "redis %s: SCRIPT LOAD %s: unexpected answer", s->target,
-                  sched_script_name(script));
-    if (rc == 0) {
-        memcpy(sha, r->str, SHA_LEN);
-        sha[SHA_LEN] = '\0';
-        pthread_mutex_lock(&s->sha_mu);
-        memcpy(s->sha[script], sha, SHA_LEN + 1);
-        pthread_mutex_unlock(&s->sha_mu);
-    }
+    rc = reply_check(s, c, r, "FUNCTION LOAD", err);
     freeReplyObject(r);
     return rc;
 }
 
-static bool is_noscript(const redisReply *r)
+static bool is_function_missing(const redisReply *r)
 {
-    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+    return r->type == REDIS_REPLY_ERROR && strstr(r->str, "Function not found") != NULL;
 }
 
 /* Runs the script on the borrowed connection c. */
@@ -956,7 +929,7 @@ static int eval_on(sched_store *store, conn *c, sched_script script, const char 
                    core_error *err)
 {
     const char *argv[SCHED_STORE_ARGS_MAX];
-    char sha[SHA_LEN + 1];
+    char fn[64];
     char nk[24];
     char what[48];
     redisReply *r = NULL;
@@ -968,29 +941,24 @@ static int eval_on(sched_store *store, conn *c, sched_script script, const char 
     *out = NULL;
     snprintf(nk, sizeof(nk), "%zu", nkeys);
     snprintf(what, sizeof(what), "script %s", sched_script_name(script));
-    argv[argc++] = "EVALSHA";
-    argv[argc++] = sha;
+    sched_script_function(script, fn, sizeof(fn));
+    argv[argc++] = "FCALL";
+    argv[argc++] = fn;
     argv[argc++] = nk;
     for (size_t i = 0; i < nkeys; i++)
         argv[argc++] = keys[i];
     for (size_t i = 0; i < nargs; i++)
         argv[argc++] = args[i];
 
-    sha_get(store, script, sha);
-    if (!sha[0]) {
-        rc = script_load(store, c, script, sha, err);
-        if (rc < 0)
-            goto out;
-    }
     rc = conn_call(store, c, argc, argv, &r, err);
-    if (rc == 0 && is_noscript(r)) {
-        /* A restarted or failed-over server, or SCRIPT FLUSH: load and run again. The
-         * script did not run, so running it now cannot run it twice. */
-        CORE_LOG(CORE_LOG_INFO, "redis_script_reload", "script=%s target=%s",
-                 sched_script_name(script), store->target);
+    if (rc == 0 && is_function_missing(r)) {
+        /* A new, restarted or failed-over server without persistence, or FUNCTION FLUSH:
+         * load and run again. The function did not run, so running it now cannot run it
+         * twice. */
+        CORE_LOG(CORE_LOG_INFO, "redis_functions_load", "target=%s", store->target);
         freeReplyObject(r);
         r = NULL;
-        rc = script_load(store, c, script, sha, err);
+        rc = library_load(store, c, err);
         if (rc == 0)
             rc = conn_call(store, c, argc, argv, &r, err);
     }
@@ -998,7 +966,6 @@ static int eval_on(sched_store *store, conn *c, sched_script script, const char 
         rc = reply_check(store, c, r, what, err);
     if (rc == 0)
         rc = reply_copy(r, out, err);
-out:
     if (r)
         freeReplyObject(r);
     return rc;

@@ -50,6 +50,7 @@ measure() { # name pid url
   # warm-up: connections, Lua script cache, allocator
   wrk -t2 -c$conns -d1s -s bench/webhook/webhook.lua "$url" -- $tmp/warm 2 >/dev/null 2>&1
   rm -f $tmp/stop; peak_rss $pid $tmp/stop > $tmp/rss & local sampler=$!
+  redis-cli -s $tmp/redis.sock config resetstat >/dev/null
   c0=$(cpu_ticks $pid); r0=$(redis_cpu); w0=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
   out=$(wrk -t2 -c$conns -d${secs}s --latency -s bench/webhook/webhook.lua "$url" -- $tmp/bodies 2)
   c1=$(cpu_ticks $pid); r1=$(redis_cpu); w1=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
@@ -61,6 +62,17 @@ measure() { # name pid url
   awk -v a=$r0 -v b=$r1 -v r=$reqs 'BEGIN {printf "redis_cpu_us_per_delivery %.1f\n", (b - a) * 1e6 / r}'
   awk -v c=$((w1 - w0)) -v t=$ticks -v r=$reqs 'BEGIN {printf "wrk_cpu_us_per_delivery %.1f (children of this script: wrk)\n", c / t * 1e6 / r}'
   echo "peak_rss_kib $(cat $tmp/rss)"
+  redis_counts $reqs
+}
+
+# What one delivery costs Redis, from INFO commandstats over the measured run: function
+# calls, every command (those run inside functions included), bytes the server read.
+redis_counts() {
+  redis-cli -s $tmp/redis.sock info commandstats | tr -d '\r' | awk -F'[:=,]' -v r=$1 '
+    /^cmdstat_/ {all += $3; if ($1 == "cmdstat_fcall" || $1 == "cmdstat_evalsha") calls += $3}
+    END {if (r > 0) printf "redis_per_delivery script_calls %.2f commands %.1f\n", calls / r, all / r}'
+  redis-cli -s $tmp/redis.sock info stats | tr -d '\r' | awk -F: -v r=$1 '
+    /^total_net_input_bytes/ {if (r > 0) printf "redis_bytes_in_per_delivery %.0f\n", $2 / r}'
 }
 
 echo "body_bytes $body_bytes, distinct bodies $bodies, connections $conns, ${secs}s, server threads $threads, $(nproc) cores"

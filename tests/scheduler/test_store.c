@@ -966,14 +966,14 @@ START_TEST(redis_restart_is_survived)
 }
 END_TEST
 
-START_TEST(script_cache_flush_is_survived)
+START_TEST(function_flush_is_survived)
 {
     sched_intake in = intake("d-1", REPO, 12, SHA_A);
 
-    free(cli("SCRIPT FLUSH"));
+    free(cli("FUNCTION FLUSH"));
     in = intake("d-2", REPO, 12, SHA_B);
     ck_assert_int_eq(in.outcome, SCHED_INTAKE_CREATED);
-    free(cli("SCRIPT FLUSH"));
+    free(cli("FUNCTION FLUSH"));
     ck_assert_int_eq(sched_job_transition(store, "2", NULL, "queued", "t", "", NOW, NULL), 0);
     ck_assert_uint_eq(sched_store_error_count(store), 0);
 }
@@ -1087,7 +1087,7 @@ Suite *suite_scheduler_store(void)
     tcase_add_test(tc, acknowledged_writes_wait_for_a_replica);
     tcase_add_test(tc, sentinel_failover_is_followed);
     tcase_add_test(tc, command_timeout);
-    tcase_add_test(tc, script_cache_flush_is_survived);
+    tcase_add_test(tc, function_flush_is_survived);
     tcase_add_test(tc, racing_same_delivery_creates_one_job);
     tcase_add_test(tc, racing_same_commit_creates_one_job);
     suite_add_tcase(s, tc);
