@@ -71,6 +71,10 @@ redis_counts() {
   redis-cli -s $tmp/redis.sock info commandstats | tr -d '\r' | awk -F'[:=,]' -v r=$1 '
     /^cmdstat_/ {all += $3; if ($1 == "cmdstat_fcall" || $1 == "cmdstat_evalsha") calls += $3}
     END {if (r > 0) printf "redis_per_delivery script_calls %.2f commands %.1f\n", calls / r, all / r}'
+  # The costliest commands (time inside functions counts both there and for FCALL).
+  redis-cli -s $tmp/redis.sock info commandstats | tr -d '\r' | awk -F'[:=,]' -v r=$1 '
+    /^cmdstat_/ && r > 0 {printf "%.1f %s %.2f\n", $5 / r, substr($1, 9), $3 / r}' |
+    sort -rn | head -6 | awk '{printf "redis_top %s us/delivery %s calls/delivery %s\n", $2, $1, $3}'
   redis-cli -s $tmp/redis.sock info stats | tr -d '\r' | awk -F: -v r=$1 '
     /^total_net_input_bytes/ {if (r > 0) printf "redis_bytes_in_per_delivery %.0f\n", $2 / r}'
 }
