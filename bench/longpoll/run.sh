@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 n=${1:-2000}
 make -s all >/dev/null
 tmp=$(mktemp -d /tmp/zoneci-lp-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; redis-cli -s $tmp/redis.sock shutdown nosave >/dev/null 2>&1; rm -rf $tmp' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; redis-cli -s $tmp/redis.sock shutdown nosave >/dev/null 2>&1 || true; rm -rf $tmp' EXIT
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 redis-server --port 0 --unixsocket $tmp/redis.sock --save '' --daemonize yes --logfile $tmp/r.log
 for _ in $(seq 50); do redis-cli -s $tmp/redis.sock ping >/dev/null 2>&1 && break; sleep 0.1; done

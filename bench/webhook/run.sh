@@ -14,7 +14,7 @@ bodies=${BODIES:-300000}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 make -s all >/dev/null
 tmp=$(mktemp -d /tmp/zoneci-bench-XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; redis-cli -s $tmp/redis.sock shutdown nosave >/dev/null 2>&1; rm -rf $tmp' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; redis-cli -s $tmp/redis.sock shutdown nosave >/dev/null 2>&1 || true; rm -rf $tmp' EXIT
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -o $tmp/bare bench/webhook/bare.c $(pkg-config --cflags --libs libmicrohttpd) -lpthread
 python3 bench/webhook/gen_bodies.py bench-secret "$bodies" $tmp/bodies >/dev/null
 python3 bench/webhook/gen_bodies.py bench-secret 2000 $tmp/warm 900000 >/dev/null
