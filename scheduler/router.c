@@ -423,6 +423,7 @@ static void retention_tick(sched_store *store, const policy_config *cfg)
 static void *router_main(void *arg)
 {
     sched_router *rt = arg;
+    int64_t last_retention = INT64_MIN / 2;
 
     pthread_mutex_lock(&rt->lock);
     while (!rt->stop) {
@@ -440,8 +441,12 @@ static void *router_main(void *arg)
                      "escalated=%zu",
                      stats.routed, stats.released, stats.rerouted, stats.raced, stats.requeued,
                      stats.dead, stats.escalated);
-        if (rt->plan)
+        /* Kicks make passes as frequent as deliveries; retention keeps the router's own
+         * pace, at most a pass a TICK_MS, as its backlog rule assumes (retention.c). */
+        if (rt->plan && core_time_now_ms() - last_retention >= TICK_MS) {
+            last_retention = core_time_now_ms();
             retention_tick(rt->store, sched_plan_config(rt->plan));
+        }
         if (atomic_exchange(&rt->kicked, false))
             continue;
         core_deadline_after(&deadline, TICK_MS);

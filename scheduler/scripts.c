@@ -1113,7 +1113,7 @@ static void library_build(void)
     int rc = 0;
 
     rc |= core_buf_puts(&b, "local P\n");
-    rc |= core_buf_append(&b, LIBRARY + skip, sizeof(LIBRARY) - 1 - skip);
+    rc |= core_buf_append(&b, &LIBRARY[skip], sizeof(LIBRARY) - 1 - skip);
     for (int i = 0; i < SCHED_SCRIPT_COUNT; i++) {
         CORE_ASSERT(strncmp(sources[i], LIBRARY, sizeof(LIBRARY) - 1) == 0);
         rc |= core_buf_printf(&b, "redis.register_function('@ID@_%s', function(KEYS, ARGV)\n"
