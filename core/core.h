@@ -169,6 +169,9 @@ int core_random_hex(char *out, size_t nbytes, core_error *err);
 /* True for 1..max characters, each an ASCII letter, a digit or one of extra (NUL not
  * allowed in extra): the shape check of ids from outside (delivery GUIDs, names). */
 bool core_name_valid(const char *s, size_t max, const char *extra);
+/* 64-bit FNV-1a of a string: a stable name for content (cache paths, library versions),
+ * not a defence against anyone choosing collisions. */
+uint64_t core_fnv1a(const char *s);
 
 /* n decimal digits (1..10, nothing else) at most max into *out; false otherwise. */
 bool core_parse_uint(const char *s, size_t n, long max, long *out);

@@ -62,6 +62,17 @@ void core_deadline_after(struct timespec *out, int64_t ms)
     }
 }
 
+uint64_t core_fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 bool core_name_valid(const char *s, size_t max, const char *extra)
 {
     size_t n = s ? strlen(s) : 0;

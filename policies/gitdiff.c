@@ -97,17 +97,6 @@ static bool url_is_https(const char *url)
     return strncmp(url, "https://", 8) == 0;
 }
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
 int policy_mirror_path(const char *cache_dir, const char *clone_url, char **out, core_error *err)
 {
     char shown[1024], name[MIRROR_NAME_MAX + 1];
@@ -140,7 +129,7 @@ int policy_mirror_path(const char *cache_dir, const char *clone_url, char **out,
     if (n == 0)
         strcpy(name, "repo");
     if (core_buf_printf(&b, "%s/%s-%016llx.git", cache_dir, name,
-                        (unsigned long long)fnv1a(shown)) < 0)
+                        (unsigned long long)core_fnv1a(shown)) < 0)
         return core_error_set(err, CORE_ENOMEM, "out of memory");
     *out = core_buf_steal(&b);
     return 0;

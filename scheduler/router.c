@@ -443,8 +443,10 @@ static void *router_main(void *arg)
                      stats.dead, stats.escalated);
         /* Kicks make passes as frequent as deliveries; retention keeps the router's own
          * pace, at most a pass a TICK_MS, as its backlog rule assumes (retention.c). */
-        if (rt->plan && core_time_now_ms() - last_retention >= TICK_MS) {
-            last_retention = core_time_now_ms();
+        int64_t now = core_time_now_ms();
+
+        if (rt->plan && now - last_retention >= TICK_MS) {
+            last_retention = now;
             retention_tick(rt->store, sched_plan_config(rt->plan));
         }
         if (atomic_exchange(&rt->kicked, false))

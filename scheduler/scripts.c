@@ -5,7 +5,6 @@
 #include "scheduler/scripts.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,9 +13,9 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* FINAL must list the states sched_state_final() calls final (a test checks it). */
 /* ARGV[1] of every call; a function sets it first (see sched_script_library). */
 #define LIBRARY_HEAD "local P = ARGV[1]\n"
+/* FINAL must list the states sched_state_final() calls final (a test checks it). */
 #define LIBRARY                                                                                    \
     LIBRARY_HEAD                                                                               \
     "local AUDIT_MAXLEN = " STR(SCHED_AUDIT_MAXLEN) "\n"                                       \
@@ -1088,53 +1087,36 @@ const char *sched_script_source(sched_script script)
 
 /* One Redis function library holding every script, so the library part is compiled once
  * per server (FUNCTION LOAD), not on every call. The sources above stay whole scripts
- * (EVAL-able, as tests and the lint read them); here each body becomes a function of its
- * own and P, the prefix, is set from ARGV[1] at its start. Redis runs one function at a
- * time, so a module-level P cannot be seen half-set. The library and function names carry
- * a hash of the text: processes of two versions on one server each call their own. */
+ * (EVAL-able, as tests read them); here each body becomes a function of its own and P, the
+ * prefix, is set from ARGV[1] at its start. Redis runs one function at a time, so a
+ * module-level P cannot be seen half-set. The library and function names carry a hash of
+ * the sources: processes of two versions on one server each call their own. */
 static char *library_text;
-static char library_id[24];
+static char function_names[SCHED_SCRIPT_COUNT][64];
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 static void library_build(void)
 {
     const size_t skip = sizeof(LIBRARY_HEAD) - 1;
+    uint64_t h = core_fnv1a(LIBRARY);
     core_buf b = {0};
-    core_buf text = {0};
+    char id[24];
     int rc = 0;
 
-    rc |= core_buf_puts(&b, "local P\n");
+    for (int i = 0; i < SCHED_SCRIPT_COUNT; i++)
+        h = h * 31 + core_fnv1a(sources[i]);
+    snprintf(id, sizeof(id), "zoneci_%016llx", (unsigned long long)h);
+    rc |= core_buf_printf(&b, "#!lua name=%s\nlocal P\n", id);
     rc |= core_buf_append(&b, &LIBRARY[skip], sizeof(LIBRARY) - 1 - skip);
     for (int i = 0; i < SCHED_SCRIPT_COUNT; i++) {
         CORE_ASSERT(strncmp(sources[i], LIBRARY, sizeof(LIBRARY) - 1) == 0);
-        rc |= core_buf_printf(&b, "redis.register_function('@ID@_%s', function(KEYS, ARGV)\n"
-                                  "P = ARGV[1]\n",
-                              names[i]);
-        rc |= core_buf_puts(&b, sources[i] + sizeof(LIBRARY) - 1);
-        rc |= core_buf_puts(&b, "\nend)\n");
+        snprintf(function_names[i], sizeof(function_names[i]), "%s_%s", id, names[i]);
+        rc |= core_buf_printf(&b, "redis.register_function('%s', function(KEYS, ARGV)\n"
+                                  "P = ARGV[1]\n%s\nend)\n",
+                              function_names[i], sources[i] + sizeof(LIBRARY) - 1);
     }
     CORE_ASSERT(rc == 0);
-    snprintf(library_id, sizeof(library_id), "zoneci_%016llx",
-             (unsigned long long)fnv1a(b.data));
-    rc |= core_buf_printf(&text, "#!lua name=%s\n", library_id);
-    for (const char *at = b.data, *hit; at; at = hit ? hit + 4 : NULL) {
-        hit = strstr(at, "@ID@");
-        rc |= core_buf_append(&text, at, hit ? (size_t)(hit - at) : strlen(at));
-        if (hit)
-            rc |= core_buf_puts(&text, library_id);
-    }
-    CORE_ASSERT(rc == 0);
-    library_text = core_buf_steal(&text);
-    core_buf_free(&b);
+    library_text = core_buf_steal(&b);
 }
 
 const char *sched_script_library(void)
@@ -1143,11 +1125,11 @@ const char *sched_script_library(void)
     return library_text;
 }
 
-void sched_script_function(sched_script script, char *out, size_t size)
+const char *sched_script_function(sched_script script)
 {
     CORE_ASSERT((unsigned)script < SCHED_SCRIPT_COUNT);
     pthread_once(&library_once, library_build);
-    snprintf(out, size, "%s_%s", library_id, names[script]);
+    return function_names[script];
 }
 
 const char *sched_script_name(sched_script script)

@@ -1,11 +1,10 @@
 /* The store's Lua scripts (private to scheduler/). Each script is one atomic step on the
- * job keys; store.c loads them as one function library and runs them with FCALL, loading the library again when a server does not know it. Every script
+ * job keys; store.c loads them as one function library and runs them with FCALL, loading
+ * the library again when a server does not know it. Every script
  * starts with the same library (key names, the transition helper), so the key layout and
  * the rules for moving a job between states are written once, in Lua. */
 #ifndef ZONECI_SCHEDULER_SCRIPTS_H
 #define ZONECI_SCHEDULER_SCRIPTS_H
-
-#include <stddef.h>
 
 /* Entries of the audit stream kept (XADD MAXLEN ~). */
 #define SCHED_AUDIT_MAXLEN 100000
@@ -50,8 +49,8 @@ const char *sched_script_source(sched_script script);
 /* Every script as one Redis function library ("#!lua name=zoneci_HASH"), for FUNCTION
  * LOAD; built once, a static string. */
 const char *sched_script_library(void);
-/* The name FCALL knows the script by in that library ("zoneci_HASH_intake"). */
-void sched_script_function(sched_script script, char *out, size_t size);
+/* The name FCALL knows the script by in that library ("zoneci_HASH_intake"); static. */
+const char *sched_script_function(sched_script script);
 /* A short name for logs ("intake", ...). */
 const char *sched_script_name(sched_script script);
 

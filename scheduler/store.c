@@ -1,6 +1,6 @@
 /* The Redis adapter, the only file that includes hiredis: URL parsing, a small pool of
- * synchronous connections, FCALL with the library loaded again when a server lacks it, and replies copied out into
- * plain C data (store.h).
+ * synchronous connections, FCALL with the function library loaded again when a server
+ * lacks it, and replies copied out into plain C data (store.h).
  *
  * hiredis rules kept here: a redisContext is used by one thread at a time; once its err is
  * set it is unusable and is freed; every reply is freed with freeReplyObject. */
@@ -79,7 +79,6 @@ struct sched_store {
     conn **idle;
     size_t n_idle;
     size_t pool_size;
-
 
     atomic_uint_least64_t errors;
 };
@@ -929,7 +928,6 @@ static int eval_on(sched_store *store, conn *c, sched_script script, const char 
                    core_error *err)
 {
     const char *argv[SCHED_STORE_ARGS_MAX];
-    char fn[64];
     char nk[24];
     char what[48];
     redisReply *r = NULL;
@@ -941,9 +939,8 @@ static int eval_on(sched_store *store, conn *c, sched_script script, const char 
     *out = NULL;
     snprintf(nk, sizeof(nk), "%zu", nkeys);
     snprintf(what, sizeof(what), "script %s", sched_script_name(script));
-    sched_script_function(script, fn, sizeof(fn));
     argv[argc++] = "FCALL";
-    argv[argc++] = fn;
+    argv[argc++] = sched_script_function(script);
     argv[argc++] = nk;
     for (size_t i = 0; i < nkeys; i++)
         argv[argc++] = keys[i];

@@ -5,7 +5,8 @@
  * Rules the adapter keeps for its callers: a connection is borrowed for exactly one call;
  * an I/O or protocol error (or a timeout) closes that connection so the next call
  * reconnects; scripts run with FCALL from one function library, loaded again when the
- * server answers "Function not found" (a new Redis, or one restarted without its data); SIGPIPE from a dead socket is swallowed. */
+ * server answers "Function not found" (a new Redis, or one restarted without its data);
+ * SIGPIPE from a dead socket is swallowed. */
 #ifndef ZONECI_SCHEDULER_STORE_H
 #define ZONECI_SCHEDULER_STORE_H
 
