@@ -169,6 +169,10 @@ $(BUILD)/bench-outbox: bench/outbox/outbox.c $(BUILD)/libzoneci.a
 $(BUILD)/bench-retention: bench/retention/memory.c $(BUILD)/libzoneci.a
 	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
 
+# The load client of bench/dispatch/run.sh: libcurl and jansson only, no zoneci code.
+$(BUILD)/bench-dispatch: bench/dispatch/dispatch.c
+	$(CC) $(ZCFLAGS) -o $@ $< $(ZLIBS)
+
 bench: all
 	@$(MAKE) --no-print-directory $(BUILD)/bench-micro $(BUILD)/bench-parse
 	$(BUILD)/bench-micro
