@@ -266,13 +266,17 @@ static void *sender_main(void *arg)
 
 /* ---- the runners ----------------------------------------------------------------------- */
 
-/* ISO 8601 UTC with milliseconds ("2026-12-04T14:17:51.770Z") to ms since the epoch. */
+/* ISO 8601 UTC as the server writes it, "2026-12-04T14:17:51.770Z", or without the
+ * fraction on a whole second ("2026-12-04T14:17:52Z"), to ms since the epoch. */
 static int64_t iso_ms(const char *s)
 {
     struct tm tm = {0};
-    int ms = 0;
-    if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    int ms = 0, n;
+    if (!s)
+        return -1;
+    n = sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &ms);
+    if (n != 7 && n != 6)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;

@@ -35,16 +35,25 @@ make -s all >/dev/null
 octokit=$(bench/peers/install.sh node-octokit)
 tmp=$(mktemp -d /tmp/zoneci-bench-XXXXXX)
 # Every step may fail: under set -e the first failing one would end the trap early.
-cleanup() {
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null || true; done
-  for p in ${server_pids:-}; do kill $(pgrep -P "$p") "$p" 2>/dev/null || true; done
+descendants() { # every process under $1, children before their parent
+  local c
+  for c in $(pgrep -P "$1"); do descendants "$c"; echo "$c"; done
+}
+cleanup() { # this script's servers, load clients, Node workers (found before any is killed)
+  local p all
+  all=$(descendants $$)
+  for p in $all; do kill "$p" 2>/dev/null || true; done
   redis-cli -s $tmp/redis.sock shutdown nosave >/dev/null 2>&1 || true
   rm -rf $tmp || true
 }
 trap cleanup EXIT
+# A signal must not wait for the step in progress: long steps run in the background under
+# `step`, whose `wait` a trapped signal interrupts; exit then runs the EXIT trap.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+step() { "$@" & wait $!; }
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -o $tmp/bare bench/webhook/bare.c $(pkg-config --cflags --libs libmicrohttpd) -lpthread
-python3 bench/webhook/gen_bodies.py bench-secret "$bodies" $tmp/bodies >/dev/null
+step python3 bench/webhook/gen_bodies.py bench-secret "$bodies" $tmp/bodies >/dev/null
 python3 bench/webhook/gen_bodies.py bench-secret 2000 $tmp/warm 900000 >/dev/null
 body_bytes=$(wc -c < $tmp/bodies.tpl)
 redis-server --port 0 --unixsocket $tmp/redis.sock --save '' --appendonly no --daemonize yes \
@@ -82,11 +91,12 @@ redis_cpu() { redis-cli -s $tmp/redis.sock info cpu | awk -F: '/used_cpu_(sys|us
 measure() { # name key url pid... (the server's processes)
   local name=$1 key=$2 url=$3 c0 c1 out reqs rps ok r0 r1 w0 w1 scpu rcpu; shift 3
   # warm-up: connections, Lua script cache, allocator, V8's JIT
-  wrk -t2 -c$conns -d1s -s bench/webhook/webhook.lua "$url" -- $tmp/warm 2 >/dev/null 2>&1 || true
+  step wrk -t2 -c$conns -d1s -s bench/webhook/webhook.lua "$url" -- $tmp/warm 2 >/dev/null 2>&1 || true
   rm -f $tmp/stop; peak_rss $tmp/stop "$@" > $tmp/rss & local sampler=$!
   redis-cli -s $tmp/redis.sock config resetstat >/dev/null
   c0=$(cpu_ticks "$@"); r0=$(redis_cpu); w0=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
-  out=$(wrk -t2 -c$conns -d${secs}s --latency -s bench/webhook/webhook.lua "$url" -- $tmp/bodies 2)
+  step wrk -t2 -c$conns -d${secs}s --latency -s bench/webhook/webhook.lua "$url" -- $tmp/bodies 2 >$tmp/wrk.out
+  out=$(cat $tmp/wrk.out)
   c1=$(cpu_ticks "$@"); r1=$(redis_cpu); w1=$(awk '{print $14 + $15 + $16 + $17}' /proc/$$/stat)
   touch $tmp/stop; wait $sampler
   reqs=$(awk '/^requests/ {print $2}' <<<"$out")
@@ -132,7 +142,7 @@ echo "node $(node --version), $(cd $octokit && node -e 'for (const p of ["@octok
 
 fresh_redis
 ZONECI_GITHUB_SECRET=bench-secret build/zoneci serve --config $tmp/zoneci.json 2>$tmp/zoneci.log &
-zpid=$!; server_pids=$zpid
+zpid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
 measure "zoneci serve" zoneci http://127.0.0.1:$port/webhooks/github $zpid
 # Where the jobs got to (the pipeline runs on after wrk stops: let it catch up a little).
@@ -146,7 +156,6 @@ node_peer() { # key name workers
   fresh_redis
   ZONECI_GITHUB_SECRET=bench-secret node $octokit/server.mjs $port $tmp/redis.sock $3 2>$tmp/$1.log &
   local npid=$! i
-  server_pids=$npid
   for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:$port/ && break; sleep 0.1; done
   # the cluster's workers listen once they are up; wait for all of them
   for i in $(seq 50); do [ $(pgrep -P $npid | wc -l) -ge $(($3 > 1 ? $3 : 0)) ] && break; sleep 0.1; done
@@ -159,7 +168,7 @@ node_peer node2 "node-octokit, 2 cluster workers" 2
 
 fresh_redis
 $tmp/bare $port $threads &
-bpid=$!; server_pids=$bpid
+bpid=$!
 for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:$port/ && break; sleep 0.1; done
 measure "bare 202 handler (ceiling)" bare http://127.0.0.1:$port/webhooks/github $bpid
 kill -TERM $bpid; wait $bpid || true

@@ -26,6 +26,7 @@ async function worker(socket, concurrency) {
   w.on("completed", () => { done++; last = Date.now(); });
   w.on("error", (e) => console.error("worker:", e.message));
   await w.waitUntilReady();
+  process.on("disconnect", () => process.exit(1)); // the parent is gone
   process.send({ ready: true });
   const tick = setInterval(() => process.send({ done, last }), 20);
   process.on("message", async (m) => {
