@@ -255,8 +255,10 @@ static void *sender_main(void *arg)
         if (running > 0)
             curl_multi_poll(m, NULL, 0, 100, NULL);
     }
-    for (long k = 0; k < cfg.inflight; k++)
+    for (long k = 0; k < cfg.inflight; k++) {
         curl_easy_cleanup(slots[k].h);
+        free(slots[k].resp.data);
+    }
     curl_multi_cleanup(m);
     free(slots);
     free(idle);
@@ -473,5 +475,13 @@ int main(int argc, char **argv)
     long n = atomic_load(&n_lat) < cfg.n ? atomic_load(&n_lat) : cfg.n;
     percentiles("queued_to_claim", lat_queued, n);
     percentiles("received_to_claim", lat_received, n);
+    fflush(stdout);
+    free(runners);
+    free(lat_queued);
+    free(lat_received);
+    free(cfg.number);
+    free(cfg.sha);
+    free(cfg.sig);
+    free(cfg.tpl);
     return atomic_load(&stop_all) || atomic_load(&rejected) > 0 || atomic_load(&failures) > 0;
 }
