@@ -24,7 +24,8 @@
 #   the same number of jobs; jobs/s = jobs / (last completion - first add), and p50/p99
 #   from add() (job.timestamp) to processor start. A warm-up of 500 jobs runs first.
 # CPU per job: zoneci's server and Redis (the C load client separately); for BullMQ every
-#   Node process (producer and workers, from this script's children's CPU) and Redis.
+#   Node process (producer and workers: process.cpuUsage() over the measured part, Node's
+#   start-up not counted) and Redis.
 # The last line is `RATIO jobs_per_s=X.XX` (zoneci over BullMQ).
 # Usage: bench/dispatch/run.sh [JOBS] [RUNNERS] [THREADS]   (THREADS: server.threads)
 set -euo pipefail
@@ -83,7 +84,7 @@ fresh_redis() {
 field() { awk -v k="$1" -v i="$2" '$1 == k {print $i}' <<<"$3"; }
 
 echo "jobs $jobs_n, runners $runners, deliveries in flight $inflight, server threads $threads, $(nproc) cores"
-echo "node $(node --version), bullmq $(node -p "require('./$bullmq/node_modules/bullmq/package.json').version"), redis $(redis-server --version | awk '{print $3}')"
+echo "node $(node --version), bullmq $(node -p "require('./$bullmq/node_modules/bullmq/package.json').version"), redis $(redis-server --version | awk '{sub("v=", "", $3); print $3}')"
 
 # ---- zoneci
 fresh_redis
@@ -113,19 +114,18 @@ wait $zpid || true
 fresh_redis
 step node $bullmq/bench.mjs $tmp/redis.sock $warm_n 4 8 $inflight >/dev/null
 fresh_redis
-r0=$(redis_s); k0=$(children_s)
+r0=$(redis_s)
 step node $bullmq/bench.mjs $tmp/redis.sock $jobs_n 4 8 $inflight >$tmp/bout
 bout=$(cat $tmp/bout)
-r1=$(redis_s); k1=$(children_s)
+r1=$(redis_s)
 echo "== BullMQ (4 workers x concurrency 8, no-op processor)"
 grep -v '^worker_pids' <<<"$bout"
-b_node=$(per_job $k0 $k1 $jobs_n); b_redis=$(per_job $r0 $r1 $jobs_n)
-echo "node_cpu_us_per_job $b_node (producer and workers)"
+b_node=$(field node_cpu_us_per_job 2 "$bout"); b_redis=$(per_job $r0 $r1 $jobs_n)
 echo "redis_cpu_us_per_job $b_redis"
 
 zj=$(field jobs_per_s 2 "$zout"); bj=$(field jobs_per_s 2 "$bout")
 echo
-echo "| system | jobs/s | p50 ms | p99 ms | server CPU µs/job | Redis CPU µs/job |"
+echo "| system | jobs/s | p50 ms | p99 ms | server CPU µs/job (BullMQ: producer + workers) | Redis CPU µs/job |"
 echo "|---|---|---|---|---|---|"
 echo "| zoneci (queued → claim answered) | $zj | $(field queued_to_claim_ms 3 "$zout") | $(field queued_to_claim_ms 5 "$zout") | $z_server | $z_redis |"
 echo "| zoneci (received → claim answered) | | $(field received_to_claim_ms 3 "$zout") | $(field received_to_claim_ms 5 "$zout") | | |"

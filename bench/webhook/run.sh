@@ -137,7 +137,7 @@ redis_counts() {
 }
 
 echo "body_bytes $body_bytes, distinct bodies $bodies, connections $conns, ${secs}s, server threads $threads, $(nproc) cores"
-echo "node $(node --version), $(cd $octokit && node -e 'for (const p of ["@octokit/webhooks", "ioredis"]) process.stdout.write(p + " " + require("./node_modules/" + p + "/package.json").version + ", ")')$(redis-server --version | awk '{print $3}')"
+echo "node $(node --version), $(cd $octokit && node -e 'for (const p of ["@octokit/webhooks", "ioredis"]) process.stdout.write(p + " " + require("./node_modules/" + p + "/package.json").version + ", ")')redis $(redis-server --version | awk '{sub("v=", "", $3); print $3}')"
 : > $tmp/results
 
 fresh_redis
