@@ -13,7 +13,8 @@
  *  queued_to_claim p50/p99: from the job's own `queued` history entry (server clock, ms) to
  *    the moment this client had the whole claim answer (its clock; same host, same clock);
  *  received_to_claim p50/p99: the same from the job's created_at (the intake's own stamp).
- * Exits 1 when a step fails or nothing progresses for STALL seconds.
+ * Exits 1 when a step fails, a claim is refused (400, 401, 403) or nothing progresses for
+ * STALL_S seconds after the last delivery.
  * usage: bench-dispatch URL TOKEN REGION PREFIX N [RUNNERS] [INFLIGHT] [DELIVERY_TAG] */
 #define _DEFAULT_SOURCE /* timegm */
 #include <curl/curl.h>
@@ -289,6 +290,7 @@ static long post(CURL *h, const char *url, const char *body, buf *resp, long tim
 {
     long status = 0;
     resp->len = 0;
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
@@ -324,7 +326,8 @@ static void handle_job(CURL *h, const buf *resp, int64_t answered_ms)
         json_decref(root);
         return;
     }
-    json_array_foreach(hist, i, e) {
+    for (i = 0; i < json_array_size(hist); i++) {
+        e = json_array_get(hist, i);
         const char *st = json_string_value(json_object_get(e, "state"));
         if (st && strcmp(st, "queued") == 0)
             queued = iso_ms(json_string_value(json_object_get(e, "at")));
@@ -365,12 +368,11 @@ static void *runner_main(void *arg)
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     snprintf(url, sizeof url, "%s/api/v1/runners/claim", cfg.url);
     snprintf(body, sizeof body,
-             "{\"runner\":\"bench-%03ld\",\"region\":\"%s\",\"labels\":[],\"wait_seconds\":%d}",
-             me, cfg.region, CLAIM_WAIT_S);
+             "{\"runner\":\"bench-%03ld\",\"region\":\"%s\",\"labels\":[],\"wait_seconds\":%d}", me,
+             cfg.region, CLAIM_WAIT_S);
     while (!finished()) {
         long st = post(h, url, body, &resp, CLAIM_WAIT_S + 15);
         if (st == 200) {
@@ -380,7 +382,11 @@ static void *runner_main(void *arg)
         if (st == 204)
             continue;
         atomic_fetch_add(&failures, 1);
-        fprintf(stderr, "bench-dispatch: claim answered %ld\n", st);
+        fprintf(stderr, "bench-dispatch: claim answered %ld: %s\n", st, resp.data ? resp.data : "");
+        if (st == 400 || st == 401 || st == 403) { /* a bad token or region: retrying cannot help */
+            atomic_store(&stop_all, true);
+            break;
+        }
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -463,7 +469,8 @@ int main(int argc, char **argv)
     curl_global_cleanup();
 
     int64_t t0 = atomic_load(&first_send_ms);
-    double secs = (double)(atomic_load(&last_complete_ms) - t0) / 1000.0;
+    int64_t t_end = atomic_load(&last_complete_ms);
+    double secs = t_end > t0 ? (double)(t_end - t0) / 1000.0 : 0.0;
     double dsecs = (double)(atomic_load(&last_answer_ms) - t0) / 1000.0;
     long done = atomic_load(&completed);
     printf("deliveries %ld accepted %ld rejected %ld in %.2f s (%.0f/s)\n", cfg.n,
