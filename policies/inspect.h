@@ -9,14 +9,14 @@
 #include "core/core.h"
 #include "policies/policies.h"
 
-/* Findings kept per file; the rest are counted in n_omitted. */
+/* Findings kept whole per file; the rest are kept briefly in omitted (n_omitted of them). */
 #define POLICY_FINDINGS_MAX 200
 /* Bytes of a statement kept in a finding (before the "…"). */
 #define POLICY_STATEMENT_MAX 200
 /* The smallest max_bytes policy_report_markdown honours. */
 #define POLICY_MARKDOWN_MIN 256
 /* The largest SQL text policy_sql_check reads. */
-#define POLICY_SQL_MAX (1024 * 1024)
+#define POLICY_SQL_MAX (16 * 1024 * 1024)
 
 /* ---- gitdiff.c: git pathspecs, so that globs mean what they mean to git ------------------ */
 

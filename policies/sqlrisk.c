@@ -1415,28 +1415,12 @@ static int check_tree(checker *ck, const char *tree, size_t base, size_t len)
 {
     json_error_t jerr;
     json_t *root = json_loads(tree, 0, &jerr);
-    json_t *stmts, *w;
+    json_t *w;
     size_t i;
 
     if (!root)
         return 1;
-    stmts = field(root, "stmts");
-    if (ck->opts.tx_autodetect && ck->tx_implicit) {
-        size_t outside = 0;
-
-        json_array_foreach(stmts, i, w)
-        {
-            if (non_transactional(field(w, "stmt")))
-                outside++;
-        }
-        /* Flyway runs a file made only of such statements outside a transaction. */
-        if (outside > 0 && outside == json_array_size(stmts))
-            tx_end(ck);
-        else if (outside > 0)
-            ck->tx_mixed = true;
-        ck->opts.tx_autodetect = false; /* decided for the whole file, once */
-    }
-    json_array_foreach(stmts, i, w)
+    json_array_foreach(field(root, "stmts"), i, w)
     {
         json_int_t loc = json_integer_value(field(w, "stmt_location"));
         json_int_t slen = json_integer_value(field(w, "stmt_len"));
@@ -1452,6 +1436,99 @@ static int check_tree(checker *ck, const char *tree, size_t base, size_t len)
             break;
     }
     json_decref(root);
+    return 0;
+}
+
+/* Parses the len bytes at start alone (the caller's split says they hold one statement) and
+ * grades them. Parsing statement by statement keeps one small tree in memory at a time, so
+ * that a file of many megabytes costs no more memory than its largest statement. */
+static void check_one(checker *ck, size_t start, size_t len)
+{
+    PgQueryParseResult r;
+    char *piece = core_strndup(ck->text + start, len);
+
+    if (!piece) {
+        ck->rc = CORE_ENOMEM;
+        return;
+    }
+    r = pg_query_parse(piece);
+    if (r.error) {
+        set_span(ck, start, start + len);
+        push_unparsable(ck, r.error->message ? r.error->message : "syntax error");
+    } else if (check_tree(ck, r.parse_tree, start, len) != 0) {
+        set_span(ck, start, start + len);
+        push_unparsable(ck, "statement nested too deeply to check");
+    }
+    pg_query_free_parse_result(r);
+    free(piece);
+}
+
+/* Whether the len bytes at start (one statement) cannot run inside a transaction block. */
+static bool piece_non_transactional(const checker *ck, size_t start, size_t len)
+{
+    PgQueryParseResult r;
+    char *piece = core_strndup(ck->text + start, len);
+    bool outside = false;
+
+    if (!piece)
+        return false;
+    r = pg_query_parse(piece);
+    if (!r.error) {
+        json_error_t jerr;
+        json_t *root = json_loads(r.parse_tree, 0, &jerr);
+        json_t *w;
+        size_t i;
+
+        json_array_foreach(field(root, "stmts"), i, w) outside |= non_transactional(field(w, "stmt"));
+        json_decref(root);
+    }
+    pg_query_free_parse_result(r);
+    free(piece);
+    return outside;
+}
+
+/* Flyway runs a file made only of statements that must run outside a transaction outside
+ * one; a file that mixes them with others is flagged. Decided once for the whole file,
+ * before any statement is graded, hence a pass of its own (Flyway files only). */
+static void autodetect_tx(checker *ck, const PgQuerySplitResult *sp)
+{
+    int outside = 0;
+
+    for (int i = 0; i < sp->n_stmts; i++) {
+        if (piece_non_transactional(ck, (size_t)sp->stmts[i]->stmt_location,
+                                    (size_t)sp->stmts[i]->stmt_len))
+            outside++;
+    }
+    if (outside > 0 && outside == sp->n_stmts)
+        tx_end(ck);
+    else if (outside > 0)
+        ck->tx_mixed = true;
+    ck->opts.tx_autodetect = false;
+}
+
+/* Grades the statements that libpg_query's parser split the file into, one at a time.
+ * Returns 1 when the file does not parse as a whole (nothing graded: the caller goes
+ * statement by statement with its own splitter instead). */
+static int check_split(checker *ck)
+{
+    PgQuerySplitResult sp = pg_query_split_with_parser(ck->text);
+
+    if (sp.error) {
+        pg_query_free_split_result(sp);
+        return 1;
+    }
+    if (ck->opts.tx_autodetect && ck->tx_implicit)
+        autodetect_tx(ck, &sp);
+    for (int i = 0; i < sp.n_stmts && ck->rc == 0; i++) {
+        size_t loc = (size_t)sp.stmts[i]->stmt_location, slen = (size_t)sp.stmts[i]->stmt_len;
+
+        if (sp.stmts[i]->stmt_location < 0 || sp.stmts[i]->stmt_len < 0 || loc > ck->len)
+            continue;
+        if (slen == 0 || slen > ck->len - loc)
+            slen = ck->len - loc;
+        check_one(ck, loc, slen);
+    }
+    pg_query_free_split_result(sp);
     return 0;
 }
 
@@ -1587,7 +1664,6 @@ int policy_sql_check_with(const char *sql, size_t len, const policy_sql_options 
                           policy_findings *out, core_error *err)
 {
     checker ck = {0};
-    PgQueryParseResult r;
     char *text = NULL;
     size_t bad;
 
@@ -1620,12 +1696,11 @@ int policy_sql_check_with(const char *sql, size_t len, const policy_sql_options 
         goto out;
     }
     ck.text = text;
-    r = pg_query_parse(text);
-    if (r.error) /* statement by statement, the file's content is not known as a whole */
+    if (check_split(&ck) != 0) {
+        /* statement by statement, the file's content is not known as a whole */
         ck.opts.tx_autodetect = false;
-    if (r.error || check_tree(&ck, r.parse_tree, 0, len) != 0)
         check_pieces(&ck);
-    pg_query_free_parse_result(r);
+    }
     if (ck.tx_depth > 0 && !ck.tx_implicit && ck.rc == 0)
         push_at(&ck, R_UNCOMMITTED, &ck.tx_begin, NULL);
 out:
