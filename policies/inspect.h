@@ -41,4 +41,40 @@ int policy_findings_push(policy_findings *f, const char *rule, policy_severity s
                          const char *statement, size_t stmt_len, const char *message,
                          const char *safer, const char *lock, bool rewrites, bool scans);
 
+/* ---- sqltree.c: libpg_query's JSON parse tree, read-only, in one arena ------------------- */
+
+typedef enum sql_node_kind {
+    SQL_NODE_NULL = 0,
+    SQL_NODE_FALSE,
+    SQL_NODE_TRUE,
+    SQL_NODE_INT,
+    SQL_NODE_REAL,
+    SQL_NODE_STRING,
+    SQL_NODE_ARRAY,
+    SQL_NODE_OBJECT,
+} sql_node_kind;
+
+/* One value. An object's members are its items, each with its key. Owned by the tree. */
+typedef struct sql_node {
+    sql_node_kind kind;
+    const char *key; /* as a member of an object; NULL otherwise */
+    const char *s;   /* SQL_NODE_STRING */
+    long long i;     /* SQL_NODE_INT */
+    struct sql_node *items; /* SQL_NODE_ARRAY, SQL_NODE_OBJECT */
+    size_t n;
+} sql_node;
+
+typedef struct sql_tree sql_tree;
+
+/* Reads json (NUL-terminated). 0 and a new tree in *out (free with sql_tree_free);
+ * CORE_EINVAL for text it cannot read or nesting deeper than 2048; CORE_ENOMEM. */
+int sql_tree_parse(const char *json, sql_tree **out);
+const sql_node *sql_tree_root(const sql_tree *t);
+void sql_tree_free(sql_tree *t);
+/* The member key of an object, or NULL (o may be NULL or no object). */
+const sql_node *sql_node_get(const sql_node *o, const char *key);
+/* An array's length (0 for anything else) and its item i (NULL past the end). */
+size_t sql_node_size(const sql_node *a);
+const sql_node *sql_node_at(const sql_node *a, size_t i);
+
 #endif
