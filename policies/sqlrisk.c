@@ -1485,77 +1485,6 @@ static void check_one(checker *ck, size_t start, size_t len)
     free(piece);
 }
 
-/* Whether the len bytes at start (one statement) cannot run inside a transaction block. */
-static bool piece_non_transactional(const checker *ck, size_t start, size_t len)
-{
-    PgQueryParseResult r;
-    char *piece = core_strndup(ck->text + start, len);
-    bool outside = false;
-
-    if (!piece)
-        return false;
-    r = pg_query_parse(piece);
-    if (!r.error) {
-        sql_tree *root = NULL;
-        const sql_node *w;
-        size_t i;
-
-        if (sql_tree_parse(r.parse_tree, &root) == 0) {
-            node_foreach(field(sql_tree_root(root), "stmts"), i, w)
-                outside |= non_transactional(field(w, "stmt"));
-        }
-        sql_tree_free(root);
-    }
-    pg_query_free_parse_result(r);
-    free(piece);
-    return outside;
-}
-
-/* Flyway runs a file made only of statements that must run outside a transaction outside
- * one; a file that mixes them with others is flagged. Decided once for the whole file,
- * before any statement is graded, hence a pass of its own (Flyway files only). */
-static void autodetect_tx(checker *ck, const PgQuerySplitResult *sp)
-{
-    int outside = 0;
-
-    for (int i = 0; i < sp->n_stmts; i++) {
-        if (piece_non_transactional(ck, (size_t)sp->stmts[i]->stmt_location,
-                                    (size_t)sp->stmts[i]->stmt_len))
-            outside++;
-    }
-    if (outside > 0 && outside == sp->n_stmts)
-        tx_end(ck);
-    else if (outside > 0)
-        ck->tx_mixed = true;
-    ck->opts.tx_autodetect = false;
-}
-
-/* Grades the statements that libpg_query's parser split the file into, one at a time.
- * Returns 1 when the file does not parse as a whole (nothing graded: the caller goes
- * statement by statement with its own splitter instead). */
-static int check_split(checker *ck)
-{
-    PgQuerySplitResult sp = pg_query_split_with_parser(ck->text);
-
-    if (sp.error) {
-        pg_query_free_split_result(sp);
-        return 1;
-    }
-    if (ck->opts.tx_autodetect && ck->tx_implicit)
-        autodetect_tx(ck, &sp);
-    for (int i = 0; i < sp.n_stmts && ck->rc == 0; i++) {
-        size_t loc = (size_t)sp.stmts[i]->stmt_location, slen = (size_t)sp.stmts[i]->stmt_len;
-
-        if (sp.stmts[i]->stmt_location < 0 || sp.stmts[i]->stmt_len < 0 || loc > ck->len)
-            continue;
-        if (slen == 0 || slen > ck->len - loc)
-            slen = ck->len - loc;
-        check_one(ck, loc, slen);
-    }
-    pg_query_free_split_result(sp);
-    return 0;
-}
-
 /* Offset of the ';' that ends the statement starting at pos (or len): quoted text, quoted
  * names, dollar quotes and comments are skipped. Used only after a parse error, to go on
  * with the statements that follow a broken one. */
@@ -1595,6 +1524,169 @@ static size_t statement_end(const char *s, size_t len, size_t pos)
         }
     }
     return len;
+}
+
+/* Statements as libpg_query's parser split the file: byte offsets into it. */
+typedef struct stmt_span {
+    size_t loc, len;
+} stmt_span;
+
+typedef struct stmt_spans {
+    stmt_span *items;
+    size_t count, cap;
+} stmt_spans;
+
+/* The file is split this many bytes at a time (more when a statement is longer): splitting
+ * builds the raw parse tree of all it is given, about 16 times the text's size. */
+#define SPLIT_CHUNK ((size_t)256 * 1024)
+
+static int spans_push(stmt_spans *sp, size_t loc, size_t len)
+{
+    if (sp->count == sp->cap) {
+        size_t cap = sp->cap ? sp->cap * 2 : 256;
+        stmt_span *items = realloc(sp->items, cap * sizeof(*items));
+
+        if (!items)
+            return CORE_ENOMEM;
+        sp->items = items;
+        sp->cap = cap;
+    }
+    sp->items[sp->count++] = (stmt_span){loc, len};
+    return 0;
+}
+
+/* Splits the file's bytes [start, end) with the parser and appends their statements to sp.
+ * 0; 1 when they do not parse (nothing appended); CORE_ENOMEM. */
+static int split_range(const checker *ck, size_t start, size_t end, stmt_spans *sp)
+{
+    char *piece = core_strndup(ck->text + start, end - start);
+    PgQuerySplitResult r;
+    int rc = 0;
+
+    if (!piece)
+        return CORE_ENOMEM;
+    r = pg_query_split_with_parser(piece);
+    if (r.error)
+        rc = 1;
+    for (int i = 0; rc == 0 && i < r.n_stmts; i++) {
+        size_t loc = (size_t)r.stmts[i]->stmt_location, len = (size_t)r.stmts[i]->stmt_len;
+
+        if (r.stmts[i]->stmt_location < 0 || r.stmts[i]->stmt_len < 0 || loc > end - start)
+            continue;
+        if (len == 0 || len > end - start - loc)
+            len = end - start - loc;
+        rc = spans_push(sp, start + loc, len);
+    }
+    pg_query_free_split_result(r);
+    free(piece);
+    return rc;
+}
+
+/* Where a chunk from start of at least want bytes ends: just after a statement's ';' as
+ * statement_end sees it, or at the end of the file. */
+static size_t chunk_end(const checker *ck, size_t start, size_t want)
+{
+    size_t pos = start;
+
+    while (pos < ck->len && pos - start < want) {
+        size_t s = skip_blank(ck->text, ck->len, pos);
+
+        if (s >= ck->len)
+            return ck->len;
+        pos = statement_end(ck->text, ck->len, s) + 1;
+    }
+    return pos < ck->len ? pos : ck->len;
+}
+
+/* Splits the whole file into sp, a chunk at a time. A chunk whose split fails (a ';' that
+ * statement_end took for an end but the grammar does not, as in a BEGIN ATOMIC body, or a
+ * real syntax error) is tried again twice as long, up to the end of the file. Returns 1
+ * when the rest of the file does not parse; CORE_ENOMEM. */
+static int split_file(const checker *ck, stmt_spans *sp)
+{
+    size_t start = 0;
+
+    while (start < ck->len) {
+        size_t want = SPLIT_CHUNK, end, before = sp->count;
+        int rc;
+
+        for (;;) {
+            end = chunk_end(ck, start, want);
+            rc = split_range(ck, start, end, sp);
+            if (rc != 1 || end >= ck->len)
+                break;
+            sp->count = before;
+            want *= 2;
+        }
+        if (rc != 0)
+            return rc;
+        start = end;
+    }
+    return 0;
+}
+
+/* Whether the len bytes at start (one statement) cannot run inside a transaction block. */
+static bool piece_non_transactional(const checker *ck, size_t start, size_t len)
+{
+    PgQueryParseResult r;
+    char *piece = core_strndup(ck->text + start, len);
+    bool outside = false;
+
+    if (!piece)
+        return false;
+    r = pg_query_parse(piece);
+    if (!r.error) {
+        sql_tree *root = NULL;
+        const sql_node *w;
+        size_t i;
+
+        if (sql_tree_parse(r.parse_tree, &root) == 0) {
+            node_foreach(field(sql_tree_root(root), "stmts"), i, w)
+                outside |= non_transactional(field(w, "stmt"));
+        }
+        sql_tree_free(root);
+    }
+    pg_query_free_parse_result(r);
+    free(piece);
+    return outside;
+}
+
+/* Flyway runs a file made only of statements that must run outside a transaction outside
+ * one; a file that mixes them with others is flagged. Decided once for the whole file,
+ * before any statement is graded, hence a pass of its own (Flyway files only). */
+static void autodetect_tx(checker *ck, const stmt_spans *sp)
+{
+    size_t outside = 0;
+
+    for (size_t i = 0; i < sp->count; i++)
+        outside += piece_non_transactional(ck, sp->items[i].loc, sp->items[i].len);
+    if (outside > 0 && outside == sp->count)
+        tx_end(ck);
+    else if (outside > 0)
+        ck->tx_mixed = true;
+    ck->opts.tx_autodetect = false;
+}
+
+/* Grades the statements that libpg_query's parser split the file into, one at a time.
+ * Returns 1 when the file does not parse as a whole (nothing graded: the caller goes
+ * statement by statement with its own splitter instead). */
+static int check_split(checker *ck)
+{
+    stmt_spans sp = {0};
+    int rc = split_file(ck, &sp);
+
+    if (rc == CORE_ENOMEM)
+        ck->rc = rc;
+    if (rc != 0) {
+        free(sp.items);
+        return rc == 1;
+    }
+    if (ck->opts.tx_autodetect && ck->tx_implicit)
+        autodetect_tx(ck, &sp);
+    for (size_t i = 0; i < sp.count && ck->rc == 0; i++)
+        check_one(ck, sp.items[i].loc, sp.items[i].len);
+    free(sp.items);
+    return 0;
 }
 
 /* After a parse error: each statement parsed alone, so that one broken statement becomes a
