@@ -103,11 +103,23 @@ static const char *read_string(sql_tree *t)
 {
     const char *s = ++t->p, *q = s;
     char *out, *o;
+    bool escaped = false;
 
-    while (q < t->end && *q != '"')
-        q += *q == '\\' ? 2 : 1;
+    while (q < t->end && *q != '"') {
+        if (*q == '\\') {
+            escaped = true;
+            q++;
+        }
+        q++;
+    }
     if (q >= t->end || !(out = arena_alloc(t, (size_t)(q - s) + 1)))
         return NULL;
+    if (!escaped) { /* most strings: names and keywords */
+        memcpy(out, s, (size_t)(q - s));
+        out[q - s] = '\0';
+        t->p = q + 1;
+        return out;
+    }
     for (o = out; s < q; s++) {
         if (*s != '\\') {
             *o++ = *s;
