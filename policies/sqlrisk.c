@@ -1642,7 +1642,9 @@ static bool piece_non_transactional(const checker *ck, size_t start, size_t len)
 
         if (sql_tree_parse(r.parse_tree, &root) == 0) {
             node_foreach(field(sql_tree_root(root), "stmts"), i, w)
+            {
                 outside |= non_transactional(field(w, "stmt"));
+            }
         }
         sql_tree_free(root);
     }

@@ -126,11 +126,21 @@ static const char *read_string(sql_tree *t)
             continue;
         }
         switch (*++s) {
-        case 'n': *o++ = '\n'; break;
-        case 't': *o++ = '\t'; break;
-        case 'r': *o++ = '\r'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
         case 'u': {
             int hi = q - s > 4 ? hex4(s + 1) : -1;
             unsigned cp;
@@ -150,7 +160,9 @@ static const char *read_string(sql_tree *t)
             o += put_utf8(o, cp);
             break;
         }
-        default: *o++ = *s; break; /* \" \\ \/ */
+        default:
+            *o++ = *s;
+            break; /* \" \\ \/ */
         }
     }
     *o = '\0';
@@ -254,8 +266,10 @@ static bool read_value(sql_tree *t, sql_node *n)
     if (t->p >= t->end)
         return false;
     switch (*t->p) {
-    case '{': return read_container(t, n, true);
-    case '[': return read_container(t, n, false);
+    case '{':
+        return read_container(t, n, true);
+    case '[':
+        return read_container(t, n, false);
     case '"':
         n->kind = SQL_NODE_STRING;
         return (n->s = read_string(t)) != NULL;
@@ -268,7 +282,8 @@ static bool read_value(sql_tree *t, sql_node *n)
     case 'n':
         n->kind = SQL_NODE_NULL;
         return read_word(t, "null", 4);
-    default: return read_number(t, n);
+    default:
+        return read_number(t, n);
     }
 }
 

@@ -397,6 +397,41 @@ START_TEST(inspect_cli_migration_options)
 }
 END_TEST
 
+/* The CLI's first line and its JSON count every finding, those past the per-file cap of
+ * 200 too; the table says how many it does not list. */
+START_TEST(inspect_cli_counts_past_the_cap)
+{
+    env e;
+    char *out = NULL, *err = NULL;
+    char *argv[] = {"inspect", "--repo", NULL,      "--base",   "main",
+                    "--head",  "many",   "--paths", "db/*.sql", NULL};
+    char *jargv[] = {"inspect", "--repo", NULL,      "--base",   "main", "--head",
+                     "many",    "--json", "--paths", "db/*.sql", NULL};
+
+    memset(&e, 0, sizeof(e));
+    e.dir = ts_tmpdir();
+    make_repo(&e);
+    argv[2] = jargv[2] = e.repo;
+    /* 260 indexes built without CONCURRENTLY: 260 warnings, 60 past the cap. */
+    ts_sh("cd '%s' && git checkout -q -b many main && "
+          "for i in $(seq 260); do printf 'CREATE INDEX i%%d ON users (email);\\n' $i; done "
+          "> db/002_many.sql && git add . && git commit -q -m many && git checkout -q main",
+          e.repo);
+    ck_assert_int_eq(ts_zoneci_run(argv, NULL, &out, &err), 0);
+    ck_assert_msg(contains(out, "1 migration, 0 danger, 260 warning, 0 info"), "%s", out);
+    ck_assert_msg(contains(out, "…and 60 more findings"), "%s", out);
+    free(out);
+    free(err);
+    ck_assert_int_eq(ts_zoneci_run(jargv, NULL, &out, &err), 0);
+    ck_assert_msg(contains(out, "\"warning\":260"), "%s", out);
+    ck_assert_msg(contains(out, "\"findings_omitted\":60"), "%s", out);
+    free(out);
+    free(err);
+    ts_rmtree(e.dir);
+    free(e.dir);
+}
+END_TEST
+
 Suite *suite_e2e_inspection(void)
 {
     Suite *s = suite_create("e2e_inspection");
@@ -409,6 +444,7 @@ Suite *suite_e2e_inspection(void)
     tcase_add_test(tc, fetch_errors_stay_in_the_log);
     tcase_add_test(tc, check_config_reports_migration_settings);
     tcase_add_test(tc, inspect_cli_migration_options);
+    tcase_add_test(tc, inspect_cli_counts_past_the_cap);
     suite_add_tcase(s, tc);
     return s;
 }
