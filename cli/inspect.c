@@ -103,19 +103,10 @@ static void print_finding(const policy_finding *f)
 /* The terminal form: one block per migration, findings as rows. */
 static void print_table(const policy_report *r, const policy_diff *d)
 {
-    size_t counts[3] = {0, 0, 0}, suppressed = 0;
+    size_t counts[3], suppressed;
     char extra[48] = "";
 
-    for (size_t i = 0; i < r->n_migrations; i++) {
-        for (size_t k = 0; k < r->migrations[i].findings.count; k++) {
-            const policy_finding *f = &r->migrations[i].findings.items[k];
-
-            if (f->suppressed)
-                suppressed++;
-            else
-                counts[f->severity]++;
-        }
-    }
+    policy_report_counts(r, counts, &suppressed);
     if (suppressed)
         snprintf(extra, sizeof(extra), ", %zu suppressed", suppressed);
     printf("risk: %s   %zu migration%s, %zu danger, %zu warning, %zu info%s   (merge base %.12s, "

@@ -21,7 +21,7 @@
 #define FETCH_TIMEOUT_MS_DEFAULT 120000
 #define FETCH_MAX_BYTES_DEFAULT ((size_t)512 * 1024 * 1024)
 #define DIFF_MAX_FILES_DEFAULT 5000
-#define DIFF_MAX_FILE_BYTES_DEFAULT ((size_t)1024 * 1024)
+#define DIFF_MAX_FILE_BYTES_DEFAULT ((size_t)16 * 1024 * 1024)
 #define DIFF_MAX_TOTAL_BYTES_DEFAULT ((size_t)32 * 1024 * 1024)
 #define RENAME_LIMIT 1000
 /* Refs looked at when deciding whether a mirror is intact; a mirror with more is trusted. */

@@ -9,14 +9,14 @@
 #include "core/core.h"
 #include "policies/policies.h"
 
-/* Findings kept per file; the rest are counted in n_omitted. */
+/* Findings kept whole per file; the rest are kept briefly in omitted (n_omitted of them). */
 #define POLICY_FINDINGS_MAX 200
 /* Bytes of a statement kept in a finding (before the "…"). */
 #define POLICY_STATEMENT_MAX 200
 /* The smallest max_bytes policy_report_markdown honours. */
 #define POLICY_MARKDOWN_MIN 256
 /* The largest SQL text policy_sql_check reads. */
-#define POLICY_SQL_MAX (1024 * 1024)
+#define POLICY_SQL_MAX (16 * 1024 * 1024)
 
 /* ---- gitdiff.c: git pathspecs, so that globs mean what they mean to git ------------------ */
 
@@ -40,5 +40,41 @@ void policy_pathspec_free(policy_pathspec *ps);
 int policy_findings_push(policy_findings *f, const char *rule, policy_severity severity, int line,
                          const char *statement, size_t stmt_len, const char *message,
                          const char *safer, const char *lock, bool rewrites, bool scans);
+
+/* ---- sqltree.c: libpg_query's JSON parse tree, read-only, in one arena ------------------- */
+
+typedef enum sql_node_kind {
+    SQL_NODE_NULL = 0,
+    SQL_NODE_FALSE,
+    SQL_NODE_TRUE,
+    SQL_NODE_INT,
+    SQL_NODE_REAL,
+    SQL_NODE_STRING,
+    SQL_NODE_ARRAY,
+    SQL_NODE_OBJECT,
+} sql_node_kind;
+
+/* One value. An object's members are its items, each with its key. Owned by the tree. */
+typedef struct sql_node {
+    sql_node_kind kind;
+    const char *key; /* as a member of an object; NULL otherwise */
+    const char *s;   /* SQL_NODE_STRING */
+    long long i;     /* SQL_NODE_INT */
+    struct sql_node *items; /* SQL_NODE_ARRAY, SQL_NODE_OBJECT */
+    size_t n;
+} sql_node;
+
+typedef struct sql_tree sql_tree;
+
+/* Reads json (NUL-terminated). 0 and a new tree in *out (free with sql_tree_free);
+ * CORE_EINVAL for text it cannot read or nesting deeper than 2048; CORE_ENOMEM. */
+int sql_tree_parse(const char *json, sql_tree **out);
+const sql_node *sql_tree_root(const sql_tree *t);
+void sql_tree_free(sql_tree *t);
+/* The member key of an object, or NULL (o may be NULL or no object). */
+const sql_node *sql_node_get(const sql_node *o, const char *key);
+/* An array's length (0 for anything else) and its item i (NULL past the end). */
+size_t sql_node_size(const sql_node *a);
+const sql_node *sql_node_at(const sql_node *a, size_t i);
 
 #endif

@@ -94,6 +94,22 @@ static char *collapse(const char *s, size_t len, size_t max)
     return out;
 }
 
+/* Keeps a finding past the cap briefly: counted and graded, not shown. */
+static int brief_push(policy_findings *f, policy_finding_brief b)
+{
+    policy_finding_brief *om;
+
+    /* Doubling: a file of many megabytes may hold tens of thousands of findings. */
+    if ((f->n_omitted & (f->n_omitted - 1)) == 0) {
+        om = realloc(f->omitted, (f->n_omitted ? f->n_omitted * 2 : 16) * sizeof(*om));
+        if (!om)
+            return CORE_ENOMEM;
+        f->omitted = om;
+    }
+    f->omitted[f->n_omitted++] = b;
+    return 0;
+}
+
 int policy_findings_push(policy_findings *f, const char *rule, policy_severity severity, int line,
                          const char *statement, size_t stmt_len, const char *message,
                          const char *safer, const char *lock, bool rewrites, bool scans)
@@ -101,10 +117,8 @@ int policy_findings_push(policy_findings *f, const char *rule, policy_severity s
     policy_finding *items, *it;
 
     CORE_ASSERT(f && rule && message);
-    if (f->count >= POLICY_FINDINGS_MAX) {
-        f->n_omitted++;
-        return 0;
-    }
+    if (f->count >= POLICY_FINDINGS_MAX)
+        return brief_push(f, (policy_finding_brief){rule, severity, line, false});
     items = realloc(f->items, (f->count + 1) * sizeof(*items));
     if (!items)
         return CORE_ENOMEM;
@@ -140,6 +154,7 @@ void policy_findings_free(policy_findings *f)
         free(f->items[i].suppression);
     }
     free(f->items);
+    free(f->omitted);
     memset(f, 0, sizeof(*f));
 }
 
@@ -918,6 +933,30 @@ static void finding_clear(policy_finding *f)
     free(f->suppression);
 }
 
+/* Gives a finding of rule the severity settings name; false when they turn it off. */
+static bool level_apply(const policy_rule_setting *settings, size_t n, const char *rule,
+                        policy_severity *severity)
+{
+    policy_rule_level level = policy_rule_level_of(settings, n, rule);
+    const policy_sql_rule *sr;
+
+    if (level == POLICY_RULE_DEFAULT) {
+        /* A hygiene rule reports only when a policy names a severity for it. */
+        sr = sql_rule(rule);
+        if (sr && sr->off_by_default)
+            level = POLICY_RULE_OFF;
+    }
+    if (level == POLICY_RULE_OFF)
+        return false;
+    if (level == POLICY_RULE_INFO)
+        *severity = POLICY_SEVERITY_INFO;
+    else if (level == POLICY_RULE_WARNING)
+        *severity = POLICY_SEVERITY_WARNING;
+    else if (level == POLICY_RULE_DANGER)
+        *severity = POLICY_SEVERITY_DANGER;
+    return true;
+}
+
 void policy_findings_apply(policy_findings *f, const policy_rule_setting *settings, size_t n)
 {
     size_t kept = 0;
@@ -926,25 +965,11 @@ void policy_findings_apply(policy_findings *f, const policy_rule_setting *settin
         return;
     for (size_t i = 0; i < f->count; i++) {
         policy_finding *it = &f->items[i];
-        policy_rule_level level = policy_rule_level_of(settings, n, it->rule);
-        const policy_sql_rule *sr;
 
-        if (level == POLICY_RULE_DEFAULT) {
-            /* A hygiene rule reports only when a policy names a severity for it. */
-            sr = sql_rule(it->rule);
-            if (sr && sr->off_by_default)
-                level = POLICY_RULE_OFF;
-        }
-        if (level == POLICY_RULE_OFF) {
+        if (!level_apply(settings, n, it->rule, &it->severity)) {
             finding_clear(it);
             continue;
         }
-        if (level == POLICY_RULE_INFO)
-            it->severity = POLICY_SEVERITY_INFO;
-        else if (level == POLICY_RULE_WARNING)
-            it->severity = POLICY_SEVERITY_WARNING;
-        else if (level == POLICY_RULE_DANGER)
-            it->severity = POLICY_SEVERITY_DANGER;
         if (kept != i)
             f->items[kept] = *it;
         kept++;
@@ -954,6 +979,15 @@ void policy_findings_apply(policy_findings *f, const policy_rule_setting *settin
         free(f->items);
         f->items = NULL;
     }
+    kept = 0;
+    for (size_t i = 0; i < f->n_omitted; i++) {
+        policy_finding_brief *b = &f->omitted[i];
+
+        if (!level_apply(settings, n, b->rule, &b->severity))
+            continue;
+        f->omitted[kept++] = *b;
+    }
+    f->n_omitted = kept;
 }
 
 /* ---- transactions ------------------------------------------------------------------------ */
@@ -1260,7 +1294,7 @@ static long ignore_at(bool sql, const char *line, size_t ll)
  * and of the next one), and appends findings for a comment without a reason or naming an
  * unknown rule. *added is set when it appends. */
 static int suppress_line(bool sql, const char *line, size_t ll, int lineno, policy_findings *f,
-                         size_t n, bool *added)
+                         size_t n, size_t n_om, bool *added)
 {
     struct {
         const char *s;
@@ -1326,6 +1360,12 @@ static int suppress_line(bool sql, const char *line, size_t ll, int lineno, poli
                 return CORE_ENOMEM;
             it->suppressed = true;
         }
+        for (size_t k = 0; k < n_om && reason_len > 0; k++) {
+            policy_finding_brief *b = &f->omitted[k];
+
+            if ((b->line == lineno || b->line == lineno + 1) && strcmp(b->rule, id) == 0)
+                b->suppressed = true;
+        }
     }
     if (rc == 0 && reason_len == 0) {
         /* A reason is what a reviewer reads later: without one the comment does not count. */
@@ -1341,13 +1381,13 @@ static int suppress_line(bool sql, const char *line, size_t ll, int lineno, poli
 /* Applies the zoneci:ignore comments of text (len bytes) to the findings already in f. */
 static int apply_suppressions(bool sql, const char *text, size_t len, policy_findings *f)
 {
-    size_t pos = 0, ll, n = f->count;
+    size_t pos = 0, ll, n = f->count, n_om = f->n_omitted;
     const char *line;
     int lineno = 0, rc = 0;
     bool added = false;
 
     while (rc == 0 && next_line(text, len, &pos, &line, &ll))
-        rc = suppress_line(sql, line, ll, ++lineno, f, n, &added);
+        rc = suppress_line(sql, line, ll, ++lineno, f, n, n_om, &added);
     if (added)
         sort_by_line(f);
     return rc;
@@ -1383,13 +1423,14 @@ static int findings_take(policy_findings *dst, policy_findings *src)
 {
     int rc = 0;
 
-    dst->n_omitted += src->n_omitted;
     for (size_t i = 0; i < src->count; i++) {
-        policy_finding *items;
+        policy_finding *items, *it = &src->items[i];
 
         if (rc < 0 || dst->count >= POLICY_FINDINGS_MAX) {
-            dst->n_omitted += rc < 0 ? 0 : 1;
-            finding_clear(&src->items[i]);
+            if (rc == 0)
+                rc = brief_push(dst, (policy_finding_brief){it->rule, it->severity, it->line,
+                                                            it->suppressed});
+            finding_clear(it);
             continue;
         }
         items = realloc(dst->items, (dst->count + 1) * sizeof(*items));
@@ -1401,7 +1442,10 @@ static int findings_take(policy_findings *dst, policy_findings *src)
         dst->items = items;
         items[dst->count++] = src->items[i];
     }
+    for (size_t i = 0; i < src->n_omitted && rc == 0; i++)
+        rc = brief_push(dst, src->omitted[i]);
     free(src->items);
+    free(src->omitted);
     memset(src, 0, sizeof(*src));
     return rc;
 }
@@ -1620,6 +1664,10 @@ policy_risk policy_report_risk(const policy_report *report)
             if (f->items[k].severity == POLICY_SEVERITY_DANGER && !f->items[k].suppressed)
                 return POLICY_RISK_HIGH;
         }
+        for (size_t k = 0; k < f->n_omitted; k++) {
+            if (f->omitted[k].severity == POLICY_SEVERITY_DANGER && !f->omitted[k].suppressed)
+                return POLICY_RISK_HIGH;
+        }
     }
     return POLICY_RISK_LOW;
 }
@@ -1661,30 +1709,48 @@ static const char *change_name(policy_change c)
                                          : "added";
 }
 
-/* Findings of severity s that are not suppressed. */
-static int count_severity(const policy_report *r, policy_severity s)
+/* Findings of severity s that are not suppressed, past the cap too: summaries give the
+ * true totals. */
+static size_t count_severity(const policy_report *r, policy_severity s)
 {
-    int n = 0;
+    size_t counts[3];
 
-    for (size_t i = 0; i < r->n_migrations; i++) {
-        for (size_t k = 0; k < r->migrations[i].findings.count; k++) {
-            const policy_finding *f = &r->migrations[i].findings.items[k];
+    policy_report_counts(r, counts, NULL);
+    return counts[s];
+}
 
-            n += f->severity == s && !f->suppressed;
-        }
-    }
+static size_t count_suppressed(const policy_report *r)
+{
+    size_t n;
+
+    policy_report_counts(r, NULL, &n);
     return n;
 }
 
-static int count_suppressed(const policy_report *r)
+void policy_report_counts(const policy_report *r, size_t by_severity[3], size_t *suppressed)
 {
-    int n = 0;
+    size_t c[3] = {0, 0, 0}, sup = 0;
 
-    for (size_t i = 0; i < r->n_migrations; i++) {
-        for (size_t k = 0; k < r->migrations[i].findings.count; k++)
-            n += r->migrations[i].findings.items[k].suppressed;
+    for (size_t i = 0; r && i < r->n_migrations; i++) {
+        const policy_findings *f = &r->migrations[i].findings;
+
+        for (size_t k = 0; k < f->count; k++) {
+            if (f->items[k].suppressed)
+                sup++;
+            else
+                c[f->items[k].severity]++;
+        }
+        for (size_t k = 0; k < f->n_omitted; k++) {
+            if (f->omitted[k].suppressed)
+                sup++;
+            else
+                c[f->omitted[k].severity]++;
+        }
     }
-    return n;
+    if (by_severity)
+        memcpy(by_severity, c, sizeof(c));
+    if (suppressed)
+        *suppressed = sup;
 }
 
 static int finding_json(core_buf *b, const policy_finding *f, const char *path)
@@ -1741,15 +1807,15 @@ int policy_report_json(const policy_report *report, core_buf *out)
     }
     if (rc == 0)
         rc = core_buf_printf(out,
-                             "],\"summary\":{\"migrations\":%zu,\"danger\":%d,\"warning\":%d,"
-                             "\"info\":%d",
+                             "],\"summary\":{\"migrations\":%zu,\"danger\":%zu,\"warning\":%zu,"
+                             "\"info\":%zu",
                              report->n_migrations, count_severity(report, POLICY_SEVERITY_DANGER),
                              count_severity(report, POLICY_SEVERITY_WARNING),
                              count_severity(report, POLICY_SEVERITY_INFO));
     /* The severities count what is not suppressed; the rest is counted apart, and only when
      * there is any, so that a report without suppressions keeps its shape. */
     if (rc == 0 && count_suppressed(report) > 0)
-        rc = core_buf_printf(out, ",\"suppressed\":%d", count_suppressed(report));
+        rc = core_buf_printf(out, ",\"suppressed\":%zu", count_suppressed(report));
     if (rc == 0)
         rc = core_buf_printf(out, "},\"risk\":\"%s\"}",
                              policy_risk_name(policy_report_risk(report)));
@@ -1901,13 +1967,13 @@ int policy_report_markdown(const policy_report *report, size_t max_bytes, core_b
         if (report->migrations[i].findings.count > most)
             most = report->migrations[i].findings.count;
     }
-    rc = core_buf_printf(out, "%zu migration%s: %d danger, %d warning, %d info",
+    rc = core_buf_printf(out, "%zu migration%s: %zu danger, %zu warning, %zu info",
                          report->n_migrations, report->n_migrations == 1 ? "" : "s",
                          count_severity(report, POLICY_SEVERITY_DANGER),
                          count_severity(report, POLICY_SEVERITY_WARNING),
                          count_severity(report, POLICY_SEVERITY_INFO));
     if (rc == 0 && count_suppressed(report) > 0)
-        rc = core_buf_printf(out, ", %d suppressed", count_suppressed(report));
+        rc = core_buf_printf(out, ", %zu suppressed", count_suppressed(report));
     rc = rc ? rc : core_buf_puts(out, "\n\n");
     order = malloc(report->n_migrations * sizeof(*order));
     forder = malloc(most * sizeof(*forder));

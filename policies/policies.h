@@ -295,7 +295,7 @@ typedef struct policy_diff {
 /* Caps on one diff; a zero field means its default. */
 typedef struct policy_diff_limits {
     size_t max_files;       /* 5000 */
-    size_t max_file_bytes;  /* 1 MiB: bigger files are TOO_BIG */
+    size_t max_file_bytes;  /* 16 MiB: bigger files are TOO_BIG */
     size_t max_total_bytes; /* 32 MiB of content in all */
 } policy_diff_limits;
 
@@ -342,10 +342,21 @@ typedef struct policy_finding {
     char *suppression; /* that comment's reason when suppressed, else NULL */
 } policy_finding;
 
+/* A finding past the per-file cap: not shown, but still counted (summaries give the true
+ * totals), still subject to rule settings and suppressions, and still able to make a report
+ * high risk. */
+typedef struct policy_finding_brief {
+    const char *rule; /* static, as in policy_finding */
+    policy_severity severity;
+    int line;
+    bool suppressed;
+} policy_finding_brief;
+
 typedef struct policy_findings {
     policy_finding *items;
     size_t count;
-    size_t n_omitted; /* findings past the cap of 200 per file, not kept */
+    size_t n_omitted; /* findings past the cap of 200 per file, not kept whole */
+    policy_finding_brief *omitted; /* those n_omitted findings, briefly */
 } policy_findings;
 
 /* Releases the findings and leaves f empty. */
@@ -406,10 +417,10 @@ typedef struct policy_sql_options {
 /* The rule table; *count receives its length. Static data. */
 const policy_sql_rule *policy_sql_rules(size_t *count);
 
-/* Grades every statement of a PostgreSQL migration (len bytes, at most 1 MiB; NUL bytes and
+/* Grades every statement of a PostgreSQL migration (len bytes, at most 16 MiB; NUL bytes and
  * invalid UTF-8 make it unparsable) and appends findings to out, in statement order. A
  * statement that libpg_query cannot parse becomes an "unparsable-sql" finding at its line
- * and checking goes on with the next one. Returns 0, CORE_ETOOBIG over 1 MiB (no findings),
+ * and checking goes on with the next one. Returns 0, CORE_ETOOBIG over 16 MiB (no findings),
  * CORE_ENOMEM. Thread-safe. */
 int policy_sql_check(const char *sql, size_t len, policy_findings *out, core_error *err);
 /* The same with options (opts NULL: the defaults). Rules turned off and severities set by
@@ -475,6 +486,10 @@ void policy_findings_apply(policy_findings *f, const policy_rule_setting *settin
 policy_risk policy_report_risk(const policy_report *report);
 /* "none", "low", "high". */
 const char *policy_risk_name(policy_risk risk);
+/* The report's findings that are not suppressed, by severity (indexed by policy_severity),
+ * and the suppressed ones; those past the per-file cap are counted too. Either out may be
+ * NULL. */
+void policy_report_counts(const policy_report *report, size_t by_severity[3], size_t *suppressed);
 /* Appends the report's JSON (SPEC section 6) to out; invalid UTF-8 becomes U+FFFD. */
 int policy_report_json(const policy_report *report, core_buf *out);
 /* Appends a Markdown rendering for cards and statuses: a summary line, then the migrations

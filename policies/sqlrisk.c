@@ -3,7 +3,7 @@
  * what to do instead). This is the only file that includes libpg_query; its rules: each
  * pg_query_* result is released with its own pg_query_free_* function, error or not; calls
  * are thread-safe; locations in the parse tree are byte offsets into the input. The tree
- * comes as JSON, read here with jansson (json_decref releases what json_loads returns). */
+ * comes as JSON, read into a small read-only tree (policies/sqltree.c), released with sql_tree_free. */
 #include "policies/policies.h"
 
 #include <stdio.h>
@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
 #include <pg_query.h>
 
 #include "core/core.h"
@@ -447,21 +446,49 @@ static void push_unparsable(checker *ck, const char *why)
 
 /* ---- reading the tree -------------------------------------------------------------------- */
 
-static json_t *field(json_t *o, const char *k)
+#define node_foreach(list, i, w) for ((i) = 0; ((w) = sql_node_at((list), (i))) != NULL; (i)++)
+
+static bool node_object(const sql_node *n)
 {
-    return json_is_object(o) ? json_object_get(o, k) : NULL;
+    return n && n->kind == SQL_NODE_OBJECT;
 }
 
-static const char *sfield(json_t *o, const char *k)
+static bool node_true(const sql_node *n)
 {
-    const char *s = json_string_value(field(o, k));
+    return n && n->kind == SQL_NODE_TRUE;
+}
+
+static long long node_int(const sql_node *n)
+{
+    return n && n->kind == SQL_NODE_INT ? n->i : 0;
+}
+
+static const char *node_string(const sql_node *n)
+{
+    return n && n->kind == SQL_NODE_STRING ? n->s : NULL;
+}
+
+/* A wrapper object's only member ({"IndexStmt": {...}}): its key names the node type. */
+static const sql_node *first_member(const sql_node *n)
+{
+    return node_object(n) && n->n > 0 ? &n->items[0] : NULL;
+}
+
+static const sql_node *field(const sql_node *o, const char *k)
+{
+    return node_object(o) ? sql_node_get(o, k) : NULL;
+}
+
+static const char *sfield(const sql_node *o, const char *k)
+{
+    const char *s = node_string(field(o, k));
 
     return s ? s : "";
 }
 
-static bool bfield(json_t *o, const char *k)
+static bool bfield(const sql_node *o, const char *k)
 {
-    return json_is_true(field(o, k));
+    return node_true(field(o, k));
 }
 
 static bool is(const char *a, const char *b)
@@ -470,19 +497,19 @@ static bool is(const char *a, const char *b)
 }
 
 /* {"Type": {...}} -> the inner object when the wrapper holds that type. */
-static json_t *unwrap(json_t *w, const char *type)
+static const sql_node *unwrap(const sql_node *w, const char *type)
 {
-    json_t *in = field(w, type);
+    const sql_node *in = field(w, type);
 
-    return json_is_object(in) ? in : NULL;
+    return node_object(in) ? in : NULL;
 }
 
 /* The last name of a qualified name list [{"String":{"sval":"pg_catalog"}},{"String":...}]. */
-static const char *last_name(json_t *list)
+static const char *last_name(const sql_node *list)
 {
-    size_t n = json_array_size(list);
+    size_t n = sql_node_size(list);
 
-    return n ? sfield(unwrap(json_array_get(list, n - 1), "String"), "sval") : "";
+    return n ? sfield(unwrap(sql_node_at(list, n - 1), "String"), "sval") : "";
 }
 
 static bool created_has_name(const checker *ck, const char *schema, const char *name)
@@ -497,12 +524,12 @@ static bool created_has_name(const checker *ck, const char *schema, const char *
     return false;
 }
 
-static bool created_has(const checker *ck, json_t *rangevar)
+static bool created_has(const checker *ck, const sql_node *rangevar)
 {
     return created_has_name(ck, sfield(rangevar, "schemaname"), sfield(rangevar, "relname"));
 }
 
-static void created_add(checker *ck, json_t *rangevar)
+static void created_add(checker *ck, const sql_node *rangevar)
 {
     const char *name = sfield(rangevar, "relname");
 
@@ -549,16 +576,16 @@ static const struct {
     {"current_setting", 1}, {"current_schema", 0},     {"current_database", 0},
 };
 
-static bool stable_function(json_t *fc)
+static bool stable_function(const sql_node *fc)
 {
-    json_t *names = field(fc, "funcname");
-    size_t n = json_array_size(names);
+    const sql_node *names = field(fc, "funcname");
+    size_t n = sql_node_size(names);
     const char *name = last_name(names);
-    int args = (int)json_array_size(field(fc, "args"));
+    int args = (int)sql_node_size(field(fc, "args"));
 
     /* pg_catalog.now() is the built-in; myschema.now() is someone's function. */
     if (n == 0 || n > 2 ||
-        (n == 2 && !is(sfield(unwrap(json_array_get(names, 0), "String"), "sval"), "pg_catalog")))
+        (n == 2 && !is(sfield(unwrap(sql_node_at(names, 0), "String"), "sval"), "pg_catalog")))
         return false;
     if (field(fc, "agg_star") || field(fc, "over") || field(fc, "agg_order"))
         return false;
@@ -569,23 +596,21 @@ static bool stable_function(json_t *fc)
     return false;
 }
 
-static bool all_non_volatile(json_t *list, const char **culprit, int depth);
+static bool all_non_volatile(const sql_node *list, const char **culprit, int depth);
 
 /* True when the expression is known not to be volatile: constants, casts, CURRENT_* values,
  * operators, CASE/COALESCE/GREATEST/arrays of such, and the functions listed above. The
  * first function that is not known is left in *culprit. */
-static bool non_volatile(json_t *node, const char **culprit, int depth)
+static bool non_volatile(const sql_node *node, const char **culprit, int depth)
 {
     const char *type;
-    json_t *in;
-    void *iter = json_object_iter(node);
+    const sql_node *in = first_member(node);
 
-    if (!node || json_is_null(node))
+    if (!node || node->kind == SQL_NODE_NULL)
         return true;
-    if (depth > 64 || !iter)
+    if (depth > 64 || !in)
         return false;
-    type = json_object_iter_key(iter);
-    in = json_object_iter_value(iter);
+    type = in->key;
     if (is(type, "A_Const") || is(type, "SQLValueFunction"))
         return true;
     if (is(type, "TypeCast"))
@@ -610,11 +635,11 @@ static bool non_volatile(json_t *node, const char **culprit, int depth)
         return non_volatile(field(in, "arg"), culprit, depth + 1);
     if (is(type, "CaseExpr")) {
         size_t i;
-        json_t *w;
+        const sql_node *w;
 
-        json_array_foreach(field(in, "args"), i, w)
+        node_foreach(field(in, "args"), i, w)
         {
-            json_t *when = unwrap(w, "CaseWhen");
+            const sql_node *when = unwrap(w, "CaseWhen");
 
             if (!non_volatile(field(when, "expr"), culprit, depth + 1) ||
                 !non_volatile(field(when, "result"), culprit, depth + 1))
@@ -626,12 +651,12 @@ static bool non_volatile(json_t *node, const char **culprit, int depth)
     return false;
 }
 
-static bool all_non_volatile(json_t *list, const char **culprit, int depth)
+static bool all_non_volatile(const sql_node *list, const char **culprit, int depth)
 {
     size_t i;
-    json_t *w;
+    const sql_node *w;
 
-    json_array_foreach(list, i, w)
+    node_foreach(list, i, w)
     {
         if (!non_volatile(w, culprit, depth))
             return false;
@@ -640,7 +665,7 @@ static bool all_non_volatile(json_t *list, const char **culprit, int depth)
 }
 
 /* A NULL default: the same as none. */
-static bool is_null_const(json_t *expr)
+static bool is_null_const(const sql_node *expr)
 {
     return bfield(unwrap(expr, "A_Const"), "isnull");
 }
@@ -665,7 +690,7 @@ static void needs_lock_timeout(checker *ck)
 
 static void concurrent_in_tx(checker *ck);
 
-static void check_constraint(checker *ck, json_t *con)
+static void check_constraint(checker *ck, const sql_node *con)
 {
     const char *ct = sfield(con, "contype");
 
@@ -680,7 +705,7 @@ static void check_constraint(checker *ck, json_t *con)
 }
 
 /* The style rules on a column's type (off unless a policy turns them on). */
-static void check_column_type(checker *ck, json_t *coldef)
+static void check_column_type(checker *ck, const sql_node *coldef)
 {
     const char *type = last_name(field(field(coldef, "typeName"), "names"));
 
@@ -703,7 +728,7 @@ static void check_column_type(checker *ck, json_t *coldef)
         push(ck, R_CHAR_FIELD);
 }
 
-static void check_add_column(checker *ck, json_t *coldef)
+static void check_add_column(checker *ck, const sql_node *coldef)
 {
     static const char *const serials[] = {"smallserial", "serial",  "bigserial",
                                           "serial2",     "serial4", "serial8"};
@@ -712,7 +737,7 @@ static void check_add_column(checker *ck, json_t *coldef)
     bool not_null = false, has_default = false, rewrite = false;
     char msg[300];
     size_t i;
-    json_t *w;
+    const sql_node *w;
 
     check_column_type(ck, coldef);
     for (size_t k = 0; k < sizeof(serials) / sizeof(serials[0]); k++) {
@@ -721,15 +746,15 @@ static void check_add_column(checker *ck, json_t *coldef)
             why = "a serial column's default, nextval(), is volatile";
         }
     }
-    json_array_foreach(field(coldef, "constraints"), i, w)
+    node_foreach(field(coldef, "constraints"), i, w)
     {
-        json_t *con = unwrap(w, "Constraint");
+        const sql_node *con = unwrap(w, "Constraint");
         const char *ct = sfield(con, "contype");
 
         if (is(ct, "CONSTR_NOTNULL")) {
             not_null = true;
         } else if (is(ct, "CONSTR_DEFAULT")) {
-            json_t *expr = field(con, "raw_expr");
+            const sql_node *expr = field(con, "raw_expr");
 
             has_default = !is_null_const(expr);
             if (ck->opts.pg_version < 11 && has_default) {
@@ -769,7 +794,7 @@ static void check_add_column(checker *ck, json_t *coldef)
 
 /* Whether one ALTER TABLE sub-command takes ACCESS EXCLUSIVE (PostgreSQL's
  * AlterTableGetLockLevel, reduced to the cases that take something weaker). */
-static bool cmd_takes_access_exclusive(const char *sub, json_t *cmd)
+static bool cmd_takes_access_exclusive(const char *sub, const sql_node *cmd)
 {
     static const char *const weaker[] = {
         "AT_SetStatistics",   "AT_ClusterOn",       "AT_DropCluster",      "AT_SetRelOptions",
@@ -791,12 +816,12 @@ static bool cmd_takes_access_exclusive(const char *sub, json_t *cmd)
 }
 
 /* Remembers ADD CONSTRAINT name CHECK (col IS NOT NULL) on table. */
-static void proof_add(checker *ck, const char *table, json_t *con)
+static void proof_add(checker *ck, const char *table, const sql_node *con)
 {
-    json_t *nt = unwrap(field(con, "raw_expr"), "NullTest");
-    json_t *fields = field(unwrap(field(nt, "arg"), "ColumnRef"), "fields");
+    const sql_node *nt = unwrap(field(con, "raw_expr"), "NullTest");
+    const sql_node *fields = field(unwrap(field(nt, "arg"), "ColumnRef"), "fields");
 
-    if (!nt || !is(sfield(nt, "nulltesttype"), "IS_NOT_NULL") || json_array_size(fields) != 1 ||
+    if (!nt || !is(sfield(nt, "nulltesttype"), "IS_NOT_NULL") || sql_node_size(fields) != 1 ||
         ck->n_proofs >= PROOFS_MAX)
         return;
     snprintf(ck->proofs[ck->n_proofs].table, sizeof(ck->proofs[0].table), "%s", table);
@@ -862,7 +887,7 @@ static bool proof_holds(const checker *ck, const char *table, const char *column
     return false;
 }
 
-static void not_valid_add(checker *ck, const char *table, json_t *con)
+static void not_valid_add(checker *ck, const char *table, const sql_node *con)
 {
     const char *ct = sfield(con, "contype");
 
@@ -894,15 +919,15 @@ static void validate_in_same_tx(checker *ck, const char *table, const char *cons
 
 /* An ALTER TABLE that drops the primary key and adds one USING INDEX (built concurrently
  * before) swaps keys atomically: the documented way, not a dropped key. */
-static bool adds_primary_key_using_index(json_t *cmds)
+static bool adds_primary_key_using_index(const sql_node *cmds)
 {
     size_t i;
-    json_t *w;
+    const sql_node *w;
 
-    json_array_foreach(cmds, i, w)
+    node_foreach(cmds, i, w)
     {
-        json_t *cmd = unwrap(w, "AlterTableCmd");
-        json_t *con = unwrap(field(cmd, "def"), "Constraint");
+        const sql_node *cmd = unwrap(w, "AlterTableCmd");
+        const sql_node *con = unwrap(field(cmd, "def"), "Constraint");
 
         if (is(sfield(cmd, "subtype"), "AT_AddConstraint") &&
             is(sfield(con, "contype"), "CONSTR_PRIMARY") && sfield(con, "indexname")[0])
@@ -911,30 +936,30 @@ static bool adds_primary_key_using_index(json_t *cmds)
     return false;
 }
 
-static void check_alter_table(checker *ck, json_t *st)
+static void check_alter_table(checker *ck, const sql_node *st)
 {
     const char *table = sfield(field(st, "relation"), "relname");
     bool fresh = created_has(ck, field(st, "relation")), exclusive = false;
     size_t i;
-    json_t *w;
+    const sql_node *w;
 
     if (!is(sfield(st, "objtype"), "OBJECT_TABLE"))
         return;
     if (fresh) {
         /* A table made in this file is empty: only the style rules apply. */
-        json_array_foreach(field(st, "cmds"), i, w)
+        node_foreach(field(st, "cmds"), i, w)
         {
-            json_t *cmd = unwrap(w, "AlterTableCmd");
+            const sql_node *cmd = unwrap(w, "AlterTableCmd");
 
             if (is(sfield(cmd, "subtype"), "AT_AddColumn"))
                 check_column_type(ck, unwrap(field(cmd, "def"), "ColumnDef"));
         }
         return;
     }
-    json_array_foreach(field(st, "cmds"), i, w)
+    node_foreach(field(st, "cmds"), i, w)
     {
-        json_t *cmd = unwrap(w, "AlterTableCmd");
-        json_t *def = field(cmd, "def");
+        const sql_node *cmd = unwrap(w, "AlterTableCmd");
+        const sql_node *def = field(cmd, "def");
         const char *sub = sfield(cmd, "subtype");
 
         if (cmd_takes_access_exclusive(sub, cmd))
@@ -984,28 +1009,28 @@ static void check_alter_table(checker *ck, json_t *st)
 }
 
 /* True when every object of a DROP TABLE was created earlier in this file. */
-static bool drop_all_created(checker *ck, json_t *objects)
+static bool drop_all_created(checker *ck, const sql_node *objects)
 {
     size_t i;
-    json_t *w;
+    const sql_node *w;
 
-    if (json_array_size(objects) == 0)
+    if (sql_node_size(objects) == 0)
         return false;
-    json_array_foreach(objects, i, w)
+    node_foreach(objects, i, w)
     {
-        json_t *items = field(unwrap(w, "List"), "items");
-        size_t n = json_array_size(items);
+        const sql_node *items = field(unwrap(w, "List"), "items");
+        size_t n = sql_node_size(items);
         const char *schema = "";
 
         if (n >= 2)
-            schema = sfield(unwrap(json_array_get(items, n - 2), "String"), "sval");
+            schema = sfield(unwrap(sql_node_at(items, n - 2), "String"), "sval");
         if (!created_has_name(ck, schema, last_name(items)))
             return false;
     }
     return true;
 }
 
-static void check_drop(checker *ck, json_t *st)
+static void check_drop(checker *ck, const sql_node *st)
 {
     const char *type = sfield(st, "removeType");
     bool concurrent = bfield(st, "concurrent");
@@ -1031,14 +1056,14 @@ static void check_drop(checker *ck, json_t *st)
     }
 }
 
-static bool all_created(checker *ck, json_t *relations)
+static bool all_created(checker *ck, const sql_node *relations)
 {
     size_t i;
-    json_t *w;
+    const sql_node *w;
 
-    if (json_array_size(relations) == 0)
+    if (sql_node_size(relations) == 0)
         return false;
-    json_array_foreach(relations, i, w)
+    node_foreach(relations, i, w)
     {
         if (!created_has(ck, unwrap(w, "RangeVar")))
             return false;
@@ -1048,16 +1073,16 @@ static bool all_created(checker *ck, json_t *relations)
 
 /* True when the option list turns name on: "FULL", "FULL true", "(FULL 1)", "(FULL on)";
  * "(FULL false)" and "(FULL 0)" turn it off. */
-static bool option_on(json_t *list, const char *name)
+static bool option_on(const sql_node *list, const char *name)
 {
     bool on = false;
     size_t i;
-    json_t *w;
+    const sql_node *w;
 
-    json_array_foreach(list, i, w)
+    node_foreach(list, i, w)
     {
-        json_t *de = unwrap(w, "DefElem");
-        json_t *arg = field(de, "arg");
+        const sql_node *de = unwrap(w, "DefElem");
+        const sql_node *arg = field(de, "arg");
         const char *sv;
 
         if (strcasecmp(sfield(de, "defname"), name) != 0)
@@ -1067,7 +1092,7 @@ static bool option_on(json_t *list, const char *name)
             continue;
         }
         if (unwrap(arg, "Integer")) {
-            on = json_integer_value(field(unwrap(arg, "Integer"), "ival")) != 0;
+            on = node_int(field(unwrap(arg, "Integer"), "ival")) != 0;
             continue;
         }
         if (unwrap(arg, "Boolean")) {
@@ -1113,7 +1138,7 @@ static void tx_end(checker *ck)
     ck->n_not_valid = 0;
 }
 
-static void check_transaction(checker *ck, json_t *st)
+static void check_transaction(checker *ck, const sql_node *st)
 {
     const char *kind = sfield(st, "kind");
 
@@ -1143,11 +1168,11 @@ static void check_transaction(checker *ck, json_t *st)
     }
 }
 
-static void check_set(checker *ck, json_t *st)
+static void check_set(checker *ck, const sql_node *st)
 {
     const char *kind = sfield(st, "kind"), *name = sfield(st, "name");
     bool *flag;
-    json_t *arg;
+    const sql_node *arg;
 
     if (is(kind, "VAR_RESET_ALL")) {
         ck->lock_timeout = false;
@@ -1165,26 +1190,26 @@ static void check_set(checker *ck, json_t *st)
         return;
     }
     /* 0 (as a number or a string) switches the timeout off. */
-    arg = unwrap(json_array_get(field(st, "args"), 0), "A_Const");
+    arg = unwrap(sql_node_at(field(st, "args"), 0), "A_Const");
     if (field(arg, "ival"))
-        *flag = json_integer_value(field(field(arg, "ival"), "ival")) != 0;
+        *flag = node_int(field(field(arg, "ival"), "ival")) != 0;
     else
         *flag = !is(sfield(field(arg, "sval"), "sval"), "0");
 }
 
 /* UPDATE t SET a = 1, a = 2: PostgreSQL refuses it ("multiple assignments to same column");
  * assignments to different subscripts or fields of one column are allowed. */
-static void check_update_targets(checker *ck, json_t *targets)
+static void check_update_targets(checker *ck, const sql_node *targets)
 {
-    size_t n = json_array_size(targets);
+    size_t n = sql_node_size(targets);
 
     for (size_t i = 0; i < n; i++) {
-        json_t *a = unwrap(json_array_get(targets, i), "ResTarget");
+        const sql_node *a = unwrap(sql_node_at(targets, i), "ResTarget");
 
         if (field(a, "indirection"))
             continue;
         for (size_t j = 0; j < i; j++) {
-            json_t *b = unwrap(json_array_get(targets, j), "ResTarget");
+            const sql_node *b = unwrap(sql_node_at(targets, j), "ResTarget");
 
             if (!field(b, "indirection") && is(sfield(a, "name"), sfield(b, "name"))) {
                 push(ck, R_DUP_ASSIGN);
@@ -1253,9 +1278,9 @@ static bool long_identifier(const char *s, size_t len)
 }
 
 /* Statements that cannot run inside a transaction block. */
-static bool non_transactional(json_t *wrapper)
+static bool non_transactional(const sql_node *wrapper)
 {
-    json_t *st;
+    const sql_node *st;
 
     if ((st = unwrap(wrapper, "IndexStmt")))
         return bfield(st, "concurrent");
@@ -1268,11 +1293,11 @@ static bool non_transactional(json_t *wrapper)
         return true;
     if ((st = unwrap(wrapper, "AlterTableStmt"))) {
         size_t i;
-        json_t *w;
+        const sql_node *w;
 
-        json_array_foreach(field(st, "cmds"), i, w)
+        node_foreach(field(st, "cmds"), i, w)
         {
-            json_t *cmd = unwrap(w, "AlterTableCmd");
+            const sql_node *cmd = unwrap(w, "AlterTableCmd");
 
             if (is(sfield(cmd, "subtype"), "AT_DetachPartition") &&
                 bfield(unwrap(field(cmd, "def"), "PartitionCmd"), "concurrent"))
@@ -1282,7 +1307,7 @@ static bool non_transactional(json_t *wrapper)
     return false;
 }
 
-static void check_reindex(checker *ck, json_t *st)
+static void check_reindex(checker *ck, const sql_node *st)
 {
     bool concurrent = option_on(field(st, "params"), "concurrently");
 
@@ -1305,14 +1330,14 @@ static void check_reindex(checker *ck, json_t *st)
     }
 }
 
-static void check_create_table(checker *ck, json_t *st)
+static void check_create_table(checker *ck, const sql_node *st)
 {
     size_t i;
-    json_t *w;
+    const sql_node *w;
 
-    json_array_foreach(field(st, "tableElts"), i, w)
+    node_foreach(field(st, "tableElts"), i, w)
     {
-        json_t *col = unwrap(w, "ColumnDef");
+        const sql_node *col = unwrap(w, "ColumnDef");
 
         if (col)
             check_column_type(ck, col);
@@ -1326,16 +1351,14 @@ static void check_create_table(checker *ck, json_t *st)
     created_add(ck, field(st, "relation"));
 }
 
-static void check_statement(checker *ck, json_t *wrapper)
+static void check_statement(checker *ck, const sql_node *wrapper)
 {
-    const char *type = NULL;
-    json_t *st = NULL;
-    void *iter = json_object_iter(wrapper);
+    const sql_node *st = first_member(wrapper);
+    const char *type;
 
-    if (!iter)
+    if (!st)
         return;
-    type = json_object_iter_key(iter);
-    st = json_object_iter_value(iter);
+    type = st->key;
     if (long_identifier(ck->text + ck->cur.start, ck->cur.end - ck->cur.start))
         push(ck, R_LONG_IDENT);
     if (is(type, "AlterTableStmt")) {
@@ -1385,15 +1408,15 @@ static void check_statement(checker *ck, json_t *wrapper)
         push(ck, R_REPACK);
         needs_lock_timeout(ck);
     } else if (is(type, "AlterDomainStmt")) {
-        json_t *con = unwrap(field(st, "def"), "Constraint");
+        const sql_node *con = unwrap(field(st, "def"), "Constraint");
 
         if (is(sfield(st, "subtype"), "C") && con && !bfield(con, "skip_validation"))
             push(ck, R_DOMAIN_CHECK);
     } else if (is(type, "CreateDomainStmt")) {
         size_t i;
-        json_t *w;
+        const sql_node *w;
 
-        json_array_foreach(field(st, "constraints"), i, w)
+        node_foreach(field(st, "constraints"), i, w)
         {
             if (is(sfield(unwrap(w, "Constraint"), "contype"), "CONSTR_CHECK")) {
                 push(ck, R_CREATE_DOMAIN_CHECK);
@@ -1413,33 +1436,16 @@ static void check_statement(checker *ck, json_t *wrapper)
  * Returns 1 when the tree cannot be read (too deep for jansson) and nothing was graded. */
 static int check_tree(checker *ck, const char *tree, size_t base, size_t len)
 {
-    json_error_t jerr;
-    json_t *root = json_loads(tree, 0, &jerr);
-    json_t *stmts, *w;
+    sql_tree *root;
+    const sql_node *w;
     size_t i;
 
-    if (!root)
+    if (sql_tree_parse(tree, &root) != 0)
         return 1;
-    stmts = field(root, "stmts");
-    if (ck->opts.tx_autodetect && ck->tx_implicit) {
-        size_t outside = 0;
-
-        json_array_foreach(stmts, i, w)
-        {
-            if (non_transactional(field(w, "stmt")))
-                outside++;
-        }
-        /* Flyway runs a file made only of such statements outside a transaction. */
-        if (outside > 0 && outside == json_array_size(stmts))
-            tx_end(ck);
-        else if (outside > 0)
-            ck->tx_mixed = true;
-        ck->opts.tx_autodetect = false; /* decided for the whole file, once */
-    }
-    json_array_foreach(stmts, i, w)
+    node_foreach(field(sql_tree_root(root), "stmts"), i, w)
     {
-        json_int_t loc = json_integer_value(field(w, "stmt_location"));
-        json_int_t slen = json_integer_value(field(w, "stmt_len"));
+        long long loc = node_int(field(w, "stmt_location"));
+        long long slen = node_int(field(w, "stmt_len"));
         size_t start, end;
 
         if (loc < 0 || (size_t)loc > len || slen < 0)
@@ -1451,8 +1457,32 @@ static int check_tree(checker *ck, const char *tree, size_t base, size_t len)
         if (ck->rc < 0)
             break;
     }
-    json_decref(root);
+    sql_tree_free(root);
     return 0;
+}
+
+/* Parses the len bytes at start alone (the caller's split says they hold one statement) and
+ * grades them. Parsing statement by statement keeps one small tree in memory at a time, so
+ * that a file of many megabytes costs no more memory than its largest statement. */
+static void check_one(checker *ck, size_t start, size_t len)
+{
+    PgQueryParseResult r;
+    char *piece = core_strndup(ck->text + start, len);
+
+    if (!piece) {
+        ck->rc = CORE_ENOMEM;
+        return;
+    }
+    r = pg_query_parse(piece);
+    if (r.error) {
+        set_span(ck, start, start + len);
+        push_unparsable(ck, r.error->message ? r.error->message : "syntax error");
+    } else if (check_tree(ck, r.parse_tree, start, len) != 0) {
+        set_span(ck, start, start + len);
+        push_unparsable(ck, "statement nested too deeply to check");
+    }
+    pg_query_free_parse_result(r);
+    free(piece);
 }
 
 /* Offset of the ';' that ends the statement starting at pos (or len): quoted text, quoted
@@ -1494,6 +1524,171 @@ static size_t statement_end(const char *s, size_t len, size_t pos)
         }
     }
     return len;
+}
+
+/* Statements as libpg_query's parser split the file: byte offsets into it. */
+typedef struct stmt_span {
+    size_t loc, len;
+} stmt_span;
+
+typedef struct stmt_spans {
+    stmt_span *items;
+    size_t count, cap;
+} stmt_spans;
+
+/* The file is split this many bytes at a time (more when a statement is longer): splitting
+ * builds the raw parse tree of all it is given, about 16 times the text's size. */
+#define SPLIT_CHUNK ((size_t)256 * 1024)
+
+static int spans_push(stmt_spans *sp, size_t loc, size_t len)
+{
+    if (sp->count == sp->cap) {
+        size_t cap = sp->cap ? sp->cap * 2 : 256;
+        stmt_span *items = realloc(sp->items, cap * sizeof(*items));
+
+        if (!items)
+            return CORE_ENOMEM;
+        sp->items = items;
+        sp->cap = cap;
+    }
+    sp->items[sp->count++] = (stmt_span){loc, len};
+    return 0;
+}
+
+/* Splits the file's bytes [start, end) with the parser and appends their statements to sp.
+ * 0; 1 when they do not parse (nothing appended); CORE_ENOMEM. */
+static int split_range(const checker *ck, size_t start, size_t end, stmt_spans *sp)
+{
+    char *piece = core_strndup(ck->text + start, end - start);
+    PgQuerySplitResult r;
+    int rc = 0;
+
+    if (!piece)
+        return CORE_ENOMEM;
+    r = pg_query_split_with_parser(piece);
+    if (r.error)
+        rc = 1;
+    for (int i = 0; rc == 0 && i < r.n_stmts; i++) {
+        size_t loc = (size_t)r.stmts[i]->stmt_location, len = (size_t)r.stmts[i]->stmt_len;
+
+        if (r.stmts[i]->stmt_location < 0 || r.stmts[i]->stmt_len < 0 || loc > end - start)
+            continue;
+        if (len == 0 || len > end - start - loc)
+            len = end - start - loc;
+        rc = spans_push(sp, start + loc, len);
+    }
+    pg_query_free_split_result(r);
+    free(piece);
+    return rc;
+}
+
+/* Where a chunk from start of at least want bytes ends: just after a statement's ';' as
+ * statement_end sees it, or at the end of the file. */
+static size_t chunk_end(const checker *ck, size_t start, size_t want)
+{
+    size_t pos = start;
+
+    while (pos < ck->len && pos - start < want) {
+        size_t s = skip_blank(ck->text, ck->len, pos);
+
+        if (s >= ck->len)
+            return ck->len;
+        pos = statement_end(ck->text, ck->len, s) + 1;
+    }
+    return pos < ck->len ? pos : ck->len;
+}
+
+/* Splits the whole file into sp, a chunk at a time. A chunk whose split fails (a ';' that
+ * statement_end took for an end but the grammar does not, as in a BEGIN ATOMIC body, or a
+ * real syntax error) is tried again twice as long, up to the end of the file. Returns 1
+ * when the rest of the file does not parse; CORE_ENOMEM. */
+static int split_file(const checker *ck, stmt_spans *sp)
+{
+    size_t start = 0;
+
+    while (start < ck->len) {
+        size_t want = SPLIT_CHUNK, end, before = sp->count;
+        int rc;
+
+        for (;;) {
+            end = chunk_end(ck, start, want);
+            rc = split_range(ck, start, end, sp);
+            if (rc != 1 || end >= ck->len)
+                break;
+            sp->count = before;
+            want *= 2;
+        }
+        if (rc != 0)
+            return rc;
+        start = end;
+    }
+    return 0;
+}
+
+/* Whether the len bytes at start (one statement) cannot run inside a transaction block. */
+static bool piece_non_transactional(const checker *ck, size_t start, size_t len)
+{
+    PgQueryParseResult r;
+    char *piece = core_strndup(ck->text + start, len);
+    bool outside = false;
+
+    if (!piece)
+        return false;
+    r = pg_query_parse(piece);
+    if (!r.error) {
+        sql_tree *root = NULL;
+        const sql_node *w;
+        size_t i;
+
+        if (sql_tree_parse(r.parse_tree, &root) == 0) {
+            node_foreach(field(sql_tree_root(root), "stmts"), i, w)
+            {
+                outside |= non_transactional(field(w, "stmt"));
+            }
+        }
+        sql_tree_free(root);
+    }
+    pg_query_free_parse_result(r);
+    free(piece);
+    return outside;
+}
+
+/* Flyway runs a file made only of statements that must run outside a transaction outside
+ * one; a file that mixes them with others is flagged. Decided once for the whole file,
+ * before any statement is graded, hence a pass of its own (Flyway files only). */
+static void autodetect_tx(checker *ck, const stmt_spans *sp)
+{
+    size_t outside = 0;
+
+    for (size_t i = 0; i < sp->count; i++)
+        outside += piece_non_transactional(ck, sp->items[i].loc, sp->items[i].len);
+    if (outside > 0 && outside == sp->count)
+        tx_end(ck);
+    else if (outside > 0)
+        ck->tx_mixed = true;
+    ck->opts.tx_autodetect = false;
+}
+
+/* Grades the statements that libpg_query's parser split the file into, one at a time.
+ * Returns 1 when the file does not parse as a whole (nothing graded: the caller goes
+ * statement by statement with its own splitter instead). */
+static int check_split(checker *ck)
+{
+    stmt_spans sp = {0};
+    int rc = split_file(ck, &sp);
+
+    if (rc == CORE_ENOMEM)
+        ck->rc = rc;
+    if (rc != 0) {
+        free(sp.items);
+        return rc == 1;
+    }
+    if (ck->opts.tx_autodetect && ck->tx_implicit)
+        autodetect_tx(ck, &sp);
+    for (size_t i = 0; i < sp.count && ck->rc == 0; i++)
+        check_one(ck, sp.items[i].loc, sp.items[i].len);
+    free(sp.items);
+    return 0;
 }
 
 /* After a parse error: each statement parsed alone, so that one broken statement becomes a
@@ -1587,7 +1782,6 @@ int policy_sql_check_with(const char *sql, size_t len, const policy_sql_options 
                           policy_findings *out, core_error *err)
 {
     checker ck = {0};
-    PgQueryParseResult r;
     char *text = NULL;
     size_t bad;
 
@@ -1620,12 +1814,11 @@ int policy_sql_check_with(const char *sql, size_t len, const policy_sql_options 
         goto out;
     }
     ck.text = text;
-    r = pg_query_parse(text);
-    if (r.error) /* statement by statement, the file's content is not known as a whole */
+    if (check_split(&ck) != 0) {
+        /* statement by statement, the file's content is not known as a whole */
         ck.opts.tx_autodetect = false;
-    if (r.error || check_tree(&ck, r.parse_tree, 0, len) != 0)
         check_pieces(&ck);
-    pg_query_free_parse_result(r);
+    }
     if (ck.tx_depth > 0 && !ck.tx_implicit && ck.rc == 0)
         push_at(&ck, R_UNCOMMITTED, &ck.tx_begin, NULL);
 out:

@@ -304,17 +304,28 @@ static const char *decide(const policy_report *report, policy_approval approval,
     policy_risk risk = policy_report_risk(report);
     size_t danger = 0, total = 0;
     const policy_finding *top = NULL;
+    const policy_finding_brief *top_brief = NULL; /* when every kept danger is past the cap */
     const char *top_path = NULL;
 
     for (size_t i = 0; i < report->n_migrations; i++) {
         const policy_findings *f = &report->migrations[i].findings;
 
+        /* Findings past the per-file cap count too: the reason gives true totals. */
+        total += f->count + f->n_omitted;
         for (size_t k = 0; k < f->count; k++) {
-            total++;
             if (f->items[k].severity == POLICY_SEVERITY_DANGER) {
                 danger++;
                 if (!top) {
                     top = &f->items[k];
+                    top_path = report->migrations[i].path;
+                }
+            }
+        }
+        for (size_t k = 0; k < f->n_omitted; k++) {
+            if (f->omitted[k].severity == POLICY_SEVERITY_DANGER) {
+                danger++;
+                if (!top && !top_brief) {
+                    top_brief = &f->omitted[k];
                     top_path = report->migrations[i].path;
                 }
             }
@@ -324,7 +335,9 @@ static const char *decide(const policy_report *report, policy_approval approval,
         snprintf(reason, len,
                  "awaiting approval: high-risk migration (%zu danger finding%s; first: %s "
                  "line %d, %s)",
-                 danger, danger == 1 ? "" : "s", top_path, top->line, top->rule);
+                 danger, danger == 1 ? "" : "s", top_path ? top_path : "?",
+                 top ? top->line : top_brief ? top_brief->line : 0,
+                 top ? top->rule : top_brief ? top_brief->rule : "?");
         return "approve";
     }
     if (risk != POLICY_RISK_NONE && approval == POLICY_APPROVAL_ALWAYS) {

@@ -162,6 +162,43 @@ START_TEST(risky_migration_waits_for_approval_safe_one_is_routed)
 }
 END_TEST
 
+/* A migration whose only dangers are past the per-file cap of 200 findings still waits
+ * for approval, and the reason counts them and names the first. */
+START_TEST(danger_past_the_cap_waits_for_approval)
+{
+    env e;
+    char *main_sha, *head, url[700], id[32];
+
+    env_start(&e);
+    /* 210 warnings (indexes without CONCURRENTLY), then 3 truncates on line 212 and on. */
+    ts_sh("cd '%s' && git checkout -q -b late main && "
+          "{ printf 'SET lock_timeout = 1000;\\n'; "
+          "for i in $(seq 210); do printf 'CREATE INDEX i%%d ON users (email);\\n' $i; done; "
+          "printf 'TRUNCATE a;\\nTRUNCATE b;\\nTRUNCATE c;\\n'; } > db/002_late.sql && "
+          "git add . && git commit -q -m late && git checkout -q main",
+          e.repo);
+    main_sha = ts_git_rev(e.repo, "main");
+    head = ts_git_rev(e.repo, "late");
+    snprintf(url, sizeof(url), "file://%s", e.repo);
+    post_pr(&e, 3, main_sha, head, url, id);
+    ck_assert_msg(ts_job_wait_state(e.base, id, NULL, "awaiting_approval", 30000),
+                  "job never awaited approval");
+    {
+        json_t *j = get_job(&e, id);
+        const char *reason = json_string_value(json_object_get(j, "reason"));
+
+        ck_assert_str_eq(json_string_value(json_object_get(j, "risk")), "high");
+        ck_assert_msg(reason && strstr(reason, "(3 danger findings; first: db/002_late.sql line "
+                                               "212, ban-truncate)"),
+                      "reason \"%s\"", reason ? reason : "(null)");
+        json_decref(j);
+    }
+    free(main_sha);
+    free(head);
+    env_stop(&e);
+}
+END_TEST
+
 START_TEST(unreadable_repository_fails_safe)
 {
     env e;
@@ -397,6 +434,41 @@ START_TEST(inspect_cli_migration_options)
 }
 END_TEST
 
+/* The CLI's first line and its JSON count every finding, those past the per-file cap of
+ * 200 too; the table says how many it does not list. */
+START_TEST(inspect_cli_counts_past_the_cap)
+{
+    env e;
+    char *out = NULL, *err = NULL;
+    char *argv[] = {"inspect", "--repo", NULL,      "--base",   "main",
+                    "--head",  "many",   "--paths", "db/*.sql", NULL};
+    char *jargv[] = {"inspect", "--repo", NULL,      "--base",   "main", "--head",
+                     "many",    "--json", "--paths", "db/*.sql", NULL};
+
+    memset(&e, 0, sizeof(e));
+    e.dir = ts_tmpdir();
+    make_repo(&e);
+    argv[2] = jargv[2] = e.repo;
+    /* 260 indexes built without CONCURRENTLY: 260 warnings, 60 past the cap. */
+    ts_sh("cd '%s' && git checkout -q -b many main && "
+          "for i in $(seq 260); do printf 'CREATE INDEX i%%d ON users (email);\\n' $i; done "
+          "> db/002_many.sql && git add . && git commit -q -m many && git checkout -q main",
+          e.repo);
+    ck_assert_int_eq(ts_zoneci_run(argv, NULL, &out, &err), 0);
+    ck_assert_msg(contains(out, "1 migration, 0 danger, 260 warning, 0 info"), "%s", out);
+    ck_assert_msg(contains(out, "…and 60 more findings"), "%s", out);
+    free(out);
+    free(err);
+    ck_assert_int_eq(ts_zoneci_run(jargv, NULL, &out, &err), 0);
+    ck_assert_msg(contains(out, "\"warning\":260"), "%s", out);
+    ck_assert_msg(contains(out, "\"findings_omitted\":60"), "%s", out);
+    free(out);
+    free(err);
+    ts_rmtree(e.dir);
+    free(e.dir);
+}
+END_TEST
+
 Suite *suite_e2e_inspection(void)
 {
     Suite *s = suite_create("e2e_inspection");
@@ -404,11 +476,13 @@ Suite *suite_e2e_inspection(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, risky_migration_waits_for_approval_safe_one_is_routed);
+    tcase_add_test(tc, danger_past_the_cap_waits_for_approval);
     tcase_add_test(tc, unreadable_repository_fails_safe);
     tcase_add_test(tc, clone_url_off_github_is_refused);
     tcase_add_test(tc, fetch_errors_stay_in_the_log);
     tcase_add_test(tc, check_config_reports_migration_settings);
     tcase_add_test(tc, inspect_cli_migration_options);
+    tcase_add_test(tc, inspect_cli_counts_past_the_cap);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -669,6 +669,67 @@ static policy_report *inspect_with(const policy_diff *d, const policy_rule_setti
     return r;
 }
 
+/* Past the per-file cap findings are not shown, but the summaries count them all, rule
+ * settings and suppressions reach them, and a danger among them makes the report high. */
+START_TEST(summary_counts_findings_past_the_cap)
+{
+    enum { INDEXES = 250 };
+    core_buf sql = {0}, md = {0};
+    const char *set[] = {"db/migration/V9__many.sql", NULL, NULL};
+    policy_rule_setting regrade[] = {{(char *)"require-concurrent-index-creation",
+                                      POLICY_RULE_INFO}};
+    policy_diff *d;
+    policy_report *r;
+    json_t *root, *sum;
+    size_t counts[3], suppressed;
+
+    ck_assert_int_eq(core_buf_puts(&sql, "SET lock_timeout = '1s';\n"), 0);
+    for (int i = 0; i < INDEXES; i++)
+        ck_assert_int_eq(core_buf_printf(&sql, "CREATE INDEX i%d ON t (c);\n", i), 0);
+    ck_assert_int_eq(core_buf_puts(&sql, "-- zoneci:ignore ban-truncate emptied every night\n"
+                                         "TRUNCATE a;\nTRUNCATE b;\nTRUNCATE c;\nTRUNCATE d;\n"),
+                     0);
+    set[1] = sql.data;
+    d = diff_of(set);
+
+    r = inspect(d, NULL, 0);
+    ck_assert_uint_eq(r->migrations[0].findings.count, POLICY_FINDINGS_MAX);
+    ck_assert_uint_eq(r->migrations[0].findings.n_omitted, INDEXES + 4 - POLICY_FINDINGS_MAX);
+    policy_report_counts(r, counts, &suppressed);
+    ck_assert_uint_eq(counts[POLICY_SEVERITY_WARNING], INDEXES);
+    ck_assert_uint_eq(counts[POLICY_SEVERITY_DANGER], 3);
+    ck_assert_uint_eq(suppressed, 1);
+    /* Every finding shown is a warning: only the omitted ones make it high. */
+    ck_assert_int_eq(policy_report_risk(r), POLICY_RISK_HIGH);
+    root = report_json(r);
+    sum = json_object_get(root, "summary");
+    ck_assert_int_eq(json_integer_value(json_object_get(sum, "warning")), INDEXES);
+    ck_assert_int_eq(json_integer_value(json_object_get(sum, "danger")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(sum, "suppressed")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(root, "migrations"), 0),
+                         "findings_omitted")),
+                     INDEXES + 4 - POLICY_FINDINGS_MAX);
+    ck_assert_str_eq(json_string_value(json_object_get(root, "risk")), "high");
+    json_decref(root);
+    ck_assert_int_eq(policy_report_markdown(r, 4096, &md), 0);
+    ck_assert_msg(strstr(md.data, "3 danger, 250 warning, 0 info, 1 suppressed") != NULL, "%s",
+                  md.data);
+    core_buf_free(&md);
+    policy_report_free(r);
+
+    /* A rule setting regrades the omitted findings too. */
+    r = inspect_with(d, regrade, 1);
+    policy_report_counts(r, counts, &suppressed);
+    ck_assert_uint_eq(counts[POLICY_SEVERITY_WARNING], 0);
+    ck_assert_uint_eq(counts[POLICY_SEVERITY_INFO], INDEXES);
+    ck_assert_uint_eq(counts[POLICY_SEVERITY_DANGER], 3);
+    policy_report_free(r);
+    policy_diff_free(d);
+    core_buf_free(&sql);
+}
+END_TEST
+
 static const policy_finding *find_rule(const policy_migration *m, const char *rule)
 {
     for (size_t i = 0; m && i < m->findings.count; i++) {
@@ -1491,6 +1552,7 @@ Suite *suite_policies_migrations(void)
     tcase_add_test(tc, rule_levels_and_known_rules);
     tcase_add_test(tc, rule_settings_turn_off_and_regrade);
     tcase_add_test(tc, rule_settings_apply_to_file_rules);
+    tcase_add_test(tc, summary_counts_findings_past_the_cap);
     tcase_add_test(tc, off_by_default_rules_need_a_setting);
     tcase_add_loop_test(tc, code_concurrently_in_transaction, 0,
                         (int)(sizeof(tx_cases) / sizeof(tx_cases[0])));

@@ -740,6 +740,48 @@ START_TEST(empty_and_comment_only)
 }
 END_TEST
 
+/* Large files are split a chunk (256 KiB) at a time: a chunk that ends inside a BEGIN ATOMIC
+ * body, or at a syntax error, must not change what is found or where. */
+START_TEST(large_files_split_in_chunks)
+{
+    core_buf sql = {0};
+    policy_findings f;
+    int lines = 0;
+
+    /* Long statements: after a parse error at most 5000 are read one by one. */
+    for (; sql.len < 262000; lines++)
+        ck_assert_int_eq(core_buf_printf(&sql, "SELECT '%090d';\n", lines), 0);
+    /* The chunk's first ';' past 256 KiB is inside this body. */
+    ck_assert_int_eq(core_buf_puts(&sql, "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC\n"),
+                     0);
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_eq(core_buf_puts(&sql, "  SELECT 2;\n"), 0);
+    ck_assert_int_eq(core_buf_puts(&sql, "END;\nDROP TABLE x;\n"), 0);
+    lines += 102;
+    check_sql(sql.data, &f);
+    ck_assert_uint_eq(f.count, 2);
+    ck_assert_str_eq(f.items[0].rule, "ban-drop-table");
+    ck_assert_int_eq(f.items[0].line, lines + 1);
+    ck_assert_str_eq(f.items[1].rule, "require-lock-timeout");
+    policy_findings_free(&f);
+
+    /* A syntax error far past the first chunk: the file is read statement by statement
+     * with zoneci's own splitter (which cuts the BEGIN ATOMIC body apart, hence unparsable
+     * pieces there), the broken statement is reported and the one after it graded. */
+    ck_assert_int_eq(core_buf_puts(&sql, "select (;\nTRUNCATE z;\n"), 0);
+    check_sql(sql.data, &f);
+    ck_assert_uint_ge(f.count, 4);
+    ck_assert_str_eq(f.items[f.count - 4].rule, "ban-drop-table");
+    ck_assert_int_eq(f.items[f.count - 4].line, lines + 1);
+    ck_assert_str_eq(f.items[f.count - 2].rule, "unparsable-sql");
+    ck_assert_int_eq(f.items[f.count - 2].line, lines + 2);
+    ck_assert_str_eq(f.items[f.count - 1].rule, "ban-truncate");
+    ck_assert_int_eq(f.items[f.count - 1].line, lines + 3);
+    policy_findings_free(&f);
+    core_buf_free(&sql);
+}
+END_TEST
+
 START_TEST(caps)
 {
     size_t big = POLICY_SQL_MAX + 1;
@@ -826,6 +868,7 @@ Suite *suite_policies_sqlrisk(void)
     tcase_add_test(tc, deeply_nested_does_not_crash);
     tcase_add_test(tc, empty_and_comment_only);
     tcase_add_test(tc, caps);
+    tcase_add_test(tc, large_files_split_in_chunks);
     tcase_add_test(tc, threads_check_at_once);
     suite_add_tcase(s, tc);
     return s;
