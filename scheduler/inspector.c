@@ -126,14 +126,24 @@ static int policy_snapshot(const policy_config *cfg, const char *repo, inspect_p
     return 0;
 }
 
-static int claim_one(sched_store *store, int64_t now_ms, char id[32], core_error *err)
+/* Copies a string reply element into a fixed slot; anything else leaves it empty. */
+static void take_str(const sched_reply *e, char *slot, size_t size)
+{
+    if (e->type == SCHED_REPLY_STR)
+        snprintf(slot, size, "%s", e->str);
+}
+
+/* Takes a job to inspect and, in the same step, what the inspection needs of it. */
+static int claim_one(sched_store *store, int64_t now_ms, char id[32], job_view *v,
+                     core_error *err)
 {
     char k_recv[SCHED_KEY_MAX], k_ins[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
-    char now[24], iso[CORE_ISO_MAX], lease[24];
+    char now[24], iso[CORE_ISO_MAX], lease[24], attempts[16] = "";
     sched_reply *r = NULL;
     int rc;
 
     id[0] = '\0';
+    memset(v, 0, sizeof(*v));
     rc = sched_store_key(store, k_recv, err, "state:received");
     if (rc == 0)
         rc = sched_store_key(store, k_ins, err, "inspect");
@@ -150,47 +160,23 @@ static int claim_one(sched_store *store, int64_t now_ms, char id[32], core_error
 
         rc = sched_store_eval(store, SCHED_SCRIPT_INSPECT_CLAIM, keys, 3, args, 4, &r, err);
     }
-    if (rc == 0 && r->type == SCHED_REPLY_STR)
-        snprintf(id, 32, "%s", r->str);
+    if (rc < 0)
+        return rc;
+    if (r->type == SCHED_REPLY_ARRAY && r->n == 8 && r->elem[0].type == SCHED_REPLY_STR) {
+        take_str(&r->elem[0], id, 32);
+        take_str(&r->elem[1], v->repo, sizeof(v->repo));
+        take_str(&r->elem[2], v->pr, sizeof(v->pr));
+        take_str(&r->elem[3], v->head_sha, sizeof(v->head_sha));
+        take_str(&r->elem[4], v->base_sha, sizeof(v->base_sha));
+        take_str(&r->elem[5], v->clone_url, sizeof(v->clone_url));
+        take_str(&r->elem[6], attempts, sizeof(attempts));
+        take_str(&r->elem[7], v->installation_id, sizeof(v->installation_id));
+        v->attempts = atoi(attempts);
+    } else if (r->type != SCHED_REPLY_NIL) {
+        rc = core_error_set(err, CORE_EIO, "inspect_claim: unexpected reply");
+    }
     sched_reply_free(r);
     return rc;
-}
-
-static int read_view(sched_store *store, const char *id, job_view *v, core_error *err)
-{
-    static const char *const names[] = {"repo",      "pr",        "head_sha",
-                                        "base_sha",  "clone_url", "inspect_attempts",
-                                        "installation_id"};
-    char key[SCHED_KEY_MAX];
-    sched_reply *r = NULL;
-    const char *argv[9] = {"HMGET", key};
-    char *slots[] = {v->repo, v->pr, v->head_sha, v->base_sha, v->clone_url};
-    size_t sizes[] = {sizeof(v->repo), sizeof(v->pr), sizeof(v->head_sha), sizeof(v->base_sha),
-                      sizeof(v->clone_url)};
-    int rc = sched_store_key(store, key, err, "job:%s", id);
-
-    memset(v, 0, sizeof(*v));
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < 7; i++)
-        argv[2 + i] = names[i];
-    rc = sched_store_command(store, argv, 9, &r, err);
-    if (rc < 0)
-        return rc;
-    if (r->type != SCHED_REPLY_ARRAY || r->n != 7) {
-        sched_reply_free(r);
-        return core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
-    }
-    for (size_t i = 0; i < 5; i++) {
-        if (r->elem[i].type == SCHED_REPLY_STR)
-            snprintf(slots[i], sizes[i], "%s", r->elem[i].str);
-    }
-    if (r->elem[5].type == SCHED_REPLY_STR)
-        v->attempts = atoi(r->elem[5].str);
-    if (r->elem[6].type == SCHED_REPLY_STR)
-        snprintf(v->installation_id, sizeof(v->installation_id), "%s", r->elem[6].str);
-    sched_reply_free(r);
-    return 0;
 }
 
 /* Ends the inspection of id: 'route', 'approve' or 'retry' (at retry_at), storing the
@@ -250,6 +236,38 @@ static int finish(sched_store *store, const char *id, const char *outcome, const
             return rc;
         poll(NULL, 0, 200);
     }
+}
+
+/* The routing decision of a job that needs no approval, made here when it does not
+ * depend on the regions' load: one of the policy's regions open, or none (a deferral, a
+ * fallback, a freeze). The job is then queued or deferred in the step that ends its
+ * inspection, with no hop through the routing set and a router pass. With several
+ * regions open the choice weighs idle runners and queues, which the routers count for a
+ * whole batch: out stays "" and the job is handed to them. */
+static void route_spec(const sched_plan *const *plan, pthread_mutex_t *plan_lock,
+                       const char *repo, int64_t now_ms, char *out, size_t size)
+{
+    const policy_config *cfg;
+    const char *region = "";
+    sched_decision d;
+    core_error e = {0};
+    int rc;
+
+    out[0] = '\0';
+    if (plan_lock)
+        pthread_mutex_lock(plan_lock);
+    cfg = sched_plan_config(*plan);
+    rc = sched_route_decide(*plan, repo, now_ms, NULL, &d, &e);
+    if (rc == 0 && d.region >= 0 && (size_t)d.region < cfg->n_regions)
+        region = cfg->regions[d.region].name;
+    /* The spec is tab-separated: names with a tab (never valid) go the long way. */
+    if (rc == 0 && !(d.kind == SCHED_ROUTE_QUEUE && (d.n_open > 1 || !region[0])) &&
+        !strchr(region, '\t') && !strchr(d.labels, '\t'))
+        snprintf(out, size, "%s\t%s\t%lld\t%s\t%s",
+                 d.kind == SCHED_ROUTE_QUEUE ? "queue" : "defer", region,
+                 (long long)d.release_at, d.labels, d.reason);
+    if (plan_lock)
+        pthread_mutex_unlock(plan_lock);
 }
 
 /* One fetch per repository at a time, across processes. */
@@ -460,7 +478,7 @@ static int inspect_one(sched_store *store, const sched_plan *const *plan,
     inspect_policy pol;
     policy_report *report = NULL;
     job_view v;
-    char reason[768], lock_key[SCHED_KEY_MAX], token[33];
+    char reason[768], lock_key[SCHED_KEY_MAX], token[33], spec[1024] = "";
     sched_approval_card_info card = {0};
     core_error e2 = {0};
     bool locked = false, fetched = false;
@@ -468,11 +486,8 @@ static int inspect_one(sched_store *store, const sched_plan *const *plan,
     int rc;
 
     memset(result, 0, sizeof(*result));
-    rc = claim_one(store, now_ms, result->job_id, err);
+    rc = claim_one(store, now_ms, result->job_id, &v, err);
     if (rc < 0 || !result->job_id[0])
-        return rc;
-    rc = read_view(store, result->job_id, &v, err);
-    if (rc < 0)
         return rc;
     /* The plan may be swapped (SIGHUP) while a fetch runs: copy what is needed under its
      * lock, then work without it. */
@@ -485,10 +500,12 @@ static int inspect_one(sched_store *store, const sched_plan *const *plan,
         return core_error_set(err, rc, "out of memory");
     if (!pol.matched || !pol.has_migrations) {
         result->outcome = "route";
+        route_spec(plan, plan_lock, v.repo, now_ms, spec, sizeof(spec));
         rc = finish(store, result->job_id, "route",
                     pol.matched ? "no migration policy for this repository; routing"
                                 : "no policy matches this repository; routing",
-                    now_ms, 0, NULL, NULL, 0, err);
+                    now_ms, 0, spec, NULL, 0, err);
+        result->routed = rc == 0 && spec[0];
         goto out;
     }
     if (!policy_clone_url_allowed(pol.web_url, pol.allow_local_repos, v.clone_url)) {
@@ -548,9 +565,12 @@ static int inspect_one(sched_store *store, const sched_plan *const *plan,
         result->risk = policy_report_risk(report);
         if (strcmp(result->outcome, "approve") == 0)
             rc = approval_card(plan, plan_lock, &v, now_ms, &card, reason, sizeof(reason), err);
+        else
+            route_spec(plan, plan_lock, v.repo, now_ms, spec, sizeof(spec));
         if (rc == 0)
             rc = record_report(store, result->job_id, report, result->outcome, reason,
-                               card.spec, now_ms, v.attempts + 1, err);
+                               card.spec ? card.spec : spec, now_ms, v.attempts + 1, err);
+        result->routed = rc == 0 && spec[0];
     } else if (v.attempts + 1 < MAX_INSPECT_ATTEMPTS) {
         char n_attempts[16];
         const char *fields[] = {"inspect_attempts", n_attempts};
@@ -614,7 +634,8 @@ static void *worker_main(void *arg)
         if (res.job_id[0]) {
             CORE_LOG(CORE_LOG_INFO, "inspected", "job=%s outcome=%s risk=%s", res.job_id,
                      res.outcome ? res.outcome : "error", policy_risk_name(res.risk));
-            if (res.outcome && strcmp(res.outcome, "route") == 0 && ins->on_routed)
+            if (res.outcome && strcmp(res.outcome, "route") == 0 && !res.routed &&
+                ins->on_routed)
                 ins->on_routed(ins->ctx);
             continue; /* there may be more */
         }

@@ -236,6 +236,7 @@ int sched_route_decide(const sched_plan *p, const char *repo, int64_t at,
             first = r;
         }
     }
+    out->n_open = n_open;
     if (chosen >= 0) {
         route_open(p, pol, at, loads, chosen, n_open, out);
         return 0;

@@ -359,6 +359,8 @@ typedef struct sched_decision {
     int64_t release_at; /* DEFER: when to route again */
     char reason[512];   /* "deferred: no region open; apac-tokyo opens 09:00 JST, in 3h 10m" */
     char labels[256];   /* runner labels the policy requires, comma-separated */
+    int n_open;         /* the policy's regions open at the instant: with more than one,
+                         * their idle runners and queues chose (loads) */
 } sched_decision;
 
 /* Decides where a job of repo goes at `at` (SPEC section 4). loads has one entry per
@@ -510,6 +512,8 @@ typedef struct sched_inspector sched_inspector;
 typedef struct sched_inspect_result {
     char job_id[32];     /* "" when there was nothing to inspect */
     const char *outcome; /* "route", "approve", "retry", or NULL on error */
+    bool routed;         /* "route" applied in the same step (queued or deferred); false:
+                          * handed to the routers, which weigh several open regions */
     int risk;            /* policy_risk */
 } sched_inspect_result;
 
@@ -526,7 +530,7 @@ typedef struct sched_token_source {
 int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
                       pthread_mutex_t *plan_lock, const sched_token_source *tokens,
                       int64_t now_ms, sched_inspect_result *result, core_error *err);
-/* n_workers threads; on_routed(ctx) after a job is handed to routing (to kick a router).
+/* n_workers threads; on_routed(ctx) after a job is handed to the routers (to kick one).
  * tokens (copied; may be NULL) serves https fetches. */
 int sched_inspector_start(sched_inspector **out, sched_store *store, const sched_plan *plan,
                           size_t n_workers, const sched_token_source *tokens,

@@ -205,6 +205,22 @@
     "               'from', state, 'state', state, 'actor', actor, 'reason', reason,\n"        \
     "               'at', now_iso)\n"                                                          \
     "end\n"                                                                                    \
+    /* A routing decision applied: into a region's queue (runners of the region hear of */ \
+    /* it) or deferred until release. The caller has taken the job out of wherever it   */ \
+    /* waited and checked it is still where it saw it. */                                \
+    "local function route_to(id, kind, region, release, labels, why, now_ms, now_iso)\n"     \
+    "    local jk = job_key(id)\n"                                                         \
+    "    if kind == 'queue' then\n"                                                       \
+    "        redis.call('HSET', jk, 'region', region, 'deferred_until', '', 'labels', labels)\n" \
+    "        redis.call('ZADD', queue_key(region), id, id)\n"                               \
+    "        transition(id, 'queued', 'scheduler', why, now_ms, now_iso)\n"                 \
+    "        redis.call('PUBLISH', ready_channel(), region)\n"                              \
+    "    else\n"                                                                          \
+    "        redis.call('HSET', jk, 'region', '', 'deferred_until', release)\n"              \
+    "        redis.call('ZADD', deferred_key(), release, id)\n"                              \
+    "        transition(id, 'deferred', 'scheduler', why, now_ms, now_iso)\n"               \
+    "    end\n"                                                                           \
+    "end\n"                                                                               \
     /* History as a flat list (at, state, actor, reason per entry) so that the client    */ \
     /* never parses JSON written by Lua; an entry that does not decode is shown whole as */ \
     /* its reason rather than hidden. */                                                    \
@@ -357,17 +373,7 @@ static const char route_apply_src[] =
             "if region ~= '' then redis.call('ZREM', queue_key(region), id) end\n"
             "redis.call('ZREM', deferred_key(), id)\n"
             "redis.call('SREM', routing_key(), id)\n"
-            "if ARGV[5] == 'queue' then\n"
-            "    redis.call('HSET', KEYS[1], 'region', ARGV[6], 'deferred_until', '',\n"
-            "               'labels', ARGV[12])\n"
-            "    redis.call('ZADD', queue_key(ARGV[6]), id, id)\n"
-            "    transition(id, 'queued', 'scheduler', ARGV[8], ARGV[9], ARGV[10])\n"
-            "    redis.call('PUBLISH', ready_channel(), ARGV[6])\n"
-            "else\n"
-            "    redis.call('HSET', KEYS[1], 'region', '', 'deferred_until', ARGV[7])\n"
-            "    redis.call('ZADD', deferred_key(), ARGV[7], id)\n"
-            "    transition(id, 'deferred', 'scheduler', ARGV[8], ARGV[9], ARGV[10])\n"
-            "end\n"
+            "route_to(id, ARGV[5], ARGV[6], ARGV[7], ARGV[12], ARGV[8], ARGV[9], ARGV[10])\n"
             "return {'ok', cur[1]}\n";
 
 /* KEYS: deferred, routing, audit. ARGV: P, now_ms, now_iso, limit. Moves deferrals that
@@ -620,9 +626,15 @@ static const char reap_src[] =
  * Takes one job to inspect: a retry or an abandoned inspection that is due (the schedule
  * holds when each may be taken up again), else the oldest received job, which becomes
  * `inspecting`. Its score becomes now + lease, so a crashed inspector's job returns.
- * Returns false or the job id. */
+ * Returns false or {id, repo, pr, head_sha, base_sha, clone_url, inspect_attempts,
+ * installation_id}: what the inspector needs, without another round trip. */
 static const char inspect_claim_src[] =
-    LIBRARY "check_key(KEYS[1], state_key('received'))\n"
+    LIBRARY "local function view(id)\n"
+            "    local f = redis.call('HMGET', job_key(id), 'repo', 'pr', 'head_sha', 'base_sha',\n"
+            "                         'clone_url', 'inspect_attempts', 'installation_id')\n"
+            "    return {id, f[1], f[2], f[3], f[4], f[5], f[6], f[7]}\n"
+            "end\n"
+            "check_key(KEYS[1], state_key('received'))\n"
             "check_key(KEYS[2], P .. 'inspect')\n"
             "check_key(KEYS[3], audit_key())\n"
             "local due_at = tonumber(ARGV[2]) + tonumber(ARGV[4])\n"
@@ -630,7 +642,7 @@ static const char inspect_claim_src[] =
             "                               'LIMIT', 0, 5)) do\n"
             "    if redis.call('HGET', job_key(id), 'state') == 'inspecting' then\n"
             "        redis.call('ZADD', KEYS[2], due_at, id)\n"
-            "        return id\n"
+            "        return view(id)\n"
             "    end\n"
             "    redis.call('ZREM', KEYS[2], id)\n"
             "end\n"
@@ -640,14 +652,17 @@ static const char inspect_claim_src[] =
             "transition(id, 'inspecting', 'scheduler', 'reading the pull request diff',\n"
             "           ARGV[2], ARGV[3])\n"
             "redis.call('ZADD', KEYS[2], due_at, id)\n"
-            "return id\n";
+            "return view(id)\n";
 
 /* KEYS: job, history, audit. ARGV: P, id, outcome ('route'|'approve'|'retry'), reason,
- * now_ms, now_iso, retry_at_ms, the approval card as JSON ({region, channel, mentions,
- * oncall, plan, escalate_at}; '' for none), then field/value pairs to store (risk,
- * report, ...). Ends an inspection, only if the job is still `inspecting`: 'route' hands
- * it to the routers (the routing set), 'approve' makes it await approval and records its
- * card, 'retry' schedules another attempt. Returns {'ok'|'conflict', state}. */
+ * now_ms, now_iso, retry_at_ms, then for 'approve' the approval card as JSON ({region,
+ * channel, mentions, oncall, plan, escalate_at}) and for 'route' the routing decision
+ * ("queue|defer TAB region TAB release_ms TAB labels TAB reason"), '' for none, then
+ * field/value pairs to store (risk, report, ...). Ends an inspection, only if the job is
+ * still `inspecting`: 'route' with a decision queues or defers the job in this same step,
+ * 'route' without one hands it to the routers (the routing set), 'approve' makes it await
+ * approval and records its card, 'retry' schedules another attempt.
+ * Returns {'ok'|'conflict', state}. */
 static const char inspect_done_src[] =
     LIBRARY "local id = ARGV[2]\n"
             "check_key(KEYS[1], job_key(id))\n"
@@ -655,6 +670,14 @@ static const char inspect_done_src[] =
             "check_key(KEYS[3], audit_key())\n"
             "local cur = redis.call('HGET', KEYS[1], 'state')\n"
             "if cur ~= 'inspecting' then return {'conflict', cur or ''} end\n"
+            "local kind, region, release, labels, why\n"
+            "if ARGV[3] == 'route' and ARGV[8] ~= '' then\n"
+            "    kind, region, release, labels, why =\n"
+            "        string.match(ARGV[8], '^(%a+)\\t([^\\t]*)\\t(%d+)\\t([^\\t]*)\\t(.*)$')\n"
+            "    if kind ~= 'queue' and kind ~= 'defer' then\n"
+            "        error('zoneci: malformed routing decision')\n"
+            "    end\n"
+            "end\n"
             "if #ARGV > 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end\n"
             "if ARGV[3] == 'retry' then\n"
             "    redis.call('ZADD', P .. 'inspect', ARGV[7], id)\n"
@@ -666,6 +689,9 @@ static const char inspect_done_src[] =
             "if ARGV[3] == 'approve' then\n"
             "    if ARGV[8] ~= '' then card_put(id, cjson.decode(ARGV[8]), ARGV[5]) end\n"
             "    transition(id, 'awaiting_approval', 'scheduler', ARGV[4], ARGV[5], ARGV[6])\n"
+            "elseif ARGV[8] ~= '' then\n"
+            "    note(id, 'scheduler', ARGV[4], ARGV[6])\n"
+            "    route_to(id, kind, region, release, labels, why, ARGV[5], ARGV[6])\n"
             "else\n"
             "    redis.call('SADD', routing_key(), id)\n"
             "    note(id, 'scheduler', ARGV[4], ARGV[6])\n"

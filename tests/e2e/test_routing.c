@@ -185,17 +185,22 @@ START_TEST(two_serve_processes_promote_each_deferral_once)
         ck_assert_int_eq(sched_intake_pull_request(store, delivery, &ref, t0, &in, &err), 0);
         memcpy(ids[i], in.job_id, 32);
     }
-    for (;;) {
+    /* The inspections defer every job in the step that ends them (the decision does not
+     * depend on loads): the router finds nothing left to route. */
+    for (int routed = 0;;) {
         sched_inspect_result res;
 
         ck_assert_int_eq(sched_inspect_one(store, (const sched_plan *const *)&plan, NULL, NULL, t0,
                                            &res, &err),
                          0);
-        if (!res.job_id[0])
+        if (!res.job_id[0]) {
+            ck_assert_int_eq(routed, JOBS);
             break;
+        }
+        routed += res.routed;
     }
     ck_assert_int_eq(sched_router_pass(store, plan, t0, &st, &err), 0);
-    ck_assert_uint_eq(st.routed, JOBS);
+    ck_assert_uint_eq(st.routed, 0);
 
     /* Two processes, each with its own router, both start on the due deferrals. */
     {

@@ -118,8 +118,10 @@ START_TEST(deferred_then_routed_when_a_window_opens)
 
     new_job(1, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", id);
     /* Saturday: every region sleeps until Monday 09:00 JST = Sunday 24:00Z. */
+    /* No region is open: the decision does not weigh regions' loads, so the step that
+     * ends the inspection defers the job itself and the router has nothing to route. */
     st = pass_at("2026-01-17T12:00:00Z");
-    ck_assert_uint_eq(st.routed, 1);
+    ck_assert_uint_eq(st.routed, 0);
     j = job(id);
     ck_assert_str_eq(field(j, "state"), "deferred");
     ck_assert_str_eq(field(j, "reason"),
@@ -195,6 +197,60 @@ START_TEST(queued_job_follows_the_sun)
     j = job(id);
     ck_assert_str_eq(field(j, "state"), "deferred");
     ck_assert_ptr_nonnull(strstr(field(j, "reason"), "re-routed, emea-berlin closed: deferred"));
+    json_decref(j);
+}
+END_TEST
+
+/* One open region: the inspection's last step queues the job itself (one script, no
+ * router pass). Two open regions: the choice weighs their idle runners and queues, so the
+ * job goes through the routing set to a router. */
+START_TEST(inspection_routes_when_the_choice_needs_no_loads)
+{
+    char a[32], b[32];
+    json_t *j;
+    sched_inspect_result res;
+    sched_router_stats st;
+    core_error err;
+
+    new_job(3, "cccccccccccccccccccccccccccccccccccccccc", a);
+    ck_assert_int_eq(sched_inspect_one(fx.store, (const sched_plan *const *)&fx.plan, NULL, NULL,
+                                       ts_iso("2026-01-19T05:00:00Z"), &res, &err),
+                     0);
+    ck_assert_str_eq(res.job_id, a);
+    ck_assert(res.routed);
+    j = job(a);
+    ck_assert_str_eq(field(j, "state"), "queued");
+    ck_assert_str_eq(field(j, "region"), "apac-tokyo");
+    ck_assert_ptr_nonnull(strstr(field(j, "reason"), "queued in apac-tokyo: open (14:00"));
+    ck_assert_int_eq(count_history(j, "no migration policy for this repository"), 1);
+    ck_assert_int_eq(count_history(j, "queued in apac-tokyo"), 1);
+    json_decref(j);
+    {
+        char *q = ts_redis_cli(fx.redis, "ZSCORE '{rt}:queue:apac-tokyo' 1");
+        char *r = ts_redis_cli(fx.redis, "SCARD '{rt}:routing'");
+
+        ck_assert_str_eq(q, "1");
+        ck_assert_str_eq(r, "0");
+        free(q);
+        free(r);
+    }
+
+    new_job(4, "dddddddddddddddddddddddddddddddddddddddd", b);
+    ck_assert_int_eq(sched_inspect_one(fx.store, (const sched_plan *const *)&fx.plan, NULL, NULL,
+                                       ts_iso("2026-01-19T08:30:00Z"), &res, &err),
+                     0);
+    ck_assert_str_eq(res.job_id, b);
+    ck_assert(!res.routed);
+    j = job(b);
+    ck_assert_str_eq(field(j, "state"), "inspecting");
+    json_decref(j);
+    ck_assert_int_eq(sched_router_pass(fx.store, fx.plan, ts_iso("2026-01-19T08:30:00Z"), &st,
+                                       &err),
+                     0);
+    ck_assert_uint_eq(st.routed, 1);
+    j = job(b);
+    ck_assert_str_eq(field(j, "state"), "queued");
+    ck_assert_ptr_nonnull(strstr(field(j, "reason"), "2 of the policy's regions open"));
     json_decref(j);
 }
 END_TEST
@@ -290,6 +346,7 @@ Suite *suite_scheduler_router(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, deferred_then_routed_when_a_window_opens);
     tcase_add_test(tc, queued_job_follows_the_sun);
+    tcase_add_test(tc, inspection_routes_when_the_choice_needs_no_loads);
     tcase_add_test(tc, superseded_jobs_leave_their_queue);
     tcase_add_test(tc, promotion_is_exactly_once_across_processes);
     suite_add_tcase(s, tc);
