@@ -238,34 +238,14 @@ static int finish(sched_store *store, const char *id, const char *outcome, const
     }
 }
 
-/* The routing decision of a job that needs no approval, made here when it does not
- * depend on the regions' load: one of the policy's regions open, or none (a deferral, a
- * fallback, a freeze). The job is then queued or deferred in the step that ends its
- * inspection, with no hop through the routing set and a router pass. With several
- * regions open the choice weighs idle runners and queues, which the routers count for a
- * whole batch: out stays "" and the job is handed to them. */
+/* The routing decision for the step that ends an inspection (sched_route_spec), under
+ * the plan's lock. */
 static void route_spec(const sched_plan *const *plan, pthread_mutex_t *plan_lock,
                        const char *repo, int64_t now_ms, char *out, size_t size)
 {
-    const policy_config *cfg;
-    const char *region = "";
-    sched_decision d;
-    core_error e = {0};
-    int rc;
-
-    out[0] = '\0';
     if (plan_lock)
         pthread_mutex_lock(plan_lock);
-    cfg = sched_plan_config(*plan);
-    rc = sched_route_decide(*plan, repo, now_ms, NULL, &d, &e);
-    if (rc == 0 && d.region >= 0 && (size_t)d.region < cfg->n_regions)
-        region = cfg->regions[d.region].name;
-    /* The spec is tab-separated: names with a tab (never valid) go the long way. */
-    if (rc == 0 && !(d.kind == SCHED_ROUTE_QUEUE && (d.n_open > 1 || !region[0])) &&
-        !strchr(region, '\t') && !strchr(d.labels, '\t'))
-        snprintf(out, size, "%s\t%s\t%lld\t%s\t%s",
-                 d.kind == SCHED_ROUTE_QUEUE ? "queue" : "defer", region,
-                 (long long)d.release_at, d.labels, d.reason);
+    sched_route_spec(*plan, repo, now_ms, out, size);
     if (plan_lock)
         pthread_mutex_unlock(plan_lock);
 }

@@ -229,6 +229,7 @@ int sched_intake_pull_request(sched_store *store, const char *delivery_id, const
                               now,
                               iso,
                               reason,
+                              or_empty(pr->route),
                               "repo",
                               pr->repo,
                               "pr",
@@ -272,6 +273,14 @@ int sched_intake_pull_request(sched_store *store, const char *delivery_id, const
     if (rc == 0 && (!copy_id(elem(r, 1, SCHED_REPLY_STR), out->job_id) ||
                     !copy_id(elem(r, 2, SCHED_REPLY_STR), out->superseded_id)))
         rc = bad_reply("intake", err);
+    if (rc == 0 && out->outcome == SCHED_INTAKE_CREATED) {
+        const sched_reply *st = elem(r, 4, SCHED_REPLY_STR);
+
+        if (!st || strlen(st->str) >= sizeof(out->state))
+            rc = bad_reply("intake", err);
+        else
+            memcpy(out->state, st->str, strlen(st->str) + 1);
+    }
     /* A delivery first seen as a close event has no job: "-" in Redis. */
     if (rc == 0 && strcmp(out->job_id, "-") == 0)
         out->job_id[0] = '\0';

@@ -278,3 +278,28 @@ int sched_route_decide(const sched_plan *p, const char *repo, int64_t at,
              "in a day");
     return 0;
 }
+
+void sched_route_spec(const sched_plan *p, const char *repo, int64_t at, char *out, size_t size)
+{
+    const char *region = "";
+    sched_decision d;
+    core_error e = {0};
+    int rc = sched_route_decide(p, repo, at, NULL, &d, &e);
+
+    out[0] = '\0';
+    if (rc == 0 && d.region >= 0 && (size_t)d.region < p->cfg->n_regions)
+        region = p->cfg->regions[d.region].name;
+    /* The spec is tab-separated: names with a tab (never valid) go the long way. */
+    if (rc == 0 && !(d.kind == SCHED_ROUTE_QUEUE && (d.n_open > 1 || !region[0])) &&
+        !strchr(region, '\t') && !strchr(d.labels, '\t'))
+        snprintf(out, size, "%s\t%s\t%lld\t%s\t%s",
+                 d.kind == SCHED_ROUTE_QUEUE ? "queue" : "defer", region,
+                 (long long)d.release_at, d.labels, d.reason);
+}
+
+bool sched_plan_inspects(const sched_plan *p, const char *repo)
+{
+    const policy_policy *pol = policy_match(p->cfg, repo);
+
+    return !pol || pol->has_migrations;
+}

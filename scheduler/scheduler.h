@@ -98,6 +98,10 @@ typedef struct sched_pr_ref {
     /* The first history entry's reason, e.g. "pull request #12 opened at abc1234"; NULL
      * or "" builds "pull request #12 at abc1234". */
     const char *reason;
+    /* NULL or "": the job waits in `received` for an inspector. Otherwise the job needs no
+     * inspection and this routing decision (sched_route_spec) is applied in the same
+     * step: received, inspecting and queued (or deferred) at once. */
+    const char *route;
 } sched_pr_ref;
 
 /* Hex characters of a job's card key. */
@@ -115,6 +119,8 @@ typedef struct sched_intake {
     char job_id[32];        /* created or existing job ("" for CLOSED) */
     char superseded_id[32]; /* older live job of the same PR now superseded, or "" */
     int cancelled;          /* CLOSED: how many jobs were cancelled */
+    char state[16];         /* CREATED: the new job's state ("received", or "queued" /
+                             * "deferred" when routed at once) */
 } sched_intake;
 
 /* Records a pull_request delivery and creates its job in one atomic Redis step (one Lua
@@ -368,6 +374,18 @@ typedef struct sched_decision {
  * CORE_ENOTFOUND when no policy matches repo. */
 int sched_route_decide(const sched_plan *plan, const char *repo, int64_t at,
                        const sched_region_load *loads, sched_decision *out, core_error *err);
+/* The decision for repo at `at` as the store's scripts take it ("queue|defer TAB region
+ * TAB release_ms TAB labels TAB reason"), when it does not depend on the regions' load:
+ * one of the policy's regions open, or none (a deferral, a fallback, a freeze). Then the
+ * step that ends a job's inspection routes it too, with no hop through the routing set
+ * and a router pass. With several regions open the choice weighs idle runners and
+ * queues, which a router counts for a whole batch: out is "" (also for no policy). */
+#define SCHED_ROUTE_SPEC_MAX 1024
+void sched_route_spec(const sched_plan *plan, const char *repo, int64_t at, char *out,
+                      size_t size);
+/* Whether jobs of repo need an inspection (their policy checks migrations); true when no
+ * policy matches (the inspector says so on the job). */
+bool sched_plan_inspects(const sched_plan *plan, const char *repo);
 
 /* ---- the router (scheduler/router.c) ---------------------------------------------------
  * Applies routing decisions to jobs in Redis. Region queues are `{P}:queue:REGION`

@@ -205,21 +205,33 @@
     "               'from', state, 'state', state, 'actor', actor, 'reason', reason,\n"        \
     "               'at', now_iso)\n"                                                          \
     "end\n"                                                                                    \
+    /* A routing decision made in C, as one string: "queue|defer TAB region TAB release_ms */ \
+    /* TAB labels TAB reason". Parsed before anything is written. */                       \
+    "local function route_parse(s)\n"                                                       \
+    "    local kind, region, release, labels, why =\n"                                      \
+    "        string.match(s, '^(%a+)\\t([^\\t]*)\\t(%d+)\\t([^\\t]*)\\t(.*)$')\n"        \
+    "    if kind ~= 'queue' and kind ~= 'defer' then\n"                                     \
+    "        error('zoneci: malformed routing decision')\n"                                 \
+    "    end\n"                                                                           \
+    "    return {kind = kind, region = region, release = release, labels = labels, why = why}\n" \
+    "end\n"                                                                               \
     /* A routing decision applied: into a region's queue (runners of the region hear of */ \
     /* it) or deferred until release. The caller has taken the job out of wherever it   */ \
     /* waited and checked it is still where it saw it. */                                \
-    "local function route_to(id, kind, region, release, labels, why, now_ms, now_iso)\n"     \
+    "local function route_to(id, d, now_ms, now_iso)\n"                                     \
     "    local jk = job_key(id)\n"                                                         \
-    "    if kind == 'queue' then\n"                                                       \
-    "        redis.call('HSET', jk, 'region', region, 'deferred_until', '', 'labels', labels)\n" \
-    "        redis.call('ZADD', queue_key(region), id, id)\n"                               \
-    "        transition(id, 'queued', 'scheduler', why, now_ms, now_iso)\n"                 \
-    "        redis.call('PUBLISH', ready_channel(), region)\n"                              \
-    "    else\n"                                                                          \
-    "        redis.call('HSET', jk, 'region', '', 'deferred_until', release)\n"              \
-    "        redis.call('ZADD', deferred_key(), release, id)\n"                              \
-    "        transition(id, 'deferred', 'scheduler', why, now_ms, now_iso)\n"               \
+    "    if d.kind == 'queue' then\n"                                                     \
+    "        redis.call('HSET', jk, 'region', d.region, 'deferred_until', '',\n"             \
+    "                   'labels', d.labels)\n"                                              \
+    "        redis.call('ZADD', queue_key(d.region), id, id)\n"                             \
+    "        transition(id, 'queued', 'scheduler', d.why, now_ms, now_iso)\n"               \
+    "        redis.call('PUBLISH', ready_channel(), d.region)\n"                            \
+    "        return 'queued'\n"                                                           \
     "    end\n"                                                                           \
+    "    redis.call('HSET', jk, 'region', '', 'deferred_until', d.release)\n"                \
+    "    redis.call('ZADD', deferred_key(), d.release, id)\n"                                \
+    "    transition(id, 'deferred', 'scheduler', d.why, now_ms, now_iso)\n"                 \
+    "    return 'deferred'\n"                                                             \
     "end\n"                                                                               \
     /* History as a flat list (at, state, actor, reason per entry) so that the client    */ \
     /* never parses JSON written by Lua; an entry that does not decode is shown whole as */ \
@@ -244,12 +256,14 @@
     "end\n"
 
 /* KEYS: delivery, seq, jobs, live, pr set, audit.
- * ARGV: P, dedup ttl, now_ms, now_iso, reason, then the job's field/value pairs (repo,
- * pr, head_sha, ... delivery). Returns {outcome, job id, superseded id, superseded n}. */
+ * ARGV: P, dedup ttl, now_ms, now_iso, reason, the routing decision when the job needs no
+ * inspection ('' otherwise; see route_parse), then the job's field/value pairs (repo, pr,
+ * head_sha, ... delivery). Returns {outcome, job id, superseded id, superseded n, state}. */
 static const char intake_src[] =
     LIBRARY "local ttl, now_ms, now_iso, reason = ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+            "local route = ARGV[6] ~= '' and route_parse(ARGV[6])\n"
             "local f = {}\n"
-            "for i = 6, #ARGV - 1, 2 do f[ARGV[i]] = ARGV[i + 1] end\n"
+            "for i = 7, #ARGV - 1, 2 do f[ARGV[i]] = ARGV[i + 1] end\n"
             "check_key(KEYS[4], live_key(f.repo, f.pr, f.head_sha))\n"
             "check_key(KEYS[5], pr_key(f.repo, f.pr))\n"
             "check_key(KEYS[6], audit_key())\n"
@@ -268,7 +282,7 @@ static const char intake_src[] =
             "local id = string.format('%d', redis.call('INCR', KEYS[2]))\n"
             "redis.call('HSET', job_key(id), 'id', id, 'state', '', 'region', '',\n"
             "           'attempts', '0', 'created_at', now_ms, 'updated_at', now_ms)\n"
-            "redis.call('HSET', job_key(id), unpack(ARGV, 6))\n"
+            "redis.call('HSET', job_key(id), unpack(ARGV, 7))\n"
             "redis.call('ZADD', KEYS[3], id, id)\n"
             "redis.call('SET', KEYS[4], id)\n"
             "redis.call('SADD', KEYS[5], id)\n"
@@ -288,8 +302,17 @@ static const char intake_src[] =
             "        end\n"
             "    end\n"
             "end\n"
+            "local state = 'received'\n"
+            /* Nothing to inspect (no migration policy) and a decision that needs no loads: */
+            /* the job passes inspection and is routed in this same step. */
+            "if route then\n"
+            "    transition(id, 'inspecting', 'scheduler',\n"
+            "               'nothing to inspect: no migration policy for this repository', now_ms,\n"
+            "               now_iso)\n"
+            "    state = route_to(id, route, now_ms, now_iso)\n"
+            "end\n"
             "redis.call('SET', KEYS[1], id, 'EX', ttl)\n"
-            "return {'created', id, superseded, n}\n";
+            "return {'created', id, superseded, n, state}\n";
 
 /* KEYS: delivery, pr set, audit. ARGV: P, dedup ttl, now_ms, now_iso, repo, pr.
  * Returns {outcome, stored job id, cancelled n}. */
@@ -373,7 +396,8 @@ static const char route_apply_src[] =
             "if region ~= '' then redis.call('ZREM', queue_key(region), id) end\n"
             "redis.call('ZREM', deferred_key(), id)\n"
             "redis.call('SREM', routing_key(), id)\n"
-            "route_to(id, ARGV[5], ARGV[6], ARGV[7], ARGV[12], ARGV[8], ARGV[9], ARGV[10])\n"
+            "route_to(id, {kind = ARGV[5], region = ARGV[6], release = ARGV[7], labels = ARGV[12],\n"
+            "              why = ARGV[8]}, ARGV[9], ARGV[10])\n"
             "return {'ok', cur[1]}\n";
 
 /* KEYS: deferred, routing, audit. ARGV: P, now_ms, now_iso, limit. Moves deferrals that
@@ -670,14 +694,7 @@ static const char inspect_done_src[] =
             "check_key(KEYS[3], audit_key())\n"
             "local cur = redis.call('HGET', KEYS[1], 'state')\n"
             "if cur ~= 'inspecting' then return {'conflict', cur or ''} end\n"
-            "local kind, region, release, labels, why\n"
-            "if ARGV[3] == 'route' and ARGV[8] ~= '' then\n"
-            "    kind, region, release, labels, why =\n"
-            "        string.match(ARGV[8], '^(%a+)\\t([^\\t]*)\\t(%d+)\\t([^\\t]*)\\t(.*)$')\n"
-            "    if kind ~= 'queue' and kind ~= 'defer' then\n"
-            "        error('zoneci: malformed routing decision')\n"
-            "    end\n"
-            "end\n"
+            "local d = ARGV[3] == 'route' and ARGV[8] ~= '' and route_parse(ARGV[8])\n"
             "if #ARGV > 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 9)) end\n"
             "if ARGV[3] == 'retry' then\n"
             "    redis.call('ZADD', P .. 'inspect', ARGV[7], id)\n"
@@ -689,9 +706,9 @@ static const char inspect_done_src[] =
             "if ARGV[3] == 'approve' then\n"
             "    if ARGV[8] ~= '' then card_put(id, cjson.decode(ARGV[8]), ARGV[5]) end\n"
             "    transition(id, 'awaiting_approval', 'scheduler', ARGV[4], ARGV[5], ARGV[6])\n"
-            "elseif ARGV[8] ~= '' then\n"
+            "elseif d then\n"
             "    note(id, 'scheduler', ARGV[4], ARGV[6])\n"
-            "    route_to(id, kind, region, release, labels, why, ARGV[5], ARGV[6])\n"
+            "    route_to(id, d, ARGV[5], ARGV[6])\n"
             "else\n"
             "    redis.call('SADD', routing_key(), id)\n"
             "    note(id, 'scheduler', ARGV[4], ARGV[6])\n"

@@ -96,9 +96,10 @@ static void answer_intake(const delivery *d, const sched_intake *in)
 {
     switch (in->outcome) {
     case SCHED_INTAKE_CREATED:
-        sched_inspector_kick(d->req->app->inspector);
-        wh_response_json(d->resp, 202, "{\"job_id\":\"%s\",\"state\":\"received\"%s%s%s}",
-                         in->job_id, in->superseded_id[0] ? ",\"superseded\":\"" : "",
+        if (strcmp(in->state, "received") == 0)
+            sched_inspector_kick(d->req->app->inspector);
+        wh_response_json(d->resp, 202, "{\"job_id\":\"%s\",\"state\":\"%s\"%s%s%s}",
+                         in->job_id, in->state, in->superseded_id[0] ? ",\"superseded\":\"" : "",
                          in->superseded_id, in->superseded_id[0] ? "\"" : "");
         finish(d, WH_OUTCOME_ACCEPTED, in->job_id, "job created");
         break;
@@ -125,7 +126,7 @@ static void handle_pull_request(const delivery *d)
     core_error err = {0};
     sched_intake in = {0};
     sched_pr_ref ref;
-    char reason[128];
+    char reason[128], route[SCHED_ROUTE_SPEC_MAX];
     int rc;
 
     if (!delivery_id_valid(d->id)) {
@@ -172,8 +173,15 @@ static void handle_pull_request(const delivery *d)
                              .author = ev.author,
                              .clone_url = ev.clone_url,
                              .installation_id = ev.installation_id};
-        rc = sched_intake_pull_request(req->app->store, d->id, &ref, core_time_now_ms(), &in,
-                                       &err);
+        int64_t now = core_time_now_ms();
+
+        /* A repository whose policy checks no migrations has nothing to inspect: its job
+         * is routed in the intake step when the choice needs no region loads. */
+        if (!sched_plan_inspects(req->rt->plan, ev.repo)) {
+            sched_route_spec(req->rt->plan, ev.repo, now, route, sizeof(route));
+            ref.route = route;
+        }
+        rc = sched_intake_pull_request(req->app->store, d->id, &ref, now, &in, &err);
     }
     if (rc < 0) {
         store_failed(d, rc, &err);
