@@ -73,11 +73,6 @@
     "local function check_key(got, want)\n"                                                    \
     "    if got ~= want then error('zoneci: key layout mismatch: ' .. tostring(got)) end\n"   \
     "end\n"                                                                                    \
-    /* Moves job id to `to`: both state sets, reason and updated_at, a history entry, an */ \
-    /* audit entry; on a final state it also drops the live key and the PR set entry.     */ \
-    /* Returns the previous state, or false and why (missing job, or a final one: final  */ \
-    /* jobs never move). A job being created has state '' and no state set yet. */          \
-    /* An outbound message, due now (scheduler.h, the outbox). */ \
     /* An outbound message, due now (scheduler.h, the outbox). Messages with the same   */ \
     /* order key go out one after the other, oldest first: `outbox:order:KEY` lists the  */ \
     /* pending ones, and only its head may be taken (a later status must not land first */ \
@@ -158,7 +153,12 @@
     "                   'card:' .. id)\n" \
     "    end\n" \
     "end\n" \
-    "local function transition(id, to, actor, reason, now_ms, now_iso)\n"                     \
+    /* Moves job id to `to`: both state sets, reason and updated_at, a history entry, an */ \
+    /* audit entry and a commit status (unless quiet: a later step of the same script   */ \
+    /* puts the newer one); on a final state it also drops the live key and the PR set  */ \
+    /* entry. Returns the previous state, or false and why (missing job, or a final one: */ \
+    /* final jobs never move). A job being created has state '' and no state set yet.   */ \
+    "local function transition(id, to, actor, reason, now_ms, now_iso, quiet)\n"              \
     "    local jk = job_key(id)\n"                                                             \
     "    local cur = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'head_sha')\n"             \
     "    local from = cur[1]\n"                                                                \
@@ -193,7 +193,7 @@
     "            cards_update(id, tonumber(redis.call('HGET', jk, 'cards') or '0'), now_ms)\n" \
     "        end\n"                                                                           \
     "    end\n"                                                                               \
-    "    status_put(id, to, reason, now_ms, now_iso)\n"                                        \
+    "    if not quiet then status_put(id, to, reason, now_ms, now_iso) end\n"                 \
     "    return from\n"                                                                        \
     "end\n"                                                                                    \
     /* A history and audit entry without a change of state. */                              \
@@ -286,7 +286,7 @@ static const char intake_src[] =
             "redis.call('ZADD', KEYS[3], id, id)\n"
             "redis.call('SET', KEYS[4], id)\n"
             "redis.call('SADD', KEYS[5], id)\n"
-            "transition(id, 'received', 'github', reason, now_ms, now_iso)\n"
+            "transition(id, 'received', 'github', reason, now_ms, now_iso, route)\n"
             "local why = 'superseded by job ' .. id .. ' (head ' .. string.sub(f.head_sha, 1, 7)"
             " .. ')'\n"
             "local superseded, n = '', 0\n"
@@ -304,11 +304,12 @@ static const char intake_src[] =
             "end\n"
             "local state = 'received'\n"
             /* Nothing to inspect (no migration policy) and a decision that needs no loads: */
-            /* the job passes inspection and is routed in this same step. */
+            /* the job passes inspection and is routed in this same step. GitHub shows one  */
+            /* status per commit, the newest: only the last of the three steps puts one.   */
             "if route then\n"
             "    transition(id, 'inspecting', 'scheduler',\n"
             "               'nothing to inspect: no migration policy for this repository', now_ms,\n"
-            "               now_iso)\n"
+            "               now_iso, true)\n"
             "    state = route_to(id, route, now_ms, now_iso)\n"
             "end\n"
             "redis.call('SET', KEYS[1], id, 'EX', ttl)\n"

@@ -255,6 +255,56 @@ START_TEST(inspection_routes_when_the_choice_needs_no_loads)
 }
 END_TEST
 
+/* A repository with nothing to inspect: intake routes the job in its own script, through
+ * every state, and puts one commit status (the newest) rather than three. */
+START_TEST(intake_routes_a_job_with_nothing_to_inspect)
+{
+    char route[SCHED_ROUTE_SPEC_MAX], *v;
+    const char *sha = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+    int64_t at = ts_iso("2026-01-19T05:00:00Z");
+    sched_pr_ref ref = {.repo = "acme/api", .pr = 5, .head_sha = sha, .base_sha = sha,
+                        .title = "t", .author = "octocat", .installation_id = 42};
+    sched_intake in;
+    core_error err;
+    json_t *j, *h;
+
+    v = ts_redis_cli(fx.redis, "SET '{rt}:config:statuses' 1");
+    free(v);
+    ck_assert(!sched_plan_inspects(fx.plan, "acme/api"));
+    sched_route_spec(fx.plan, "acme/api", at, route, sizeof(route));
+    ck_assert_msg(strncmp(route, "queue\tapac-tokyo\t", 17) == 0, "%s", route);
+    ref.route = route;
+    ck_assert_int_eq(sched_intake_pull_request(fx.store, "d-fast", &ref, at, &in, &err), 0);
+    ck_assert_int_eq(in.outcome, SCHED_INTAKE_CREATED);
+    ck_assert_str_eq(in.state, "queued");
+    j = job(in.job_id);
+    ck_assert_str_eq(field(j, "state"), "queued");
+    ck_assert_str_eq(field(j, "region"), "apac-tokyo");
+    h = json_object_get(j, "history");
+    ck_assert_uint_eq(json_array_size(h), 3);
+    ck_assert_str_eq(field(json_array_get(h, 0), "state"), "received");
+    ck_assert_str_eq(field(json_array_get(h, 1), "state"), "inspecting");
+    ck_assert_str_eq(field(json_array_get(h, 2), "state"), "queued");
+    json_decref(j);
+    v = ts_redis_cli(fx.redis, "ZCARD '{rt}:outbox:due'");
+    ck_assert_str_eq(v, "1");
+    free(v);
+    v = ts_redis_cli(fx.redis, "HGET '{rt}:outbox:1' payload");
+    ck_assert_msg(strstr(v, "Queued in apac-tokyo"), "%s", v);
+    free(v);
+    /* Nothing waits for an inspector or a router. */
+    v = ts_redis_cli(fx.redis, "ZCARD '{rt}:state:received'");
+    ck_assert_str_eq(v, "0");
+    free(v);
+    /* A malformed decision is refused before anything is written. */
+    ref.route = "sideways\tx\t0\t\twhy";
+    ck_assert_int_ne(sched_intake_pull_request(fx.store, "d-bad", &ref, at, &in, &err), 0);
+    v = ts_redis_cli(fx.redis, "EXISTS '{rt}:delivery:d-bad'");
+    ck_assert_str_eq(v, "0");
+    free(v);
+}
+END_TEST
+
 START_TEST(superseded_jobs_leave_their_queue)
 {
     char a[32], b[32];
@@ -347,6 +397,7 @@ Suite *suite_scheduler_router(void)
     tcase_add_test(tc, deferred_then_routed_when_a_window_opens);
     tcase_add_test(tc, queued_job_follows_the_sun);
     tcase_add_test(tc, inspection_routes_when_the_choice_needs_no_loads);
+    tcase_add_test(tc, intake_routes_a_job_with_nothing_to_inspect);
     tcase_add_test(tc, superseded_jobs_leave_their_queue);
     tcase_add_test(tc, promotion_is_exactly_once_across_processes);
     suite_add_tcase(s, tc);
