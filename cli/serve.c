@@ -12,7 +12,8 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_route.h"
 #include "webhooks/webhooks.h"
 
 #define DRAIN_TIMEOUT_MS 30000

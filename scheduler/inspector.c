@@ -15,7 +15,10 @@
 #include <string.h>
 
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_inspector.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_approval.h"
 #include "scheduler/store.h"
 
 #define FETCH_TIMEOUT_MS (120 * 1000)

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_outbox.h"
+#include "scheduler/sched_store.h"
 #include "scheduler/store.h"
 
 /* A take looks at due messages a page at a time, past the ones waiting behind an older

@@ -10,7 +10,12 @@
 #include <string.h>
 
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_approval.h"
+#include "scheduler/sched_retention.h"
 #include "scheduler/store.h"
 
 #define PASS_BATCH 200

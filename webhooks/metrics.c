@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "notifier/notifier.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_outbox.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
 

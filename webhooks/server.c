@@ -23,7 +23,10 @@
 
 #include "notifier/notifier.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_inspector.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
 

@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_outbox.h"
 #include "tests/support/support.h"
 
 #define T0 1773072000000LL

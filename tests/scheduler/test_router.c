@@ -11,7 +11,10 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_inspector.h"
 #include "tests/support/support.h"
 
 /* Tokyo 09-18 JST = 00-09Z; Berlin 09-18 CET = 08-17Z (winter). */
