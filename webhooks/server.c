@@ -334,14 +334,30 @@ static void dispatch(const wh_request *req, wh_response *resp, wh_route route, c
     }
 }
 
+/* The answer when a response body could not be built: a handler appends in many steps
+ * and the body's failure is sticky (core_buf), so it is reported here, once, rather than
+ * sent truncated. */
+static const char BODY_FAILED[] = "{\"error\":\"internal\",\"detail\":\"out of memory\"}";
+
 static enum MHD_Result queue(struct MHD_Connection *conn, wh_response *resp)
 {
+    int failed = core_buf_status(&resp->body);
     size_t len = resp->body.len;
     char *data = core_buf_steal(&resp->body);
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r;
     enum MHD_Result ok;
 
+    if (failed) {
+        CORE_LOG(CORE_LOG_ERROR, "response_failed", "status=%d code=%d", resp->status, failed);
+        resp->status = 500;
+        resp->content_type = NULL;
+        resp->retry_after[0] = '\0';
+        r = MHD_create_response_from_buffer(sizeof(BODY_FAILED) - 1, (void *)BODY_FAILED,
+                                            MHD_RESPMEM_PERSISTENT);
+    } else {
+        r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    }
+    core_buf_free(&resp->body);
     if (!r) {
         free(data);
         return MHD_NO;
