@@ -9,7 +9,8 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_route.h"
 
 #define TZ_CHECK_DAYS 400
 

@@ -9,7 +9,8 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_route.h"
 
 typedef struct event_facts {
     const char *repo;

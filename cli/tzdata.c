@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
 
 static int usage(void)
 {

@@ -9,7 +9,8 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_route.h"
 
 #define SLOT_MS (30 * 60000LL)
 #define DAY_MS 86400000LL

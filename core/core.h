@@ -84,11 +84,18 @@ void core_log_write(core_log_level level, const char *event, const char *fmt, ..
 
 /* ---- buffers ---------------------------------------------------------------------------
  * A growable byte buffer, always NUL-terminated after a successful append. Zero-initialise
- * (`core_buf b = {0};`) to start; core_buf_free releases the memory. */
+ * (`core_buf b = {0};`) to start; core_buf_free releases the memory.
+ *
+ * A failure is sticky, as curl's dynbuf: when an append cannot grow the buffer, the
+ * buffer frees what it held (never a silently truncated result) and stays failed; every
+ * later append is a no-op returning the same code, and core_buf_status reports it once at
+ * the end, so a caller that builds a response in many appends checks one result. Only
+ * core_buf_free clears the failure. */
 typedef struct core_buf {
     char *data;
     size_t len;
     size_t cap;
+    int failed; /* 0, or the negative CORE_E* code of the first failure */
 } core_buf;
 
 int core_buf_append(core_buf *b, const void *data, size_t len);
@@ -99,11 +106,17 @@ int core_buf_vprintf(core_buf *b, const char *fmt, va_list ap)
 /* Appends s as the inside of a JSON string (quotes not included), escaping as RFC 8259
  * requires; bytes are copied as they are otherwise. */
 int core_buf_json_escape(core_buf *b, const char *s, size_t len);
-/* Ensures room for `more` bytes beyond len. */
+/* Ensures room for `more` bytes beyond len. CORE_ENOMEM (and the buffer failed) when that
+ * cannot be allocated or the size would overflow. */
 int core_buf_reserve(core_buf *b, size_t more);
+/* 0, or the code of the failure that emptied the buffer (every append since was a no-op). */
+int core_buf_status(const core_buf *b);
+/* Empties the content; a failed buffer stays failed. */
 void core_buf_reset(core_buf *b);
+/* Frees the memory and clears a failure: b is as zero-initialised. */
 void core_buf_free(core_buf *b);
-/* Hands the data to the caller (free() it) and leaves b empty. */
+/* Hands the data to the caller (free() it) and leaves b empty; NULL for a failed buffer
+ * (which stays failed). */
 char *core_buf_steal(core_buf *b);
 
 /* ---- time ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@
 
 #include "core/core.h"
 #include "notifier/notifier.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_approval.h"
 
 /* Slack's Web API and the bot token; both borrowed. */
 typedef struct notify_slack_target {

@@ -14,7 +14,8 @@
 
 #include "notifier/cards.h"
 #include "notifier/notifier.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_outbox.h"
 
 #define DEFAULT_WORKERS 2
 #define DEFAULT_MAX_ATTEMPTS 10

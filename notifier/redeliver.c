@@ -14,7 +14,8 @@
 #include <time.h>
 
 #include "core/core.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_redelivery.h"
 
 /* Longer than a run can take (RUN_BUDGET_MS plus one request's timeout), so that the lock
  * never expires under a live run, yet a crashed holder frees it in minutes. */

@@ -3,7 +3,11 @@
  * as the notifier reads it back to render. The writes are Lua scripts (scripts.c:
  * card_put, escalate, card_posted), so a card, its outbox message and its history entry
  * appear together or not at all. */
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_approval.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_lease.h"
 
 #include <inttypes.h>
 #include <jansson.h>

@@ -1,7 +1,8 @@
 /* Human decisions on jobs awaiting approval (Slack buttons, the operator API). The whole
  * decision is one Lua script, so two people clicking at once cannot both decide: the
  * script records the first and answers the second with what is already there. */
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_store.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -15,7 +15,10 @@
 #include <string.h>
 
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_inspector.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_approval.h"
 #include "scheduler/store.h"
 
 #define FETCH_TIMEOUT_MS (120 * 1000)
@@ -400,9 +403,10 @@ static int record_report(sched_store *store, const char *id, const policy_report
     char n_attempts[16];
     int rc;
 
-    if (policy_report_json(report, &json) < 0) {
+    rc = policy_report_json(report, &json);
+    if (rc < 0) {
         core_buf_free(&json);
-        return core_error_set(err, CORE_ENOMEM, "out of memory");
+        return core_error_set(err, rc, "the inspection report cannot be written");
     }
     snprintf(n_attempts, sizeof(n_attempts), "%d", attempts);
     {

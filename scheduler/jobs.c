@@ -1,7 +1,8 @@
 /* Job intake and job JSON: validates what GitHub sent, runs the intake / close /
  * transition scripts, and renders jobs for the API. Every Redis step is one script, so a
  * job is never half-written; every read of a job is one round trip. */
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_store.h"
 
 #include <errno.h>
 #include <inttypes.h>

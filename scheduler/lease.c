@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_store.h"
 #include "scheduler/store.h"
 
 #define CLAIM_SCAN 50

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_outbox.h"
+#include "scheduler/sched_store.h"
 #include "scheduler/store.h"
 
 /* A take looks at due messages a page at a time, past the ones waiting behind an older
@@ -324,7 +325,10 @@ static int zcard(sched_store *store, const char *name, int64_t *out, core_error 
 
         rc = sched_store_command(store, argv, 2, &r, err);
     }
-    if (rc == 0 && r->type == SCHED_REPLY_INT)
+    /* A count that cannot be read is an error, never 0: an empty outbox is news. */
+    if (rc == 0 && r->type != SCHED_REPLY_INT)
+        rc = core_error_set(err, CORE_EIO, "redis: ZCARD answered no integer");
+    else if (rc == 0)
         *out = r->integer;
     sched_reply_free(r);
     return rc;

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_redelivery.h"
+#include "scheduler/sched_store.h"
 #include "scheduler/store.h"
 
 #define GUID_MAX 128

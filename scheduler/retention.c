@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_retention.h"
+#include "scheduler/sched_store.h"
 #include "scheduler/store.h"
 
 #define DAY_MS (24LL * 3600 * 1000)

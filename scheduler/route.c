@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_windows.h"
 
 struct sched_plan {
     const policy_config *cfg;

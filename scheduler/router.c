@@ -10,7 +10,12 @@
 #include <string.h>
 
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_approval.h"
+#include "scheduler/sched_retention.h"
 #include "scheduler/store.h"
 
 #define PASS_BATCH 200
@@ -160,16 +165,21 @@ static int list_ids(sched_store *store, const char *kind, const char *name, sche
     }
 }
 
-static int64_t int_reply(sched_store *store, const char *const *argv, size_t argc,
-                         core_error *err)
+/* An integer reply. A store error is returned, never read as 0: a queue that cannot be
+ * counted must not look empty to routing. */
+static int int_reply(sched_store *store, const char *const *argv, size_t argc, int64_t *out,
+                     core_error *err)
 {
     sched_reply *r = NULL;
-    int64_t v = 0;
+    int rc = sched_store_command(store, argv, argc, &r, err);
 
-    if (sched_store_command(store, argv, argc, &r, err) == 0 && r->type == SCHED_REPLY_INT)
-        v = r->integer;
+    *out = 0;
+    if (rc == 0 && r->type != SCHED_REPLY_INT)
+        rc = core_error_set(err, CORE_EIO, "redis: %s answered no integer", argv[0]);
+    else if (rc == 0)
+        *out = r->integer;
     sched_reply_free(r);
-    return v;
+    return rc;
 }
 
 static int idle_count(sched_store *store, const char *region, const char *since,
@@ -190,7 +200,9 @@ static int idle_count(sched_store *store, const char *region, const char *since,
 
         rc = sched_store_eval(store, SCHED_SCRIPT_IDLE_COUNT, keys, 1, args, 5, &r, err);
     }
-    if (rc == 0 && r->type == SCHED_REPLY_INT)
+    if (rc == 0 && r->type != SCHED_REPLY_INT)
+        rc = core_error_set(err, CORE_EIO, "redis: idle_count answered no integer");
+    else if (rc == 0)
         *out = (int)r->integer;
     sched_reply_free(r);
     return rc;
@@ -213,8 +225,12 @@ int sched_region_loads(sched_store *store, const struct policy_config *cfg, int6
             return rc;
         {
             const char *zcard[] = {"ZCARD", q};
+            int64_t queued;
 
-            loads[i].queued = (int)int_reply(store, zcard, 2, err);
+            rc = int_reply(store, zcard, 2, &queued, err);
+            if (rc < 0)
+                return rc;
+            loads[i].queued = (int)queued;
         }
     }
     return 0;

@@ -1,6 +1,6 @@
 /* Job state names (SPEC section 2): the one table that maps sched_state to the names
  * stored in Redis and shown by the API, and which states are final. */
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_jobs.h"
 
 #include <string.h>
 

@@ -22,7 +22,9 @@
 #include <hiredis.h>
 
 #include "core/core.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_redelivery.h"
 #include "scheduler/scripts.h"
 
 #define POOL_MAX 1024

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
 #include "scheduler/scripts.h"
 
 /* Most keys plus arguments one call may pass (scripts included). */

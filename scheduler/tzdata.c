@@ -13,7 +13,7 @@
  * or standard time, or on a shifted day, and one that fits none of these is expanded into
  * explicit transitions up to 2200 instead. */
 #define _DEFAULT_SOURCE /* realpath, lstat, mkdtemp */
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * to 4) and the POSIX TZ strings in their footers, which give the rules for every instant
  * after the last transition. Pure functions on bytes: the generator in tzdata.c turns
  * what they return into ICU's resource text, and the fuzz target feeds them anything. */
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * ICU rules kept here: UErrorCode starts at U_ZERO_ERROR and is checked after each call;
  * an unknown zone id makes ucal_open quietly return a GMT calendar, so ids are validated
  * with ucal_getCanonicalTimeZoneID first and U_USING_DEFAULT_WARNING is an error too. */
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
 
 #include <pthread.h>
 #include <stdio.h>

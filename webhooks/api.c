@@ -11,7 +11,9 @@
 #include <strings.h>
 
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_outbox.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
 

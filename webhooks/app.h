@@ -1,6 +1,6 @@
 /* State shared by every request thread of one server (private to webhooks/): the
  * runtime (configuration and the secrets it names, swapped whole on SIGHUP), the Redis
- * store, the background workers and the metrics counters. */
+ * store and background services it borrows, and the metrics counters. */
 #ifndef ZONECI_WEBHOOKS_APP_H
 #define ZONECI_WEBHOOKS_APP_H
 
@@ -113,12 +113,13 @@ typedef struct wh_runtime {
 typedef struct wh_app {
     pthread_mutex_t rt_lock; /* held only to read rt and take a reference */
     wh_runtime *rt;          /* the current one; swapped whole on SIGHUP */
+    /* The services, borrowed from the caller of wh_server_listen (cli/serve.c), which
+     * starts and stops them; NULL until then. */
     struct sched_store *store;
-    struct sched_router *router; /* this process's routing thread */
-    struct sched_inspector *inspector; /* this process's inspection workers */
-    struct notify_outbox *outbox;      /* this process's delivery workers */
-    struct notify_github *github;      /* the start-up GitHub App, for delivery recovery */
-    struct notify_redeliver *redeliver; /* delivery recovery, with the App and a period */
+    struct sched_router *router;        /* the routing thread, or NULL */
+    struct sched_inspector *inspector;  /* the inspection workers, or NULL */
+    struct notify_outbox *outbox;       /* the delivery workers, or NULL */
+    struct notify_redeliver *redeliver; /* delivery recovery, or NULL when off */
     wh_runners *runners;         /* long-polling claims waiting for work */
     struct sched_watch *watch;   /* wakes them when a job becomes claimable anywhere */
     wh_metrics metrics;

@@ -4,7 +4,11 @@
 
 #include "notifier/notifier.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_approval.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
 

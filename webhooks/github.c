@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_inspector.h"
+#include "scheduler/sched_route.h"
 #include "webhooks/app.h"
 #include "webhooks/event.h"
 #include "webhooks/http.h"

@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "notifier/notifier.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_outbox.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
 
@@ -143,8 +145,13 @@ static void render_outbox(wh_app *app, core_buf *b)
 {
     int64_t pending = 0, dead = 0;
     notify_outbox_stats st = {0};
+    core_error err = {0};
 
-    if (sched_outbox_counts(app->store, &pending, &dead, NULL) == 0)
+    /* Redis cannot count them: no gauge (never a false 0) and a comment saying why, which
+     * Prometheus skips and a person reading /metrics sees. */
+    if (sched_outbox_counts(app->store, &pending, &dead, &err) < 0)
+        core_buf_printf(b, "# zoneci_outbox_messages unavailable: %s\n", err.msg);
+    else
         core_buf_printf(b,
                         "# HELP zoneci_outbox_messages Outbound messages in Redis, by state.\n"
                         "# TYPE zoneci_outbox_messages gauge\n"

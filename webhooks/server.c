@@ -23,7 +23,10 @@
 
 #include "notifier/notifier.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_inspector.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
 
@@ -35,6 +38,10 @@ struct wh_server {
     int port;
     int health_port;
     int64_t request_timeout_us; /* to receive one request whole (read at start) */
+    bool stopped;               /* wh_server_stop ran */
+    int (*on_reload)(const struct policy_config *cfg, const struct sched_plan *plan,
+                     void *ctx, core_error *err);
+    void *on_reload_ctx;
 };
 
 /* Per-request state, from the first call of the access handler to completion. */
@@ -331,14 +338,30 @@ static void dispatch(const wh_request *req, wh_response *resp, wh_route route, c
     }
 }
 
+/* The answer when a response body could not be built: a handler appends in many steps
+ * and the body's failure is sticky (core_buf), so it is reported here, once, rather than
+ * sent truncated. */
+static const char BODY_FAILED[] = "{\"error\":\"internal\",\"detail\":\"out of memory\"}";
+
 static enum MHD_Result queue(struct MHD_Connection *conn, wh_response *resp)
 {
+    int failed = core_buf_status(&resp->body);
     size_t len = resp->body.len;
     char *data = core_buf_steal(&resp->body);
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r;
     enum MHD_Result ok;
 
+    if (failed) {
+        CORE_LOG(CORE_LOG_ERROR, "response_failed", "status=%d code=%d", resp->status, failed);
+        resp->status = 500;
+        resp->content_type = NULL;
+        resp->retry_after[0] = '\0';
+        r = MHD_create_response_from_buffer(sizeof(BODY_FAILED) - 1, (void *)BODY_FAILED,
+                                            MHD_RESPMEM_PERSISTENT);
+    } else {
+        r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    }
+    core_buf_free(&resp->body);
     if (!r) {
         free(data);
         return MHD_NO;
@@ -820,15 +843,13 @@ static int load_secrets(wh_app *app, const policy_config *cfg, char ***gh, size_
     return 0;
 }
 
-#define INSPECT_WORKERS 2
 #define HEALTH_CONNECTIONS 64
 #define KEY_FILE_MAX (64 * 1024)
 
-/* The inspector's https fetches use installation tokens of the GitHub App the current
- * runtime names (a reload brings in a new key). ctx is the app. */
-static int github_token(int64_t installation_id, char **token, void *ctx, core_error *err)
+/* The current runtime's GitHub App (a reload brings in a new key), for the inspector. */
+int wh_server_github_token(int64_t installation_id, char **token, void *srv, core_error *err)
 {
-    wh_runtime *rt = wh_runtime_get(ctx);
+    wh_runtime *rt = wh_runtime_get(&((wh_server *)srv)->app);
     notify_http *http = NULL;
     int rc;
 
@@ -900,141 +921,16 @@ static int runtime_new(wh_app *app, policy_config *cfg, wh_runtime **out, core_e
     return 0;
 }
 
-/* The outbox's credentials as cfg names them: a missing one only means that kind of
- * message is not deliverable (and says so). *key and *bot are the caller's to wipe and
- * free with wipe_outbox_credentials. */
-static int outbox_credentials(const policy_config *cfg, notify_outbox_config *oc, char **key,
-                              char **bot, core_error *err)
-{
-    size_t key_len = 0;
-    core_error e2 = {0};
-    int rc;
-
-    *key = *bot = NULL;
-    if (cfg->github.app_id && cfg->github.private_key_file) {
-        rc = core_file_read(cfg->github.private_key_file, KEY_FILE_MAX, key, &key_len, err);
-        if (rc < 0)
-            return core_error_wrap(err, "github.private_key_file");
-        oc->github_api_url = cfg->github.api_url;
-        oc->github_app_id = cfg->github.app_id;
-        oc->github_private_key = *key;
-        oc->github_key_len = key_len;
-    }
-    if (cfg->slack.present) {
-        if (policy_secret_read(&cfg->slack.bot_token, bot, &e2) == 0) {
-            oc->slack_api_url = cfg->slack.api_url;
-            oc->slack_bot_token = *bot;
-        } else {
-            CORE_LOG(CORE_LOG_WARN, "slack", "msg=\"no cards can be posted: %s\"", e2.msg);
-        }
-    }
-    return 0;
-}
-
-static void wipe_outbox_credentials(const notify_outbox_config *oc, char *key, char *bot)
-{
-    if (key) {
-        memset(key, 0, oc->github_key_len);
-        free(key);
-    }
-    if (bot) {
-        core_wipe(bot, strlen(bot));
-        free(bot);
-    }
-}
-
-/* The outbox pool, and the start-up GitHub App client delivery recovery keeps. */
-static int start_outbox(wh_app *app, const policy_config *cfg, core_error *err)
-{
-    notify_outbox_config oc = {0};
-    char *key = NULL, *bot = NULL;
-    int rc = outbox_credentials(cfg, &oc, &key, &bot, err);
-
-    if (rc == 0 && key) {
-        rc = notify_github_new(&app->github, cfg->github.api_url, cfg->github.app_id, key,
-                               oc.github_key_len, err);
-        if (rc < 0)
-            core_error_wrap(err, "github app");
-    }
-    if (rc == 0)
-        rc = notify_outbox_start(&app->outbox, app->store, &oc, err);
-    wipe_outbox_credentials(&oc, key, bot);
-    return rc;
-}
-
-/* A reload's new GitHub App key and Slack bot token, for the deliveries from now on. */
-static int start_outbox_credentials(wh_app *app, const policy_config *cfg, core_error *err)
-{
-    notify_outbox_config oc = {0};
-    char *key = NULL, *bot = NULL;
-    int rc = outbox_credentials(cfg, &oc, &key, &bot, err);
-
-    if (rc == 0)
-        rc = notify_outbox_set_credentials(app->outbox, &oc, err);
-    wipe_outbox_credentials(&oc, key, bot);
-    return rc;
-}
-
-static void kick_router(void *router)
-{
-    sched_router_kick(router);
-}
-
+/* The server's own parts; the services it was handed are the caller's. */
 static void app_release(wh_app *app)
 {
     sched_watch_stop(app->watch);
+    app->watch = NULL;
     wh_runners_free(app->runners);
-    sched_inspector_stop(app->inspector);
-    notify_outbox_stop(app->outbox);
-    notify_redeliver_stop(app->redeliver);
-    notify_github_free(app->github);
-    sched_router_stop(app->router);
-    sched_store_free(app->store);
+    app->runners = NULL;
     wh_runtime_put(app->rt);
+    app->rt = NULL;
     pthread_mutex_destroy(&app->rt_lock);
-}
-
-/* The Sentinel passwords, read now like every other secret. */
-static int read_optional_secret(const policy_secret_ref *ref, char **out, core_error *err)
-{
-    *out = NULL;
-    if (!ref->env && !ref->file)
-        return 0;
-    return policy_secret_read(ref, out, err);
-}
-
-static int open_store(wh_app *app, const policy_config *cfg, core_error *err)
-{
-    sched_store_options so = {0};
-    sched_store_sentinel sn = {0};
-    char *password = NULL, *sentinel_password = NULL;
-    int rc = 0;
-
-    so.url = cfg->redis.url;
-    so.prefix = cfg->redis.prefix;
-    so.wait_replica_ms = cfg->redis.wait_replica_ms;
-    /* One connection per server thread, the router, the inspectors and delivery recovery,
-     * one spare. */
-    so.pool_size = (size_t)cfg->server.threads + 3 + INSPECT_WORKERS;
-    if (cfg->redis.sentinel.present) {
-        rc = read_optional_secret(&cfg->redis.sentinel.password, &password, err);
-        if (rc == 0)
-            rc = read_optional_secret(&cfg->redis.sentinel.sentinel_password, &sentinel_password,
-                                      err);
-        sn.master = cfg->redis.sentinel.master;
-        sn.nodes = (const char *const *)cfg->redis.sentinel.nodes;
-        sn.n_nodes = cfg->redis.sentinel.n_nodes;
-        sn.username = cfg->redis.sentinel.username;
-        sn.password = password;
-        sn.sentinel_password = sentinel_password;
-        sn.db = cfg->redis.sentinel.db;
-        so.sentinel = &sn;
-    }
-    if (rc == 0)
-        rc = sched_store_new(&app->store, &so, err);
-    core_wipe_free(password);
-    core_wipe_free(sentinel_password);
-    return rc;
 }
 
 static bool same_str(const char *a, const char *b)
@@ -1050,29 +946,8 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
     pthread_mutex_init(&app->rt_lock, NULL);
     app->metrics.started_ms = core_time_now_ms();
     rc = runtime_new(app, cfg, &app->rt, err);
-    if (rc < 0)
-        return rc;
-    rc = open_store(app, cfg, err);
-    if (rc == 0)
-        rc = sched_router_start(&app->router, app->store, app->rt->plan, err);
-    if (rc == 0)
-        rc = start_outbox(app, cfg, err);
-    /* GitHub never retries a delivery: with the App's credentials, the ones answered 503
-     * while Redis was down are asked for again (notifier/redeliver.c). The period is
-     * read once: a reload does not change it. */
-    if (rc == 0 && app->github && cfg->github.redelivery_check_seconds > 0)
-        rc = notify_redeliver_start(&app->redeliver, app->store, app->github,
-                                    cfg->github.redelivery_check_seconds, NULL, err);
-    if (rc == 0) {
-        sched_token_source tokens = {github_token, app};
-
-        rc = sched_inspector_start(&app->inspector, app->store, app->rt->plan, INSPECT_WORKERS,
-                                   &tokens, kick_router, app->router, err);
-    }
     if (rc == 0)
         rc = wh_runners_new(&app->runners, err);
-    if (rc == 0)
-        rc = sched_watch_start(&app->watch, app->store, wh_runners_wake, app->runners, err);
     return rc;
 }
 
@@ -1169,13 +1044,9 @@ static int start_health(wh_server *srv, const policy_config *cfg, core_error *er
     return 0;
 }
 
-int wh_server_start(wh_server **out, policy_config *cfg, core_error *err)
+int wh_server_new(wh_server **out, policy_config *cfg, core_error *err)
 {
     wh_server *srv = calloc(1, sizeof(*srv));
-    struct sockaddr_storage ss;
-    const union MHD_DaemonInfo *info;
-    bool ipv6 = false;
-    unsigned int flags;
     int rc;
 
     *out = NULL;
@@ -1184,11 +1055,46 @@ int wh_server_start(wh_server **out, policy_config *cfg, core_error *err)
         return core_error_set(err, CORE_ENOMEM, "out of memory");
     }
     rc = app_init(&srv->app, cfg, err);
+    if (rc < 0) {
+        /* app_init always takes cfg and the lock first, so a full release is right. */
+        app_release(&srv->app);
+        free(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+const struct sched_plan *wh_server_plan(const wh_server *srv)
+{
+    return srv->app.rt->plan;
+}
+
+int wh_server_listen(wh_server *srv, const wh_services *svc, core_error *err)
+{
+    const policy_config *cfg = srv->app.rt->cfg;
+    struct sockaddr_storage ss;
+    const union MHD_DaemonInfo *info;
+    bool ipv6 = false;
+    unsigned int flags;
+    int rc;
+
+    CORE_ASSERT(svc && svc->store && !srv->daemon);
+    srv->app.store = svc->store;
+    srv->app.router = svc->router;
+    srv->app.inspector = svc->inspector;
+    srv->app.outbox = svc->outbox;
+    srv->app.redeliver = svc->redeliver;
+    srv->on_reload = svc->on_reload;
+    srv->on_reload_ctx = svc->ctx;
+    /* The long polls' feed: woken when a job becomes claimable in any process. */
+    rc = sched_watch_start(&srv->app.watch, srv->app.store, wh_runners_wake, srv->app.runners,
+                           err);
     if (rc < 0)
-        goto fail;
+        return rc;
     rc = resolve_listen(cfg->server.host, cfg->server.port, &ss, &ipv6, err);
     if (rc < 0)
-        goto fail;
+        return rc;
     srv->request_timeout_us = (int64_t)cfg->server.request_timeout_seconds * 1000000;
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ITC | (ipv6 ? MHD_USE_IPv6 : 0);
@@ -1204,24 +1110,16 @@ int wh_server_start(wh_server **out, policy_config *cfg, core_error *err)
         (unsigned int)cfg->server.max_connections_per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned int)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
-    if (!srv->daemon) {
-        rc = core_error_set(err, CORE_EIO, "cannot listen on %s (in use, or not allowed)",
-                            cfg->server.listen);
-        goto fail;
-    }
+    if (!srv->daemon)
+        return core_error_set(err, CORE_EIO, "cannot listen on %s (in use, or not allowed)",
+                              cfg->server.listen);
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : cfg->server.port;
     rc = start_health(srv, cfg, err);
     if (rc < 0) {
         MHD_stop_daemon(srv->daemon);
-        goto fail;
+        srv->daemon = NULL;
     }
-    *out = srv;
-    return 0;
-fail:
-    /* app_init always takes cfg and the lock first, so a full release is right. */
-    app_release(&srv->app);
-    free(srv);
     return rc;
 }
 
@@ -1258,15 +1156,15 @@ int wh_server_reload(wh_server *srv, policy_config *cfg, core_error *err)
     rc = runtime_new(&srv->app, cfg, &rt, err);
     if (rc < 0)
         return rc;
-    rc = start_outbox_credentials(&srv->app, rt->cfg, err);
-    if (rc < 0) {
-        wh_runtime_put(rt);
-        return rc;
+    /* The services take the new plan and credentials now: when the hook returns, none
+     * reads the old plan again, so the old runtime may go. */
+    if (srv->on_reload) {
+        rc = srv->on_reload(rt->cfg, rt->plan, srv->on_reload_ctx, err);
+        if (rc < 0) {
+            wh_runtime_put(rt);
+            return rc;
+        }
     }
-    /* The router and the inspectors read the plan on their own threads: when these
-     * return, neither reads the old one again. */
-    sched_router_set_plan(srv->app.router, rt->plan);
-    sched_inspector_set_plan(srv->app.inspector, rt->plan);
     pthread_mutex_lock(&srv->app.rt_lock);
     old = srv->app.rt;
     srv->app.rt = rt;
@@ -1281,25 +1179,39 @@ void wh_server_stop(wh_server *srv, int timeout_ms)
     int64_t deadline;
     MHD_socket listener;
 
-    if (!srv)
+    if (!srv || srv->stopped)
         return;
+    srv->stopped = true;
     if (srv->health)
         MHD_stop_daemon(srv->health);
+    srv->health = NULL;
     /* Long polls would hold the drain up to 30 s: answer them now (204). */
     wh_runners_drain(srv->app.runners);
-    listener = MHD_quiesce_daemon(srv->daemon);
-    if (listener != MHD_INVALID_SOCKET)
-        close(listener);
-    deadline = core_time_mono_ms() + timeout_ms;
-    while (atomic_load(&srv->in_flight) > 0 && core_time_mono_ms() < deadline) {
-        struct timespec ts = {0, 5 * 1000 * 1000};
+    if (srv->daemon) {
+        listener = MHD_quiesce_daemon(srv->daemon);
+        if (listener != MHD_INVALID_SOCKET)
+            close(listener);
+        deadline = core_time_mono_ms() + timeout_ms;
+        while (atomic_load(&srv->in_flight) > 0 && core_time_mono_ms() < deadline) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
 
-        nanosleep(&ts, NULL);
+            nanosleep(&ts, NULL);
+        }
+        if (atomic_load(&srv->in_flight) > 0)
+            CORE_LOG(CORE_LOG_WARN, "shutdown", "in_flight=%d msg=\"drain timed out\"",
+                     atomic_load(&srv->in_flight));
+        MHD_stop_daemon(srv->daemon);
+        srv->daemon = NULL;
     }
-    if (atomic_load(&srv->in_flight) > 0)
-        CORE_LOG(CORE_LOG_WARN, "shutdown", "in_flight=%d msg=\"drain timed out\"",
-                 atomic_load(&srv->in_flight));
-    MHD_stop_daemon(srv->daemon);
+    sched_watch_stop(srv->app.watch);
+    srv->app.watch = NULL;
+}
+
+void wh_server_free(wh_server *srv)
+{
+    if (!srv)
+        return;
+    wh_server_stop(srv, 0);
     app_release(&srv->app);
     free(srv);
 }

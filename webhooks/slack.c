@@ -15,7 +15,7 @@
 
 #include "notifier/notifier.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_lease.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
 #include "webhooks/signature.h"

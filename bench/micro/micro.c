@@ -7,7 +7,8 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_route.h"
 #include "webhooks/signature.h"
 
 static const char *const zones[] = {

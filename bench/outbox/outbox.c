@@ -12,7 +12,8 @@
 
 #include "core/core.h"
 #include "notifier/notifier.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_outbox.h"
 
 static const char payload[] =
     "{\"channel\":\"C123\",\"text\":\"approve?\",\"blocks\":[{\"type\":\"section\",\"text\":"

@@ -10,7 +10,13 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_windows.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_inspector.h"
+#include "scheduler/sched_retention.h"
 #include "scheduler/store.h"
 
 #define DAY_MS (24LL * 3600 * 1000)

@@ -12,7 +12,10 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_inspector.h"
 #include "tests/support/support.h"
 
 #define SECRET "routing-secret"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,8 @@
 
 #include "core/core.h"
 #include "notifier/notifier.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_outbox.h"
 #include "tests/support/support.h"
 
 #define SHA "0123456789abcdef0123456789abcdef01234567"

@@ -9,7 +9,9 @@
 
 #include "core/core.h"
 #include "notifier/notifier.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_redelivery.h"
 #include "tests/support/support.h"
 
 #define T0 1773072000000LL /* 2026-03-09T16:00:00Z */

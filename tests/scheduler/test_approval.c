@@ -15,7 +15,12 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_inspector.h"
+#include "scheduler/sched_approval.h"
+#include "scheduler/sched_outbox.h"
 #include "tests/support/support.h"
 
 #define RACERS 8

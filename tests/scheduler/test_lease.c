@@ -9,7 +9,10 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_inspector.h"
 #include "tests/support/support.h"
 
 #define T0 1773072000000LL /* 2026-03-09T16:00Z, a Monday */

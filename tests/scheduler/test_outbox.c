@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_outbox.h"
 #include "tests/support/support.h"
 
 #define T0 1773072000000LL
@@ -428,6 +429,22 @@ START_TEST(a_blocked_order_does_not_hold_back_another)
 }
 END_TEST
 
+/* Counts against a Redis that has been shut down are an error the caller sees (/metrics
+ * then leaves the gauge out), never zero messages. */
+START_TEST(counts_report_a_stopped_redis)
+{
+    int64_t p = -1, d = -1;
+    core_error err = {0};
+    char id[32];
+
+    put("slack_post", "{\"n\":1}", NULL, T0, id);
+    counts(1, 0);
+    ts_redis_stop(redis);
+    ck_assert_int_eq(sched_outbox_counts(store, &p, &d, &err), CORE_EUNAVAILABLE);
+    ck_assert(err.msg[0] != '\0');
+}
+END_TEST
+
 Suite *suite_scheduler_outbox(void)
 {
     Suite *s = suite_create("scheduler_outbox");
@@ -436,6 +453,7 @@ Suite *suite_scheduler_outbox(void)
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, put_take_done);
+    tcase_add_test(tc, counts_report_a_stopped_redis);
     tcase_add_test(tc, dedup_key_enqueues_once);
     tcase_add_test(tc, done_with_a_stale_token_changes_nothing);
     tcase_add_test(tc, lease_expiry_returns_a_message);

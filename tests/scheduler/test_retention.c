@@ -10,7 +10,10 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_outbox.h"
+#include "scheduler/sched_retention.h"
 #include "tests/support/support.h"
 
 #define DAY (24LL * 3600 * 1000)

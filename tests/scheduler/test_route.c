@@ -5,7 +5,7 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_route.h"
 #include "tests/support/support.h"
 
 /* Tokyo 09-18 JST (00-09Z), Berlin 09-18 CET (08-17Z in winter), Seattle 17-02 PST

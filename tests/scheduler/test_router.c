@@ -11,7 +11,10 @@
 
 #include "core/core.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_route.h"
+#include "scheduler/sched_inspector.h"
 #include "tests/support/support.h"
 
 /* Tokyo 09-18 JST = 00-09Z; Berlin 09-18 CET = 08-17Z (winter). */
@@ -387,6 +390,28 @@ START_TEST(promotion_is_exactly_once_across_processes)
 }
 END_TEST
 
+/* A queue Redis cannot count is an error, never an empty queue: routing on a false 0 would
+ * send jobs to a region whose backlog it did not see. */
+START_TEST(region_loads_report_a_store_error)
+{
+    sched_region_load loads[2];
+    core_error err = {0};
+    char *out;
+
+    out = ts_redis_cli(fx.redis, "SET {rt}:queue:emea-berlin not-a-queue");
+    free(out);
+    ck_assert_int_lt(sched_region_loads(fx.store, fx.cfg, ts_iso("2026-03-09T10:00:00Z"),
+                                        NULL, loads, &err),
+                     0);
+    ck_assert_msg(strstr(err.msg, "WRONGTYPE") != NULL, "msg: %s", err.msg);
+    /* And with Redis gone, the code says so. */
+    ts_redis_stop(fx.redis);
+    ck_assert_int_eq(sched_region_loads(fx.store, fx.cfg, ts_iso("2026-03-09T10:00:00Z"),
+                                        NULL, loads, &err),
+                     CORE_EUNAVAILABLE);
+}
+END_TEST
+
 Suite *suite_scheduler_router(void)
 {
     Suite *s = suite_create("scheduler_router");
@@ -395,6 +420,7 @@ Suite *suite_scheduler_router(void)
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, deferred_then_routed_when_a_window_opens);
+    tcase_add_test(tc, region_loads_report_a_store_error);
     tcase_add_test(tc, queued_job_follows_the_sun);
     tcase_add_test(tc, inspection_routes_when_the_choice_needs_no_loads);
     tcase_add_test(tc, intake_routes_a_job_with_nothing_to_inspect);

@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_jobs.h"
 #include "tests/support/support.h"
 
 #define NOW 1773077400000LL /* 2026-03-09T17:30:00Z */

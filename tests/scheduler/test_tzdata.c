@@ -13,7 +13,7 @@
 #include <jansson.h>
 
 #include "core/core.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
 #include "tests/support/support.h"
 
 /* Crafted zones: no transitions (a 45-minute offset), a negative half-hour offset with

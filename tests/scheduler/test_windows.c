@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "core/core.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_windows.h"
 #include "tests/support/support.h"
 
 static const char *fmt(int64_t ms)

@@ -6,7 +6,8 @@
 #include "core/core.h"
 #include "notifier/notifier.h"
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_store.h"
+#include "scheduler/sched_route.h"
 
 #include <check.h>
 #include <curl/curl.h>
