@@ -171,7 +171,7 @@ static void claim_and_complete(sched_store *store, int64_t now)
         char state[32];
         core_error err = {0};
 
-        if (sched_job_claim(store, "emea-berlin", "runner-1", "", 120, now, &c, &err) < 0)
+        if (sched_job_claim(store, "emea-berlin", "runner-1", "bench", "", 120, now, &c, &err) < 0)
             die("claim", &err);
         if (!c.found)
             return;
