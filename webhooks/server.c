@@ -1077,9 +1077,7 @@ static int app_init(wh_app *app, policy_config *cfg, core_error *err)
 }
 
 /* The open-file limit caps connections: past it accept(2) fails for everyone, health
- * checks included. Keep what the Redis pool, the workers and the logs need. A soft limit
- * below what max_connections needs is raised toward the hard one first (a long-polling
- * runner holds a connection the whole time: 1024, a common default, is too few). */
+ * checks included. Keep what the Redis pool, the workers and the logs need. */
 static unsigned int connection_cap(const policy_config *cfg)
 {
     struct rlimit rl;
@@ -1088,15 +1086,6 @@ static unsigned int connection_cap(const policy_config *cfg)
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return want;
-    if (rl.rlim_cur < want + reserve && rl.rlim_cur < rl.rlim_max) {
-        struct rlimit raised = rl;
-
-        raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want + reserve
-                              ? want + reserve
-                              : rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-            rl = raised;
-    }
     if (rl.rlim_cur <= reserve + 16)
         return 16;
     if (rl.rlim_cur - reserve < want) {
