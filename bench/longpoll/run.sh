@@ -3,8 +3,8 @@
 # cost. Starts Redis and zoneci (4 threads), parks N claims (wait_seconds 30) with no
 # job to give, reports how many were parked at once, RSS and threads while they wait,
 # then makes one job ready and reports the wake (latency, claims woken, still parked).
-# Needs N + ~300 open files for both zoneci and the client: raises `ulimit -n` to the
-# hard limit when that is lower. usage: run.sh [N]
+# Needs N + ~500 open files for the client (serve raises its own limit to the hard one):
+# raises `ulimit -n` to the hard limit when that is lower. usage: run.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-5000}
