@@ -7,9 +7,13 @@
 #     idle figure the caller passes (IDLE_RSS_KB);
 #   - the wake: one job made ready (a signed pull_request webhook); how long until the
 #     first claim is answered with it, how many claims the wake resumed
-#     (zoneci_runner_claims_woken_total delta) and how many stay parked.
-# usage: PORT=8282 IDLE_RSS_KB=12345 python3 poll.py N SERVER_PID
-import asyncio, hashlib, hmac, json, os, sys, time
+#     (zoneci_runner_claims_woken_total delta), how many claim scripts Redis ran for it
+#     (INFO commandstats: FCALL calls, delta over the wake; the router's own passes in
+#     that second are in it too) and how many stay parked.
+# A server without the two gauges (an older build, the peer) is measured too: parked is
+# then the client's count.
+# usage: PORT=8282 REDIS_SOCK=/tmp/x.sock IDLE_RSS_KB=12345 python3 poll.py N SERVER_PID
+import asyncio, hashlib, hmac, json, os, subprocess, sys, time
 
 N = int(sys.argv[1]); PID = int(sys.argv[2]); PORT = int(os.environ['PORT'])
 WAIT = 30  # the server's maximum: the claims must still be parked when we look
@@ -32,6 +36,15 @@ async def http(method, path, body, headers=()):
     w.close()
     code = int(data.split(b' ', 2)[1]) if data else 0
     return code, data.partition(b'\r\n\r\n')[2]
+
+def fcalls():
+    out = subprocess.run(['redis-cli', '-s', os.environ['REDIS_SOCK'], 'info', 'commandstats'],
+                         capture_output=True, text=True).stdout
+    n = 0
+    for l in out.splitlines():
+        if l.startswith(('cmdstat_fcall:', 'cmdstat_evalsha:', 'cmdstat_eval:')):
+            n += int(l.split('calls=')[1].split(',')[0])
+    return n
 
 async def metrics():
     _, body = await http('GET', '/metrics', b'')
@@ -84,26 +97,32 @@ async def main():
         m = await metrics()
         if m.get('zoneci_runner_claims_parked', 0) >= N:
             break
+        if 'zoneci_runner_claims_parked' not in m and st.sent == N and time.monotonic() - t0 > 5:
+            break  # no gauge: every claim sent, and 5 s for them to park
     s = status()
     open_now = st.sent - sum(st.answered.values())
     idle = int(os.environ.get('IDLE_RSS_KB', '0'))
-    print('parked at once: server gauge %d, client open %d (of %d) after %.1f s' %
-          (m.get('zoneci_runner_claims_parked', 0), open_now, N, time.monotonic() - t0))
+    print('parked at once: server gauge %s, client open %d (of %d) after %.1f s' %
+          (m.get('zoneci_runner_claims_parked', 'absent'), open_now, N, time.monotonic() - t0))
     print('with them parked: RSS %d KB, threads %d; per parked claim %.1f KB over idle' %
           (s['VmRSS'], s['Threads'], (s['VmRSS'] - idle) / max(1, open_now)))
     woken0 = m.get('zoneci_runner_claims_woken_total', 0)
     body, headers = webhook_job()
+    f0 = fcalls()
     t1 = time.monotonic()
     code, resp = await http('POST', '/webhooks/github', body, headers)
     while st.first_200 is None and time.monotonic() - t1 < 5:
         await asyncio.sleep(0.001)
-    await asyncio.sleep(0.5)  # let any extra wakes show
+    await asyncio.sleep(1.0)  # let any extra wakes and their claims show
+    f1 = fcalls()
     m2 = await metrics()
     print('one job (webhook %d): first claim answered %.1f ms after the webhook was sent; '
-          'claims woken %d; still parked %d; answered so far %s' %
-          (code, ((st.first_200 or t1) - t1) * 1000,
-           m2.get('zoneci_runner_claims_woken_total', 0) - woken0,
-           m2.get('zoneci_runner_claims_parked', 0), st.answered))
+          'Redis scripts run in the next 1 s: %d; claims woken %s; still parked %s (client '
+          'open %d); answered so far %s' %
+          (code, ((st.first_200 or t1) - t1) * 1000, f1 - f0,
+           m2.get('zoneci_runner_claims_woken_total', woken0) - woken0 if m2 else 'absent',
+           m2.get('zoneci_runner_claims_parked', 'absent'),
+           st.sent - sum(st.answered.values()), st.answered))
     await asyncio.gather(*tasks)
     print('all answered in %.1f s: %s' % (time.monotonic() - t0, st.answered))
 

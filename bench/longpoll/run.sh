@@ -4,11 +4,13 @@
 # job to give, reports how many were parked at once, RSS and threads while they wait,
 # then makes one job ready and reports the wake (latency, claims woken, still parked).
 # Needs N + ~500 open files for the client (serve raises its own limit to the hard one):
-# raises `ulimit -n` to the hard limit when that is lower. usage: run.sh [N]
+# raises `ulimit -n` to the hard limit when that is lower. ZONECI_BIN runs another build
+# (the peer: an older commit's build/zoneci). usage: run.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-5000}
-make -s all >/dev/null
+bin=${ZONECI_BIN:-build/zoneci}
+[ -n "${ZONECI_BIN:-}" ] || make -s all >/dev/null
 need=$((n + 512))
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -32,11 +34,11 @@ cat > $tmp/cfg.json <<JSON
  "regions": [{"name": "always", "timezone": "Etc/UTC", "hours": ["Mon-Sun 00:00-24:00"]}],
  "policies": [{"repos": ["*/*"], "regions": ["always"]}]}
 JSON
-ZONECI_GITHUB_SECRET=x ZONECI_RUNNER_TOKENS=tok build/zoneci serve --config $tmp/cfg.json 2>$tmp/z.log &
+ZONECI_GITHUB_SECRET=x ZONECI_RUNNER_TOKENS=tok $bin serve --config $tmp/cfg.json 2>$tmp/z.log &
 pid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
 idle_kb=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
 echo "idle: RSS $idle_kb KB, threads $(awk '/Threads/{print $2}' /proc/$pid/status)"
-echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +dirty), $(date -u +%FT%TZ), N=$n"
-PORT=$port IDLE_RSS_KB=$idle_kb python3 bench/longpoll/poll.py "$n" $pid
+echo "$bin; commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +dirty), $(date -u +%FT%TZ), N=$n"
+PORT=$port REDIS_SOCK=$tmp/redis.sock IDLE_RSS_KB=$idle_kb python3 bench/longpoll/poll.py "$n" $pid
 grep -E 'connection_limit|error' $tmp/z.log | head -5 || true
