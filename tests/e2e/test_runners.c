@@ -930,6 +930,7 @@ END_TEST
 
 typedef struct parked_claim {
     env *e;
+    int srv; /* which serve process */
     char runner[16];
     const char *labels; /* JSON array */
     long status;
@@ -945,22 +946,23 @@ static void *parked_claim_main(void *arg)
     snprintf(body, sizeof(body),
              "{\"runner\":\"%s\",\"region\":\"always\",\"labels\":%s,\"wait_seconds\":20}",
              pc->runner, pc->labels);
-    pc->status = post(pc->e->base[0], "/api/v1/runners/claim", TOKEN, body, &c);
+    pc->status = post(pc->e->base[pc->srv], "/api/v1/runners/claim", TOKEN, body, &c);
     if (c)
         snprintf(pc->job, sizeof(pc->job), "%s", s_of(json_object_get(c, "job"), "id"));
     json_decref(c);
     return NULL;
 }
 
-/* A series of the server's /metrics (a gauge or counter without labels); -1 if absent. */
-static long long metric(env *e, const char *name)
+/* A series of a serve process's /metrics (a gauge or counter without labels); -1 if
+ * absent. */
+static long long metric_of(env *e, int srv, const char *name)
 {
     char url[128];
     ts_response r;
     long long v = -1;
     size_t len = strlen(name);
 
-    snprintf(url, sizeof(url), "%s/metrics", e->base[0]);
+    snprintf(url, sizeof(url), "%s/metrics", e->base[srv]);
     if (ts_http("GET", url, NULL, NULL, 0, &r) != 0)
         return -1;
     for (char *l = r.body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
@@ -971,30 +973,43 @@ static long long metric(env *e, const char *name)
     return v;
 }
 
+static long long metric(env *e, const char *name)
+{
+    return metric_of(e, 0, name);
+}
+
 typedef struct parked_wait {
     env *e;
     long long n;
+    int srv;
 } parked_wait;
 
 static bool parked_is(void *ctx)
 {
     parked_wait *w = ctx;
 
-    return metric(w->e, "zoneci_runner_claims_parked") == w->n;
+    return metric_of(w->e, w->srv, "zoneci_runner_claims_parked") == w->n;
 }
 
 /* Starts a claim thread and waits until the server has it parked: claims park in the
  * order they are started, oldest first. */
-static void park_one(env *e, parked_claim *pc, pthread_t *t, const char *runner,
-                     const char *labels, long long parked_after)
+static void park_on(env *e, int srv, parked_claim *pc, pthread_t *t, const char *runner,
+                    const char *labels, long long parked_after)
 {
-    parked_wait w = {e, parked_after};
+    parked_wait w = {e, parked_after, srv};
 
     pc->e = e;
+    pc->srv = srv;
     snprintf(pc->runner, sizeof(pc->runner), "%s", runner);
     pc->labels = labels;
     pthread_create(t, NULL, parked_claim_main, pc);
     ck_assert_msg(ts_wait_until(parked_is, &w, 10000), "claim %s never parked", runner);
+}
+
+static void park_one(env *e, parked_claim *pc, pthread_t *t, const char *runner,
+                     const char *labels, long long parked_after)
+{
+    park_on(e, 0, pc, t, runner, labels, parked_after);
 }
 
 static char *idle_score(env *e, const char *runner)
@@ -1032,7 +1047,7 @@ START_TEST(one_ready_job_wakes_one_parked_claim)
     char *before[N], id[32], name[16];
     long long woken;
     leased_wait lw = {&e, id};
-    parked_wait settled = {&e, N - 1};
+    parked_wait settled = {&e, N - 1, 0};
 
     env_start(&e, 1, 120, 3, false);
     for (int i = 0; i < N; i++) {
@@ -1065,6 +1080,65 @@ START_TEST(one_ready_job_wakes_one_parked_claim)
     }
     for (int i = 0; i < N; i++)
         free(before[i]);
+}
+END_TEST
+
+typedef struct fleet_wait {
+    env *e;
+    long long parked;
+} fleet_wait;
+
+static bool fleet_parked_is(void *ctx)
+{
+    fleet_wait *w = ctx;
+
+    return metric_of(w->e, 0, "zoneci_runner_claims_parked") +
+               metric_of(w->e, 1, "zoneci_runner_claims_parked") ==
+           w->parked;
+}
+
+/* Two serve processes, three claims parked on each, one job: every process hears the
+ * wake (pub/sub) and wakes one claim of its own, so at most two claims ran for the job,
+ * not six; one runner got it and the five others are parked again. */
+START_TEST(one_ready_job_wakes_at_most_one_claim_per_process)
+{
+    enum { PER = 3 };
+    env e;
+    parked_claim pc[2][PER] = {{{0}}};
+    pthread_t t[2][PER];
+    char id[32], name[16];
+    long long woken[2];
+    leased_wait lw = {&e, id};
+    fleet_wait settled = {&e, 2 * PER - 1};
+    int granted = 0;
+
+    env_start(&e, 2, 120, 3, false);
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < PER; i++) {
+            snprintf(name, sizeof(name), "p%d-%d", s, i);
+            park_on(&e, s, &pc[s][i], &t[s][i], name, "[\"linux\"]", i + 1);
+        }
+        woken[s] = metric_of(&e, s, "zoneci_runner_claims_woken_total");
+    }
+    new_job(&e, 83, SHA1, "opened", id);
+    ck_assert(ts_wait_until(job_leased, &lw, 5000));
+    ck_assert(ts_wait_until(fleet_parked_is, &settled, 5000));
+    for (int s = 0; s < 2; s++) {
+        long long d = metric_of(&e, s, "zoneci_runner_claims_woken_total") - woken[s];
+
+        ck_assert_msg(d <= 1, "process %d woke %lld claims for one job", s, d);
+    }
+    env_stop(&e);
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < PER; i++) {
+            pthread_join(t[s][i], NULL);
+            if (pc[s][i].status == 200) {
+                ck_assert_str_eq(pc[s][i].job, id);
+                granted++;
+            }
+        }
+    }
+    ck_assert_int_eq(granted, 1);
 }
 END_TEST
 
@@ -1128,7 +1202,7 @@ START_TEST(job_not_stranded_when_the_woken_claim_goes_away)
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     ck_assert_int_eq(write(fd, req, (size_t)n), n);
     {
-        parked_wait w = {&e, 1};
+        parked_wait w = {&e, 1, 0};
 
         ck_assert(ts_wait_until(parked_is, &w, 5000));
     }
@@ -1250,6 +1324,7 @@ Suite *suite_e2e_runners(void)
     tcase_add_test(tc, claim_closed_while_parked_is_never_granted);
     tcase_add_test(tc, release_is_fenced_and_requeues_without_an_attempt);
     tcase_add_test(tc, one_ready_job_wakes_one_parked_claim);
+    tcase_add_test(tc, one_ready_job_wakes_at_most_one_claim_per_process);
     tcase_add_test(tc, wake_passes_on_past_a_claim_without_the_labels);
     tcase_add_test(tc, job_not_stranded_when_the_woken_claim_goes_away);
     suite_add_tcase(s, tc);
