@@ -121,6 +121,8 @@ int sched_job_claim(sched_store *store, const char *region, const char *runner,
         out->fencing_token = as_int(&r->elem[1]);
         out->lease_expires = as_int(&r->elem[2]);
         out->attempt = (int)as_int(&r->elem[3]);
+    } else if (r->type == SCHED_REPLY_INT) {
+        out->passed_over = (int)r->integer;
     }
     sched_reply_free(r);
     return 0;

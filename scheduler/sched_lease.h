@@ -26,6 +26,7 @@ typedef struct sched_claim {
     int64_t fencing_token;
     int64_t lease_expires; /* UTC ms */
     int attempt;
+    int passed_over; /* not found: queued jobs left for want of a label the runner lacks */
 } sched_claim;
 
 /* Runners seen idle count for routing for this long after their last empty claim, and a

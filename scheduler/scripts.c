@@ -427,7 +427,9 @@ static const char promote_src[] =
  * `idle:REGION:TOKEN:labels`, the token in `idlet:REGION` (score = last poll). Names
  * older than the window leave, a token keeps its most recent names only, and the keys
  * expire with the window, so one token cannot make a region look busy with idle runners.
- * Returns false or {id, fencing token, lease expiry ms, attempt}. */
+ * Returns the number of queued jobs passed over for want of a label (0: none) or {id,
+ * fencing token, lease expiry ms, attempt}: the long poll passes its wake-up on to
+ * another waiter only when a job was left for a runner with other labels. */
 static const char claim_src[] =
     LIBRARY "check_key(KEYS[1], queue_key(ARGV[2]))\n"
             "check_key(KEYS[2], leases_key())\n"
@@ -444,13 +446,16 @@ static const char claim_src[] =
             "    end\n"
             "    return true\n"
             "end\n"
+            "local passed = 0\n"
             "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[9]) - 1)) do\n"
             "    local jk = job_key(id)\n"
             "    local f = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'labels', 'migration',\n"
             "                         'reason')\n"
             "    if f[1] ~= 'queued' then\n"
             "        redis.call('ZREM', KEYS[1], id)\n"
-            "    elseif labels_ok(f[4]) then\n"
+            "    elseif not labels_ok(f[4]) then\n"
+            "        passed = passed + 1\n"
+            "    else\n"
             "        local locks = {pr_lock_key(f[2], f[3])}\n"
             "        if f[5] == '1' then locks[2] = migration_lock_key(f[2]) end\n"
             "        local held = false\n"
@@ -508,7 +513,7 @@ static const char claim_src[] =
             "redis.call('ZADD', tk, now, ARGV[10])\n"
             "redis.call('ZREMRANGEBYSCORE', tk, '-inf', '(' .. (now - window))\n"
             "redis.call('PEXPIRE', tk, window)\n"
-            "return false\n";
+            "return passed\n";
 
 /* KEYS: job, leases, audit. ARGV: P, id, lease id, lease ms, now_ms. Extends a valid lease
  * and its locks. A lease is alive only while all its build locks are: when one has

@@ -168,8 +168,11 @@ void wh_runner_tokens_free(wh_runner_token *tokens, size_t n);
 
 /* The long-poll registry (webhooks/runners.c). */
 int wh_runners_new(wh_runners **out, core_error *err);
-/* Wakes the claims waiting in region ("" for every region); any thread. */
+/* A job became claimable in region: wakes the claim parked longest there (which passes
+ * the wake on if it cannot use it); "" wakes every parked claim. Any thread. */
 void wh_runners_wake(const char *region, void *runners);
+/* Claims parked now, and claims resumed by a wake so far (this process). */
+void wh_runners_stats(wh_runners *r, size_t *parked, uint64_t *woken);
 /* Wakes every waiting claim and makes new ones answer at once (shutdown). */
 void wh_runners_drain(wh_runners *r);
 void wh_runners_free(wh_runners *r);

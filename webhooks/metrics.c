@@ -197,6 +197,26 @@ static void render_redelivery(wh_app *app, core_buf *b)
                     (unsigned long long)st.requested, (unsigned long long)st.refused);
 }
 
+/* The long poll in this process: claims parked now, and claims a wake resumed. */
+static void render_runners(wh_app *app, core_buf *b)
+{
+    size_t parked = 0;
+    uint64_t woken = 0;
+
+    if (!app->runners)
+        return;
+    wh_runners_stats(app->runners, &parked, &woken);
+    core_buf_printf(b,
+                    "# HELP zoneci_runner_claims_parked Long-poll claims parked in this process.\n"
+                    "# TYPE zoneci_runner_claims_parked gauge\n"
+                    "zoneci_runner_claims_parked %zu\n"
+                    "# HELP zoneci_runner_claims_woken_total Parked claims resumed by a ready "
+                    "job.\n"
+                    "# TYPE zoneci_runner_claims_woken_total counter\n"
+                    "zoneci_runner_claims_woken_total %llu\n",
+                    parked, (unsigned long long)woken);
+}
+
 void wh_metrics_render(const wh_request *req, wh_response *resp)
 {
     wh_app *app = req->app;
@@ -216,6 +236,7 @@ void wh_metrics_render(const wh_request *req, wh_response *resp)
                     (unsigned long long)sched_store_error_count(app->store));
     render_outbox(app, b);
     render_redelivery(app, b);
+    render_runners(app, b);
     sched_tz_setup(NULL, &tz);
     core_buf_printf(b,
                     "# HELP zoneci_build_info Version and the time-zone data in use.\n"

@@ -4,6 +4,16 @@
  * a job became claimable in its region (in this process or any other), or at its
  * deadline; the handler then runs again and claims or answers 204.
  *
+ * A ready job wakes one parked claim of its region, not all of them: the oldest (claims
+ * park at the tail). A wake that cannot be used passes on to the next parked claim of
+ * the region, so a job is never stranded behind a waiter that went away: when the woken
+ * claim's client has gone, when its claim fails, or when its claim found nothing but
+ * passed over a job for want of a label (another runner may have it). A woken claim
+ * that found the queue empty drops the wake: another runner, maybe in another process,
+ * took the job. Each process hears every wake (Redis pub/sub) and wakes one of its own,
+ * so one ready job costs at most one claim per process plus the passes. A parked claim
+ * still claims once more at its deadline, whatever the wakes did.
+ *
  * A parked claim cannot miss a wake-up: every wake bumps a generation counter, the
  * handler notes the generation before it tries to claim, and parking with an older
  * generation resumes at once.
@@ -20,7 +30,9 @@
 #include <string.h>
 
 #include "policies/policies.h"
-#include "scheduler/scheduler.h"
+#include "scheduler/sched_jobs.h"
+#include "scheduler/sched_lease.h"
+#include "scheduler/sched_store.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
 
@@ -34,6 +46,8 @@ typedef struct waiter {
     char region[128];
     int64_t deadline_ms; /* monotonic */
     uint64_t generation;
+    bool woken;      /* resumed by a wake it must use or pass on */
+    unsigned passes; /* how many more parked claims the wake may still be passed to */
     struct waiter *next;
 } waiter;
 
@@ -42,6 +56,8 @@ struct wh_runners {
     pthread_cond_t cv;
     waiter *parked;
     uint64_t generation;
+    size_t n_parked;
+    uint64_t woken; /* claims resumed by a wake (passes included) */
     bool draining;
     bool stop;
     pthread_t timer;
@@ -192,23 +208,57 @@ static bool authorized(const wh_request *req, wh_response *resp, const char *reg
 
 /* ---- the long-poll registry ------------------------------------------------------------- */
 
+/* Takes w (at *pp) out of the registry and resumes its connection. Caller holds mu. */
+static void unpark(wh_runners *r, waiter **pp)
+{
+    waiter *w = *pp;
+
+    *pp = w->next;
+    w->next = NULL;
+    r->n_parked--;
+    wh_connection_resume(w->conn);
+}
+
+/* Resumes every parked claim due: all when draining, every one of region when region is
+ * "" (a wake for every region), and those past their deadline. Caller holds mu. */
 static void resume_all_due(wh_runners *r, const char *region, int64_t now_mono)
 {
     waiter **pp = &r->parked;
 
     while (*pp) {
         waiter *w = *pp;
-        bool wake = r->draining || (region && (!*region || strcmp(region, w->region) == 0)) ||
-                    w->deadline_ms <= now_mono;
 
-        if (wake) {
-            *pp = w->next;
-            w->next = NULL;
-            wh_connection_resume(w->conn);
-        } else {
+        if (r->draining || (region && !*region) || w->deadline_ms <= now_mono)
+            unpark(r, pp);
+        else
             pp = &w->next;
+    }
+}
+
+/* Resumes the oldest parked claim of region, carrying the wake, which it may pass to at
+ * most `passes` more claims. Caller holds mu. */
+static void resume_one(wh_runners *r, const char *region, unsigned passes)
+{
+    for (waiter **pp = &r->parked; *pp; pp = &(*pp)->next) {
+        waiter *w = *pp;
+
+        if (!w->gone && strcmp(w->region, region) == 0) {
+            w->woken = true;
+            w->passes = passes;
+            r->woken++;
+            unpark(r, pp);
+            return;
         }
     }
+}
+
+static unsigned parked_in(const wh_runners *r, const char *region)
+{
+    unsigned n = 0;
+
+    for (const waiter *w = r->parked; w; w = w->next)
+        n += strcmp(w->region, region) == 0;
+    return n;
 }
 
 void wh_runners_wake(const char *region, void *ctx)
@@ -217,7 +267,42 @@ void wh_runners_wake(const char *region, void *ctx)
 
     pthread_mutex_lock(&r->mu);
     r->generation++;
+    if (region && *region) {
+        unsigned n = parked_in(r, region);
+
+        /* Passes: enough for every claim parked now to try once, and no more. */
+        if (n > 0)
+            resume_one(r, region, n - 1);
+    }
     resume_all_due(r, region, core_time_mono_ms());
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* A woken claim that could not use its wake hands it to the next parked claim of its
+ * region, if it has passes left. */
+static void pass_on(wh_runners *r, waiter *w)
+{
+    pthread_mutex_lock(&r->mu);
+    if (w->woken && w->passes > 0)
+        resume_one(r, w->region, w->passes - 1);
+    w->woken = false;
+    w->passes = 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void drop_wake(wh_runners *r, waiter *w)
+{
+    pthread_mutex_lock(&r->mu);
+    w->woken = false;
+    w->passes = 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void wh_runners_stats(wh_runners *r, size_t *parked, uint64_t *woken)
+{
+    pthread_mutex_lock(&r->mu);
+    *parked = r->n_parked;
+    *woken = r->woken;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -252,10 +337,8 @@ static void resume_gone(wh_runners *r)
         waiter *w = *pp;
 
         if (r->gone[i]) {
-            *pp = w->next;
-            w->next = NULL;
             w->gone = true;
-            wh_connection_resume(w->conn);
+            unpark(r, pp);
         } else {
             pp = &w->next;
         }
@@ -348,8 +431,14 @@ static void park(void *state, const void *conn)
     if (r->draining || r->generation != cs->w.generation) {
         wh_connection_resume(conn);
     } else {
-        cs->w.next = r->parked;
-        r->parked = &cs->w;
+        waiter **pp = &r->parked;
+
+        /* At the tail: a wake goes to the claim that has waited longest. */
+        while (*pp)
+            pp = &(*pp)->next;
+        cs->w.next = NULL;
+        *pp = &cs->w;
+        r->n_parked++;
     }
     pthread_mutex_unlock(&r->mu);
 }
@@ -488,10 +577,13 @@ static void claim_state_free(void *p, bool answered)
         for (waiter **pp = &cs->owner->parked; *pp; pp = &(*pp)->next) {
             if (*pp == &cs->w) {
                 *pp = cs->w.next;
+                cs->owner->n_parked--;
                 break;
             }
         }
         pthread_mutex_unlock(&cs->owner->mu);
+        /* Ended while carrying a wake (say the server shut it): the next claim gets it. */
+        pass_on(cs->owner, &cs->w);
     }
     free(cs);
 }
@@ -597,6 +689,7 @@ void wh_runner_claim(const wh_request *req, wh_response *resp)
     if (cs->w.gone || client_gone(req)) {
         CORE_LOG(CORE_LOG_INFO, "claim_abandoned", "runner=%.64s region=%s reason=%s",
                  cs->runner, cs->region, "connection_closed");
+        pass_on(cs->owner, &cs->w);
         resp->hang_up = true;
         return;
     }
@@ -604,9 +697,14 @@ void wh_runner_claim(const wh_request *req, wh_response *resp)
     rc = sched_job_claim(req->app->store, cs->region, cs->runner, cs->token_id, cs->labels,
                          lease_seconds, core_time_now_ms(), &c, &err);
     if (rc < 0) {
+        pass_on(cs->owner, &cs->w);
         store_failure(resp, rc, &err);
         return;
     }
+    if (!c.found && c.passed_over > 0)
+        pass_on(cs->owner, &cs->w); /* a job left for other labels: maybe another's */
+    else
+        drop_wake(cs->owner, &cs->w); /* used, or the queue was empty: someone took it */
     if (c.found) {
         cs->grant = c;
         /* The client may have left while the script ran: then nobody will run the job. */

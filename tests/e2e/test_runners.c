@@ -35,7 +35,8 @@ typedef struct env {
     char token_env[256];
 } env;
 
-static char *config_for(env *e, int port, int lease_seconds, int max_attempts)
+static char *config_for(env *e, int port, int lease_seconds, int max_attempts,
+                        const char *labels)
 {
     char *text = NULL, name[32], *path;
 
@@ -49,8 +50,9 @@ static char *config_for(env *e, int port, int lease_seconds, int max_attempts)
                  "                \"hours\": [\"Mon-Sun 00:00-24:00\"]},\n"
                  "               {\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\",\n"
                  "                \"hours\": [\"Mon-Sun 00:00-24:00\"]}],\n"
-                 " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"always\"]}]}\n",
-                 port, e->redis->url, lease_seconds, max_attempts) < 0)
+                 " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"always\"],\n"
+                 "                \"labels\": %s}]}\n",
+                 port, e->redis->url, lease_seconds, max_attempts, labels) < 0)
         ck_abort_msg("asprintf");
     snprintf(name, sizeof(name), "zoneci-%d.json", port);
     path = ts_write_file(e->dir, name, text);
@@ -66,7 +68,9 @@ static void start_serve(env *e, int i)
     e->srv[i] = ts_zoneci_spawn(argv, envp, e->dir, e->base[i]);
 }
 
-static void env_start(env *e, int servers, int lease_seconds, int max_attempts, bool aof)
+/* labels: the JSON array of runner labels every job requires. */
+static void env_start_labels(env *e, int servers, int lease_seconds, int max_attempts,
+                             bool aof, const char *labels)
 {
     memset(e, 0, sizeof(*e));
     e->dir = ts_tmpdir();
@@ -76,9 +80,14 @@ static void env_start(env *e, int servers, int lease_seconds, int max_attempts, 
     for (int i = 0; i < servers; i++) {
         e->port[i] = ts_free_port();
         snprintf(e->base[i], sizeof(e->base[i]), "http://127.0.0.1:%d", e->port[i]);
-        e->config[i] = config_for(e, e->port[i], lease_seconds, max_attempts);
+        e->config[i] = config_for(e, e->port[i], lease_seconds, max_attempts, labels);
         start_serve(e, i);
     }
+}
+
+static void env_start(env *e, int servers, int lease_seconds, int max_attempts, bool aof)
+{
+    env_start_labels(e, servers, lease_seconds, max_attempts, aof, "[]");
 }
 
 static void env_stop(env *e)
@@ -917,6 +926,300 @@ START_TEST(claim_closed_while_parked_is_never_granted)
 }
 END_TEST
 
+/* ---- one ready job wakes one parked claim ------------------------------------------------ */
+
+typedef struct parked_claim {
+    env *e;
+    int srv; /* which serve process */
+    char runner[16];
+    const char *labels; /* JSON array */
+    long status;
+    char job[32];
+} parked_claim;
+
+static void *parked_claim_main(void *arg)
+{
+    parked_claim *pc = arg;
+    char body[256];
+    json_t *c = NULL;
+
+    snprintf(body, sizeof(body),
+             "{\"runner\":\"%s\",\"region\":\"always\",\"labels\":%s,\"wait_seconds\":20}",
+             pc->runner, pc->labels);
+    pc->status = post(pc->e->base[pc->srv], "/api/v1/runners/claim", TOKEN, body, &c);
+    if (c)
+        snprintf(pc->job, sizeof(pc->job), "%s", s_of(json_object_get(c, "job"), "id"));
+    json_decref(c);
+    return NULL;
+}
+
+/* A series of a serve process's /metrics (a gauge or counter without labels); -1 if
+ * absent. */
+static long long metric_of(env *e, int srv, const char *name)
+{
+    char url[128];
+    ts_response r;
+    long long v = -1;
+    size_t len = strlen(name);
+
+    snprintf(url, sizeof(url), "%s/metrics", e->base[srv]);
+    if (ts_http("GET", url, NULL, NULL, 0, &r) != 0)
+        return -1;
+    for (char *l = r.body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, name, len) == 0 && l[len] == ' ')
+            v = atoll(l + len + 1);
+    }
+    ts_response_free(&r);
+    return v;
+}
+
+static long long metric(env *e, const char *name)
+{
+    return metric_of(e, 0, name);
+}
+
+typedef struct parked_wait {
+    env *e;
+    long long n;
+    int srv;
+} parked_wait;
+
+static bool parked_is(void *ctx)
+{
+    parked_wait *w = ctx;
+
+    return metric_of(w->e, w->srv, "zoneci_runner_claims_parked") == w->n;
+}
+
+/* Starts a claim thread and waits until the server has it parked: claims park in the
+ * order they are started, oldest first. */
+static void park_on(env *e, int srv, parked_claim *pc, pthread_t *t, const char *runner,
+                    const char *labels, long long parked_after)
+{
+    parked_wait w = {e, parked_after, srv};
+
+    pc->e = e;
+    pc->srv = srv;
+    snprintf(pc->runner, sizeof(pc->runner), "%s", runner);
+    pc->labels = labels;
+    pthread_create(t, NULL, parked_claim_main, pc);
+    ck_assert_msg(ts_wait_until(parked_is, &w, 10000), "claim %s never parked", runner);
+}
+
+static void park_one(env *e, parked_claim *pc, pthread_t *t, const char *runner,
+                     const char *labels, long long parked_after)
+{
+    park_on(e, 0, pc, t, runner, labels, parked_after);
+}
+
+static char *idle_score(env *e, const char *runner)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "ZSCORE '{run}:idle:always:1' '%s'", runner);
+    return ts_redis_cli(e->redis, cmd);
+}
+
+typedef struct leased_wait {
+    env *e;
+    const char *id;
+} leased_wait;
+
+static bool job_leased(void *ctx)
+{
+    leased_wait *w = ctx;
+    char *st = job_state(w->e, w->id);
+    bool ok = strcmp(st, "leased") == 0;
+
+    free(st);
+    return ok;
+}
+
+/* Eight claims parked, one job made ready: the claim parked longest gets it, one claim
+ * was woken, and the seven others never ran the claim script again (their idle scores,
+ * written by every claim that finds nothing, are unchanged) and stay parked. */
+START_TEST(one_ready_job_wakes_one_parked_claim)
+{
+    enum { N = 8 };
+    env e;
+    parked_claim pc[N] = {0};
+    pthread_t t[N];
+    char *before[N], id[32], name[16];
+    long long woken;
+    leased_wait lw = {&e, id};
+    parked_wait settled = {&e, N - 1, 0};
+
+    env_start(&e, 1, 120, 3, false);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "r%d", i);
+        park_one(&e, &pc[i], &t[i], name, "[\"linux\"]", i + 1);
+    }
+    for (int i = 0; i < N; i++)
+        before[i] = idle_score(&e, pc[i].runner);
+    woken = metric(&e, "zoneci_runner_claims_woken_total");
+    ck_assert_int_ge(woken, 0);
+    new_job(&e, 80, SHA1, "opened", id);
+    ck_assert(ts_wait_until(job_leased, &lw, 5000));
+    ck_assert(ts_wait_until(parked_is, &settled, 5000));
+    ck_assert_int_eq(metric(&e, "zoneci_runner_claims_woken_total") - woken, 1);
+    only_claimed_by(&e, id, "r0");
+    for (int i = 1; i < N; i++) {
+        char *now = idle_score(&e, pc[i].runner);
+
+        ck_assert_msg(before[i][0] && strcmp(before[i], now) == 0,
+                      "%s ran a claim again (%s -> %s)", pc[i].runner, before[i], now);
+        free(now);
+    }
+    pthread_join(t[0], NULL);
+    ck_assert_int_eq(pc[0].status, 200);
+    ck_assert_str_eq(pc[0].job, id);
+    env_stop(&e); /* the drain answers the parked claims */
+    for (int i = 1; i < N; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_ne(pc[i].status, 200);
+    }
+    for (int i = 0; i < N; i++)
+        free(before[i]);
+}
+END_TEST
+
+typedef struct fleet_wait {
+    env *e;
+    long long parked;
+} fleet_wait;
+
+static bool fleet_parked_is(void *ctx)
+{
+    fleet_wait *w = ctx;
+
+    return metric_of(w->e, 0, "zoneci_runner_claims_parked") +
+               metric_of(w->e, 1, "zoneci_runner_claims_parked") ==
+           w->parked;
+}
+
+/* Two serve processes, three claims parked on each, one job: every process hears the
+ * wake (pub/sub) and wakes one claim of its own, so at most two claims ran for the job,
+ * not six; one runner got it and the five others are parked again. */
+START_TEST(one_ready_job_wakes_at_most_one_claim_per_process)
+{
+    enum { PER = 3 };
+    env e;
+    parked_claim pc[2][PER] = {{{0}}};
+    pthread_t t[2][PER];
+    char id[32], name[16];
+    long long woken[2];
+    leased_wait lw = {&e, id};
+    fleet_wait settled = {&e, 2 * PER - 1};
+    int granted = 0;
+
+    env_start(&e, 2, 120, 3, false);
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < PER; i++) {
+            snprintf(name, sizeof(name), "p%d-%d", s, i);
+            park_on(&e, s, &pc[s][i], &t[s][i], name, "[\"linux\"]", i + 1);
+        }
+        woken[s] = metric_of(&e, s, "zoneci_runner_claims_woken_total");
+    }
+    new_job(&e, 83, SHA1, "opened", id);
+    ck_assert(ts_wait_until(job_leased, &lw, 5000));
+    ck_assert(ts_wait_until(fleet_parked_is, &settled, 5000));
+    for (int s = 0; s < 2; s++) {
+        long long d = metric_of(&e, s, "zoneci_runner_claims_woken_total") - woken[s];
+
+        ck_assert_msg(d <= 1, "process %d woke %lld claims for one job", s, d);
+    }
+    env_stop(&e);
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < PER; i++) {
+            pthread_join(t[s][i], NULL);
+            if (pc[s][i].status == 200) {
+                ck_assert_str_eq(pc[s][i].job, id);
+                granted++;
+            }
+        }
+    }
+    ck_assert_int_eq(granted, 1);
+}
+END_TEST
+
+/* The claim parked longest lacks the label the job needs: its claim finds nothing but
+ * passes a job over, so the wake goes on to the next claim, which takes it at once. */
+START_TEST(wake_passes_on_past_a_claim_without_the_labels)
+{
+    env e;
+    parked_claim plain = {0}, gpu = {0};
+    pthread_t t1, t2;
+    char id[32];
+    long long woken;
+    int64_t started;
+
+    env_start_labels(&e, 1, 120, 3, false, "[\"gpu\"]");
+    park_one(&e, &plain, &t1, "plain", "[\"linux\"]", 1);
+    park_one(&e, &gpu, &t2, "gpu", "[\"linux\",\"gpu\"]", 2);
+    woken = metric(&e, "zoneci_runner_claims_woken_total");
+    started = core_time_mono_ms();
+    new_job(&e, 81, SHA1, "opened", id);
+    pthread_join(t2, NULL);
+    /* Far within the 20 s wait a stranded job would have sat out. */
+    ck_assert_int_lt(core_time_mono_ms() - started, 5000);
+    ck_assert_int_eq(gpu.status, 200);
+    ck_assert_str_eq(gpu.job, id);
+    ck_assert_int_eq(metric(&e, "zoneci_runner_claims_woken_total") - woken, 2);
+    ck_assert_int_eq(metric(&e, "zoneci_runner_claims_parked"), 1);
+    env_stop(&e);
+    pthread_join(t1, NULL);
+    ck_assert_int_ne(plain.status, 200);
+}
+END_TEST
+
+/* The claim parked longest goes away just before a job is ready: the job is not
+ * stranded; the next parked claim gets it at once (whether the wake found the first one
+ * gone or was passed on by it), and the one that left is never granted. */
+START_TEST(job_not_stranded_when_the_woken_claim_goes_away)
+{
+    env e;
+    parked_claim next = {0};
+    pthread_t t;
+    char req[512], body[160], id[32];
+    struct sockaddr_in sa = {0};
+    int fd, n;
+    int64_t started;
+
+    env_start(&e, 1, 120, 3, false);
+    snprintf(body, sizeof(body),
+             "{\"runner\":\"ghost\",\"region\":\"always\",\"labels\":[\"linux\"],"
+             "\"wait_seconds\":30}");
+    n = snprintf(req, sizeof(req),
+                 "POST /api/v1/runners/claim HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "Authorization: Bearer " TOKEN "\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 strlen(body), body);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)e.port[0]);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(write(fd, req, (size_t)n), n);
+    {
+        parked_wait w = {&e, 1, 0};
+
+        ck_assert(ts_wait_until(parked_is, &w, 5000));
+    }
+    park_one(&e, &next, &t, "next", "[\"linux\"]", 2);
+    close(fd);
+    started = core_time_mono_ms();
+    new_job(&e, 82, SHA1, "opened", id);
+    pthread_join(t, NULL);
+    ck_assert_int_lt(core_time_mono_ms() - started, 5000);
+    ck_assert_int_eq(next.status, 200);
+    ck_assert_str_eq(next.job, id);
+    only_claimed_by(&e, id, "next");
+    ck_assert_int_eq(attempts_of(&e, id), 1);
+    env_stop(&e);
+}
+END_TEST
+
 static long release_call(env *e, const char *token, const char *id, const char *lease,
                          long long fence, json_t **out)
 {
@@ -1020,6 +1323,10 @@ Suite *suite_e2e_runners(void)
     tcase_add_test(tc, runner_stopped_as_a_job_arrives_gives_it_back);
     tcase_add_test(tc, claim_closed_while_parked_is_never_granted);
     tcase_add_test(tc, release_is_fenced_and_requeues_without_an_attempt);
+    tcase_add_test(tc, one_ready_job_wakes_one_parked_claim);
+    tcase_add_test(tc, one_ready_job_wakes_at_most_one_claim_per_process);
+    tcase_add_test(tc, wake_passes_on_past_a_claim_without_the_labels);
+    tcase_add_test(tc, job_not_stranded_when_the_woken_claim_goes_away);
     suite_add_tcase(s, tc);
     return s;
 }

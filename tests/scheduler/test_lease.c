@@ -312,6 +312,33 @@ START_TEST(idle_runners_by_labels_recency_and_token)
 }
 END_TEST
 
+/* A claim that finds nothing says how many queued jobs it passed over for want of a
+ * label: the long poll passes its wake-up on only then. */
+START_TEST(empty_claim_counts_jobs_passed_over_for_labels)
+{
+    char id[32];
+    sched_claim c;
+    core_error err = {0};
+    char cmd[128];
+
+    queued_job("acme/gpu", 9, "99999999", false, id);
+    snprintf(cmd, sizeof(cmd), "HSET '{ls}:job:%s' labels gpu", id);
+    free(ts_redis_cli(fx.redis, cmd));
+    c = claim_at("plain", T0);
+    ck_assert(!c.found);
+    ck_assert_int_eq(c.passed_over, 1);
+    ck_assert_msg(sched_job_claim(fx.store, "always", "gpu-1", "1", "gpu", LEASE_S, T0, &c,
+                                  &err) == 0,
+                  "%s", err.msg);
+    ck_assert(c.found);
+    ck_assert_str_eq(c.job_id, id);
+    ck_assert_int_eq(c.passed_over, 0);
+    c = claim_at("plain", T0 + 1);
+    ck_assert(!c.found);
+    ck_assert_int_eq(c.passed_over, 0);
+}
+END_TEST
+
 /* The router picks the region with idle runners that have the job's labels, not the one
  * with more idle runners that cannot run it. */
 START_TEST(routing_counts_only_runners_with_the_labels)
@@ -357,6 +384,7 @@ Suite *suite_scheduler_lease(void)
     tcase_add_test(tc, second_complete_is_a_conflict);
     tcase_add_test(tc, idle_runners_by_labels_recency_and_token);
     tcase_add_test(tc, routing_counts_only_runners_with_the_labels);
+    tcase_add_test(tc, empty_claim_counts_jobs_passed_over_for_labels);
     suite_add_tcase(s, tc);
     return s;
 }
