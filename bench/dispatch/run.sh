@@ -94,6 +94,7 @@ zpid=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
 url=http://127.0.0.1:$port
 step build/bench-dispatch $url bench-token utc $tmp/warm $warm_n $runners $inflight warm-$$ >/dev/null
+redis-cli -s $tmp/redis.sock config resetstat >/dev/null
 c0=$(cpu_s $zpid); r0=$(redis_s); k0=$(children_s)
 step build/bench-dispatch $url bench-token utc $tmp/bodies $jobs_n $runners $inflight run-$$ >$tmp/zout ||
   { cat $tmp/zout; echo "bench-dispatch failed; zoneci's log:" >&2; tail -20 $tmp/zoneci.log >&2; exit 1; }
@@ -105,6 +106,14 @@ z_server=$(per_job $c0 $c1 $jobs_n); z_redis=$(per_job $r0 $r1 $jobs_n)
 echo "server_cpu_us_per_job $z_server"
 echo "redis_cpu_us_per_job $z_redis"
 echo "client_cpu_us_per_job $(per_job $k0 $k1 $jobs_n) (bench-dispatch: sender and runners)"
+# What one job costs Redis (INFO commandstats over the measured run; time inside
+# functions counts both for the command and for FCALL).
+redis-cli -s $tmp/redis.sock info commandstats | tr -d '\r' | awk -F'[:=,]' -v r=$jobs_n '
+  /^cmdstat_/ {all += $3; if ($1 == "cmdstat_fcall") calls += $3}
+  END {printf "redis_per_job script_calls %.2f commands %.1f\n", calls / r, all / r}'
+redis-cli -s $tmp/redis.sock info commandstats | tr -d '\r' | awk -F'[:=,]' -v r=$jobs_n '
+  /^cmdstat_/ {printf "%.1f %s %.2f\n", $5 / r, substr($1, 9), $3 / r}' |
+  sort -rn | head -8 | awk '{printf "redis_top %s us/job %s calls/job %s\n", $2, $1, $3}'
 echo "jobs by state:" $(for k in $(redis-cli -s $tmp/redis.sock --scan --pattern '{bench}:state:*'); do
   echo "${k#\{bench\}:state:}=$(redis-cli -s $tmp/redis.sock zcard "$k")"; done) "(warm-up and measured)"
 kill -TERM $zpid || true
