@@ -200,6 +200,10 @@ int core_file_read(const char *path, size_t max, char **out, size_t *len, core_e
 
 /* Overwrites n bytes that held a secret, in a way the compiler cannot drop as a dead store
  * (explicit_bzero). NULL does nothing. */
+/* Room for one more element in a growing array of *cap elements of elem bytes, n of them
+ * used: when full, the capacity doubles (first when empty). 0, or CORE_ENOMEM with the
+ * array as it was (size overflow included). */
+int core_array_room(void **items, size_t *cap, size_t n, size_t elem, size_t first);
 void core_wipe(void *p, size_t n);
 /* Wipes a NUL-terminated secret, then frees it. NULL does nothing. */
 void core_wipe_free(char *s);

@@ -203,3 +203,25 @@ char *core_strndup(const char *s, size_t n)
     }
     return p;
 }
+
+int core_array_room(void **items, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    size_t want;
+    void *p;
+
+    if (n < *cap)
+        return 0;
+    want = *cap ? *cap : first;
+    if (*cap && want > SIZE_MAX / 2 / elem)
+        return CORE_ENOMEM;
+    if (*cap)
+        want *= 2;
+    if (want > SIZE_MAX / elem)
+        return CORE_ENOMEM;
+    p = realloc(*items, want * elem);
+    if (!p)
+        return CORE_ENOMEM;
+    *items = p;
+    *cap = want;
+    return 0;
+}

@@ -1542,15 +1542,12 @@ typedef struct stmt_spans {
 
 static int spans_push(stmt_spans *sp, size_t loc, size_t len)
 {
-    if (sp->count == sp->cap) {
-        size_t cap = sp->cap ? sp->cap * 2 : 256;
-        stmt_span *items = realloc(sp->items, cap * sizeof(*items));
+    void *items = sp->items;
+    int rc = core_array_room(&items, &sp->cap, sp->count, sizeof(*sp->items), 256);
 
-        if (!items)
-            return CORE_ENOMEM;
-        sp->items = items;
-        sp->cap = cap;
-    }
+    sp->items = items;
+    if (rc < 0)
+        return rc;
     sp->items[sp->count++] = (stmt_span){loc, len};
     return 0;
 }

@@ -174,15 +174,12 @@ static bool read_value(sql_tree *t, sql_node *n);
 
 static bool stack_push(sql_tree *t, const sql_node *n)
 {
-    if (t->n_stack == t->cap_stack) {
-        size_t cap = t->cap_stack ? t->cap_stack * 2 : 256;
-        sql_node *s = realloc(t->stack, cap * sizeof(*s));
+    void *s = t->stack;
+    int rc = core_array_room(&s, &t->cap_stack, t->n_stack, sizeof(*t->stack), 256);
 
-        if (!s)
-            return false;
-        t->stack = s;
-        t->cap_stack = cap;
-    }
+    t->stack = s;
+    if (rc < 0)
+        return false;
     t->stack[t->n_stack++] = *n;
     return true;
 }

@@ -331,15 +331,12 @@ static int zone_push(icu_zone *z, int64_t t, int32_t utoff, bool isdst)
 
     if (last->utoff == utoff && last->isdst == isdst)
         return 0;
-    if (z->n == z->cap) {
-        size_t ncap = z->cap ? z->cap * 2 : 64;
-        entry *p = realloc(z->e, ncap * sizeof(*p));
+    void *p = z->e;
+    int rc = core_array_room(&p, &z->cap, z->n, sizeof(*z->e), 64);
 
-        if (!p)
-            return CORE_ENOMEM;
-        z->e = p;
-        z->cap = ncap;
-    }
+    z->e = p;
+    if (rc < 0)
+        return rc;
     z->e[z->n++] = (entry){.t = t, .utoff = utoff, .isdst = isdst};
     return 0;
 }

@@ -8,6 +8,35 @@
 
 #include "core/core.h"
 
+/* core_array_room: doubles from the first capacity, leaves a full array alone on an
+ * overflowing size, and keeps what was stored. */
+START_TEST(array_room_doubles_and_refuses_overflow)
+{
+    int *a = NULL;
+    void *p = NULL;
+    size_t cap = 0, n = 0;
+
+    for (int i = 0; i < 100; i++) {
+        p = a;
+        ck_assert_int_eq(core_array_room(&p, &cap, n, sizeof(*a), 4), 0);
+        a = p;
+        a[n++] = i;
+    }
+    ck_assert_uint_eq(cap, 128);
+    for (int i = 0; i < 100; i++)
+        ck_assert_int_eq(a[i], i);
+    {
+        size_t huge = SIZE_MAX / 2;
+
+        p = a;
+        ck_assert_int_eq(core_array_room(&p, &huge, huge, sizeof(*a), 4), CORE_ENOMEM);
+        ck_assert_ptr_eq(p, a);
+        ck_assert_uint_eq(huge, SIZE_MAX / 2);
+    }
+    free(a);
+}
+END_TEST
+
 START_TEST(appends_grow_and_stay_terminated)
 {
     core_buf b = {0};
@@ -77,6 +106,7 @@ Suite *suite_core_buf(void)
     TCase *tc = tcase_create("buf");
 
     tcase_add_test(tc, appends_grow_and_stay_terminated);
+    tcase_add_test(tc, array_room_doubles_and_refuses_overflow);
     tcase_add_test(tc, a_failure_is_sticky_and_reported_once);
     tcase_add_test(tc, an_overflowing_reserve_is_refused_on_a_grown_buffer);
     suite_add_tcase(s, tc);

@@ -892,16 +892,14 @@ START_TEST(runner_stopped_as_a_job_arrives_gives_it_back)
 }
 END_TEST
 
-/* A raw claim whose client closes the socket while it is parked is never granted. */
-START_TEST(claim_closed_while_parked_is_never_granted)
+/* A long-poll claim by runner "ghost" (labels linux, 30 s) on a raw socket, so a test can
+ * close it while it is parked. Returns the socket. */
+static int raw_claim_ghost(env *e)
 {
-    env e;
-    char req[512], body[160], id[32];
+    char req[512], body[160];
     struct sockaddr_in sa = {0};
-    idle_wait w = {&e, "ghost"};
     int fd, n;
 
-    env_start(&e, 1, 120, 3, false);
     snprintf(body, sizeof(body),
              "{\"runner\":\"ghost\",\"region\":\"always\",\"labels\":[\"linux\"],"
              "\"wait_seconds\":30}");
@@ -913,10 +911,23 @@ START_TEST(claim_closed_while_parked_is_never_granted)
     fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)e.port[0]);
+    sa.sin_port = htons((uint16_t)e->port[0]);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     ck_assert_int_eq(write(fd, req, (size_t)n), n);
+    return fd;
+}
+
+/* A raw claim whose client closes the socket while it is parked is never granted. */
+START_TEST(claim_closed_while_parked_is_never_granted)
+{
+    env e;
+    char id[32];
+    idle_wait w = {&e, "ghost"};
+    int fd;
+
+    env_start(&e, 1, 120, 3, false);
+    fd = raw_claim_ghost(&e);
     ck_assert(ts_wait_until(runner_idle, &w, 5000));
     close(fd);
     new_job(&e, 72, SHA1, "opened", id);
@@ -1180,27 +1191,12 @@ START_TEST(job_not_stranded_when_the_woken_claim_goes_away)
     env e;
     parked_claim next = {0};
     pthread_t t;
-    char req[512], body[160], id[32];
-    struct sockaddr_in sa = {0};
-    int fd, n;
+    char id[32];
+    int fd;
     int64_t started;
 
     env_start(&e, 1, 120, 3, false);
-    snprintf(body, sizeof(body),
-             "{\"runner\":\"ghost\",\"region\":\"always\",\"labels\":[\"linux\"],"
-             "\"wait_seconds\":30}");
-    n = snprintf(req, sizeof(req),
-                 "POST /api/v1/runners/claim HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                 "Authorization: Bearer " TOKEN "\r\nContent-Type: application/json\r\n"
-                 "Content-Length: %zu\r\n\r\n%s",
-                 strlen(body), body);
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)e.port[0]);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(write(fd, req, (size_t)n), n);
+    fd = raw_claim_ghost(&e);
     {
         parked_wait w = {&e, 1, 0};
 
