@@ -39,24 +39,7 @@ command -v node >/dev/null || { echo "node is missing (Node 20 runs the BullMQ p
 make -s all build/bench-dispatch >/dev/null
 bullmq=$(bench/peers/install.sh bullmq)
 tmp=$(mktemp -d /tmp/zoneci-dispatch-XXXXXX)
-# Every step may fail: under set -e the first failing one would end the trap early.
-descendants() { # every process under $1, children before their parent
-  local c
-  for c in $(pgrep -P "$1"); do descendants "$c"; echo "$c"; done
-}
-cleanup() { # this script's servers, load clients, Node workers (found before any is killed)
-  local p all
-  all=$(descendants $$)
-  for p in $all; do kill "$p" 2>/dev/null || true; done
-  redis-cli -s $tmp/redis.sock shutdown nosave >/dev/null 2>&1 || true
-  rm -rf $tmp || true
-}
-trap cleanup EXIT
-# A signal must not wait for the step in progress: long steps run in the background under
-# `step`, whose `wait` a trapped signal interrupts; exit then runs the EXIT trap.
-trap 'exit 143' TERM
-trap 'exit 130' INT
-step() { "$@" & wait $!; }
+. bench/lib.sh   # cleanup on exit and signals, step
 
 step python3 bench/webhook/gen_bodies.py bench-secret "$jobs_n" $tmp/bodies >/dev/null
 python3 bench/webhook/gen_bodies.py bench-secret $warm_n $tmp/warm 900000 >/dev/null

@@ -35,24 +35,7 @@ command -v node >/dev/null || { echo "node is missing (Node 20 runs the peers)" 
 make -s all >/dev/null
 octokit=$(bench/peers/install.sh node-octokit)
 tmp=$(mktemp -d /tmp/zoneci-bench-XXXXXX)
-# Every step may fail: under set -e the first failing one would end the trap early.
-descendants() { # every process under $1, children before their parent
-  local c
-  for c in $(pgrep -P "$1"); do descendants "$c"; echo "$c"; done
-}
-cleanup() { # this script's servers, load clients, Node workers (found before any is killed)
-  local p all
-  all=$(descendants $$)
-  for p in $all; do kill "$p" 2>/dev/null || true; done
-  redis-cli -s $tmp/redis.sock shutdown nosave >/dev/null 2>&1 || true
-  rm -rf $tmp || true
-}
-trap cleanup EXIT
-# A signal must not wait for the step in progress: long steps run in the background under
-# `step`, whose `wait` a trapped signal interrupts; exit then runs the EXIT trap.
-trap 'exit 143' TERM
-trap 'exit 130' INT
-step() { "$@" & wait $!; }
+. bench/lib.sh   # cleanup on exit and signals, step
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -o $tmp/bare bench/webhook/bare.c $(pkg-config --cflags --libs libmicrohttpd) -lpthread
 step python3 bench/webhook/gen_bodies.py bench-secret "$bodies" $tmp/bodies >/dev/null
 python3 bench/webhook/gen_bodies.py bench-secret 2000 $tmp/warm 900000 >/dev/null
