@@ -76,11 +76,6 @@ end
 local function check_key(got, want)
     if got ~= want then error('zoneci: key layout mismatch: ' .. tostring(got)) end
 end
--- Moves job id to `to`: both state sets, reason and updated_at, a history entry, an
--- audit entry; on a final state it also drops the live key and the PR set entry.
--- Returns the previous state, or false and why (missing job, or a final one: final
--- jobs never move). A job being created has state '' and no state set yet.
--- An outbound message, due now (scheduler.h, the outbox).
 -- An outbound message, due now (scheduler.h, the outbox). Messages with the same
 -- order key go out one after the other, oldest first: `outbox:order:KEY` lists the
 -- pending ones, and only its head may be taken (a later status must not land first
@@ -161,6 +156,10 @@ local function cards_update(id, n, now_ms)
                    'card:' .. id)
     end
 end
+-- Moves job id to `to`: both state sets, reason and updated_at, a history entry, an
+-- audit entry; on a final state it also drops the live key and the PR set entry.
+-- Returns the previous state, or false and why (missing job, or a final one: final
+-- jobs never move). A job being created has state '' and no state set yet.
 local function transition(id, to, actor, reason, now_ms, now_iso)
     local jk = job_key(id)
     local cur = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'head_sha')
