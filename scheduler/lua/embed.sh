@@ -2,7 +2,7 @@
 # Embeds the store's Lua sources in C: writes OUT, a header that scheduler/scripts.c
 # includes (and nothing else), with one `static const char lua_NAME[]` per DIR/NAME.lua,
 # the text byte for byte. OUT is replaced only when its text changes, so that the build
-# recompiles scripts.c only after a .lua file changed. POSIX sh and awk only: the build
+# recompiles scripts.c only after a .lua file changed. POSIX sh and sed only: the build
 # must not need anything more.
 #
 # usage: embed.sh OUT DIR
