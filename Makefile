@@ -11,7 +11,7 @@ LDFLAGS ?=
 # Debian packages the build, the tests and `make run` need.
 DEBS := build-essential pkg-config libmicrohttpd-dev libhiredis-dev libgit2-dev libjansson-dev \
         libicu-dev check libcurl4-openssl-dev libssl-dev libpg-query-dev libjwt-dev \
-        redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev
+        redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1
 PKGS := libmicrohttpd hiredis libgit2 jansson icu-uc icu-i18n libcurl openssl libjwt
 
 ifeq ($(SANITIZER),)
@@ -54,7 +54,8 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 SUITES = $(sort $(patsubst tests/%.c,%,$(foreach f,$(TEST_SRC),$(if $(findstring /test_,$(f)),$(f)))))
 
-.PHONY: FORCE all check test run clean format headercheck deps fuzz fuzz-smoke bench bench-build install
+.PHONY: FORCE all check test run clean format headercheck lint-lua deps fuzz fuzz-smoke bench \
+        bench-build install
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp
 
@@ -81,6 +82,15 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ZCFLAGS) -c -o $@ $<
 
+# The store's Lua (scheduler/lua/*.lua) as C strings, for scripts.c. Regenerated on every
+# run but replaced only when its text changes, so that adding, editing or removing a .lua
+# file rebuilds scripts.c, and nothing else does.
+LUA_GEN := gen/scripts_lua.h
+$(BUILD)/$(LUA_GEN): FORCE
+	@scheduler/lua/embed.sh $@ scheduler/lua
+$(BUILD)/obj/scheduler/scripts.o: $(BUILD)/$(LUA_GEN)
+$(BUILD)/obj/scheduler/scripts.o: ZCFLAGS += -I$(BUILD)/gen
+
 # The runner adds every suite: tests/<module>/test_<file>.c exports suite_<module>_<file>().
 $(BUILD)/suites.h: FORCE
 	@mkdir -p $(@D)
@@ -101,6 +111,7 @@ test: $(BUILD)/zoneci $(BUILD)/zoneci-tests $(BUILD)/tzdata/zoneci-tzdata.stamp
 	$(BUILD)/zoneci-tests
 
 check: deps
+	@$(MAKE) --no-print-directory lint-lua
 	@$(MAKE) --no-print-directory test bench-build
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined test
 	@$(MAKE) --no-print-directory fuzz-smoke
@@ -108,9 +119,11 @@ check: deps
 # libFuzzer targets: clang, its own build directory, every library source.
 FUZZ_BUILD := build/fuzz
 FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -fsanitize=fuzzer,address,undefined \
-              -I. $(PKG_CFLAGS)
+              -I. -I$(FUZZ_BUILD)/gen $(PKG_CFLAGS)
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard */*.h)
+$(FUZZ_BUILD)/$(LUA_GEN): FORCE
+	@scheduler/lua/embed.sh $@ scheduler/lua
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard */*.h) $(FUZZ_BUILD)/$(LUA_GEN)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(ZLIBS)
 fuzz: deps
@@ -146,6 +159,15 @@ run: all
 	ZONECI_RUNNER_TOKENS=$${ZONECI_RUNNER_TOKENS:-dev-runner-token} \
 	ZONECI_API_TOKENS=$${ZONECI_API_TOKENS:-dev-operator-token} \
 	  $(BUILD)/zoneci serve --config examples/zoneci.json
+
+# Lints the store's Lua (scheduler/lua/lint.sh): every file parses, every script is in the
+# assembled library, and that library reads no global but Redis's own and writes none.
+LUAC ?= luac5.1
+$(BUILD)/lua-library: scheduler/lua/print_library.c $(BUILD)/libzoneci.a
+	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
+lint-lua: deps
+	@$(MAKE) --no-print-directory $(BUILD)/lua-library
+	scheduler/lua/lint.sh $(LUAC) scheduler/lua $(BUILD)/lua-library
 
 # Compiles each public header on its own: it must include what it uses. The scheduler's
 # public faces (scheduler/sched_*.h, one per subsystem) are public headers too; the other

@@ -1,16 +1,17 @@
 /* The store's Lua scripts (private to scheduler/). Each script is one atomic step on the
  * job keys; store.c loads them as one function library and runs them with FCALL, loading
- * the library again when a server does not know it. Every script
- * starts with the same library (key names, the transition helper), so the key layout and
- * the rules for moving a job between states are written once, in Lua. */
+ * the library again when a server does not know it. The sources are scheduler/lua/NAME.lua,
+ * embedded at build time: library.lua (key names, the transition helper) comes first, so
+ * the key layout and the rules for moving a job between states are written once, in Lua. */
 #ifndef ZONECI_SCHEDULER_SCRIPTS_H
 #define ZONECI_SCHEDULER_SCRIPTS_H
 
-/* Entries of the audit stream kept (XADD MAXLEN ~). */
+/* Entries of the audit stream kept (XADD MAXLEN ~): AUDIT_MAXLEN in lua/library.lua, which
+ * the scripts use; a test checks that the two agree. */
 #define SCHED_AUDIT_MAXLEN 100000
 
-/* To add a script: a constant here, its source in scripts.c. ARGV[1] is always the key
- * prefix "{P}:" (the library builds job keys from it). */
+/* To add a script: a constant here, its source in lua/NAME.lua and the pair in scripts.c's
+ * tables. ARGV[1] is always the key prefix "{P}:" (the library builds job keys from it). */
 typedef enum sched_script {
     SCHED_SCRIPT_INTAKE = 0, /* pull_request delivery: dedup, create, supersede */
     SCHED_SCRIPT_CLOSE,      /* closed PR: dedup, cancel the PR's live jobs */
@@ -44,8 +45,6 @@ typedef enum sched_script {
     SCHED_SCRIPT_COUNT
 } sched_script;
 
-/* The full Lua source of a script (library included); a static string. */
-const char *sched_script_source(sched_script script);
 /* Every script as one Redis function library ("#!lua name=zoneci_HASH"), for FUNCTION
  * LOAD; built once, a static string. */
 const char *sched_script_library(void);

@@ -16,6 +16,7 @@
 #include "core/core.h"
 #include "scheduler/sched_store.h"
 #include "scheduler/sched_jobs.h"
+#include "scheduler/scripts.h"
 #include "tests/support/support.h"
 
 #define NOW 1773077400000LL /* 2026-03-09T17:30:00Z */
@@ -429,6 +430,31 @@ START_TEST(lua_and_c_agree_on_final_states)
     ck_assert(!sched_state_valid("Received"));
     ck_assert(!sched_state_valid(NULL));
     ck_assert_str_eq(sched_state_name(SCHED_STATE_LEASED), "leased");
+}
+END_TEST
+
+/* The scripts cap the audit stream at AUDIT_MAXLEN (scheduler/lua/library.lua), which
+ * SCHED_AUDIT_MAXLEN must repeat for C; and the assembled library holds every script once,
+ * under the name FCALL uses. */
+START_TEST(lua_library_agrees_with_c)
+{
+    const char *lib = sched_script_library();
+    char want[128];
+
+    snprintf(want, sizeof(want), "\nlocal AUDIT_MAXLEN = %d\n", SCHED_AUDIT_MAXLEN);
+    ck_assert_msg(strstr(lib, want) != NULL, "library.lua's AUDIT_MAXLEN is not %d",
+                  SCHED_AUDIT_MAXLEN);
+    ck_assert(strncmp(lib, "#!lua name=zoneci_", 18) == 0);
+    for (int i = 0; i < SCHED_SCRIPT_COUNT; i++) {
+        const char *at;
+
+        snprintf(want, sizeof(want), "\nredis.register_function('%s', function(KEYS, ARGV)\n"
+                                     "P = ARGV[1]\n",
+                 sched_script_function((sched_script)i));
+        at = strstr(lib, want);
+        ck_assert_msg(at != NULL, "no function for %s", sched_script_name((sched_script)i));
+        ck_assert_msg(strstr(at + 1, want) == NULL, "%s twice", sched_script_name((sched_script)i));
+    }
 }
 END_TEST
 
@@ -1078,6 +1104,7 @@ Suite *suite_scheduler_store(void)
     tcase_add_test(tc, intake_rejects_bad_input);
     tcase_add_test(tc, transition_rules);
     tcase_add_test(tc, lua_and_c_agree_on_final_states);
+    tcase_add_test(tc, lua_library_agrees_with_c);
     tcase_add_test(tc, job_json_escapes_any_bytes);
     tcase_add_test(tc, unknown_job_is_not_found);
     tcase_add_test(tc, list_pages_newest_first);
