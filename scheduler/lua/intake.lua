@@ -22,13 +22,23 @@ if live then
     end
 end
 local id = string.format('%d', redis.call('INCR', KEYS[2]))
-redis.call('HSET', job_key(id), 'id', id, 'state', '', 'region', '',
-           'attempts', '0', 'created_at', now_ms, 'updated_at', now_ms)
-redis.call('HSET', job_key(id), unpack(ARGV, 7))
+-- Nothing to inspect (no migration policy) and a decision that needs no loads: the job
+-- passes received and inspecting and is routed in this same step, so only the last step
+-- touches the state sets and puts a commit status (GitHub shows the newest per commit).
+redis.call('HSET', job_key(id), 'id', id, 'state', route and 'inspecting' or '',
+           'region', '', 'attempts', '0', 'created_at', now_ms, 'updated_at', now_ms,
+           unpack(ARGV, 7))
 redis.call('ZADD', KEYS[3], id, id)
 redis.call('SET', KEYS[4], id)
 redis.call('SADD', KEYS[5], id)
-transition(id, 'received', 'github', reason, now_ms, now_iso, route)
+if route then
+    pass_through(id, '', {{'received', 'github', reason},
+                          {'inspecting', 'scheduler',
+                           'nothing to inspect: no migration policy for this repository'}},
+                 now_iso)
+else
+    transition(id, 'received', 'github', reason, now_ms, now_iso)
+end
 local why = 'superseded by job ' .. id .. ' (head ' .. string.sub(f.head_sha, 1, 7) .. ')'
 local superseded, n = '', 0
 for _, other in ipairs(redis.call('SMEMBERS', KEYS[5])) do
@@ -43,15 +53,6 @@ for _, other in ipairs(redis.call('SMEMBERS', KEYS[5])) do
         end
     end
 end
-local state = 'received'
--- Nothing to inspect (no migration policy) and a decision that needs no loads:
--- the job passes inspection and is routed in this same step. GitHub shows one
--- status per commit, the newest: only the last of the three steps puts one.
-if route then
-    transition(id, 'inspecting', 'scheduler',
-               'nothing to inspect: no migration policy for this repository', now_ms,
-               now_iso, true)
-    state = route_to(id, route, now_ms, now_iso)
-end
+local state = route and route_to(id, route, now_ms, now_iso) or 'received'
 redis.call('SET', KEYS[1], id, 'EX', ttl)
 return {'created', id, superseded, n, state}

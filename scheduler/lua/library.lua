@@ -157,11 +157,10 @@ local function cards_update(id, n, now_ms)
     end
 end
 -- Moves job id to `to`: both state sets, reason and updated_at, a history entry, an
--- audit entry and a commit status (unless quiet: a later step of the same script
--- puts the newer one); on a final state it also drops the live key and the PR set
--- entry. Returns the previous state, or false and why (missing job, or a final one:
--- final jobs never move). A job being created has state '' and no state set yet.
-local function transition(id, to, actor, reason, now_ms, now_iso, quiet)
+-- audit entry and a commit status; on a final state it also drops the live key and the
+-- PR set entry. Returns the previous state, or false and why (missing job, or a final
+-- one: final jobs never move). A job being created has state '' and no state set yet.
+local function transition(id, to, actor, reason, now_ms, now_iso)
     local jk = job_key(id)
     local cur = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'head_sha')
     local from = cur[1]
@@ -196,8 +195,24 @@ local function transition(id, to, actor, reason, now_ms, now_iso, quiet)
             cards_update(id, tonumber(redis.call('HGET', jk, 'cards') or '0'), now_ms)
         end
     end
-    if not quiet then status_put(id, to, reason, now_ms, now_iso) end
+    status_put(id, to, reason, now_ms, now_iso)
     return from
+end
+-- States a job passes through inside one script before the transition that ends it
+-- there (intake of a job with nothing to inspect: received, inspecting, then queued).
+-- Each gets the history and audit entry transition would write; the state sets, reason,
+-- updated_at and commit status are left to that last transition, which overwrites them
+-- anyway. The caller has written the last state passed into the job's hash.
+local function pass_through(id, from, steps, now_iso)
+    local entries = {}
+    for i, s in ipairs(steps) do
+        entries[i] = cjson.encode({at = now_iso, state = s[1], actor = s[2], reason = s[3]})
+        redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,
+                   'from', from, 'state', s[1], 'actor', s[2], 'reason', s[3],
+                   'at', now_iso)
+        from = s[1]
+    end
+    redis.call('RPUSH', history_key(id), unpack(entries))
 end
 -- A history and audit entry without a change of state.
 local function note(id, actor, reason, now_iso)

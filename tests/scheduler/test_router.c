@@ -295,6 +295,13 @@ START_TEST(intake_routes_a_job_with_nothing_to_inspect)
     v = ts_redis_cli(fx.redis, "HGET '{rt}:outbox:1' payload");
     ck_assert_msg(strstr(v, "Queued in apac-tokyo"), "%s", v);
     free(v);
+    /* Each state passed has its audit entry too, and the one status its own. */
+    v = ts_redis_cli(fx.redis, "XLEN '{rt}:audit'");
+    ck_assert_str_eq(v, "4");
+    free(v);
+    v = ts_redis_cli(fx.redis, "ZCARD '{rt}:state:inspecting'");
+    ck_assert_str_eq(v, "0");
+    free(v);
     /* Nothing waits for an inspector or a router. */
     v = ts_redis_cli(fx.redis, "ZCARD '{rt}:state:received'");
     ck_assert_str_eq(v, "0");
