@@ -1,15 +1,17 @@
 -- KEYS: outbox:due. ARGV: P, now_ms, lease_ms, token, page size, most pages. Takes the
 -- message due first whose order is free and leases it: its score becomes now + lease (a
 -- crashed worker's message comes back then), its token the new one, its attempts one
--- more. A message waiting behind an older one of its order is passed over, and so is
--- every later message of that order without another LINDEX; the scan goes on page after
+-- more. A message waiting behind an older one of its order is passed over: each order's
+-- head is read once per call (LINDEX) and only that message may go, whatever its place
+-- in `outbox:due` (equal scores sort by id as text, "10" before "9", and a retried head
+-- may come after a later message of its order); the scan goes on page after
 -- page (at most `most pages`), so statuses piled up behind one order (a GitHub outage)
 -- never hold back a message of another order (a Slack card). Entries whose hash is gone
 -- or no longer pending are dropped on the way. Returns false or {id, kind, payload,
 -- attempts, created_at}.
 check_key(KEYS[1], P .. 'outbox:due')
 local page, pages = tonumber(ARGV[5]), tonumber(ARGV[6])
-local busy, offset = {}, 0
+local heads, offset = {}, 0
 for _ = 1, pages do
     local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2],
                            'LIMIT', offset, page)
@@ -18,11 +20,13 @@ for _ = 1, pages do
         local f = redis.call('HMGET', hk, 'state', 'kind', 'payload', 'created_at',
                              'order')
         local o = f[5] or ''
-        local blocked = f[1] == 'pending' and o ~= '' and
-                        (busy[o] or redis.call('LINDEX', order_key(o), 0) ~= id)
+        local blocked = false
+        if f[1] == 'pending' and o ~= '' then
+            if heads[o] == nil then heads[o] = redis.call('LINDEX', order_key(o), 0) or false end
+            blocked = heads[o] ~= id
+        end
         if blocked then
             -- an older message of its order is still out: wait behind it
-            busy[o] = true
             offset = offset + 1
         elseif f[1] == 'pending' then
             redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]), id)

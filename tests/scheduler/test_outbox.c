@@ -429,6 +429,46 @@ START_TEST(a_blocked_order_does_not_hold_back_another)
 }
 END_TEST
 
+/* The head of an order goes out wherever it stands in the due set: three statuses of one
+ * commit put in the same millisecond as messages 8, 9 and 10 sort "10", "8", "9" (equal
+ * scores sort by member as text), and 10 must not make the order look busy before its
+ * head, 8, is seen: that stalled every status of the commit for good. */
+START_TEST(the_head_of_an_order_goes_out_whatever_its_place_in_the_due_set)
+{
+    char id[32];
+    sched_outbox_msg m = {0};
+    core_error err = {0};
+    char *out;
+
+    for (int i = 0; i < 7; i++)
+        put("slack_post", "{}", NULL, T0 - 1000, id);
+    for (int i = 0; i < 7; i++) { /* out of the way: 1..7 are done */
+        take(T0, &m);
+        ck_assert(m.found);
+        ck_assert_int_eq(sched_outbox_done(store, m.id, m.token, T0, &err), 0);
+        sched_outbox_msg_free(&m);
+    }
+    for (int i = 0; i < 3; i++)
+        put("github_status", "{}", NULL, T0 + 5, id);
+    ck_assert_str_eq(id, "10");
+    out = ts_redis_cli(redis,
+                       "EVAL \"for i = 8, 10 do redis.call('HSET', '{ob}:outbox:' .. i, 'order', "
+                       "'gh:acme/api@abc'); redis.call('RPUSH', '{ob}:outbox:order:gh:acme/api@abc', "
+                       "i) end\" 0");
+    free(out);
+    for (int want = 8; want <= 10; want++) {
+        char w[8];
+
+        snprintf(w, sizeof(w), "%d", want);
+        take(T0 + 10 * want, &m);
+        ck_assert_msg(m.found, "message %d never went out", want);
+        ck_assert_str_eq(m.id, w);
+        ck_assert_int_eq(sched_outbox_done(store, m.id, m.token, T0 + 10 * want, &err), 0);
+        sched_outbox_msg_free(&m);
+    }
+}
+END_TEST
+
 /* Counts against a Redis that has been shut down are an error the caller sees (/metrics
  * then leaves the gauge out), never zero messages. */
 START_TEST(counts_report_a_stopped_redis)
@@ -454,6 +494,7 @@ Suite *suite_scheduler_outbox(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, put_take_done);
     tcase_add_test(tc, counts_report_a_stopped_redis);
+    tcase_add_test(tc, the_head_of_an_order_goes_out_whatever_its_place_in_the_due_set);
     tcase_add_test(tc, dedup_key_enqueues_once);
     tcase_add_test(tc, done_with_a_stale_token_changes_nothing);
     tcase_add_test(tc, lease_expiry_returns_a_message);
