@@ -154,8 +154,9 @@ sleep 1
 r config resetstat >/dev/null
 z0=$(cpu_us $zpid); r0=$(cpu_us $rpid)
 sleep $idle_s
-awk -v c=$(cmds_all) -v z=$(( $(cpu_us $zpid) - z0 )) -v rc=$(( $(cpu_us $rpid) - r0 )) -v s=$idle_s \
-  'BEGIN {printf "background_per_s commands %.1f zoneci_cpu_us %.0f redis_cpu_us %.0f\n", c / s, z / s, rc / s}'
+bg=$(awk -v c=$(cmds_all) -v s=$idle_s 'BEGIN {printf "%.2f", c / s}')
+awk -v c=$bg -v z=$(( $(cpu_us $zpid) - z0 )) -v rc=$(( $(cpu_us $rpid) - r0 )) -v s=$idle_s \
+  'BEGIN {printf "background_per_s commands %.1f zoneci_cpu_us %.0f redis_cpu_us %.0f (idle, %ds)\n", c, z / s, rc / s, s}'
 
 # --- batch 1: counted ----------------------------------------------------------------------
 s0=$(peer_calls status); t0=$(peer_calls token)
@@ -187,6 +188,7 @@ echo "per_job fcall $(per $fcall)"
 echo "per_job commands $(per $all 1) (commandstats summed; total_commands_processed gives $(per $tcp 1), the INFO/CONFIG calls of this script included)"
 awk -F'[:=,]' -v n=$n '/^cmdstat_/ {printf "%.3f %s\n", $3 / n, substr($1, 9)}' $tmp/cmdstats |
   sort -rn | head -14 | awk '{printf "per_job command %s %s\n", $2, $1}'
+echo "per_job background_commands $(awk -v b=$bg -v e=$elapsed -v n=$n 'BEGIN {printf "%.2f", b * e / n}') (the idle rate x ${elapsed}s / N: an estimate, included above)"
 echo "per_job redis_bytes_in $(per $bin_ 0)"
 echo "per_job redis_bytes_out $(per $bout 0)"
 echo "per_job zoneci_cpu_us $(per $((z1 - z0)) 0)"
