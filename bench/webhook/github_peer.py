@@ -83,8 +83,14 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(404, {"message": "Not Found"})
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client closing a kept-alive connection is not news
+
+
+server = Server(("127.0.0.1", 0), Handler)
 with open(sys.argv[1] + ".tmp", "w") as f:
     f.write("%d\n" % server.server_address[1])
 os.rename(sys.argv[1] + ".tmp", sys.argv[1])
