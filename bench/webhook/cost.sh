@@ -30,8 +30,9 @@
 #                functions count too), and the top commands
 #   round_trips  commands sent by clients, i.e. commands minus those run inside scripts. Redis
 #                7.0 counts both in total_commands_processed and commandstats, so batch 2
-#                separates them with MONITOR (which tags a script's commands "lua"): the
-#                share of inner commands seen there is applied to batch 1's totals
+#                separates them with MONITOR (which tags a script's commands "lua"):
+#                round_trips = batch 1's FCALLs (only clients send FCALL) + the other
+#                commands clients sent per job in batch 2 (background ones included)
 #   redis_bytes_in / redis_bytes_out   total_net_input_bytes / total_net_output_bytes (the
 #                deliveries never reach Redis as a whole: only what zoneci stores)
 #   zoneci_cpu_us / redis_cpu_us   utime+stime of the zoneci process (all threads) and of
@@ -205,7 +206,7 @@ echo "per_job redis_cpu_us $(per $((r1 - r0)) 0)"
 echo "per_job statuses $(per $((s1 - s0))) (token calls in the batch: $((t1 - t0)))"
 
 # --- batch 2: MONITOR-ed, for FCALLs by function and round trips ------------------------
-rt_ratio=''
+other_rt=''
 if [ "$mon_n" -gt 0 ]; then
   redis-cli -s $tmp/redis.sock monitor > $tmp/monitor.log &
   mpid=$!
@@ -249,11 +250,12 @@ PY
   outer=$(awk '$1 == "mon_outer" {print $2}' $tmp/mon.out)
   echo "batch2 deliveries $mon_n under MONITOR: per job $(awk -v a=$outer -v n=$mon_n 'BEGIN {printf "%.2f", a / n}') commands sent by clients, $(awk -v a=$inner -v n=$mon_n 'BEGIN {printf "%.1f", a / n}') run inside scripts"
   grep '^per_job' $tmp/mon.out
-  rt_ratio=$(awk -v a=$outer -v b=$inner 'BEGIN {printf "%.6f", a / (a + b)}')
+  fc2=$(awk '$2 == "fcall" {s += $3} END {print s + 0}' <(grep '^per_job sent_by_clients' $tmp/mon.out | cut -d' ' -f2-))
+  other_rt=$(awk -v a=$outer -v n=$mon_n -v f=$fc2 'BEGIN {printf "%.4f", a / n - f}')
 fi
-if [ -n "$rt_ratio" ]; then
-  rt=$(awk -v a=$all -v x=$rt_ratio -v n=$n 'BEGIN {printf "%.2f", a * x / n}')
-  echo "per_job round_trips $rt (batch 1's commands x batch 2's share sent by clients, $rt_ratio)"
+if [ -n "${other_rt:-}" ]; then
+  rt=$(awk -v f=$fcall -v n=$n -v o=$other_rt 'BEGIN {printf "%.2f", f / n + o}')
+  echo "per_job round_trips $rt (batch 1's FCALLs, which only clients send, + batch 2's other commands sent by clients, $other_rt; a pipelined command counts as one)"
 else
   rt=NA
 fi
