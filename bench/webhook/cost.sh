@@ -24,7 +24,8 @@
 #
 # Batch 1 (N deliveries, nothing attached): CONFIG RESETSTAT, then send, then wait until
 # every job is queued, {P}:outbox:due is empty and the peer's status count stops growing.
-# Per job it prints:
+# (If messages stay due while the peer receives nothing for 30 s, it prints OUTBOX STALLED
+# and goes on: the statuses figure then counts only what was delivered.) Per job it prints:
 #   fcall        FCALLs (cmdstat_fcall + fcall_ro + evalsha + eval)
 #   commands     every command Redis ran (INFO commandstats summed: those run inside
 #                functions count too), and the top commands
