@@ -48,13 +48,14 @@ typedef struct waiter {
     uint64_t generation;
     bool woken;      /* resumed by a wake it must use or pass on */
     unsigned passes; /* how many more parked claims the wake may still be passed to */
-    struct waiter *next;
+    bool parked;     /* in the registry's list */
+    struct waiter *prev, *next;
 } waiter;
 
 struct wh_runners {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    waiter *parked;
+    waiter *first, *last; /* oldest first: a claim parks at the tail */
     uint64_t generation;
     size_t n_parked;
     uint64_t woken; /* claims resumed by a wake (passes included) */
@@ -208,14 +209,43 @@ static bool authorized(const wh_request *req, wh_response *resp, const char *reg
 
 /* ---- the long-poll registry ------------------------------------------------------------- */
 
-/* Takes w (at *pp) out of the registry and resumes its connection. Caller holds mu. */
-static void unpark(wh_runners *r, waiter **pp)
+/* The registry is a doubly linked list, so a claim parks at the tail and leaves from
+ * anywhere in constant time, however many wait. Caller holds mu. */
+static void park_last(wh_runners *r, waiter *w)
 {
-    waiter *w = *pp;
-
-    *pp = w->next;
+    w->prev = r->last;
     w->next = NULL;
+    if (r->last)
+        r->last->next = w;
+    else
+        r->first = w;
+    r->last = w;
+    w->parked = true;
+    r->n_parked++;
+}
+
+/* Takes w out of the registry if it is there. Caller holds mu. */
+static void unlink_waiter(wh_runners *r, waiter *w)
+{
+    if (!w->parked)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        r->first = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        r->last = w->prev;
+    w->prev = w->next = NULL;
+    w->parked = false;
     r->n_parked--;
+}
+
+/* Takes w out of the registry and resumes its connection. Caller holds mu. */
+static void unpark(wh_runners *r, waiter *w)
+{
+    unlink_waiter(r, w);
     wh_connection_resume(w->conn);
 }
 
@@ -223,15 +253,10 @@ static void unpark(wh_runners *r, waiter **pp)
  * "" (a wake for every region), and those past their deadline. Caller holds mu. */
 static void resume_all_due(wh_runners *r, const char *region, int64_t now_mono)
 {
-    waiter **pp = &r->parked;
-
-    while (*pp) {
-        waiter *w = *pp;
-
+    for (waiter *w = r->first, *next; w; w = next) {
+        next = w->next;
         if (r->draining || (region && !*region) || w->deadline_ms <= now_mono)
-            unpark(r, pp);
-        else
-            pp = &w->next;
+            unpark(r, w);
     }
 }
 
@@ -239,14 +264,12 @@ static void resume_all_due(wh_runners *r, const char *region, int64_t now_mono)
  * most `passes` more claims. Caller holds mu. */
 static void resume_one(wh_runners *r, const char *region, unsigned passes)
 {
-    for (waiter **pp = &r->parked; *pp; pp = &(*pp)->next) {
-        waiter *w = *pp;
-
+    for (waiter *w = r->first; w; w = w->next) {
         if (!w->gone && strcmp(w->region, region) == 0) {
             w->woken = true;
             w->passes = passes;
             r->woken++;
-            unpark(r, pp);
+            unpark(r, w);
             return;
         }
     }
@@ -256,7 +279,7 @@ static unsigned parked_in(const wh_runners *r, const char *region)
 {
     unsigned n = 0;
 
-    for (const waiter *w = r->parked; w; w = w->next)
+    for (const waiter *w = r->first; w; w = w->next)
         n += strcmp(w->region, region) == 0;
     return n;
 }
@@ -310,10 +333,8 @@ void wh_runners_stats(wh_runners *r, size_t *parked, uint64_t *woken)
  * marked gone and are resumed, so that the handler hangs up instead of claiming. */
 static void resume_gone(wh_runners *r)
 {
-    size_t n = 0, i = 0;
+    size_t n = r->n_parked, i = 0;
 
-    for (waiter *w = r->parked; w; w = w->next)
-        n++;
     if (n == 0)
         return;
     if (n > r->cap) {
@@ -328,19 +349,16 @@ static void resume_gone(wh_runners *r)
         r->gone = gone;
         r->cap = n;
     }
-    for (waiter *w = r->parked; w; w = w->next)
+    for (waiter *w = r->first; w; w = w->next)
         r->conns[i++] = w->conn;
     if (wh_connections_gone(r->conns, n, r->gone) == 0)
         return;
     i = 0;
-    for (waiter **pp = &r->parked; *pp; i++) {
-        waiter *w = *pp;
-
+    for (waiter *w = r->first, *next; w; w = next, i++) {
+        next = w->next;
         if (r->gone[i]) {
             w->gone = true;
-            unpark(r, pp);
-        } else {
-            pp = &w->next;
+            unpark(r, w);
         }
     }
 }
@@ -431,14 +449,8 @@ static void park(void *state, const void *conn)
     if (r->draining || r->generation != cs->w.generation) {
         wh_connection_resume(conn);
     } else {
-        waiter **pp = &r->parked;
-
         /* At the tail: a wake goes to the claim that has waited longest. */
-        while (*pp)
-            pp = &(*pp)->next;
-        cs->w.next = NULL;
-        *pp = &cs->w;
-        r->n_parked++;
+        park_last(r, &cs->w);
     }
     pthread_mutex_unlock(&r->mu);
 }
@@ -574,13 +586,7 @@ static void claim_state_free(void *p, bool answered)
         give_back(cs, "its answer did not reach the runner");
     if (cs && cs->owner) {
         pthread_mutex_lock(&cs->owner->mu);
-        for (waiter **pp = &cs->owner->parked; *pp; pp = &(*pp)->next) {
-            if (*pp == &cs->w) {
-                *pp = cs->w.next;
-                cs->owner->n_parked--;
-                break;
-            }
-        }
+        unlink_waiter(cs->owner, &cs->w);
         pthread_mutex_unlock(&cs->owner->mu);
         /* Ended while carrying a wake (say the server shut it): the next claim gets it. */
         pass_on(cs->owner, &cs->w);

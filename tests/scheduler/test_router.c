@@ -100,6 +100,15 @@ static sched_router_stats pass_at(const char *at)
     return st;
 }
 
+/* Asserts what redis-cli answers to cmd. */
+static void redis_says(const char *cmd, const char *want)
+{
+    char *v = ts_redis_cli(fx.redis, cmd);
+
+    ck_assert_msg(strcmp(v, want) == 0, "%s: %s, want %s", cmd, v, want);
+    free(v);
+}
+
 static int count_history(json_t *j, const char *reason_part)
 {
     json_t *h = json_object_get(j, "history"), *e;
@@ -228,15 +237,8 @@ START_TEST(inspection_routes_when_the_choice_needs_no_loads)
     ck_assert_int_eq(count_history(j, "no migration policy for this repository"), 1);
     ck_assert_int_eq(count_history(j, "queued in apac-tokyo"), 1);
     json_decref(j);
-    {
-        char *q = ts_redis_cli(fx.redis, "ZSCORE '{rt}:queue:apac-tokyo' 1");
-        char *r = ts_redis_cli(fx.redis, "SCARD '{rt}:routing'");
-
-        ck_assert_str_eq(q, "1");
-        ck_assert_str_eq(r, "0");
-        free(q);
-        free(r);
-    }
+    redis_says("ZSCORE '{rt}:queue:apac-tokyo' 1", "1");
+    redis_says("SCARD '{rt}:routing'", "0");
 
     new_job(4, "dddddddddddddddddddddddddddddddddddddddd", b);
     ck_assert_int_eq(sched_inspect_one(fx.store, (const sched_plan *const *)&fx.plan, NULL, NULL,
@@ -289,29 +291,19 @@ START_TEST(intake_routes_a_job_with_nothing_to_inspect)
     ck_assert_str_eq(field(json_array_get(h, 1), "state"), "inspecting");
     ck_assert_str_eq(field(json_array_get(h, 2), "state"), "queued");
     json_decref(j);
-    v = ts_redis_cli(fx.redis, "ZCARD '{rt}:outbox:due'");
-    ck_assert_str_eq(v, "1");
-    free(v);
+    redis_says("ZCARD '{rt}:outbox:due'", "1");
     v = ts_redis_cli(fx.redis, "HGET '{rt}:outbox:1' payload");
     ck_assert_msg(strstr(v, "Queued in apac-tokyo"), "%s", v);
     free(v);
     /* Each state passed has its audit entry too, and the one status its own. */
-    v = ts_redis_cli(fx.redis, "XLEN '{rt}:audit'");
-    ck_assert_str_eq(v, "4");
-    free(v);
-    v = ts_redis_cli(fx.redis, "ZCARD '{rt}:state:inspecting'");
-    ck_assert_str_eq(v, "0");
-    free(v);
+    redis_says("XLEN '{rt}:audit'", "4");
+    redis_says("ZCARD '{rt}:state:inspecting'", "0");
     /* Nothing waits for an inspector or a router. */
-    v = ts_redis_cli(fx.redis, "ZCARD '{rt}:state:received'");
-    ck_assert_str_eq(v, "0");
-    free(v);
+    redis_says("ZCARD '{rt}:state:received'", "0");
     /* A malformed decision is refused before anything is written. */
     ref.route = "sideways\tx\t0\t\twhy";
     ck_assert_int_ne(sched_intake_pull_request(fx.store, "d-bad", &ref, at, &in, &err), 0);
-    v = ts_redis_cli(fx.redis, "EXISTS '{rt}:delivery:d-bad'");
-    ck_assert_str_eq(v, "0");
-    free(v);
+    redis_says("EXISTS '{rt}:delivery:d-bad'", "0");
 }
 END_TEST
 
