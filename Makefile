@@ -197,10 +197,14 @@ $(BUILD)/bench-retention: bench/retention/memory.c $(BUILD)/libzoneci.a
 $(BUILD)/bench-dispatch: bench/dispatch/dispatch.c
 	$(CC) $(ZCFLAGS) -o $@ $< $(ZLIBS)
 
+# The protocol's ceiling for bench/dispatch: the same HTTP exchanges answered from memory.
+$(BUILD)/bench-ceiling: bench/dispatch/ceiling.c
+	$(CC) $(ZCFLAGS) -o $@ $< $(ZLIBS)
+
 # The bench programs are compiled by `make check` too, so an API change cannot leave them
 # behind; they are run only by `make bench` (never a pass/fail test: figures are noisy).
 BENCH_BINS := $(BUILD)/bench-micro $(BUILD)/bench-parse $(BUILD)/bench-outbox \
-              $(BUILD)/bench-retention $(BUILD)/bench-dispatch
+              $(BUILD)/bench-retention $(BUILD)/bench-dispatch $(BUILD)/bench-ceiling
 bench-build: $(BENCH_BINS)
 
 # Every figure of bench/RESULTS.md, peers included (npm installs them under build/peers).
