@@ -1666,10 +1666,11 @@ static void autodetect_tx(checker *ck, const stmt_spans *sp)
     ck->opts.tx_autodetect = false;
 }
 
-/* Grades the statements that libpg_query's parser split the file into, one at a time.
- * Returns 1 when the file does not parse as a whole (nothing graded: the caller goes
- * statement by statement with its own splitter instead). */
-static int check_split(checker *ck)
+/* Grades the statements that libpg_query's parser split the file into, one at a time
+ * (today's path for a chunk whose tree cannot be read, and for Flyway files whose
+ * transaction is decided from the whole file first). Returns 1 when the file does not
+ * parse as a whole (nothing graded). */
+static int check_spans(checker *ck)
 {
     stmt_spans sp = {0};
     int rc = split_file(ck, &sp);
@@ -1686,6 +1687,89 @@ static int check_split(checker *ck)
         check_one(ck, sp.items[i].loc, sp.items[i].len);
     free(sp.items);
     return 0;
+}
+
+/* Parses the file's bytes [start, end) once and grades their statements from that one
+ * tree: the statements' offsets are in it, so the parser need not split them first and
+ * then read each again. 0; 1 when the bytes do not parse (nothing graded). A tree too
+ * deep to read is graded statement by statement instead, as check_spans does. */
+static int check_range(checker *ck, size_t start, size_t end)
+{
+    char *piece = core_strndup(ck->text + start, end - start);
+    PgQueryParseResult r;
+    int rc = 0;
+
+    if (!piece) {
+        ck->rc = CORE_ENOMEM;
+        return 0;
+    }
+    r = pg_query_parse(piece);
+    if (r.error) {
+        rc = 1;
+    } else if (check_tree(ck, r.parse_tree, start, end - start) != 0) {
+        stmt_spans sp = {0};
+
+        rc = split_range(ck, start, end, &sp);
+        if (rc == CORE_ENOMEM)
+            ck->rc = rc;
+        for (size_t i = 0; rc == 0 && i < sp.count && ck->rc == 0; i++)
+            check_one(ck, sp.items[i].loc, sp.items[i].len);
+        free(sp.items);
+        rc = rc == 1;
+    }
+    pg_query_free_parse_result(r);
+    free(piece);
+    return rc;
+}
+
+/* Drops what the findings gained since they held count findings and n_omitted briefs. */
+static void findings_truncate(policy_findings *f, size_t count, size_t n_omitted)
+{
+    for (size_t i = count; i < f->count; i++) {
+        free(f->items[i].statement);
+        free(f->items[i].message);
+        free(f->items[i].suppression);
+    }
+    f->count = count;
+    f->n_omitted = n_omitted;
+}
+
+/* Grades the file a chunk at a time (SPLIT_CHUNK bytes ending after a ';', twice as long
+ * when a chunk does not parse, as split_file cuts them), each chunk parsed once. Grading
+ * goes along with parsing, but a file that turns out not to parse as a whole must be
+ * graded as if nothing had been: what was graded is then undone. Returns 1 when the file
+ * does not parse as a whole (nothing graded). */
+static int check_split(checker *ck)
+{
+    checker before = *ck;
+    size_t count = ck->out->count, n_omitted = ck->out->n_omitted, start = 0;
+    int rc = 0;
+
+    if (ck->opts.tx_autodetect && ck->tx_implicit)
+        return check_spans(ck);
+    while (start < ck->len && ck->rc == 0) {
+        size_t want = SPLIT_CHUNK, end;
+
+        for (;;) {
+            end = chunk_end(ck, start, want);
+            rc = check_range(ck, start, end);
+            if (rc != 1 || end >= ck->len)
+                break;
+            want *= 2;
+        }
+        if (rc == 1)
+            break;
+        start = end;
+    }
+    if (rc != 1 || ck->rc < 0)
+        return 0;
+    findings_truncate(ck->out, count, n_omitted);
+    for (size_t i = before.n_created; i < ck->n_created; i++) {
+        free(ck->created_schema[i]);
+        free(ck->created_name[i]);
+    }
+    *ck = before;
+    return 1;
 }
 
 /* After a parse error: each statement parsed alone, so that one broken statement becomes a

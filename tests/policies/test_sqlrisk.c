@@ -782,6 +782,119 @@ START_TEST(large_files_split_in_chunks)
 }
 END_TEST
 
+/* The statements of sql_gen(i): context-free risky ones among padding. */
+static const char *gen_statement(int i, char *buf, size_t size)
+{
+    switch (i % 7) {
+    case 0:
+        snprintf(buf, size, "DROP TABLE d%d;\n", i);
+        break;
+    case 1:
+        snprintf(buf, size, "-- truncating\nTRUNCATE tr%d;\n", i);
+        break;
+    case 2:
+        snprintf(buf, size, "DELETE FROM del%d;\n", i);
+        break;
+    case 3:
+        snprintf(buf, size, "ALTER TABLE a%d\n  RENAME COLUMN x TO y;\n", i);
+        break;
+    default:
+        snprintf(buf, size, "INSERT INTO pad VALUES (%d, '%0200d');\n", i, i);
+    }
+    return buf;
+}
+
+/* Appends to want what statement, graded alone, gives when it starts at line first_line
+ * of a file (the per-file lock_timeout reminder aside). */
+static void expect_alone(const char *statement, int first_line, policy_findings *want)
+{
+    policy_findings f;
+
+    check_sql(statement, &f);
+    for (size_t i = 0; i < f.count; i++) {
+        const policy_finding *it = &f.items[i];
+
+        if (strstr(it->rule, "timeout"))
+            continue;
+        ck_assert_int_eq(policy_findings_push(want, it->rule, it->severity,
+                                              first_line - 1 + it->line, it->statement,
+                                              strlen(it->statement), it->message, NULL, NULL,
+                                              false, false),
+                         0);
+    }
+    policy_findings_free(&f);
+}
+
+static int count_lines(const core_buf *b)
+{
+    int n = 1;
+
+    for (size_t i = 0; i < b->len; i++)
+        n += b->data[i] == '\n';
+    return n;
+}
+
+/* A file of several chunks, one of whose boundaries falls inside a BEGIN ATOMIC body and
+ * another past a dollar-quoted body holding ';': its findings are, in order, those of its
+ * statements graded one at a time (the chunk a file is parsed in must not show). */
+START_TEST(chunks_grade_as_statements_alone)
+{
+    core_buf sql = {0};
+    policy_findings want = {0}, got;
+    char buf[512];
+    size_t kept = 0;
+    bool atomic = false, dollar = false;
+
+    for (int i = 0; sql.len < 900000; i++) {
+        if (!atomic && sql.len > 250000) {
+            /* 250 to 286 KB: the first chunk's end (256 KiB on) falls inside this body. */
+            atomic = true;
+            ck_assert_int_eq(core_buf_puts(&sql, "CREATE FUNCTION fa() RETURNS int LANGUAGE sql "
+                                                 "BEGIN ATOMIC\n"),
+                             0);
+            for (int k = 0; k < 3000; k++)
+                ck_assert_int_eq(core_buf_puts(&sql, "  SELECT 2;\n"), 0);
+            ck_assert_int_eq(core_buf_puts(&sql, "END;\n"), 0);
+        } else if (!dollar && sql.len > 700000) {
+            /* 700 to 800 KB: a body holding ';' across the next chunk's end. */
+            dollar = true;
+            ck_assert_int_eq(core_buf_puts(&sql, "CREATE FUNCTION fd() RETURNS void AS $body$\n"),
+                             0);
+            for (int k = 0; k < 3000; k++)
+                ck_assert_int_eq(core_buf_puts(&sql, "  DROP TABLE inside; TRUNCATE t;\n"), 0);
+            ck_assert_int_eq(core_buf_puts(&sql, "$body$ LANGUAGE plpgsql;\n"), 0);
+        }
+        gen_statement(i, buf, sizeof(buf));
+        expect_alone(buf, count_lines(&sql), &want);
+        ck_assert_int_eq(core_buf_puts(&sql, buf), 0);
+    }
+    check_sql(sql.data, &got);
+    ck_assert(atomic && dollar);
+    ck_assert_uint_gt(want.n_omitted, 100);
+    /* Findings then the briefs past the cap, in order, the lock_timeout reminder aside. */
+    for (size_t i = 0, k = 0; i < got.count + got.n_omitted; i++) {
+        bool gi = i < got.count, wi = k < want.count;
+        const char *grule = gi ? got.items[i].rule : got.omitted[i - got.count].rule;
+
+        if (strstr(grule, "timeout"))
+            continue;
+        ck_assert_uint_lt(k, want.count + want.n_omitted);
+        ck_assert_str_eq(grule, wi ? want.items[k].rule : want.omitted[k - want.count].rule);
+        ck_assert_int_eq(gi ? got.items[i].line : got.omitted[i - got.count].line,
+                         wi ? want.items[k].line : want.omitted[k - want.count].line);
+        if (gi && wi) {
+            ck_assert_str_eq(got.items[i].statement, want.items[k].statement);
+            ck_assert_str_eq(got.items[i].message, want.items[k].message);
+        }
+        kept = ++k;
+    }
+    ck_assert_uint_eq(kept, want.count + want.n_omitted);
+    policy_findings_free(&got);
+    policy_findings_free(&want);
+    core_buf_free(&sql);
+}
+END_TEST
+
 START_TEST(caps)
 {
     size_t big = POLICY_SQL_MAX + 1;
@@ -869,6 +982,7 @@ Suite *suite_policies_sqlrisk(void)
     tcase_add_test(tc, empty_and_comment_only);
     tcase_add_test(tc, caps);
     tcase_add_test(tc, large_files_split_in_chunks);
+    tcase_add_test(tc, chunks_grade_as_statements_alone);
     tcase_add_test(tc, threads_check_at_once);
     suite_add_tcase(s, tc);
     return s;
