@@ -740,7 +740,7 @@ START_TEST(empty_and_comment_only)
 }
 END_TEST
 
-/* Large files are split a chunk (256 KiB) at a time: a chunk that ends inside a BEGIN ATOMIC
+/* Large files are split a chunk (64 KiB) at a time: a chunk that ends inside a BEGIN ATOMIC
  * body, or at a syntax error, must not change what is found or where. */
 START_TEST(large_files_split_in_chunks)
 {
@@ -751,7 +751,7 @@ START_TEST(large_files_split_in_chunks)
     /* Long statements: after a parse error at most 5000 are read one by one. */
     for (; sql.len < 262000; lines++)
         ck_assert_int_eq(core_buf_printf(&sql, "SELECT '%090d';\n", lines), 0);
-    /* The chunk's first ';' past 256 KiB is inside this body. */
+    /* The fourth chunk's first ';' past 64 KiB (near 256 KiB) is inside this body. */
     ck_assert_int_eq(core_buf_puts(&sql, "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC\n"),
                      0);
     for (int i = 0; i < 100; i++)
@@ -849,12 +849,12 @@ START_TEST(chunks_grade_as_statements_alone)
 
     for (int i = 0; sql.len < 1500000; i++) {
         if (!atomic && sql.len > 250000) {
-            /* 250 to 286 KB: the first chunk's end (256 KiB on) falls inside this body. */
+            /* 250 to 322 KB, longer than a chunk: a chunk's end falls inside this body. */
             atomic = true;
             ck_assert_int_eq(core_buf_puts(&sql, "CREATE FUNCTION fa() RETURNS int LANGUAGE sql "
                                                  "BEGIN ATOMIC\n"),
                              0);
-            for (int k = 0; k < 3000; k++)
+            for (int k = 0; k < 6000; k++)
                 ck_assert_int_eq(core_buf_puts(&sql, "  SELECT 2;\n"), 0);
             ck_assert_int_eq(core_buf_puts(&sql, "END;\n"), 0);
         } else if (!dollar && sql.len > 700000) {
