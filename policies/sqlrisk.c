@@ -1677,10 +1677,9 @@ static void autodetect_tx(checker *ck, const stmt_spans *sp)
     ck->opts.tx_autodetect = false;
 }
 
-/* Grades the statements that libpg_query's parser split the file into, one at a time
- * (today's path for a chunk whose tree cannot be read, and for Flyway files whose
- * transaction is decided from the whole file first). Returns 1 when the file does not
- * parse as a whole (nothing graded). */
+/* Grades the statements that libpg_query's parser split the file into, each parsed again
+ * alone: for Flyway files, whose transaction is decided from every statement before any is
+ * graded. Returns 1 when the file does not parse as a whole (nothing graded). */
 static int check_spans(checker *ck)
 {
     stmt_spans sp = {0};
@@ -1703,7 +1702,7 @@ static int check_spans(checker *ck)
 /* Parses the file's bytes [start, end) once and grades their statements from that one
  * tree: the statements' offsets are in it, so the parser need not split them first and
  * then read each again. 0; 1 when the bytes do not parse (nothing graded). A tree too
- * deep to read is graded statement by statement instead, as check_spans does. */
+ * deep to read is graded statement by statement instead (split, then each parsed alone). */
 static int check_range(checker *ck, size_t start, size_t end)
 {
     char *piece = core_strndup(ck->text + start, end - start);
