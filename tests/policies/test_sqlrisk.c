@@ -740,7 +740,7 @@ START_TEST(empty_and_comment_only)
 }
 END_TEST
 
-/* Large files are split a chunk (256 KiB) at a time: a chunk that ends inside a BEGIN ATOMIC
+/* Large files are split a chunk (64 KiB) at a time: a chunk that ends inside a BEGIN ATOMIC
  * body, or at a syntax error, must not change what is found or where. */
 START_TEST(large_files_split_in_chunks)
 {
@@ -751,7 +751,7 @@ START_TEST(large_files_split_in_chunks)
     /* Long statements: after a parse error at most 5000 are read one by one. */
     for (; sql.len < 262000; lines++)
         ck_assert_int_eq(core_buf_printf(&sql, "SELECT '%090d';\n", lines), 0);
-    /* The chunk's first ';' past 256 KiB is inside this body. */
+    /* The fourth chunk's first ';' past 64 KiB (near 256 KiB) is inside this body. */
     ck_assert_int_eq(core_buf_puts(&sql, "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC\n"),
                      0);
     for (int i = 0; i < 100; i++)
@@ -778,6 +778,121 @@ START_TEST(large_files_split_in_chunks)
     ck_assert_str_eq(f.items[f.count - 1].rule, "ban-truncate");
     ck_assert_int_eq(f.items[f.count - 1].line, lines + 3);
     policy_findings_free(&f);
+    core_buf_free(&sql);
+}
+END_TEST
+
+/* The statements of sql_gen(i): context-free risky ones among padding. */
+static const char *gen_statement(int i, char *buf, size_t size)
+{
+    switch (i % 7) {
+    case 0:
+        snprintf(buf, size, "DROP TABLE d%d;\n", i);
+        break;
+    case 1:
+        snprintf(buf, size, "-- truncating\nTRUNCATE tr%d;\n", i);
+        break;
+    case 2:
+        snprintf(buf, size, "DELETE FROM del%d;\n", i);
+        break;
+    case 3:
+        snprintf(buf, size, "ALTER TABLE a%d\n  RENAME COLUMN x TO y;\n", i);
+        break;
+    default:
+        snprintf(buf, size, "INSERT INTO pad VALUES (%d, '%0200d');\n", i, i);
+    }
+    return buf;
+}
+
+/* Appends to want what statement, graded alone, gives when it starts at line first_line
+ * of a file (the per-file lock_timeout reminder aside). */
+static void expect_alone(const char *statement, int first_line, policy_findings *want)
+{
+    policy_findings f;
+
+    check_sql(statement, &f);
+    for (size_t i = 0; i < f.count; i++) {
+        const policy_finding *it = &f.items[i];
+
+        if (strstr(it->rule, "timeout"))
+            continue;
+        ck_assert_int_eq(policy_findings_push(want, it->rule, it->severity,
+                                              first_line - 1 + it->line, it->statement,
+                                              strlen(it->statement), it->message, NULL, NULL,
+                                              false, false),
+                         0);
+    }
+    policy_findings_free(&f);
+}
+
+/* The line of b's end, counting on from *line at byte *from. */
+static int line_at_end(const core_buf *b, size_t *from, int *line)
+{
+    for (; *from < b->len; (*from)++)
+        *line += b->data[*from] == '\n';
+    return *line;
+}
+
+/* A file of several chunks, one of whose boundaries falls past a dollar-quoted body holding
+ * ';' and (loop 0) another inside a BEGIN ATOMIC body, so that the first chunk does not
+ * parse and is tried again twice as long; loop 1 has every chunk parse (and, on a machine
+ * of several processors, parsed on worker threads). Its findings are, in order, those of
+ * its statements graded one at a time: the chunks a file is parsed in must not show. */
+START_TEST(chunks_grade_as_statements_alone)
+{
+    core_buf sql = {0};
+    policy_findings want = {0}, got;
+    char buf[512];
+    size_t kept = 0, counted = 0;
+    int line = 1;
+    bool atomic = _i == 1, dollar = false;
+
+    for (int i = 0; sql.len < 1500000; i++) {
+        if (!atomic && sql.len > 250000) {
+            /* 250 to 322 KB, longer than a chunk: a chunk's end falls inside this body. */
+            atomic = true;
+            ck_assert_int_eq(core_buf_puts(&sql, "CREATE FUNCTION fa() RETURNS int LANGUAGE sql "
+                                                 "BEGIN ATOMIC\n"),
+                             0);
+            for (int k = 0; k < 6000; k++)
+                ck_assert_int_eq(core_buf_puts(&sql, "  SELECT 2;\n"), 0);
+            ck_assert_int_eq(core_buf_puts(&sql, "END;\n"), 0);
+        } else if (!dollar && sql.len > 700000) {
+            /* 700 to 800 KB: a body holding ';' across the next chunk's end. */
+            dollar = true;
+            ck_assert_int_eq(core_buf_puts(&sql, "CREATE FUNCTION fd() RETURNS void AS $body$\n"),
+                             0);
+            for (int k = 0; k < 3000; k++)
+                ck_assert_int_eq(core_buf_puts(&sql, "  DROP TABLE inside; TRUNCATE t;\n"), 0);
+            ck_assert_int_eq(core_buf_puts(&sql, "$body$ LANGUAGE plpgsql;\n"), 0);
+        }
+        gen_statement(i, buf, sizeof(buf));
+        expect_alone(buf, line_at_end(&sql, &counted, &line), &want);
+        ck_assert_int_eq(core_buf_puts(&sql, buf), 0);
+    }
+    check_sql(sql.data, &got);
+    ck_assert(atomic && dollar);
+    ck_assert_uint_gt(want.n_omitted, 100);
+    /* Findings then the briefs past the cap, in order, the lock_timeout reminder aside. */
+    for (size_t i = 0, k = 0; i < got.count + got.n_omitted; i++) {
+        bool gi = i < got.count, wi = k < want.count;
+        const char *grule = gi ? got.items[i].rule : got.omitted[i - got.count].rule;
+
+        if (strstr(grule, "timeout"))
+            continue;
+        ck_assert_uint_lt(k, want.count + want.n_omitted);
+        ck_assert_str_eq(grule, wi ? want.items[k].rule : want.omitted[k - want.count].rule);
+        ck_assert_int_eq(gi ? got.items[i].line : got.omitted[i - got.count].line,
+                         wi ? want.items[k].line : want.omitted[k - want.count].line);
+        if (gi && wi) {
+            ck_assert_str_eq(got.items[i].statement, want.items[k].statement);
+            ck_assert_str_eq(got.items[i].message, want.items[k].message);
+        }
+        kept = ++k;
+    }
+    ck_assert_uint_eq(kept, want.count + want.n_omitted);
+    policy_findings_free(&got);
+    policy_findings_free(&want);
     core_buf_free(&sql);
 }
 END_TEST
@@ -869,6 +984,7 @@ Suite *suite_policies_sqlrisk(void)
     tcase_add_test(tc, empty_and_comment_only);
     tcase_add_test(tc, caps);
     tcase_add_test(tc, large_files_split_in_chunks);
+    tcase_add_loop_test(tc, chunks_grade_as_statements_alone, 0, 2);
     tcase_add_test(tc, threads_check_at_once);
     suite_add_tcase(s, tc);
     return s;
