@@ -9,7 +9,8 @@
 -- older than the window leave, a token keeps its most recent names only, and the keys
 -- expire with the window, so one token cannot make a region look busy with idle runners.
 -- Returns the number of queued jobs passed over for want of a label (0: none) or {id,
--- fencing token, lease expiry ms, attempt}: the long poll passes its wake-up on to
+-- fencing token, lease expiry ms, attempt, job hash as a flat list, history flat} (the
+-- job as job_get gives it, so the claim's answer carries the job in one round trip): the long poll passes its wake-up on to
 -- another waiter only when a job was left for a runner with other labels.
 check_key(KEYS[1], queue_key(ARGV[2]))
 check_key(KEYS[2], leases_key())
@@ -62,14 +63,14 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[9]) - 1)) do
             redis.call('HSET', jk, 'lease_id', ARGV[5], 'lease_expires', expires,
                        'runner', ARGV[3], 'fencing_token', fence)
             redis.call('ZADD', KEYS[2], expires, id)
-            redis.call('ZREM', idle_key(ARGV[2]), ARGV[3])
             redis.call('ZREM', idle_tok, ARGV[3])
             redis.call('HDEL', idle_lab, ARGV[3])
             transition(id, 'leased', 'runner:' .. ARGV[3],
                        'claimed by runner ' .. ARGV[3] .. ' in ' .. ARGV[2] ..
                        ' (attempt ' .. attempt .. ', fencing token ' .. fence .. ')',
                        ARGV[7], ARGV[8])
-            return {id, fence, expires, attempt}
+            return {id, fence, expires, attempt, redis.call('HGETALL', jk),
+                    history_flat(id)}
         end
     end
 end

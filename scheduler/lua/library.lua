@@ -37,7 +37,6 @@ local function queue_key(region) return P .. 'queue:' .. region end
 local function deferred_key() return P .. 'deferred' end
 local function routing_key() return P .. 'routing' end
 local function leases_key() return P .. 'leases' end
-local function idle_key(region) return P .. 'idle:' .. region end
 local function ready_channel() return P .. 'ready' end
 local function pr_lock_key(repo, pr) return P .. 'lock:pr:' .. repo .. '#' .. pr end
 local function migration_lock_key(repo) return P .. 'lock:migration:' .. repo end
@@ -70,6 +69,16 @@ local function extend_locks(id, lease, ms)
             redis.call('PEXPIRE', k, ms)
         end
     end
+end
+-- Whether a runner token may act in region: allowed is '*' (every region) or the
+-- token's regions joined by '|'. The lease scripts check it before anything else, so a
+-- token of another region changes nothing (webhooks/runners.c answers 403).
+local function region_ok(allowed, region)
+    if allowed == '*' then return true end
+    for r in string.gmatch(allowed, '[^|]+') do
+        if r == region then return true end
+    end
+    return false
 end
 -- A key the client declared must be the one the library would build: this catches
 -- C and Lua drifting apart before anything is written.

@@ -75,7 +75,7 @@ static sched_claim claim_at(const char *runner, int64_t now)
     sched_claim c;
     core_error err = {0};
 
-    ck_assert_msg(sched_job_claim(fx.store, "always", runner, "1", "", LEASE_S, now, &c, &err) ==
+    ck_assert_msg(sched_job_claim(fx.store, "always", runner, "1", "", LEASE_S, now, NULL, &c, &err) ==
                       0,
                   "%s", err.msg);
     return c;
@@ -102,8 +102,8 @@ static void complete(const sched_claim *c, bool ok, int64_t now, int want_rc)
     char state[32];
     core_error err = {0};
 
-    ck_assert_int_eq(sched_job_complete(fx.store, c->job_id, c->lease_id, ok, "r", now, state,
-                                        &err),
+    ck_assert_int_eq(sched_job_complete(fx.store, c->job_id, c->lease_id, NULL, ok, "r", now, state,
+                                        NULL, 0, &err),
                      want_rc);
 }
 
@@ -188,13 +188,13 @@ START_TEST(heartbeat_after_its_lock_expired_is_refused)
     cb = claim_at("r2", late);
     ck_assert(cb.found);
     ck_assert_str_eq(cb.job_id, b);
-    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, ca.lease_id, LEASE_S, late + 1, &cancel,
+    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, ca.lease_id, NULL, LEASE_S, late + 1, &cancel,
                                          &until, &err),
                      CORE_ECONFLICT);
     ck_assert_msg(strstr(err.msg, "lease lost: the build lock lock:") && strstr(err.msg, "expired"),
                   "%s", err.msg);
     /* still refused however often it asks; the reaper puts the job back */
-    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, ca.lease_id, LEASE_S, late + 2, &cancel,
+    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, ca.lease_id, NULL, LEASE_S, late + 2, &cancel,
                                          &until, &err),
                      CORE_ECONFLICT);
     reap_at(late + 3);
@@ -226,8 +226,8 @@ START_TEST(completing_a_superseded_job_frees_the_pr_lock)
     ck_assert_int_eq(sched_job_field(fx.store, a, "state", state, sizeof(state), &err), 0);
     ck_assert_str_eq(state, "superseded");
     ck_assert(!claim_at("r2", T0 + 1).found);
-    ck_assert_int_eq(sched_job_complete(fx.store, a, ca.lease_id, true, "r1", T0 + 2, state,
-                                        &err),
+    ck_assert_int_eq(sched_job_complete(fx.store, a, ca.lease_id, NULL, true, "r1", T0 + 2, state,
+                                        NULL, 0, &err),
                      CORE_ECONFLICT);
     ck_assert_msg(strstr(err.msg, "superseded"), "%s", err.msg);
     v = get("lock:pr:acme/api#7");
@@ -250,8 +250,8 @@ START_TEST(second_complete_is_a_conflict)
     ca = claim_at("r1", T0);
     ck_assert(ca.found);
     complete(&ca, true, T0 + 1, 0);
-    ck_assert_int_eq(sched_job_complete(fx.store, a, ca.lease_id, false, "r1", T0 + 2, state,
-                                        &err),
+    ck_assert_int_eq(sched_job_complete(fx.store, a, ca.lease_id, NULL, false, "r1", T0 + 2, state,
+                                        NULL, 0, &err),
                      CORE_ECONFLICT);
     ck_assert_msg(strstr(err.msg, "already completed") && strstr(err.msg, "succeeded"), "%s",
                   err.msg);
@@ -276,7 +276,7 @@ static void empty_claim(const char *region, const char *runner, const char *toke
     sched_claim c;
     core_error err = {0};
 
-    ck_assert_msg(sched_job_claim(fx.store, region, runner, token, labels, LEASE_S, now, &c,
+    ck_assert_msg(sched_job_claim(fx.store, region, runner, token, labels, LEASE_S, now, NULL, &c,
                                   &err) == 0,
                   "%s", err.msg);
     ck_assert(!c.found);
@@ -327,7 +327,7 @@ START_TEST(empty_claim_counts_jobs_passed_over_for_labels)
     c = claim_at("plain", T0);
     ck_assert(!c.found);
     ck_assert_int_eq(c.passed_over, 1);
-    ck_assert_msg(sched_job_claim(fx.store, "always", "gpu-1", "1", "gpu", LEASE_S, T0, &c,
+    ck_assert_msg(sched_job_claim(fx.store, "always", "gpu-1", "1", "gpu", LEASE_S, T0, NULL, &c,
                                   &err) == 0,
                   "%s", err.msg);
     ck_assert(c.found);
