@@ -371,6 +371,112 @@ START_TEST(routing_counts_only_runners_with_the_labels)
 }
 END_TEST
 
+/* The claim's reply carries the job's document, the very one GET /api/v1/jobs/ID shows
+ * (sched_job_json): the runner API answers a claim from it without a second round trip. */
+START_TEST(claim_carries_the_job_document)
+{
+    char a[32];
+    sched_claim c;
+    core_buf doc = {0}, want = {0};
+    core_error err = {0};
+
+    queued_job("acme/api", 7, "abababab", false, a);
+    core_buf_puts(&doc, "prefix:");
+    ck_assert_msg(sched_job_claim(fx.store, "always", "r1", "1", "", LEASE_S, T0, &doc, &c,
+                                  &err) == 0,
+                  "%s", err.msg);
+    ck_assert(c.found);
+    ck_assert_int_eq(sched_job_json(fx.store, a, &want, &err), 0);
+    ck_assert_ptr_nonnull(strstr(want.data, "\"state\":\"leased\""));
+    ck_assert_ptr_nonnull(strstr(want.data, "claimed by runner r1"));
+    ck_assert_str_eq(doc.data + strlen("prefix:"), want.data);
+    /* An empty claim writes nothing. */
+    doc.len = 0;
+    doc.data[0] = '\0';
+    ck_assert_int_eq(sched_job_claim(fx.store, "always", "r1", "1", "", LEASE_S, T0 + 1, &doc,
+                                     &c, &err),
+                     0);
+    ck_assert(!c.found);
+    ck_assert_uint_eq(doc.len, 0);
+    core_buf_free(&doc);
+    core_buf_free(&want);
+}
+END_TEST
+
+/* Everything a heartbeat or a completion could write: the job hash, its history, the
+ * audit stream, the leases and the build lock. */
+static char *lease_snapshot(const char *id)
+{
+    char cmd[512], *parts[5], *out;
+    size_t n = 1;
+
+    snprintf(cmd, sizeof(cmd), "HGETALL '{ls}:job:%s'", id);
+    parts[0] = ts_redis_cli(fx.redis, cmd);
+    snprintf(cmd, sizeof(cmd), "LRANGE '{ls}:job:%s:history' 0 -1", id);
+    parts[1] = ts_redis_cli(fx.redis, cmd);
+    parts[2] = ts_redis_cli(fx.redis, "XLEN '{ls}:audit'");
+    parts[3] = ts_redis_cli(fx.redis, "ZRANGE '{ls}:leases' 0 -1 WITHSCORES");
+    parts[4] = ts_redis_cli(fx.redis, "GET '{ls}:lock:pr:acme/api#8'");
+    for (int i = 0; i < 5; i++)
+        n += strlen(parts[i]) + 1;
+    out = calloc(1, n);
+    for (int i = 0; i < 5; i++) {
+        strcat(out, parts[i]);
+        strcat(out, "\n");
+        free(parts[i]);
+    }
+    return out;
+}
+
+/* A runner token of another region can neither heartbeat nor complete a job: the script
+ * refuses before it writes anything. The same calls with the job's region go through. */
+START_TEST(token_of_another_region_changes_nothing)
+{
+    char a[32], state[32], ran_by[64], *before, *after;
+    sched_claim c;
+    core_error err = {0};
+    bool cancel;
+    int64_t until;
+
+    queued_job("acme/api", 8, "cdcdcdcd", false, a);
+    c = claim_at("r1", T0);
+    ck_assert(c.found);
+    before = lease_snapshot(a);
+    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, c.lease_id, "other", LEASE_S, T0 + 5000,
+                                         &cancel, &until, &err),
+                     CORE_EAUTH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "region always"));
+    ck_assert_int_eq(sched_job_complete(fx.store, a, c.lease_id, "other|elsewhere", true, NULL,
+                                        T0 + 5000, state, ran_by, sizeof(ran_by), &err),
+                     CORE_EAUTH);
+    /* A region list that merely contains the name as a part of another does not pass. */
+    ck_assert_int_eq(sched_job_complete(fx.store, a, c.lease_id, "always-not|xalways", true,
+                                        NULL, T0 + 5000, state, NULL, 0, &err),
+                     CORE_EAUTH);
+    after = lease_snapshot(a);
+    ck_assert_str_eq(after, before);
+    free(after);
+    /* A missing job is not found, whatever the token. */
+    ck_assert_int_eq(sched_job_heartbeat(fx.store, "999999", c.lease_id, "other", LEASE_S,
+                                         T0 + 5000, &cancel, &until, &err),
+                     CORE_ENOTFOUND);
+    ck_assert_int_eq(sched_job_complete(fx.store, "999999", c.lease_id, NULL, true, NULL,
+                                        T0 + 5000, state, NULL, 0, &err),
+                     CORE_ENOTFOUND);
+    /* The job's own region (or every region) may. */
+    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, c.lease_id, "other|always", LEASE_S,
+                                         T0 + 5000, &cancel, &until, &err),
+                     0);
+    ck_assert_int_eq(until, T0 + 5000 + LEASE_S * 1000);
+    ck_assert_int_eq(sched_job_complete(fx.store, a, c.lease_id, "always", true, NULL,
+                                        T0 + 6000, state, ran_by, sizeof(ran_by), &err),
+                     0);
+    ck_assert_str_eq(state, "succeeded");
+    ck_assert_str_eq(ran_by, "r1"); /* the job's own runner, named by the script */
+    free(before);
+}
+END_TEST
+
 Suite *suite_scheduler_lease(void)
 {
     Suite *s = suite_create("scheduler_lease");
@@ -385,6 +491,8 @@ Suite *suite_scheduler_lease(void)
     tcase_add_test(tc, idle_runners_by_labels_recency_and_token);
     tcase_add_test(tc, routing_counts_only_runners_with_the_labels);
     tcase_add_test(tc, empty_claim_counts_jobs_passed_over_for_labels);
+    tcase_add_test(tc, claim_carries_the_job_document);
+    tcase_add_test(tc, token_of_another_region_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
