@@ -309,6 +309,23 @@ START_TEST(idle_runners_by_labels_recency_and_token)
     }
     empty_claim("always", "real-1", "3", "gpu", T0 + 200);
     ck_assert_int_eq(idle_in(0, "gpu", T0 + 201), SCHED_IDLE_PER_TOKEN + 1);
+    /* A runner polling again (no pruning then) still has its labels and recency renewed,
+     * and a new name after the window prunes the old ones. */
+    empty_claim("always", "real-1", "3", "arm", T0 + 300);
+    ck_assert_int_eq(idle_in(0, "arm", T0 + 301), 1);
+    ck_assert_int_eq(idle_in(0, "gpu", T0 + 301), SCHED_IDLE_PER_TOKEN);
+    empty_claim("always", "real-1", "3", "arm", T0 + SCHED_IDLE_WINDOW_MS + 250);
+    ck_assert_int_eq(idle_in(0, NULL, T0 + SCHED_IDLE_WINDOW_MS + 251), 1);
+    empty_claim("always", "late", "2", "gpu", T0 + SCHED_IDLE_WINDOW_MS + 260);
+    {
+        char *n = ts_redis_cli(fx.redis, "ZCARD '{ls}:idle:always:2'");
+        char *h = ts_redis_cli(fx.redis, "HLEN '{ls}:idle:always:2:labels'");
+
+        ck_assert_int_eq(atoi(n), 1);
+        ck_assert_int_eq(atoi(h), 1);
+        free(n);
+        free(h);
+    }
 }
 END_TEST
 
