@@ -18,14 +18,14 @@ local runner = ARGV[5] ~= '' and ARGV[5] or f[5] or 'unknown'
 if not f[1] or ARGV[3] == '' then return {'lost', f[1] or '', runner} end
 if f[3] == ARGV[3] then return {'done', f[1], runner} end
 if (f[1] == 'superseded' or f[1] == 'cancelled') and f[2] == ARGV[3] then
-    end_lease(id, ARGV[3])
+    end_lease(id, ARGV[3], f[4])
     redis.call('HSET', KEYS[1], 'lease_id', '')
     return {'superseded', f[1], runner}
 end
 if f[1] ~= 'leased' or f[2] ~= ARGV[3] then return {'lost', f[1], runner} end
 local to = ARGV[4] == 'success' and 'succeeded' or 'failed'
 redis.call('HSET', KEYS[1], 'completed_lease', ARGV[3])
-end_lease(id, ARGV[3])
+end_lease(id, ARGV[3], f[4])
 transition(id, to, 'runner:' .. runner, 'runner ' .. runner .. ' reported ' ..
            ARGV[4], ARGV[6], ARGV[7])
 return {'ok', to, runner}

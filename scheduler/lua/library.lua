@@ -56,11 +56,12 @@ local function release_locks(id, lease)
     end
 end
 -- A lease ends: its locks are freed and the runners of the region hear of it (a job
--- kept waiting by those locks may be claimable now).
-local function end_lease(id, lease)
+-- kept waiting by those locks may be claimable now). region: the job's, when the caller
+-- has read it already (nil: read here).
+local function end_lease(id, lease, region)
     release_locks(id, lease)
     redis.call('ZREM', leases_key(), id)
-    local region = redis.call('HGET', job_key(id), 'region')
+    if region == nil then region = redis.call('HGET', job_key(id), 'region') end
     if region and region ~= '' then redis.call('PUBLISH', ready_channel(), region) end
 end
 local function extend_locks(id, lease, ms)
@@ -171,7 +172,7 @@ end
 -- one: final jobs never move). A job being created has state '' and no state set yet.
 local function transition(id, to, actor, reason, now_ms, now_iso)
     local jk = job_key(id)
-    local cur = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'head_sha')
+    local cur = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'head_sha', 'region')
     local from = cur[1]
     if not from then return false, 'missing' end
     if FINAL[from] then return false, from end
@@ -189,7 +190,7 @@ local function transition(id, to, actor, reason, now_ms, now_iso)
     -- `finished` (score = when) is what retention deletes it by (retention.c).
     if FINAL[to] then
         redis.call('ZADD', P .. 'finished', now_ms, id)
-        local region = redis.call('HGET', jk, 'region')
+        local region = cur[5] -- transition itself never changes it
         if region and region ~= '' then redis.call('ZREM', queue_key(region), id) end
         redis.call('ZREM', deferred_key(), id)
         redis.call('SREM', routing_key(), id)
