@@ -600,6 +600,19 @@ static int jw_finish(jw *w, size_t start, core_error *err)
     return core_error_set(err, CORE_ENOMEM, "job json: out of memory");
 }
 
+int sched_job_render(const sched_reply *hash, const sched_reply *history, core_buf *out,
+                     core_error *err)
+{
+    jw w = {.b = out};
+    size_t start = out->len;
+
+    if (!hash || hash->type != SCHED_REPLY_ARRAY || !history ||
+        history->type != SCHED_REPLY_ARRAY)
+        return bad_reply("job document", err);
+    jw_job(&w, hash, history);
+    return jw_finish(&w, start, err);
+}
+
 int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error *err)
 {
     char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX];

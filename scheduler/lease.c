@@ -70,7 +70,7 @@ static bool is_str(const sched_reply *v, const char *s)
 
 int sched_job_claim(sched_store *store, const char *region, const char *runner,
                     const char *token_id, const char *labels_csv, int lease_seconds,
-                    int64_t now_ms, sched_claim *out, core_error *err)
+                    int64_t now_ms, core_buf *job_json, sched_claim *out, core_error *err)
 {
     char k_queue[SCHED_KEY_MAX], k_leases[SCHED_KEY_MAX], k_fence[SCHED_KEY_MAX],
         k_audit[SCHED_KEY_MAX];
@@ -115,12 +115,15 @@ int sched_job_claim(sched_store *store, const char *region, const char *runner,
     }
     if (rc < 0)
         return rc;
-    if (r->type == SCHED_REPLY_ARRAY && r->n == 4 && r->elem[0].type == SCHED_REPLY_STR) {
+    if (r->type == SCHED_REPLY_ARRAY && r->n == 6 && r->elem[0].type == SCHED_REPLY_STR) {
         out->found = true;
         snprintf(out->job_id, sizeof(out->job_id), "%s", r->elem[0].str);
         out->fencing_token = as_int(&r->elem[1]);
         out->lease_expires = as_int(&r->elem[2]);
         out->attempt = (int)as_int(&r->elem[3]);
+        /* The lease is granted whatever happens here: out->found tells the caller. */
+        if (job_json)
+            rc = sched_job_render(&r->elem[4], &r->elem[5], job_json, err);
     } else if (r->type == SCHED_REPLY_INT) {
         out->passed_over = (int)r->integer;
     }
@@ -128,9 +131,23 @@ int sched_job_claim(sched_store *store, const char *region, const char *runner,
     return 0;
 }
 
+/* The script's refusals before anything is written: a missing job, or one in a region the
+ * runner token may not serve. 1 when the reply is neither. */
+static int refused(const sched_reply *r, const char *id, core_error *err)
+{
+    if (is_str(item(r, 0), "missing"))
+        return core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
+    if (is_str(item(r, 0), "forbidden"))
+        return core_error_set(err, CORE_EAUTH, "this token may not act in region %s",
+                              item(r, 1) && item(r, 1)->type == SCHED_REPLY_STR
+                                  ? item(r, 1)->str
+                                  : "");
+    return 1;
+}
+
 int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id,
-                        int lease_seconds, int64_t now_ms, bool *cancel, int64_t *expires,
-                        core_error *err)
+                        const char *regions, int lease_seconds, int64_t now_ms, bool *cancel,
+                        int64_t *expires, core_error *err)
 {
     char k_job[SCHED_KEY_MAX], k_leases[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
     char lease_ms[24], now[24];
@@ -139,6 +156,8 @@ int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id
 
     *cancel = false;
     *expires = 0;
+    if (!sched_job_id_valid(id))
+        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
     if (!token_valid(id, 20) || !token_valid(lease_id, 64))
         return core_error_set(err, CORE_ECONFLICT, "no such lease");
     rc = sched_store_key(store, k_job, err, "job:%s", id);
@@ -152,12 +171,18 @@ int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     {
         const char *keys[] = {k_job, k_leases, k_audit};
-        const char *args[] = {sched_store_prefix(store), id, lease_id, lease_ms, now};
+        const char *args[] = {sched_store_prefix(store), id, lease_id, lease_ms, now,
+                              regions ? regions : "*"};
 
-        rc = sched_store_eval(store, SCHED_SCRIPT_HEARTBEAT, keys, 3, args, 5, &r, err);
+        rc = sched_store_eval(store, SCHED_SCRIPT_HEARTBEAT, keys, 3, args, 6, &r, err);
     }
     if (rc < 0)
         return rc;
+    if ((rc = refused(r, id, err)) <= 0) {
+        sched_reply_free(r);
+        return rc;
+    }
+    rc = 0;
     if (is_str(item(r, 0), "ok")) {
         *expires = as_int(item(r, 1));
     } else if (is_str(item(r, 0), "cancel")) {
@@ -182,8 +207,9 @@ int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id
     return rc;
 }
 
-int sched_job_complete(sched_store *store, const char *id, const char *lease_id, bool success,
-                       const char *runner, int64_t now_ms, char state[32], core_error *err)
+int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
+                       const char *regions, bool success, const char *runner, int64_t now_ms,
+                       char state[32], char *ran_by, size_t ran_by_len, core_error *err)
 {
     char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
     char now[24], iso[CORE_ISO_MAX];
@@ -191,6 +217,10 @@ int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
     int rc;
 
     state[0] = '\0';
+    if (ran_by && ran_by_len)
+        ran_by[0] = '\0';
+    if (!sched_job_id_valid(id))
+        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
     if (!token_valid(id, 20) || !token_valid(lease_id, 64))
         return core_error_set(err, CORE_ECONFLICT, "no such lease");
     rc = sched_store_job_keys(store, id, k_job, k_hist, k_audit, err);
@@ -200,15 +230,28 @@ int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
     core_time_format_iso(now_ms, iso);
     {
         const char *keys[] = {k_job, k_hist, k_audit};
-        const char *args[] = {sched_store_prefix(store), id, lease_id,
-                              success ? "success" : "failure", runner, now, iso};
+        const char *args[] = {sched_store_prefix(store),
+                              id,
+                              lease_id,
+                              success ? "success" : "failure",
+                              runner ? runner : "",
+                              now,
+                              iso,
+                              regions ? regions : "*"};
 
-        rc = sched_store_eval_acked(store, SCHED_SCRIPT_COMPLETE, keys, 3, args, 7, &r, err);
+        rc = sched_store_eval_acked(store, SCHED_SCRIPT_COMPLETE, keys, 3, args, 8, &r, err);
     }
     if (rc < 0)
         return rc;
+    if ((rc = refused(r, id, err)) <= 0) {
+        sched_reply_free(r);
+        return rc;
+    }
+    rc = 0;
     if (item(r, 1) && item(r, 1)->type == SCHED_REPLY_STR)
         snprintf(state, 32, "%s", item(r, 1)->str);
+    if (ran_by && ran_by_len && item(r, 2) && item(r, 2)->type == SCHED_REPLY_STR)
+        snprintf(ran_by, ran_by_len, "%s", item(r, 2)->str);
     if (is_str(item(r, 0), "done"))
         rc = core_error_set(err, CORE_ECONFLICT,
                             "already completed: job %s was reported once under this lease and "

@@ -39,20 +39,31 @@ typedef struct sched_claim {
  * runner token the claim came with (1-20 letters or digits; never the token itself).
  * CORE_EINVAL for a bad runner name, region, token id or labels. out->found is false when
  * nothing could be claimed (the runner is then recorded idle in its region, under its
- * token, with its labels). */
+ * token, with its labels). job_json (caller-owned, may be NULL): a grant appends the job's
+ * document to it, the one sched_job_json gives, from the claim's own round trip. Should
+ * that fail (out of memory) the call fails with out->found still true: the lease was
+ * granted and the caller gives it back (sched_job_release). */
 int sched_job_claim(sched_store *store, const char *region, const char *runner,
                     const char *token_id, const char *labels_csv, int lease_seconds,
-                    int64_t now_ms, sched_claim *out, core_error *err);
+                    int64_t now_ms, core_buf *job_json, sched_claim *out, core_error *err);
+/* regions, for heartbeat and complete: the regions the caller's runner token may act in,
+ * joined by '|', or NULL for every region. The script checks it before anything else, in
+ * the same round trip: CORE_EAUTH ("this token may not act in region R") for a job of
+ * another region and CORE_ENOTFOUND for a missing job, with nothing changed either way. */
+
 /* Extends the lease (and its locks) to now + lease_seconds. *cancel is set when the job
  * was superseded or cancelled under this lease (the runner must stop it). CORE_ECONFLICT
  * when lease_id is not the job's current lease: nothing changes. */
 int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id,
-                        int lease_seconds, int64_t now_ms, bool *cancel, int64_t *expires,
-                        core_error *err);
+                        const char *regions, int lease_seconds, int64_t now_ms, bool *cancel,
+                        int64_t *expires, core_error *err);
 /* Ends a leased job: succeeded or failed; its locks are freed. The same lease asking again
- * succeeds again (a retried request); any other lease gets CORE_ECONFLICT. */
-int sched_job_complete(sched_store *store, const char *id, const char *lease_id, bool success,
-                       const char *runner, int64_t now_ms, char state[32], core_error *err);
+ * is told CORE_ECONFLICT "already completed ..." and changes nothing; any other lease gets
+ * CORE_ECONFLICT. runner names the reporter in the history; NULL or "": the runner the job
+ * was leased to. ran_by (ran_by_len bytes, may be NULL) receives the name used. */
+int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
+                       const char *regions, bool success, const char *runner, int64_t now_ms,
+                       char state[32], char *ran_by, size_t ran_by_len, core_error *err);
 /* Gives back a lease that was granted but never used (the answer did not reach the runner,
  * or the runner was stopping and did not start the job): only the job's current lease,
  * with its own fencing token, can. The job goes back to its region's queue at once, its

@@ -87,6 +87,12 @@ int sched_store_key(const sched_store *store, char out[SCHED_KEY_MAX], core_erro
 /* True for a job id as the store makes them: 1 to 20 decimal digits. Checked before an
  * id from outside goes into a key. */
 bool sched_job_id_valid(const char *id);
+/* Appends the job document GET /api/v1/jobs/ID shows (sched_job_json) to out, from a job
+ * hash as a flat list and its history flat (job_get's reply, or claim's): scripts that
+ * already hold the job hand it back in their own reply instead of a second round trip.
+ * CORE_EIO for a reply of another shape; out is left as it was on failure. */
+int sched_job_render(const sched_reply *hash, const sched_reply *history, core_buf *out,
+                     core_error *err);
 
 /* The keys a script that moves job id declares: the job hash, its history and the audit
  * stream. */

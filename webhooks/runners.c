@@ -529,6 +529,8 @@ static void store_failure(wh_response *resp, int rc, const core_error *err)
         wh_response_error(resp, 409, "lease_lost", "%s", err->msg);
     } else if (rc == CORE_ENOTFOUND) {
         wh_response_error(resp, 404, "not_found", "%s", err->msg);
+    } else if (rc == CORE_EAUTH) {
+        wh_response_error(resp, 403, "forbidden", "%s", err->msg);
     } else {
         wh_response_error(resp, 500, "internal", "%s", err->msg);
     }
@@ -648,23 +650,13 @@ fail:
     return NULL;
 }
 
+/* The job document is already in resp->body after "{\"job\":" (the claim wrote it). */
 static void answer_claim(const wh_request *req, wh_response *resp, const sched_claim *c,
                          int lease_seconds)
 {
-    core_error err = {0};
     char expires[CORE_ISO_MAX];
     core_buf *b = &resp->body;
-    int rc;
 
-    core_buf_reset(b);
-    core_buf_puts(b, "{\"job\":");
-    rc = sched_job_json(req->app->store, c->job_id, b, &err);
-    if (rc < 0) {
-        /* Nobody will use this lease: give it back (if Redis lets us; else it runs out). */
-        give_back(*req->state, "the claim's answer could not be built");
-        store_failure(resp, rc, &err);
-        return;
-    }
     core_time_format_iso(c->lease_expires, expires);
     core_buf_printf(b,
                     ",\"lease_id\":\"%s\",\"lease_expires\":\"%s\",\"lease_seconds\":%d,"
@@ -700,10 +692,19 @@ void wh_runner_claim(const wh_request *req, wh_response *resp)
         return;
     }
     cs->w.generation = generation(cs->owner);
+    /* The claim's answer is built in place: the script hands back the job's document
+     * with the grant, so a claim is one round trip. */
+    core_buf_reset(&resp->body);
+    core_buf_puts(&resp->body, "{\"job\":");
     rc = sched_job_claim(req->app->store, cs->region, cs->runner, cs->token_id, cs->labels,
-                         lease_seconds, core_time_now_ms(), &c, &err);
+                         lease_seconds, core_time_now_ms(), &resp->body, &c, &err);
     if (rc < 0) {
         pass_on(cs->owner, &cs->w);
+        if (c.found) {
+            /* Granted, but the answer could not be built: nobody will use this lease. */
+            cs->grant = c;
+            give_back(cs, "the claim's answer could not be built");
+        }
         store_failure(resp, rc, &err);
         return;
     }
@@ -722,6 +723,7 @@ void wh_runner_claim(const wh_request *req, wh_response *resp)
         answer_claim(req, resp, &c, lease_seconds);
         return;
     }
+    core_buf_reset(&resp->body);
     if (core_time_mono_ms() >= cs->deadline_ms || draining(cs->owner)) {
         resp->status = 204;
         core_buf_reset(&resp->body);
@@ -733,9 +735,41 @@ void wh_runner_claim(const wh_request *req, wh_response *resp)
 
 /* ---- heartbeat and complete ------------------------------------------------------------- */
 
-/* Auth against the job's region, and the lease id from the body. */
+/* The regions token t may act in, joined by '|' for the lease scripts, which check the
+ * job's region themselves (no round trip before the call); NULL for every region, or
+ * when out of memory (then *oom is set). The caller frees it. */
+static char *token_regions(const wh_runner_token *t, bool *oom)
+{
+    size_t n = 0;
+    char *s, *p;
+
+    *oom = false;
+    if (t->n_regions == 0)
+        return NULL;
+    for (size_t i = 0; i < t->n_regions; i++)
+        n += strlen(t->regions[i]) + 1;
+    s = p = malloc(n);
+    if (!s) {
+        *oom = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < t->n_regions; i++) {
+        size_t len = strlen(t->regions[i]);
+
+        if (i)
+            *p++ = '|';
+        memcpy(p, t->regions[i], len);
+        p += len;
+    }
+    *p = '\0';
+    return s;
+}
+
+/* The token, and the lease id from the body. With regions NULL the job's region is checked
+ * here (one HGET: release, which is rare); otherwise *regions receives the token's regions
+ * (token_regions) for the script to check; the caller frees it. */
 static bool lease_request(const wh_request *req, wh_response *resp, const char *id,
-                          json_t **root, char lease[BODY_FIELD_MAX])
+                          json_t **root, char lease[BODY_FIELD_MAX], char **regions)
 {
     char region[128];
     core_error err = {0};
@@ -743,21 +777,33 @@ static bool lease_request(const wh_request *req, wh_response *resp, const char *
 
     if (!authorized(req, resp, NULL))
         return false;
-    rc = sched_job_field(req->app->store, id, "region", region, sizeof(region), &err);
-    if (rc < 0) {
-        store_failure(resp, rc, &err);
-        return false;
+    if (regions) {
+        bool oom;
+
+        *regions = token_regions(runner_token(req), &oom);
+        if (oom) {
+            wh_response_error(resp, 500, "internal", "out of memory");
+            return false;
+        }
+    } else {
+        rc = sched_job_field(req->app->store, id, "region", region, sizeof(region), &err);
+        if (rc < 0) {
+            store_failure(resp, rc, &err);
+            return false;
+        }
+        if (!authorized(req, resp, region))
+            return false;
     }
-    if (!authorized(req, resp, region))
-        return false;
     *root = body_object(req, resp);
-    if (!*root)
-        return false;
-    if (!copy_string(*root, "lease_id", true, lease, BODY_FIELD_MAX, resp)) {
-        json_decref(*root);
-        return false;
+    if (*root && copy_string(*root, "lease_id", true, lease, BODY_FIELD_MAX, resp))
+        return true;
+    json_decref(*root);
+    *root = NULL;
+    if (regions) {
+        free(*regions);
+        *regions = NULL;
     }
-    return true;
+    return false;
 }
 
 void wh_runner_heartbeat(const wh_request *req, wh_response *resp, const char *id)
@@ -769,11 +815,15 @@ void wh_runner_heartbeat(const wh_request *req, wh_response *resp, const char *i
     int64_t until = 0;
     int rc;
 
-    if (!lease_request(req, resp, id, &root, lease))
+    char *regions = NULL;
+
+    if (!lease_request(req, resp, id, &root, lease, &regions))
         return;
     json_decref(root);
-    rc = sched_job_heartbeat(req->app->store, id, lease, req->rt->cfg->runners.lease_seconds,
-                             core_time_now_ms(), &cancel, &until, &err);
+    rc = sched_job_heartbeat(req->app->store, id, lease, regions,
+                             req->rt->cfg->runners.lease_seconds, core_time_now_ms(), &cancel,
+                             &until, &err);
+    free(regions);
     if (rc < 0) {
         store_failure(resp, rc, &err);
         return;
@@ -789,26 +839,30 @@ void wh_runner_heartbeat(const wh_request *req, wh_response *resp, const char *i
 void wh_runner_complete(const wh_request *req, wh_response *resp, const char *id)
 {
     char lease[BODY_FIELD_MAX], status[16], runner[128], state[32];
+    char *regions = NULL;
     json_t *root = NULL;
     core_error err = {0};
     int rc;
 
-    if (!lease_request(req, resp, id, &root, lease))
+    if (!lease_request(req, resp, id, &root, lease, &regions))
         return;
-    if (!copy_string(root, "status", true, status, sizeof(status), resp)) {
-        json_decref(root);
-        return;
-    }
+    rc = copy_string(root, "status", true, status, sizeof(status), resp) ? 0 : -1;
     json_decref(root);
-    if (strcmp(status, "success") != 0 && strcmp(status, "failure") != 0) {
+    if (rc == 0 && strcmp(status, "success") != 0 && strcmp(status, "failure") != 0) {
         wh_response_error(resp, 400, "invalid_request",
                           "status: must be \"success\" or \"failure\"");
+        rc = -1;
+    }
+    if (rc < 0) {
+        free(regions);
         return;
     }
-    if (sched_job_field(req->app->store, id, "runner", runner, sizeof(runner), &err) < 0)
-        snprintf(runner, sizeof(runner), "unknown");
-    rc = sched_job_complete(req->app->store, id, lease, strcmp(status, "success") == 0, runner,
-                            core_time_now_ms(), state, &err);
+    /* The script names the job's own runner in the history (runner NULL) and checks the
+     * token's regions first: one round trip. */
+    rc = sched_job_complete(req->app->store, id, lease, regions,
+                            strcmp(status, "success") == 0, NULL, core_time_now_ms(), state,
+                            runner, sizeof(runner), &err);
+    free(regions);
     if (rc == CORE_ECONFLICT && strncmp(err.msg, "already completed", 17) == 0) {
         /* A second report of the same lease (docs/runner.md): 409, saying it was done. */
         wh_response_error(resp, 409, "already_completed", "%s", err.msg);
@@ -834,7 +888,7 @@ void wh_runner_release(const wh_request *req, wh_response *resp, const char *id)
     core_error err = {0};
     int rc;
 
-    if (!lease_request(req, resp, id, &root, lease))
+    if (!lease_request(req, resp, id, &root, lease, NULL))
         return;
     fence = json_object_get(root, "fencing_token");
     token = json_is_integer(fence) ? json_integer_value(fence) : 0;

@@ -171,11 +171,11 @@ static void claim_and_complete(sched_store *store, int64_t now)
         char state[32];
         core_error err = {0};
 
-        if (sched_job_claim(store, "emea-berlin", "runner-1", "bench", "", 120, now, &c, &err) < 0)
+        if (sched_job_claim(store, "emea-berlin", "runner-1", "bench", "", 120, now, NULL, &c, &err) < 0)
             die("claim", &err);
         if (!c.found)
             return;
-        if (sched_job_complete(store, c.job_id, c.lease_id, true, "runner-1", now, state, &err) < 0)
+        if (sched_job_complete(store, c.job_id, c.lease_id, NULL, true, "runner-1", now, state, NULL, 0, &err) < 0)
             die("complete", &err);
     }
 }

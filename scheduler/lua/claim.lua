@@ -6,10 +6,11 @@
 -- says so in its reason. A runner that finds nothing is recorded as idle in its region,
 -- under its token: `idle:REGION:TOKEN` (zset, score = last poll) with its labels in
 -- `idle:REGION:TOKEN:labels`, the token in `idlet:REGION` (score = last poll). Names
--- older than the window leave, a token keeps its most recent names only, and the keys
--- expire with the window, so one token cannot make a region look busy with idle runners.
+-- older than the window leave when the token brings a new name, a token keeps its most
+-- recent names only, and the keys expire with the window, so one token cannot make a region look busy with idle runners.
 -- Returns the number of queued jobs passed over for want of a label (0: none) or {id,
--- fencing token, lease expiry ms, attempt}: the long poll passes its wake-up on to
+-- fencing token, lease expiry ms, attempt, job hash as a flat list, history flat} (the
+-- job as job_get gives it, so the claim's answer carries the job in one round trip): the long poll passes its wake-up on to
 -- another waiter only when a job was left for a runner with other labels.
 check_key(KEYS[1], queue_key(ARGV[2]))
 check_key(KEYS[2], leases_key())
@@ -62,35 +63,41 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[9]) - 1)) do
             redis.call('HSET', jk, 'lease_id', ARGV[5], 'lease_expires', expires,
                        'runner', ARGV[3], 'fencing_token', fence)
             redis.call('ZADD', KEYS[2], expires, id)
-            redis.call('ZREM', idle_key(ARGV[2]), ARGV[3])
             redis.call('ZREM', idle_tok, ARGV[3])
             redis.call('HDEL', idle_lab, ARGV[3])
             transition(id, 'leased', 'runner:' .. ARGV[3],
                        'claimed by runner ' .. ARGV[3] .. ' in ' .. ARGV[2] ..
                        ' (attempt ' .. attempt .. ', fencing token ' .. fence .. ')',
                        ARGV[7], ARGV[8])
-            return {id, fence, expires, attempt}
+            return {id, fence, expires, attempt, redis.call('HGETALL', jk),
+                    history_flat(id)}
         end
     end
 end
 local window, keep = tonumber(ARGV[12]), tonumber(ARGV[11])
-redis.call('ZADD', idle_tok, now, ARGV[3])
 redis.call('HSET', idle_lab, ARGV[3], ARGV[4])
-local gone = redis.call('ZRANGEBYSCORE', idle_tok, '-inf', '(' .. (now - window))
-local n = redis.call('ZCARD', idle_tok) - #gone
-if n > keep then
-    for _, r in ipairs(redis.call('ZRANGE', idle_tok, #gone, #gone + n - keep - 1)) do
-        gone[#gone + 1] = r
+-- Pruning only when a name is new to the token: a runner polling again (the usual case)
+-- does not grow the set, so it cannot push it past `keep`, and names older than the
+-- window are skipped by idle_count (it reads from `since` on) until the next new name
+-- prunes them or the keys expire.
+if redis.call('ZADD', idle_tok, now, ARGV[3]) == 1 then
+    local gone = redis.call('ZRANGEBYSCORE', idle_tok, '-inf', '(' .. (now - window))
+    local n = redis.call('ZCARD', idle_tok) - #gone
+    if n > keep then
+        for _, r in ipairs(redis.call('ZRANGE', idle_tok, #gone, #gone + n - keep - 1)) do
+            gone[#gone + 1] = r
+        end
     end
-end
-for _, r in ipairs(gone) do
-    redis.call('ZREM', idle_tok, r)
-    redis.call('HDEL', idle_lab, r)
+    for _, r in ipairs(gone) do
+        redis.call('ZREM', idle_tok, r)
+        redis.call('HDEL', idle_lab, r)
+    end
 end
 redis.call('PEXPIRE', idle_tok, window)
 redis.call('PEXPIRE', idle_lab, window)
+-- idlet:REGION holds one member per runner token (tokens are few, from the config): old
+-- ones need no pruning, idle_count skips them by score and the key expires.
 local tk = P .. 'idlet:' .. ARGV[2]
 redis.call('ZADD', tk, now, ARGV[10])
-redis.call('ZREMRANGEBYSCORE', tk, '-inf', '(' .. (now - window))
 redis.call('PEXPIRE', tk, window)
 return passed

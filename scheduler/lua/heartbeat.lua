@@ -1,4 +1,7 @@
--- KEYS: job, leases, audit. ARGV: P, id, lease id, lease ms, now_ms. Extends a valid lease
+-- KEYS: job, leases, audit. ARGV: P, id, lease id, lease ms, now_ms, regions the runner
+-- token may act in ('*' or 'a|b'). Refuses first, writing nothing, a job that is missing
+-- ({'missing'}) or in a region the token may not serve ({'forbidden', region}): one round
+-- trip authorizes and heartbeats. Extends a valid lease
 -- and its locks. A lease is alive only while all its build locks are: when one has
 -- expired (its runner was silent longer than the lease) the heartbeat is refused, the
 -- lease is not extended and the reaper puts the job back; the locks are not taken again,
@@ -9,7 +12,9 @@ local id = ARGV[2]
 check_key(KEYS[1], job_key(id))
 check_key(KEYS[2], leases_key())
 check_key(KEYS[3], audit_key())
-local f = redis.call('HMGET', KEYS[1], 'state', 'lease_id')
+local f = redis.call('HMGET', KEYS[1], 'state', 'lease_id', 'region')
+if not f[3] then return {'missing'} end
+if not region_ok(ARGV[6], f[3]) then return {'forbidden', f[3]} end
 if not f[1] or f[2] ~= ARGV[3] or ARGV[3] == '' then
     return {'lost', f[1] or ''}
 end

@@ -37,7 +37,6 @@ local function queue_key(region) return P .. 'queue:' .. region end
 local function deferred_key() return P .. 'deferred' end
 local function routing_key() return P .. 'routing' end
 local function leases_key() return P .. 'leases' end
-local function idle_key(region) return P .. 'idle:' .. region end
 local function ready_channel() return P .. 'ready' end
 local function pr_lock_key(repo, pr) return P .. 'lock:pr:' .. repo .. '#' .. pr end
 local function migration_lock_key(repo) return P .. 'lock:migration:' .. repo end
@@ -57,11 +56,12 @@ local function release_locks(id, lease)
     end
 end
 -- A lease ends: its locks are freed and the runners of the region hear of it (a job
--- kept waiting by those locks may be claimable now).
-local function end_lease(id, lease)
+-- kept waiting by those locks may be claimable now). region: the job's, when the caller
+-- has read it already (nil: read here).
+local function end_lease(id, lease, region)
     release_locks(id, lease)
     redis.call('ZREM', leases_key(), id)
-    local region = redis.call('HGET', job_key(id), 'region')
+    if region == nil then region = redis.call('HGET', job_key(id), 'region') end
     if region and region ~= '' then redis.call('PUBLISH', ready_channel(), region) end
 end
 local function extend_locks(id, lease, ms)
@@ -70,6 +70,16 @@ local function extend_locks(id, lease, ms)
             redis.call('PEXPIRE', k, ms)
         end
     end
+end
+-- Whether a runner token may act in region: allowed is '*' (every region) or the
+-- token's regions joined by '|'. The lease scripts check it before anything else, so a
+-- token of another region changes nothing (webhooks/runners.c answers 403).
+local function region_ok(allowed, region)
+    if allowed == '*' then return true end
+    for r in string.gmatch(allowed, '[^|]+') do
+        if r == region then return true end
+    end
+    return false
 end
 -- A key the client declared must be the one the library would build: this catches
 -- C and Lua drifting apart before anything is written.
@@ -162,7 +172,7 @@ end
 -- one: final jobs never move). A job being created has state '' and no state set yet.
 local function transition(id, to, actor, reason, now_ms, now_iso)
     local jk = job_key(id)
-    local cur = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'head_sha')
+    local cur = redis.call('HMGET', jk, 'state', 'repo', 'pr', 'head_sha', 'region')
     local from = cur[1]
     if not from then return false, 'missing' end
     if FINAL[from] then return false, from end
@@ -180,7 +190,7 @@ local function transition(id, to, actor, reason, now_ms, now_iso)
     -- `finished` (score = when) is what retention deletes it by (retention.c).
     if FINAL[to] then
         redis.call('ZADD', P .. 'finished', now_ms, id)
-        local region = redis.call('HGET', jk, 'region')
+        local region = cur[5] -- transition itself never changes it
         if region and region ~= '' then redis.call('ZREM', queue_key(region), id) end
         redis.call('ZREM', deferred_key(), id)
         redis.call('SREM', routing_key(), id)

@@ -239,6 +239,14 @@ START_TEST(claim_heartbeat_complete_and_stale_leases)
     ck_assert_int_eq(claim(e.base[0], TOKEN, "r1", "always", 5, &c), 200);
     job = json_object_get(c, "job");
     ck_assert_str_eq(s_of(job, "id"), id);
+    /* The whole document, history included, as GET /api/v1/jobs/ID gives it. */
+    {
+        json_t *got = get_job(&e, id);
+
+        ck_assert(json_equal(job, got));
+        ck_assert_int_ge(json_array_size(json_object_get(job, "history")), 3);
+        json_decref(got);
+    }
     ck_assert_str_eq(s_of(job, "state"), "leased");
     ck_assert_int_eq(json_integer_value(json_object_get(job, "attempts")), 1);
     snprintf(lease, sizeof(lease), "%s", s_of(c, "lease_id"));
@@ -250,6 +258,28 @@ START_TEST(claim_heartbeat_complete_and_stale_leases)
     ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", lease, NULL, &r), 200);
     ck_assert(json_is_false(json_object_get(r, "cancel")));
     json_decref(r);
+    /* A token of another region is refused (403) with the right lease, and the job stays
+     * leased: the lease scripts check the region before they write. */
+    {
+        char path[128], body[256];
+        json_t *before = get_job(&e, id), *after;
+
+        snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"status\":\"success\"}", lease);
+        snprintf(path, sizeof(path), "/api/v1/jobs/%s/complete", id);
+        ck_assert_int_eq(post(e.base[0], path, TOKEN_BERLIN, body, &r), 403);
+        ck_assert_str_eq(s_of(r, "error"), "forbidden");
+        ck_assert_ptr_nonnull(strstr(s_of(r, "detail"), "always"));
+        json_decref(r);
+        snprintf(path, sizeof(path), "/api/v1/jobs/%s/heartbeat", id);
+        ck_assert_int_eq(post(e.base[0], path, TOKEN_BERLIN, body, NULL), 403);
+        ck_assert_int_eq(post(e.base[0], "/api/v1/jobs/987654/heartbeat", TOKEN_BERLIN, body,
+                              NULL),
+                         404);
+        after = get_job(&e, id);
+        ck_assert(json_equal(before, after));
+        json_decref(before);
+        json_decref(after);
+    }
     /* A foreign lease changes nothing. */
     ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", "0123456789abcdef", NULL, NULL),
                      409);

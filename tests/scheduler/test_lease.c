@@ -75,7 +75,7 @@ static sched_claim claim_at(const char *runner, int64_t now)
     sched_claim c;
     core_error err = {0};
 
-    ck_assert_msg(sched_job_claim(fx.store, "always", runner, "1", "", LEASE_S, now, &c, &err) ==
+    ck_assert_msg(sched_job_claim(fx.store, "always", runner, "1", "", LEASE_S, now, NULL, &c, &err) ==
                       0,
                   "%s", err.msg);
     return c;
@@ -102,8 +102,8 @@ static void complete(const sched_claim *c, bool ok, int64_t now, int want_rc)
     char state[32];
     core_error err = {0};
 
-    ck_assert_int_eq(sched_job_complete(fx.store, c->job_id, c->lease_id, ok, "r", now, state,
-                                        &err),
+    ck_assert_int_eq(sched_job_complete(fx.store, c->job_id, c->lease_id, NULL, ok, "r", now, state,
+                                        NULL, 0, &err),
                      want_rc);
 }
 
@@ -188,13 +188,13 @@ START_TEST(heartbeat_after_its_lock_expired_is_refused)
     cb = claim_at("r2", late);
     ck_assert(cb.found);
     ck_assert_str_eq(cb.job_id, b);
-    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, ca.lease_id, LEASE_S, late + 1, &cancel,
+    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, ca.lease_id, NULL, LEASE_S, late + 1, &cancel,
                                          &until, &err),
                      CORE_ECONFLICT);
     ck_assert_msg(strstr(err.msg, "lease lost: the build lock lock:") && strstr(err.msg, "expired"),
                   "%s", err.msg);
     /* still refused however often it asks; the reaper puts the job back */
-    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, ca.lease_id, LEASE_S, late + 2, &cancel,
+    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, ca.lease_id, NULL, LEASE_S, late + 2, &cancel,
                                          &until, &err),
                      CORE_ECONFLICT);
     reap_at(late + 3);
@@ -226,8 +226,8 @@ START_TEST(completing_a_superseded_job_frees_the_pr_lock)
     ck_assert_int_eq(sched_job_field(fx.store, a, "state", state, sizeof(state), &err), 0);
     ck_assert_str_eq(state, "superseded");
     ck_assert(!claim_at("r2", T0 + 1).found);
-    ck_assert_int_eq(sched_job_complete(fx.store, a, ca.lease_id, true, "r1", T0 + 2, state,
-                                        &err),
+    ck_assert_int_eq(sched_job_complete(fx.store, a, ca.lease_id, NULL, true, "r1", T0 + 2, state,
+                                        NULL, 0, &err),
                      CORE_ECONFLICT);
     ck_assert_msg(strstr(err.msg, "superseded"), "%s", err.msg);
     v = get("lock:pr:acme/api#7");
@@ -250,8 +250,8 @@ START_TEST(second_complete_is_a_conflict)
     ca = claim_at("r1", T0);
     ck_assert(ca.found);
     complete(&ca, true, T0 + 1, 0);
-    ck_assert_int_eq(sched_job_complete(fx.store, a, ca.lease_id, false, "r1", T0 + 2, state,
-                                        &err),
+    ck_assert_int_eq(sched_job_complete(fx.store, a, ca.lease_id, NULL, false, "r1", T0 + 2, state,
+                                        NULL, 0, &err),
                      CORE_ECONFLICT);
     ck_assert_msg(strstr(err.msg, "already completed") && strstr(err.msg, "succeeded"), "%s",
                   err.msg);
@@ -276,7 +276,7 @@ static void empty_claim(const char *region, const char *runner, const char *toke
     sched_claim c;
     core_error err = {0};
 
-    ck_assert_msg(sched_job_claim(fx.store, region, runner, token, labels, LEASE_S, now, &c,
+    ck_assert_msg(sched_job_claim(fx.store, region, runner, token, labels, LEASE_S, now, NULL, &c,
                                   &err) == 0,
                   "%s", err.msg);
     ck_assert(!c.found);
@@ -309,6 +309,23 @@ START_TEST(idle_runners_by_labels_recency_and_token)
     }
     empty_claim("always", "real-1", "3", "gpu", T0 + 200);
     ck_assert_int_eq(idle_in(0, "gpu", T0 + 201), SCHED_IDLE_PER_TOKEN + 1);
+    /* A runner polling again (no pruning then) still has its labels and recency renewed,
+     * and a new name after the window prunes the old ones. */
+    empty_claim("always", "real-1", "3", "arm", T0 + 300);
+    ck_assert_int_eq(idle_in(0, "arm", T0 + 301), 1);
+    ck_assert_int_eq(idle_in(0, "gpu", T0 + 301), SCHED_IDLE_PER_TOKEN);
+    empty_claim("always", "real-1", "3", "arm", T0 + SCHED_IDLE_WINDOW_MS + 250);
+    ck_assert_int_eq(idle_in(0, NULL, T0 + SCHED_IDLE_WINDOW_MS + 251), 1);
+    empty_claim("always", "late", "2", "gpu", T0 + SCHED_IDLE_WINDOW_MS + 260);
+    {
+        char *n = ts_redis_cli(fx.redis, "ZCARD '{ls}:idle:always:2'");
+        char *h = ts_redis_cli(fx.redis, "HLEN '{ls}:idle:always:2:labels'");
+
+        ck_assert_int_eq(atoi(n), 1);
+        ck_assert_int_eq(atoi(h), 1);
+        free(n);
+        free(h);
+    }
 }
 END_TEST
 
@@ -327,7 +344,7 @@ START_TEST(empty_claim_counts_jobs_passed_over_for_labels)
     c = claim_at("plain", T0);
     ck_assert(!c.found);
     ck_assert_int_eq(c.passed_over, 1);
-    ck_assert_msg(sched_job_claim(fx.store, "always", "gpu-1", "1", "gpu", LEASE_S, T0, &c,
+    ck_assert_msg(sched_job_claim(fx.store, "always", "gpu-1", "1", "gpu", LEASE_S, T0, NULL, &c,
                                   &err) == 0,
                   "%s", err.msg);
     ck_assert(c.found);
@@ -371,6 +388,112 @@ START_TEST(routing_counts_only_runners_with_the_labels)
 }
 END_TEST
 
+/* The claim's reply carries the job's document, the very one GET /api/v1/jobs/ID shows
+ * (sched_job_json): the runner API answers a claim from it without a second round trip. */
+START_TEST(claim_carries_the_job_document)
+{
+    char a[32];
+    sched_claim c;
+    core_buf doc = {0}, want = {0};
+    core_error err = {0};
+
+    queued_job("acme/api", 7, "abababab", false, a);
+    core_buf_puts(&doc, "prefix:");
+    ck_assert_msg(sched_job_claim(fx.store, "always", "r1", "1", "", LEASE_S, T0, &doc, &c,
+                                  &err) == 0,
+                  "%s", err.msg);
+    ck_assert(c.found);
+    ck_assert_int_eq(sched_job_json(fx.store, a, &want, &err), 0);
+    ck_assert_ptr_nonnull(strstr(want.data, "\"state\":\"leased\""));
+    ck_assert_ptr_nonnull(strstr(want.data, "claimed by runner r1"));
+    ck_assert_str_eq(doc.data + strlen("prefix:"), want.data);
+    /* An empty claim writes nothing. */
+    doc.len = 0;
+    doc.data[0] = '\0';
+    ck_assert_int_eq(sched_job_claim(fx.store, "always", "r1", "1", "", LEASE_S, T0 + 1, &doc,
+                                     &c, &err),
+                     0);
+    ck_assert(!c.found);
+    ck_assert_uint_eq(doc.len, 0);
+    core_buf_free(&doc);
+    core_buf_free(&want);
+}
+END_TEST
+
+/* Everything a heartbeat or a completion could write: the job hash, its history, the
+ * audit stream, the leases and the build lock. */
+static char *lease_snapshot(const char *id)
+{
+    char cmd[512], *parts[5], *out;
+    size_t n = 1;
+
+    snprintf(cmd, sizeof(cmd), "HGETALL '{ls}:job:%s'", id);
+    parts[0] = ts_redis_cli(fx.redis, cmd);
+    snprintf(cmd, sizeof(cmd), "LRANGE '{ls}:job:%s:history' 0 -1", id);
+    parts[1] = ts_redis_cli(fx.redis, cmd);
+    parts[2] = ts_redis_cli(fx.redis, "XLEN '{ls}:audit'");
+    parts[3] = ts_redis_cli(fx.redis, "ZRANGE '{ls}:leases' 0 -1 WITHSCORES");
+    parts[4] = ts_redis_cli(fx.redis, "GET '{ls}:lock:pr:acme/api#8'");
+    for (int i = 0; i < 5; i++)
+        n += strlen(parts[i]) + 1;
+    out = calloc(1, n);
+    for (int i = 0; i < 5; i++) {
+        strcat(out, parts[i]);
+        strcat(out, "\n");
+        free(parts[i]);
+    }
+    return out;
+}
+
+/* A runner token of another region can neither heartbeat nor complete a job: the script
+ * refuses before it writes anything. The same calls with the job's region go through. */
+START_TEST(token_of_another_region_changes_nothing)
+{
+    char a[32], state[32], ran_by[64], *before, *after;
+    sched_claim c;
+    core_error err = {0};
+    bool cancel;
+    int64_t until;
+
+    queued_job("acme/api", 8, "cdcdcdcd", false, a);
+    c = claim_at("r1", T0);
+    ck_assert(c.found);
+    before = lease_snapshot(a);
+    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, c.lease_id, "other", LEASE_S, T0 + 5000,
+                                         &cancel, &until, &err),
+                     CORE_EAUTH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "region always"));
+    ck_assert_int_eq(sched_job_complete(fx.store, a, c.lease_id, "other|elsewhere", true, NULL,
+                                        T0 + 5000, state, ran_by, sizeof(ran_by), &err),
+                     CORE_EAUTH);
+    /* A region list that merely contains the name as a part of another does not pass. */
+    ck_assert_int_eq(sched_job_complete(fx.store, a, c.lease_id, "always-not|xalways", true,
+                                        NULL, T0 + 5000, state, NULL, 0, &err),
+                     CORE_EAUTH);
+    after = lease_snapshot(a);
+    ck_assert_str_eq(after, before);
+    free(after);
+    /* A missing job is not found, whatever the token. */
+    ck_assert_int_eq(sched_job_heartbeat(fx.store, "999999", c.lease_id, "other", LEASE_S,
+                                         T0 + 5000, &cancel, &until, &err),
+                     CORE_ENOTFOUND);
+    ck_assert_int_eq(sched_job_complete(fx.store, "999999", c.lease_id, NULL, true, NULL,
+                                        T0 + 5000, state, NULL, 0, &err),
+                     CORE_ENOTFOUND);
+    /* The job's own region (or every region) may. */
+    ck_assert_int_eq(sched_job_heartbeat(fx.store, a, c.lease_id, "other|always", LEASE_S,
+                                         T0 + 5000, &cancel, &until, &err),
+                     0);
+    ck_assert_int_eq(until, T0 + 5000 + LEASE_S * 1000);
+    ck_assert_int_eq(sched_job_complete(fx.store, a, c.lease_id, "always", true, NULL,
+                                        T0 + 6000, state, ran_by, sizeof(ran_by), &err),
+                     0);
+    ck_assert_str_eq(state, "succeeded");
+    ck_assert_str_eq(ran_by, "r1"); /* the job's own runner, named by the script */
+    free(before);
+}
+END_TEST
+
 Suite *suite_scheduler_lease(void)
 {
     Suite *s = suite_create("scheduler_lease");
@@ -385,6 +508,8 @@ Suite *suite_scheduler_lease(void)
     tcase_add_test(tc, idle_runners_by_labels_recency_and_token);
     tcase_add_test(tc, routing_counts_only_runners_with_the_labels);
     tcase_add_test(tc, empty_claim_counts_jobs_passed_over_for_labels);
+    tcase_add_test(tc, claim_carries_the_job_document);
+    tcase_add_test(tc, token_of_another_region_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
