@@ -26,6 +26,11 @@
 # CPU per job: zoneci's server and Redis (the C load client separately); for BullMQ every
 #   Node process (producer and workers: process.cpuUsage() over the measured part, Node's
 #   start-up not counted) and Redis.
+# The protocol's ceiling: bench/dispatch/ceiling.c (build/bench-ceiling) speaks the same
+#   HTTP exchanges (delivery, long-poll claim, completion) answered from memory, with no
+#   signature, JSON, Redis or lease, on the same thread pool; the same client against it
+#   gives the most jobs/s any server of this protocol reaches on this machine, printed as
+#   `ceiling_over_bullmq` (the bound on the ratio below).
 # The last line is `RATIO jobs_per_s=X.XX` (zoneci over BullMQ).
 # Usage: bench/dispatch/run.sh [JOBS] [RUNNERS] [THREADS]   (THREADS: server.threads)
 set -euo pipefail
@@ -36,7 +41,7 @@ threads=${3:-4}
 inflight=64
 warm_n=500
 command -v node >/dev/null || { echo "node is missing (Node 20 runs the BullMQ peer)" >&2; exit 1; }
-make -s all build/bench-dispatch >/dev/null
+make -s all build/bench-dispatch build/bench-ceiling >/dev/null
 bullmq=$(bench/peers/install.sh bullmq)
 tmp=$(mktemp -d /tmp/zoneci-dispatch-XXXXXX)
 . bench/lib.sh   # cleanup on exit and signals, step
@@ -102,6 +107,19 @@ echo "jobs by state:" $(for k in $(redis-cli -s $tmp/redis.sock --scan --pattern
 kill -TERM $zpid || true
 wait $zpid || true
 
+# ---- the protocol's ceiling (no Redis)
+cport=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+build/bench-ceiling $cport $threads &
+cpid=$!
+for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:$cport/ && break; sleep 0.1; done
+step build/bench-dispatch http://127.0.0.1:$cport bench-token utc $tmp/warm $warm_n $runners $inflight >/dev/null
+step build/bench-dispatch http://127.0.0.1:$cport bench-token utc $tmp/bodies $jobs_n $runners $inflight >$tmp/cout
+cout=$(cat $tmp/cout)
+kill -TERM $cpid || true
+wait $cpid || true
+echo "== the protocol's ceiling (bench-ceiling: the same HTTP exchanges answered from memory)"
+grep jobs_per_s <<<"$cout"
+
 # ---- BullMQ
 fresh_redis
 step node $bullmq/bench.mjs $tmp/redis.sock $warm_n 4 8 $inflight >/dev/null
@@ -122,4 +140,7 @@ echo "|---|---|---|---|---|---|"
 echo "| zoneci (queued → claim answered) | $zj | $(field queued_to_claim_ms 3 "$zout") | $(field queued_to_claim_ms 5 "$zout") | $z_server | $z_redis |"
 echo "| zoneci (received → claim answered) | | $(field received_to_claim_ms 3 "$zout") | $(field received_to_claim_ms 5 "$zout") | | |"
 echo "| BullMQ (add → processor start) | $bj | $(field add_to_start_ms 3 "$bout") | $(field add_to_start_ms 5 "$bout") | $b_node | $b_redis |"
+cj=$(field jobs_per_s 2 "$cout")
+echo "| the protocol's ceiling (no Redis, nothing checked) | $cj | $(field queued_to_claim_ms 3 "$cout") | $(field queued_to_claim_ms 5 "$cout") | | |"
+awk -v c=$cj -v b=$bj 'BEGIN {printf "ceiling_over_bullmq %.2f\n", c / b}'
 awk -v z=$zj -v b=$bj 'BEGIN {printf "RATIO jobs_per_s=%.2f\n", z / b}'
