@@ -78,6 +78,14 @@ $(BUILD)/tzdata/zoneci-tzdata.stamp: $(BUILD)/zoneci $(SYSTEM_TZDATA)
 install: all
 	@$(MAKE) --no-print-directory install-files
 
+# The binary looks for its time-zone data under the PREFIX it was compiled with: a
+# different PREFIX recompiles the one file that names it.
+$(BUILD)/prefix: FORCE
+	@mkdir -p $(@D)
+	@echo '$(TZDATA_INSTALL_DIR)' > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/obj/scheduler/tzdata.o: $(BUILD)/prefix
+
 # The unit with this install's paths. Rewritten only when they change.
 $(BUILD)/zoneci.service: packaging/zoneci.service.in FORCE
 	@mkdir -p $(@D)
