@@ -2,7 +2,7 @@
  * docs/zoneci.1, all against the one command table of cli/main.c (read through the real
  * binary's `zoneci help --commands`): a command added to dispatch but left out of the help
  * or the man page, or an option in a command's help that the man page does not describe,
- * fails here. */
+ * fails here, and so does an option that a command's parser takes but its help omits. */
 #include <check.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -146,6 +146,48 @@ START_TEST(every_command_is_in_help_and_the_man_page)
 }
 END_TEST
 
+/* Every option a command's source compares an argument with ("--name" as a whole string
+ * literal in cli/<command>.c) is in that command's help: an option added to a parser but
+ * not to the table fails here, and the test above carries it on to the man page. */
+START_TEST(every_parsed_option_is_in_help)
+{
+    char *names[MAX_COMMANDS], *text;
+    size_t n = commands(names, &text);
+    size_t checked = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char path[128], *src, *help;
+        char *argv_help[] = {"help", names[i], NULL};
+
+        snprintf(path, sizeof(path), "cli/%s.c", names[i]);
+        for (char *c = path; *c; c++)
+            *c = *c == '-' ? '_' : *c;
+        src = ts_read_file(path, NULL);
+        if (!src)
+            continue; /* help, version: parsed in main.c and serve.c */
+        help = run_ok(argv_help);
+        for (const char *q = strstr(src, "\"--"); q; q = strstr(q + 1, "\"--")) {
+            char opt[64];
+            size_t len = strspn(q + 1, "-abcdefghijklmnopqrstuvwxyz0123456789");
+
+            if (q[1 + len] != '"' || len <= 2 || len >= sizeof(opt))
+                continue; /* "--" alone, or a usage text */
+            memcpy(opt, q + 1, len);
+            opt[len] = '\0';
+            if (strcmp(opt, "--help") == 0)
+                continue;
+            ck_assert_msg(strstr(help, opt), "%s parses %s but `zoneci help %s` omits it", path,
+                          opt, names[i]);
+            checked++;
+        }
+        free(help);
+        free(src);
+    }
+    ck_assert_uint_ge(checked, 20); /* the sources were found and read */
+    free(text);
+}
+END_TEST
+
 START_TEST(unknown_command_and_help_topic_exit_2)
 {
     char *argv1[] = {"no-such-command", NULL};
@@ -192,6 +234,7 @@ Suite *suite_cli_help(void)
 
     tcase_add_test(tc, table_has_every_known_command);
     tcase_add_test(tc, every_command_is_in_help_and_the_man_page);
+    tcase_add_test(tc, every_parsed_option_is_in_help);
     tcase_add_test(tc, unknown_command_and_help_topic_exit_2);
     tcase_add_test(tc, help_flag_wins_before_the_separator_only);
     suite_add_tcase(s, tc);
