@@ -113,7 +113,7 @@ static int help(int argc, char **argv)
             printf("%s\n", commands[i].name);
         return 0;
     }
-    c = find(argv[2]);
+    c = find(strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0 ? "help" : argv[2]);
     if (!c) {
         fprintf(stderr, "zoneci: help: unknown command \"%s\"\n", argv[2]);
         return usage(stderr);
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "zoneci: unknown command \"%s\"\n", argv[1]);
         return usage(stderr);
     }
-    if (wants_help(argc, argv))
+    if (wants_help(argc, argv) || !c->run)
         return describe(c);
     return c->run(argc - 1, argv + 1);
 }
