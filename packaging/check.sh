@@ -33,6 +33,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# ---- the man page renders without a warning ----------------------------------------------
+if command -v groff >/dev/null; then
+    warnings=$(groff -man -ww -z -Tutf8 "$SRC_ROOT/docs/zoneci.1" 2>&1)
+    [ -z "$warnings" ] || fail "docs/zoneci.1: $warnings"
+    say "man page ok (groff -man -ww)"
+else
+    skip "man page lint: groff is not installed"
+fi
+
 # ---- build -------------------------------------------------------------------------------
 say "building the package in $OUT (DEB_BUILD_OPTIONS=parallel=2 nocheck)"
 rm -rf "$OUT/src" "$OUT"/zoneci*.deb "$OUT"/zoneci_*
