@@ -1,6 +1,8 @@
 # zoneci: a plain Makefile. `make` builds build/zoneci; `make check` installs missing
 # Debian packages (as root), then builds and runs every suite twice (plain, then under
-# AddressSanitizer + UndefinedBehaviorSanitizer) and smoke-runs the fuzz targets.
+# AddressSanitizer + UndefinedBehaviorSanitizer), smoke-runs the fuzz targets, and builds,
+# installs, starts and purges the Debian package (package-check). `make install` honours
+# PREFIX and DESTDIR.
 
 CC ?= cc
 WERROR ?= 1
