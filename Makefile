@@ -1,6 +1,8 @@
 # zoneci: a plain Makefile. `make` builds build/zoneci; `make check` installs missing
 # Debian packages (as root), then builds and runs every suite twice (plain, then under
-# AddressSanitizer + UndefinedBehaviorSanitizer) and smoke-runs the fuzz targets.
+# AddressSanitizer + UndefinedBehaviorSanitizer), smoke-runs the fuzz targets, and builds,
+# installs, starts and purges the Debian package (package-check). `make install` honours
+# PREFIX and DESTDIR.
 
 CC ?= cc
 WERROR ?= 1
@@ -11,7 +13,8 @@ LDFLAGS ?=
 # Debian packages the build, the tests and `make run` need.
 DEBS := build-essential pkg-config libmicrohttpd-dev libhiredis-dev libgit2-dev libjansson-dev \
         libicu-dev check libcurl4-openssl-dev libssl-dev libpg-query-dev libjwt-dev \
-        redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1
+        redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1 \
+        dpkg-dev debhelper curl
 PKGS := libmicrohttpd hiredis libgit2 jansson icu-uc icu-i18n libcurl openssl libjwt
 
 ifeq ($(SANITIZER),)
@@ -34,9 +37,14 @@ PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
 CHECK_LIBS = $(eval CHECK_LIBS := $$(shell pkg-config --libs check))$(CHECK_LIBS)
 
 # Where `make install` puts the binary and the generated time-zone data, which the binary
-# looks for there (it also looks next to itself, in $(BUILD)/tzdata).
+# looks for there (it also looks next to itself, in $(BUILD)/tzdata). The configuration
+# goes under $(SYSCONFDIR)/zoneci whatever the PREFIX, since the unit names it there.
 PREFIX ?= /usr/local
+DESTDIR ?=
 TZDATA_INSTALL_DIR = $(PREFIX)/share/zoneci/tzdata
+SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMD_UNIT_DIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 
 ZCFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g $(WARNINGS) $(SANFLAGS) -I. \
           -DZONECI_TZDATA_INSTALL_DIR='"$(TZDATA_INSTALL_DIR)"' \
@@ -55,7 +63,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 SUITES = $(sort $(patsubst tests/%.c,%,$(foreach f,$(TEST_SRC),$(if $(findstring /test_,$(f)),$(f)))))
 
 .PHONY: FORCE all check test run clean format headercheck lint-lua deps fuzz fuzz-smoke bench \
-        bench-build install
+        bench-build install install-files uninstall package-check
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp
 
@@ -65,11 +73,57 @@ SYSTEM_TZDATA := $(wildcard $(or $(TZDIR),/usr/share/zoneinfo)/tzdata.zi)
 $(BUILD)/tzdata/zoneci-tzdata.stamp: $(BUILD)/zoneci $(SYSTEM_TZDATA)
 	$(BUILD)/zoneci tzdata generate --out $(BUILD)/tzdata
 
+# `make install` builds (installing missing build packages as root first); install-files
+# only copies what is built, for debian/rules, which must not reach the network. The
+# configuration and the secrets' template are written only when absent: they are the
+# operator's once installed (the package makes them conffiles instead).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(TZDATA_INSTALL_DIR)
+	@$(MAKE) --no-print-directory install-files
+
+# The binary looks for its time-zone data under the PREFIX it was compiled with: a
+# different PREFIX recompiles the one file that names it.
+$(BUILD)/prefix: FORCE
+	@mkdir -p $(@D)
+	@echo '$(TZDATA_INSTALL_DIR)' > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+$(BUILD)/obj/scheduler/tzdata.o: $(BUILD)/prefix
+
+# The unit with this install's paths. Rewritten only when they change.
+$(BUILD)/zoneci.service: packaging/zoneci.service.in FORCE
+	@mkdir -p $(@D)
+	@sed -e 's|@bindir@|$(PREFIX)/bin|g' -e 's|@sysconfdir@|$(SYSCONFDIR)|g' $< > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+install-files: $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp $(BUILD)/zoneci.service
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(TZDATA_INSTALL_DIR) $(DESTDIR)$(MANDIR)/man1 \
+	  $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONFDIR)/zoneci
 	install -m 755 $(BUILD)/zoneci $(DESTDIR)$(PREFIX)/bin/zoneci
 	install -m 644 $(BUILD)/tzdata/zoneinfo64.res $(BUILD)/tzdata/zoneci-tzdata.stamp \
 	  $(DESTDIR)$(TZDATA_INSTALL_DIR)/
+	install -m 644 docs/zoneci.1 $(DESTDIR)$(MANDIR)/man1/zoneci.1
+	install -m 644 $(BUILD)/zoneci.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/zoneci.service
+	@[ -e $(DESTDIR)$(SYSCONFDIR)/zoneci/zoneci.json ] && \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/zoneci/zoneci.json" || \
+	  install -m 644 packaging/zoneci.json $(DESTDIR)$(SYSCONFDIR)/zoneci/zoneci.json
+	@[ -e $(DESTDIR)$(SYSCONFDIR)/zoneci/zoneci.env ] && \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/zoneci/zoneci.env" || \
+	  install -m 600 packaging/zoneci.env $(DESTDIR)$(SYSCONFDIR)/zoneci/zoneci.env
+
+# Removes what install-files put there, except the configuration and the secrets, which
+# may have been edited (and the state in /var/lib/zoneci, which systemd owns).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/zoneci $(DESTDIR)$(MANDIR)/man1/zoneci.1 \
+	  $(DESTDIR)$(SYSTEMD_UNIT_DIR)/zoneci.service \
+	  $(DESTDIR)$(TZDATA_INSTALL_DIR)/zoneinfo64.res $(DESTDIR)$(TZDATA_INSTALL_DIR)/zoneci-tzdata.stamp
+	-rmdir $(DESTDIR)$(TZDATA_INSTALL_DIR) $(DESTDIR)$(PREFIX)/share/zoneci 2>/dev/null
+	@echo "left $(DESTDIR)$(SYSCONFDIR)/zoneci (configuration and secrets): remove it by hand"
+
+# Builds the Debian package from a copy of the tree into build/pkg, checks its contents,
+# and where root installs, starts, stops and purges it (packaging/check.sh says what it
+# skips and why).
+package-check:
+	@if command -v dpkg-buildpackage >/dev/null; then packaging/check.sh $(BUILD)/pkg; \
+	else echo "package-check: skipped: dpkg-buildpackage is not installed (dpkg-dev)"; fi
 
 $(BUILD)/zoneci: $(CLI_OBJ) $(BUILD)/libzoneci.a
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(ZLIBS)
@@ -115,6 +169,7 @@ check: deps
 	@$(MAKE) --no-print-directory test bench-build
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined test
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory package-check
 
 # libFuzzer targets: clang, its own build directory, every library source.
 FUZZ_BUILD := build/fuzz
