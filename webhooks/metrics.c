@@ -163,7 +163,8 @@ static void render_jobs(const sched_metrics *m, core_buf *b)
         core_buf_printf(b, "zoneci_jobs{state=\"%s\"} %lld\n", sched_state_name((sched_state)s),
                         (long long)m->jobs[s]);
     help(b, "zoneci_approvals_pending", "gauge",
-         "Jobs awaiting an approval decision (not decided yet).");
+         "Jobs awaiting approval (= zoneci_jobs{state=\"awaiting_approval\"}; an approved "
+         "one leaves at the next router pass).");
     core_buf_printf(b, "zoneci_approvals_pending %lld\n",
                     (long long)m->jobs[SCHED_STATE_AWAITING_APPROVAL]);
 }
