@@ -194,6 +194,9 @@ $(BUILD)/bench-outbox: bench/outbox/outbox.c $(BUILD)/libzoneci.a
 $(BUILD)/bench-retention: bench/retention/memory.c $(BUILD)/libzoneci.a
 	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
 
+$(BUILD)/bench-metrics: bench/metrics/metrics.c $(BUILD)/libzoneci.a
+	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
+
 # The load client of bench/dispatch/run.sh: libcurl and jansson only, no zoneci code.
 $(BUILD)/bench-dispatch: bench/dispatch/dispatch.c
 	$(CC) $(ZCFLAGS) -o $@ $< $(ZLIBS)
@@ -205,7 +208,8 @@ $(BUILD)/bench-ceiling: bench/dispatch/ceiling.c
 # The bench programs are compiled by `make check` too, so an API change cannot leave them
 # behind; they are run only by `make bench` (never a pass/fail test: figures are noisy).
 BENCH_BINS := $(BUILD)/bench-micro $(BUILD)/bench-parse $(BUILD)/bench-outbox \
-              $(BUILD)/bench-retention $(BUILD)/bench-dispatch $(BUILD)/bench-ceiling
+              $(BUILD)/bench-retention $(BUILD)/bench-dispatch $(BUILD)/bench-ceiling \
+              $(BUILD)/bench-metrics
 bench-build: $(BENCH_BINS)
 
 # Every figure of bench/RESULTS.md, peers included (npm installs them under build/peers).
@@ -217,6 +221,7 @@ bench: all bench-build
 	bench/dispatch/run.sh
 	bench/inspect/run.sh
 	bench/longpoll/run.sh 5000
+	bench/metrics/run.sh
 
 clean:
 	rm -rf build
