@@ -1,5 +1,7 @@
-/* Prometheus metrics: lock-free counters bumped by request threads, rendered on demand
- * in the text exposition format (version 0.0.4). */
+/* Prometheus metrics, rendered on demand in the text exposition format (version 0.0.4):
+ * this process's lock-free counters bumped by request threads, and the domain figures
+ * (jobs, queues, runners, leases, approvals, inspections, outbox) read from Redis in one
+ * round trip per scrape (sched_metrics_read). docs/metrics.md lists every series. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
