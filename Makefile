@@ -14,7 +14,7 @@ LDFLAGS ?=
 DEBS := build-essential pkg-config libmicrohttpd-dev libhiredis-dev libgit2-dev libjansson-dev \
         libicu-dev check libcurl4-openssl-dev libssl-dev libpg-query-dev libjwt-dev \
         redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1 \
-        dpkg-dev debhelper curl
+        dpkg-dev debhelper curl prometheus
 PKGS := libmicrohttpd hiredis libgit2 jansson icu-uc icu-i18n libcurl openssl libjwt
 
 ifeq ($(SANITIZER),)
@@ -248,6 +248,9 @@ $(BUILD)/bench-outbox: bench/outbox/outbox.c $(BUILD)/libzoneci.a
 $(BUILD)/bench-retention: bench/retention/memory.c $(BUILD)/libzoneci.a
 	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
 
+$(BUILD)/bench-metrics: bench/metrics/metrics.c $(BUILD)/libzoneci.a
+	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)
+
 # The load client of bench/dispatch/run.sh: libcurl and jansson only, no zoneci code.
 $(BUILD)/bench-dispatch: bench/dispatch/dispatch.c
 	$(CC) $(ZCFLAGS) -o $@ $< $(ZLIBS)
@@ -259,7 +262,8 @@ $(BUILD)/bench-ceiling: bench/dispatch/ceiling.c
 # The bench programs are compiled by `make check` too, so an API change cannot leave them
 # behind; they are run only by `make bench` (never a pass/fail test: figures are noisy).
 BENCH_BINS := $(BUILD)/bench-micro $(BUILD)/bench-parse $(BUILD)/bench-outbox \
-              $(BUILD)/bench-retention $(BUILD)/bench-dispatch $(BUILD)/bench-ceiling
+              $(BUILD)/bench-retention $(BUILD)/bench-dispatch $(BUILD)/bench-ceiling \
+              $(BUILD)/bench-metrics
 bench-build: $(BENCH_BINS)
 
 # Every figure of bench/RESULTS.md, peers included (npm installs them under build/peers).
@@ -271,6 +275,7 @@ bench: all bench-build
 	bench/dispatch/run.sh
 	bench/inspect/run.sh
 	bench/longpoll/run.sh 5000
+	bench/metrics/run.sh
 
 clean:
 	rm -rf build

@@ -32,6 +32,7 @@ static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_RETENTION_BACKFILL] = lua_retention_backfill,
     [SCHED_SCRIPT_RETENTION_DEAD] = lua_retention_dead,
     [SCHED_SCRIPT_RETENTION_SWEEP] = lua_retention_sweep,
+    [SCHED_SCRIPT_METRICS] = lua_metrics,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
@@ -54,6 +55,7 @@ static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_RETENTION_BACKFILL] = "retention_backfill",
     [SCHED_SCRIPT_RETENTION_DEAD] = "retention_dead",
     [SCHED_SCRIPT_RETENTION_SWEEP] = "retention_sweep",
+    [SCHED_SCRIPT_METRICS] = "metrics",
 };
 
 /* One Redis function library holding every script, so the library part is compiled once

@@ -42,6 +42,7 @@ typedef enum sched_script {
     SCHED_SCRIPT_RETENTION_BACKFILL, /* index jobs that finished before `finished` existed */
     SCHED_SCRIPT_RETENTION_DEAD,     /* drop old outbox dead letters */
     SCHED_SCRIPT_RETENTION_SWEEP,    /* one SCAN step: drop set entries whose job is gone */
+    SCHED_SCRIPT_METRICS,            /* read-only: the gauges and counters /metrics shows */
     SCHED_SCRIPT_COUNT
 } sched_script;
 

@@ -65,6 +65,7 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[9]) - 1)) do
             redis.call('ZADD', KEYS[2], expires, id)
             redis.call('ZREM', idle_tok, ARGV[3])
             redis.call('HDEL', idle_lab, ARGV[3])
+            count('leases_granted')
             transition(id, 'leased', 'runner:' .. ARGV[3],
                        'claimed by runner ' .. ARGV[3] .. ' in ' .. ARGV[2] ..
                        ' (attempt ' .. attempt .. ', fencing token ' .. fence .. ')',

@@ -13,7 +13,7 @@ local id = ARGV[2]
 check_key(KEYS[1], job_key(id))
 check_key(KEYS[2], history_key(id))
 check_key(KEYS[3], audit_key())
-local cur = redis.call('HMGET', KEYS[1], 'state', 'decision', 'decided_by')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'decision', 'decided_by', 'updated_at')
 if not cur[1] then return {'missing', ''} end
 if ARGV[9] == '1' and str(redis.call('HGET', KEYS[1], 'card_key')) ~= ARGV[10]
 then
@@ -22,6 +22,8 @@ end
 if cur[1] ~= 'awaiting_approval' or (cur[2] and cur[2] ~= '') then
     return {'conflict', cur[1], str(cur[2]), str(cur[3])}
 end
+-- updated_at is when the job began awaiting approval: nothing else moves it meanwhile.
+observe('decision', tonumber(ARGV[6]) - (tonumber(cur[4]) or tonumber(ARGV[6])))
 local decision = 'rejected'
 if ARGV[3] == 'approve' then decision = 'approved' end
 redis.call('HSET', KEYS[1], 'decision', decision, 'decided_by', ARGV[4],

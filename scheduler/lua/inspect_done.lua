@@ -22,6 +22,9 @@ if ARGV[3] == 'retry' then
     return {'ok', cur}
 end
 redis.call('ZREM', P .. 'inspect', id)
+-- From the job becoming `inspecting` (updated_at; retries do not move it) to its end.
+local began = tonumber(redis.call('HGET', KEYS[1], 'updated_at'))
+observe('inspection', tonumber(ARGV[5]) - (began or tonumber(ARGV[5])))
 if ARGV[3] == 'approve' then
     if ARGV[8] ~= '' then card_put(id, cjson.decode(ARGV[8]), ARGV[5]) end
     transition(id, 'awaiting_approval', 'scheduler', ARGV[4], ARGV[5], ARGV[6])

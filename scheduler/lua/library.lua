@@ -81,6 +81,29 @@ local function region_ok(allowed, region)
     end
     return false
 end
+-- Fleet-wide counters and histograms (scheduler/sched_metrics.h): one hash, bumped by
+-- the scripts that already run at each event, so every process's /metrics reads the same
+-- totals in the one round trip of metrics.lua. Histograms keep one field per bucket
+-- (NAME:bI, not cumulative; I is #bounds + 1 for +Inf), NAME:sum_ms and NAME:count.
+local function metrics_key() return P .. 'metrics' end
+-- Bucket upper bounds in milliseconds. metrics.lua returns them, so C never restates them.
+local HISTOGRAMS = {
+    decision = {60000, 300000, 900000, 1800000, 3600000, 7200000, 14400000, 28800000,
+                86400000},
+    inspection = {100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000}}
+local function count(field, n) redis.call('HINCRBY', metrics_key(), field, n or 1) end
+local function observe(name, ms)
+    local bounds = HISTOGRAMS[name]
+    ms = math.floor(tonumber(ms) or 0)
+    if ms < 0 then ms = 0 end
+    local i = #bounds + 1
+    for b, le in ipairs(bounds) do
+        if ms <= le then i = b break end
+    end
+    count(name .. ':b' .. i)
+    count(name .. ':sum_ms', ms)
+    count(name .. ':count')
+end
 -- A key the client declared must be the one the library would build: this catches
 -- C and Lua drifting apart before anything is written.
 local function check_key(got, want)
