@@ -11,7 +11,8 @@ LDFLAGS ?=
 # Debian packages the build, the tests and `make run` need.
 DEBS := build-essential pkg-config libmicrohttpd-dev libhiredis-dev libgit2-dev libjansson-dev \
         libicu-dev check libcurl4-openssl-dev libssl-dev libpg-query-dev libjwt-dev \
-        redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1
+        redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1 \
+        python3 curl openssl
 PKGS := libmicrohttpd hiredis libgit2 jansson icu-uc icu-i18n libcurl openssl libjwt
 
 ifeq ($(SANITIZER),)
@@ -54,8 +55,8 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 SUITES = $(sort $(patsubst tests/%.c,%,$(foreach f,$(TEST_SRC),$(if $(findstring /test_,$(f)),$(f)))))
 
-.PHONY: FORCE all check test run clean format headercheck lint-lua deps fuzz fuzz-smoke bench \
-        bench-build install
+.PHONY: FORCE all check test run stop demo demo-check clean format headercheck lint-lua deps fuzz \
+        fuzz-smoke bench bench-build install
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp
 
@@ -113,6 +114,7 @@ test: $(BUILD)/zoneci $(BUILD)/zoneci-tests $(BUILD)/tzdata/zoneci-tzdata.stamp
 check: deps
 	@$(MAKE) --no-print-directory lint-lua
 	@$(MAKE) --no-print-directory test bench-build
+	@$(MAKE) --no-print-directory demo-check
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined test
 	@$(MAKE) --no-print-directory fuzz-smoke
 
@@ -159,6 +161,16 @@ run: all
 	ZONECI_RUNNER_TOKENS=$${ZONECI_RUNNER_TOKENS:-dev-runner-token} \
 	ZONECI_API_TOKENS=$${ZONECI_API_TOKENS:-dev-operator-token} \
 	  $(BUILD)/zoneci serve --config examples/zoneci.json
+
+# The whole story offline in a few seconds (examples/demo.sh): a throwaway Redis, a local
+# repository with a risky migration, a local peer printing the Slack card and the commit
+# statuses, the approval click and one build. demo-check runs it quietly for `make check`:
+# it fails unless the job succeeded and the peer got the card and the statuses.
+demo: all
+	examples/demo.sh
+demo-check: all
+	@examples/demo.sh > $(BUILD)/demo.log 2>&1 && echo "demo: ok ($$(tail -2 $(BUILD)/demo.log | head -1))" \
+	  || { tail -40 $(BUILD)/demo.log; echo "demo: FAILED (whole output in $(BUILD)/demo.log)"; exit 1; }
 
 # Lints the store's Lua (scheduler/lua/lint.sh): every file parses, every script is in the
 # assembled library, and that library reads no global but Redis's own and writes none.
