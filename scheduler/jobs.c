@@ -569,10 +569,16 @@ static void jw_job(jw *w, const sched_reply *hash, const sched_reply *history)
 
     jw_raw(w, "{");
     for (size_t i = 0; i < N_JOB_FIELDS; i++) {
+        /* `cards` in the JSON is the number of cards sent to Slack (`cards_sent`); the hash's
+         * `cards` (the regions asked, library.lua) stands in only for a job written before
+         * cards_sent existed, whose cards were all sent. */
+        const sched_reply *v =
+            strcmp(job_fields[i].name, "cards") == 0 ? hash_get(hash, "cards_sent") : NULL;
+
         jw_raw(w, i ? ",\"" : "\"");
         jw_raw(w, job_fields[i].name);
         jw_raw(w, "\":");
-        jw_field(w, hash_get(hash, job_fields[i].name), job_fields[i].kind);
+        jw_field(w, v ? v : hash_get(hash, job_fields[i].name), job_fields[i].kind);
     }
     jw_raw(w, ",\"history\":[");
     for (size_t i = 0; history && i + 3 < history->n; i += 4) {
