@@ -73,8 +73,24 @@ void core_log_set_level(core_log_level level);
 bool core_log_enabled(core_log_level level);
 /* Parses "debug", "info", "warn", "error", "off"; returns false for anything else. */
 bool core_log_level_parse(const char *name, core_log_level *out);
+/* The line format: CORE_LOG_LOGFMT (the default) writes `key=value` pairs as given;
+ * CORE_LOG_JSON writes one JSON object a line, {"ts","level","event", then each key=value
+ * pair of the message as a string field}, every value escaped. */
+typedef enum core_log_format {
+    CORE_LOG_LOGFMT = 0,
+    CORE_LOG_JSON = 1,
+} core_log_format;
+
+void core_log_set_format(core_log_format format);
+/* Parses "logfmt" or "json"; returns false for anything else. */
+bool core_log_format_parse(const char *name, core_log_format *out);
 void core_log_write(core_log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The line core_log_write would write for this message in this format, without the
+ * newline, into out (cap bytes, NUL-terminated, cut at a character boundary of its own
+ * escapes when too long). Returns its length. For tests and for the writer itself. */
+size_t core_log_format_line(core_log_format format, const char *ts, core_log_level level,
+                            const char *event, const char *msg, char *out, size_t cap);
 
 #define CORE_LOG(level, event, ...)                                                            \
     do {                                                                                       \
