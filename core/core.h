@@ -147,6 +147,9 @@ int64_t core_time_mono_ms(void);
 int64_t core_time_mono_us(void);
 /* Formats ms as "2026-03-09T17:30:00Z" (milliseconds shown only when not zero). */
 void core_time_format_iso(int64_t ms, char out[CORE_ISO_MAX]);
+/* Formats ms as "2026-03-09T17:30:00.000Z", milliseconds always: the one form of every
+ * time the HTTP API returns, so that clients parse a single layout. */
+void core_time_format_iso_ms(int64_t ms, char out[CORE_ISO_MAX]);
 /* A human duration, largest units first: "3h 10m", "2d 4h", "45s". Negative is "0s". */
 void core_duration_format(int64_t ms, char out[32]);
 /* Formats the wall time of ms at a UTC offset: "2026-03-09T10:30:00-07:00". */

@@ -552,13 +552,33 @@ static void jw_field(jw *w, const sched_reply *v, field_kind kind)
         break;
     case FK_TIME:
         if (parse_int64(v, &x)) {
-            core_time_format_iso(x, iso);
+            core_time_format_iso_ms(x, iso);
             jw_str(w, iso, strlen(iso));
         } else {
             jw_raw(w, "null");
         }
         break;
     }
+}
+
+/* A history entry's `at` (an ISO 8601 string the scripts were given) in the API's one
+ * form, with milliseconds. Returns false, writing nothing, when it does not parse (it is
+ * then passed through as it is). */
+static bool history_at(jw *w, const sched_reply *v)
+{
+    char in[CORE_ISO_MAX], iso[CORE_ISO_MAX];
+    core_error err;
+    int64_t t;
+
+    if (v->type != SCHED_REPLY_STR || v->len >= sizeof(in))
+        return false;
+    memcpy(in, v->str, v->len);
+    in[v->len] = '\0';
+    if (core_time_parse_iso(in, &t, &err) < 0)
+        return false;
+    core_time_format_iso_ms(t, iso);
+    jw_str(w, iso, strlen(iso));
+    return true;
 }
 
 /* One job from a {hash, history} reply pair. */
@@ -588,6 +608,8 @@ static void jw_job(jw *w, const sched_reply *hash, const sched_reply *history)
             const sched_reply *v = &history->elem[i + j];
 
             jw_raw(w, hist_keys[j]);
+            if (j == 0 && history_at(w, v))
+                continue;
             jw_field(w, v->type == SCHED_REPLY_STR ? v : NULL, FK_STR);
         }
         jw_raw(w, "}");
