@@ -14,7 +14,7 @@ LDFLAGS ?=
 DEBS := build-essential pkg-config libmicrohttpd-dev libhiredis-dev libgit2-dev libjansson-dev \
         libicu-dev check libcurl4-openssl-dev libssl-dev libpg-query-dev libjwt-dev \
         redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1 \
-        dpkg-dev debhelper curl prometheus
+        dpkg-dev debhelper curl prometheus python3 openssl
 PKGS := libmicrohttpd hiredis libgit2 jansson icu-uc icu-i18n libcurl openssl libjwt
 
 ifeq ($(SANITIZER),)
@@ -62,8 +62,8 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 SUITES = $(sort $(patsubst tests/%.c,%,$(foreach f,$(TEST_SRC),$(if $(findstring /test_,$(f)),$(f)))))
 
-.PHONY: FORCE all check test run clean format headercheck lint-lua deps fuzz fuzz-smoke bench \
-        bench-build install install-files uninstall package-check
+.PHONY: FORCE all check test run stop demo demo-check clean format headercheck lint-lua deps fuzz \
+        fuzz-smoke bench bench-build install install-files uninstall package-check
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp
 
@@ -167,6 +167,7 @@ test: $(BUILD)/zoneci $(BUILD)/zoneci-tests $(BUILD)/tzdata/zoneci-tzdata.stamp
 check: deps
 	@$(MAKE) --no-print-directory lint-lua
 	@$(MAKE) --no-print-directory test bench-build
+	@$(MAKE) --no-print-directory demo-check
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined test
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory package-check
@@ -202,7 +203,15 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# `make run` starts a Redis on run/redis.sock (data kept in run/) and zoneci in the
+# foreground; `make stop` (from another terminal, or after Ctrl-C) stops both by their pid
+# files and removes the socket and pid files. ZONECI_CONFIG=FILE serves another config;
+# PORT=N serves on another port: the config is then copied to run/zoneci.json with only
+# server.listen's port changed, so no tracked file is edited.
 RUN_DIR := run
+ZONECI_CONFIG ?= examples/zoneci.json
+PORT ?=
+RUN_CONFIG = $(if $(PORT),$(RUN_DIR)/zoneci.json,$(ZONECI_CONFIG))
 run: all
 	@mkdir -p $(RUN_DIR)
 	@redis-cli -s $(RUN_DIR)/redis.sock ping >/dev/null 2>&1 || \
@@ -210,10 +219,34 @@ run: all
 	    --dir $(CURDIR)/$(RUN_DIR) --appendonly yes --daemonize yes \
 	    --pidfile $(CURDIR)/$(RUN_DIR)/redis.pid --logfile $(CURDIR)/$(RUN_DIR)/redis.log
 	@for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -s $(RUN_DIR)/redis.sock ping >/dev/null 2>&1 && break; sleep 0.2; done
+	@if [ -n "$(PORT)" ]; then python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); \
+	  host = c["server"]["listen"].rsplit(":", 1)[0]; c["server"]["listen"] = host + ":" + sys.argv[2]; \
+	  json.dump(c, open(sys.argv[3], "w"), indent=2)' $(ZONECI_CONFIG) $(PORT) $(RUN_CONFIG); fi
+	@echo $$$$ > $(RUN_DIR)/zoneci.pid; \
 	ZONECI_GITHUB_SECRET=$${ZONECI_GITHUB_SECRET:-dev-webhook-secret} \
 	ZONECI_RUNNER_TOKENS=$${ZONECI_RUNNER_TOKENS:-dev-runner-token} \
 	ZONECI_API_TOKENS=$${ZONECI_API_TOKENS:-dev-operator-token} \
-	  $(BUILD)/zoneci serve --config examples/zoneci.json
+	  exec $(BUILD)/zoneci serve --config $(RUN_CONFIG)
+
+# Stops a process by its pid file only if that pid is still the program named (a stale
+# file's pid may have been reused), waiting up to 10 s for it to exit.
+stop_pid = if [ -f $(1) ] && [ "$$(cat /proc/$$(cat $(1))/comm 2>/dev/null)" = $(2) ]; then \
+	  pid=$$(cat $(1)); kill $$pid; for i in $$(seq 50); do kill -0 $$pid 2>/dev/null || break; \
+	  sleep 0.2; done; echo "stopped $(2) (pid $$pid)"; fi; rm -f $(1)
+stop:
+	@$(call stop_pid,$(RUN_DIR)/zoneci.pid,zoneci)
+	@$(call stop_pid,$(RUN_DIR)/redis.pid,redis-server)
+	@rm -f $(RUN_DIR)/redis.sock $(RUN_DIR)/zoneci.json
+
+# The whole story offline in a few seconds (examples/demo.sh): a throwaway Redis, a local
+# repository with a risky migration, a local peer printing the Slack card and the commit
+# statuses, the approval click and one build. demo-check runs it quietly for `make check`:
+# it fails unless the job succeeded and the peer got the card and the statuses.
+demo: all
+	ZONECI=$(BUILD)/zoneci examples/demo.sh
+demo-check: all
+	@ZONECI=$(BUILD)/zoneci examples/demo.sh > $(BUILD)/demo.log 2>&1 && echo "demo: ok ($$(tail -2 $(BUILD)/demo.log | head -1))" \
+	  || { tail -40 $(BUILD)/demo.log; echo "demo: FAILED (whole output in $(BUILD)/demo.log)"; exit 1; }
 
 # Lints the store's Lua (scheduler/lua/lint.sh): every file parses, every script is in the
 # assembled library, and that library reads no global but Redis's own and writes none.

@@ -1,9 +1,12 @@
 /* `zoneci inspect --repo DIR --base REV --head REV [--json|--markdown] [--paths GLOB ...]
- * [--pg-version N] [--rule ID=LEVEL ...]`: the migration report of SPEC section 6 for any
- * local repository, without Redis, GitHub or a config file, so that a developer sees what
- * zoneci will say before pushing. --pg-version and --rule stand for a policy's
- * migrations.postgres_version and migrations.rules, checked the same way, so that the
- * report matches the one the server makes for that policy. */
+ * [--pg-version N] [--rule ID=LEVEL ...] [--config FILE [--repo-name OWNER/NAME]]`: the
+ * migration report of SPEC section 6 for any local repository, without Redis or GitHub,
+ * so that a developer sees what zoneci will say before pushing. --config reads the
+ * policy the server would apply (the one matching --repo-name, or the config's only
+ * policy with a `migrations` section): its globs, postgres_version and rules, so the
+ * report is the server's. --paths, --pg-version and --rule stand for (or add to) a
+ * policy's migrations.paths, postgres_version and rules, checked the same way. Without
+ * either, the built-in framework patterns (policies/migrations.c) still apply. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,11 @@ static int usage(void)
     fprintf(stderr,
             "usage: zoneci inspect --repo DIR --base REV --head REV [--json | --markdown "
             "[--max-bytes N]] [--paths GLOB ...] [--pg-version N] [--rule ID=LEVEL ...]\n"
+            "                     [--config FILE [--repo-name OWNER/NAME]]\n"
+            "  --config FILE     apply the policy of this zoneci config (its migrations.paths, "
+            "postgres_version and rules)\n"
+            "  --repo-name NAME  the repository's owner/name, to pick the policy (default: the "
+            "config's only policy with migrations)\n"
             "  --pg-version N    the Postgres major version the migrations run on, %d to %d "
             "(default %d)\n"
             "  --rule ID=LEVEL   set a rule to off, info, warning or danger; repeatable, the "
@@ -100,6 +108,41 @@ static void print_finding(const policy_finding *f)
         printf("        suppressed: %s\n", f->suppression ? f->suppression : "");
 }
 
+/* The policy of config_path for repo_name (or the only one with a `migrations` section)
+ * into *cfg and *pol. Returns 0, or 2 (a bad argument's exit code) after saying why. */
+static int load_policy(const char *config_path, const char *repo_name, policy_config **cfg,
+                       const policy_policy **pol)
+{
+    core_error err = {0};
+    size_t with = 0;
+
+    if (policy_config_load(config_path, cfg, NULL, &err) < 0) {
+        fprintf(stderr, "zoneci: inspect: --config %s: %s (zoneci check-config %s says more)\n",
+                config_path, err.msg, config_path);
+        return 2;
+    }
+    if (repo_name) {
+        *pol = policy_match(*cfg, repo_name);
+        if (!*pol)
+            fprintf(stderr, "zoneci: inspect: --config %s: no policy matches %s\n", config_path,
+                    repo_name);
+        return *pol ? 0 : 2;
+    }
+    for (size_t i = 0; i < (*cfg)->n_policies; i++) {
+        if ((*cfg)->policies[i].has_migrations) {
+            *pol = &(*cfg)->policies[i];
+            with++;
+        }
+    }
+    if (with == 1)
+        return 0;
+    fprintf(stderr,
+            "zoneci: inspect: --config %s: %s policy has a migrations section: name the "
+            "repository with --repo-name OWNER/NAME\n",
+            config_path, with ? "more than one" : "no");
+    return 2;
+}
+
 /* The terminal form: one block per migration, findings as rows. */
 static void print_table(const policy_report *r, const policy_diff *d)
 {
@@ -139,6 +182,11 @@ int cli_inspect(int argc, char **argv)
     char *paths[PATHS_MAX];
     policy_rule_setting rules[RULES_MAX];
     size_t n_paths = 0, n_rules = 0, max_bytes = MARKDOWN_DEFAULT_BYTES;
+    const char *config_path = NULL, *repo_name = NULL;
+    policy_config *cfg = NULL;
+    const policy_policy *pol = NULL;
+    char **all_paths = NULL;               /* the policy's globs, then --paths */
+    policy_rule_setting *all_rules = NULL; /* the policy's rules, then --rule: the last wins */
     int pg_version = 0;
     policy_inspect_options opts;
     bool json = false, markdown = false;
@@ -188,6 +236,10 @@ int cli_inspect(int argc, char **argv)
             code = parse_rule(argv[++i], &rules[n_rules]);
             if (code == 0)
                 n_rules++;
+        } else if (i + 1 < argc && strcmp(a, "--config") == 0) {
+            config_path = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--repo-name") == 0) {
+            repo_name = argv[++i];
         } else if (i + 1 < argc && strcmp(a, "--repo") == 0) {
             repo = argv[++i];
         } else if (i + 1 < argc && strcmp(a, "--base") == 0) {
@@ -207,8 +259,10 @@ int cli_inspect(int argc, char **argv)
             code = usage();
         }
     }
-    if (code == 0 && (!repo || !base || !head || (json && markdown)))
+    if (code == 0 && (!repo || !base || !head || (json && markdown) || (repo_name && !config_path)))
         code = usage();
+    if (code == 0 && config_path)
+        code = load_policy(config_path, repo_name, &cfg, &pol);
     if (code != 0) {
         rc = 0;
         goto out;
@@ -218,6 +272,31 @@ int cli_inspect(int argc, char **argv)
                                     .pg_version = pg_version,
                                     .rules = rules,
                                     .n_rules = n_rules};
+    if (pol) {
+        size_t np = pol->n_migration_paths, nr = pol->n_rule_settings;
+
+        all_paths = calloc(np + n_paths + 1, sizeof(*all_paths));
+        all_rules = calloc(nr + n_rules + 1, sizeof(*all_rules));
+        if (!all_paths || !all_rules) {
+            rc = CORE_ENOMEM;
+            fprintf(stderr, "zoneci: inspect: out of memory\n");
+            goto out;
+        }
+        for (size_t i = 0; i < np; i++)
+            all_paths[i] = pol->migration_paths[i];
+        for (size_t i = 0; i < n_paths; i++)
+            all_paths[np + i] = paths[i];
+        for (size_t i = 0; i < nr; i++)
+            all_rules[i] = pol->rule_settings[i];
+        for (size_t i = 0; i < n_rules; i++)
+            all_rules[nr + i] = rules[i];
+        opts.paths = all_paths;
+        opts.n_paths = np + n_paths;
+        opts.rules = all_rules;
+        opts.n_rules = nr + n_rules;
+        if (!pg_version)
+            opts.pg_version = pol->pg_version;
+    }
     rc = policy_diff_compute(repo, base, head, NULL, &diff, &err);
     if (rc == 0)
         rc = policy_migrations_inspect_with(diff, &opts, &report, &err);
@@ -242,6 +321,9 @@ out:
     core_buf_free(&out);
     policy_report_free(report);
     policy_diff_free(diff);
+    free(all_paths);
+    free(all_rules); /* the ids belong to cfg and rules[] */
+    policy_config_free(cfg);
     for (size_t i = 0; i < n_rules; i++)
         free(rules[i].rule);
     if (code != 0)

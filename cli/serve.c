@@ -79,9 +79,14 @@ static void redact_url(const char *url, char *out, size_t len)
 static void apply_log_level(const policy_config *cfg)
 {
     core_log_level level;
+    core_log_format format = CORE_LOG_LOGFMT;
 
     if (cfg->log_level && core_log_level_parse(cfg->log_level, &level))
         core_log_set_level(level);
+    /* Back to logfmt when a reload drops the key. */
+    if (cfg->log_format)
+        core_log_format_parse(cfg->log_format, &format);
+    core_log_set_format(format);
 }
 
 /* Zones ICU does not know stop the start; zones whose ICU data is older than the system's

@@ -73,8 +73,24 @@ void core_log_set_level(core_log_level level);
 bool core_log_enabled(core_log_level level);
 /* Parses "debug", "info", "warn", "error", "off"; returns false for anything else. */
 bool core_log_level_parse(const char *name, core_log_level *out);
+/* The line format: CORE_LOG_LOGFMT (the default) writes `key=value` pairs as given;
+ * CORE_LOG_JSON writes one JSON object a line, {"ts","level","event", then each key=value
+ * pair of the message as a string field}, every value escaped. */
+typedef enum core_log_format {
+    CORE_LOG_LOGFMT = 0,
+    CORE_LOG_JSON = 1,
+} core_log_format;
+
+void core_log_set_format(core_log_format format);
+/* Parses "logfmt" or "json"; returns false for anything else. */
+bool core_log_format_parse(const char *name, core_log_format *out);
 void core_log_write(core_log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The line core_log_write would write for this message in this format, without the
+ * newline, into out (cap bytes, NUL-terminated, cut at a character boundary of its own
+ * escapes when too long). Returns its length. For tests and for the writer itself. */
+size_t core_log_format_line(core_log_format format, const char *ts, core_log_level level,
+                            const char *event, const char *msg, char *out, size_t cap);
 
 #define CORE_LOG(level, event, ...)                                                            \
     do {                                                                                       \
@@ -131,6 +147,9 @@ int64_t core_time_mono_ms(void);
 int64_t core_time_mono_us(void);
 /* Formats ms as "2026-03-09T17:30:00Z" (milliseconds shown only when not zero). */
 void core_time_format_iso(int64_t ms, char out[CORE_ISO_MAX]);
+/* Formats ms as "2026-03-09T17:30:00.000Z", milliseconds always: the one form of every
+ * time the HTTP API returns, so that clients parse a single layout. */
+void core_time_format_iso_ms(int64_t ms, char out[CORE_ISO_MAX]);
 /* A human duration, largest units first: "3h 10m", "2d 4h", "45s". Negative is "0s". */
 void core_duration_format(int64_t ms, char out[32]);
 /* Formats the wall time of ms at a UTC offset: "2026-03-09T10:30:00-07:00". */

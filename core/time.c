@@ -88,6 +88,16 @@ void core_time_format_iso(int64_t ms, char out[CORE_ISO_MAX])
                  mi, s);
 }
 
+void core_time_format_iso_ms(int64_t ms, char out[CORE_ISO_MAX])
+{
+    size_t n;
+
+    core_time_format_iso(ms, out);
+    n = strlen(out);
+    if (n >= 5 && out[n - 5] != '.') /* whole seconds: "...:00Z" becomes "...:00.000Z" */
+        snprintf(out + n - 1, CORE_ISO_MAX - (n - 1), ".000Z");
+}
+
 void core_duration_format(int64_t ms, char out[32])
 {
     int64_t s = ms < 0 ? 0 : ms / 1000;

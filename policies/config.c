@@ -1025,6 +1025,19 @@ static bool check_log_level(vctx *c, const char *s)
     return true;
 }
 
+static bool check_log_format(vctx *c, const char *s)
+{
+    static const char *const formats[] = {"logfmt", "json", NULL};
+    char shown[64];
+
+    if (!in_list(s, formats)) {
+        problem(c, "must be logfmt (key=value, the default) or json, not \"%s\"",
+                show(shown, sizeof(shown), s));
+        return false;
+    }
+    return true;
+}
+
 static bool region_named(const policy_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->n_regions; i++) {
@@ -1718,7 +1731,7 @@ static void load_root(vctx *c, json_t *root, policy_config *cfg)
     static const char *const known[] = {"server",    "redis",   "cache_dir", "github",
                                         "slack",     "runners", "api",       "regions",
                                         "policies",  "people",  "freezes",   "log_level",
-                                        "retention_days", NULL};
+                                        "log_format", "retention_days", NULL};
     json_int_t n;
 
     check_keys(c, root, known);
@@ -1726,6 +1739,7 @@ static void load_root(vctx *c, json_t *root, policy_config *cfg)
     section(c, root, "redis", true, load_redis);
     str_field(c, root, "cache_dir", false, NULL, &cfg->cache_dir);
     str_field(c, root, "log_level", false, check_log_level, &cfg->log_level);
+    str_field(c, root, "log_format", false, check_log_format, &cfg->log_format);
     if (int_field(c, root, "retention_days", 1, 3650, &n))
         cfg->retention_days = (int)n;
     section(c, root, "github", false, load_github);
@@ -1874,6 +1888,7 @@ void policy_config_free(policy_config *cfg)
     clear_ref(&cfg->redis.sentinel.sentinel_password);
     free(cfg->cache_dir);
     free(cfg->log_level);
+    free(cfg->log_format);
     clear_ref(&cfg->github.webhook_secret);
     free(cfg->github.private_key_file);
     free(cfg->github.api_url);

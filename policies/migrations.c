@@ -545,6 +545,17 @@ static const framework frameworks[] = {
      {NULL},
      ops_efcore,
      &tx_efcore},
+    /* Plain SQL files in the folders most tools and hand-run schemes use, so that `zoneci
+     * inspect` without a policy, and a policy without `paths`, still see them. Last, so
+     * that every framework above claims its own files first. */
+    {"SQL",
+     {"**/db/migrate/**/*.sql", "**/db/migrations/**/*.sql", "**/migrations/**/*.sql",
+      "**/migration/**/*.sql"},
+     {NULL},
+     {NULL},
+     {NULL},
+     NULL,
+     NULL},
 };
 
 #define N_FRAMEWORKS (sizeof(frameworks) / sizeof(frameworks[0]))

@@ -85,6 +85,7 @@ typedef struct policy_secret_ref {
 typedef struct policy_config {
     char *source;    /* the path it was loaded from */
     char *log_level; /* "debug" | "info" | "warn" | "error"; NULL = info */
+    char *log_format; /* "logfmt" | "json"; NULL = logfmt */
     struct {
         char *listen; /* "host:port" as written */
         char *host;

@@ -552,13 +552,33 @@ static void jw_field(jw *w, const sched_reply *v, field_kind kind)
         break;
     case FK_TIME:
         if (parse_int64(v, &x)) {
-            core_time_format_iso(x, iso);
+            core_time_format_iso_ms(x, iso);
             jw_str(w, iso, strlen(iso));
         } else {
             jw_raw(w, "null");
         }
         break;
     }
+}
+
+/* A history entry's `at` (an ISO 8601 string the scripts were given) in the API's one
+ * form, with milliseconds. Returns false, writing nothing, when it does not parse (it is
+ * then passed through as it is). */
+static bool history_at(jw *w, const sched_reply *v)
+{
+    char in[CORE_ISO_MAX], iso[CORE_ISO_MAX];
+    core_error err;
+    int64_t t;
+
+    if (v->type != SCHED_REPLY_STR || v->len >= sizeof(in))
+        return false;
+    memcpy(in, v->str, v->len);
+    in[v->len] = '\0';
+    if (core_time_parse_iso(in, &t, &err) < 0)
+        return false;
+    core_time_format_iso_ms(t, iso);
+    jw_str(w, iso, strlen(iso));
+    return true;
 }
 
 /* One job from a {hash, history} reply pair. */
@@ -569,10 +589,16 @@ static void jw_job(jw *w, const sched_reply *hash, const sched_reply *history)
 
     jw_raw(w, "{");
     for (size_t i = 0; i < N_JOB_FIELDS; i++) {
+        /* `cards` in the JSON is the number of cards sent to Slack (`cards_sent`); the hash's
+         * `cards` (the regions asked, library.lua) stands in only for a job written before
+         * cards_sent existed, whose cards were all sent. */
+        const sched_reply *v =
+            strcmp(job_fields[i].name, "cards") == 0 ? hash_get(hash, "cards_sent") : NULL;
+
         jw_raw(w, i ? ",\"" : "\"");
         jw_raw(w, job_fields[i].name);
         jw_raw(w, "\":");
-        jw_field(w, hash_get(hash, job_fields[i].name), job_fields[i].kind);
+        jw_field(w, v ? v : hash_get(hash, job_fields[i].name), job_fields[i].kind);
     }
     jw_raw(w, ",\"history\":[");
     for (size_t i = 0; history && i + 3 < history->n; i += 4) {
@@ -582,6 +608,8 @@ static void jw_job(jw *w, const sched_reply *hash, const sched_reply *history)
             const sched_reply *v = &history->elem[i + j];
 
             jw_raw(w, hist_keys[j]);
+            if (j == 0 && history_at(w, v))
+                continue;
             jw_field(w, v->type == SCHED_REPLY_STR ? v : NULL, FK_STR);
         }
         jw_raw(w, "}");

@@ -240,6 +240,19 @@ static const char *json_int(const sched_reply *r)
     return s[0] && strspn(s, "0123456789") == strlen(s) ? s : "0";
 }
 
+/* An instant kept as epoch ms, as the API writes every time: a quoted ISO 8601 string
+ * with milliseconds, or null when the record holds none. */
+static int json_time(core_buf *b, const sched_reply *r)
+{
+    const char *s = reply_str(r);
+    char iso[CORE_ISO_MAX];
+
+    if (!s[0] || strspn(s, "0123456789") != strlen(s) || strlen(s) > 15)
+        return core_buf_puts(b, "null");
+    core_time_format_iso_ms(strtoll(s, NULL, 10), iso);
+    return core_buf_printf(b, "\"%s\"", iso);
+}
+
 int sched_outbox_dead_list(sched_store *store, size_t limit, core_buf *json_out, core_error *err)
 {
     char k_dead[SCHED_KEY_MAX], stop[24];
@@ -288,8 +301,11 @@ int sched_outbox_dead_list(sched_store *store, size_t limit, core_buf *json_out,
         }
         w |= core_buf_printf(json_out, "%s{\"id\":\"%s\",\"kind\":\"", first ? "" : ",", id);
         w |= core_buf_json_escape(json_out, f->elem[0].str, f->elem[0].len);
-        w |= core_buf_printf(json_out, "\",\"attempts\":%s,\"created_at\":%s,\"dead_at\":%s,",
-                             json_int(&f->elem[1]), json_int(&f->elem[2]), json_int(&f->elem[3]));
+        w |= core_buf_printf(json_out, "\",\"attempts\":%s,\"created_at\":", json_int(&f->elem[1]));
+        w |= json_time(json_out, &f->elem[2]);
+        w |= core_buf_puts(json_out, ",\"dead_at\":");
+        w |= json_time(json_out, &f->elem[3]);
+        w |= core_buf_puts(json_out, ",");
         w |= core_buf_puts(json_out, "\"last_error\":\"");
         w |= core_buf_json_escape(json_out, reply_str(&f->elem[4]), f->elem[4].len);
         /* The payload was JSON when it was put; it is embedded as a string so that the

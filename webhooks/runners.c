@@ -657,7 +657,7 @@ static void answer_claim(const wh_request *req, wh_response *resp, const sched_c
     char expires[CORE_ISO_MAX];
     core_buf *b = &resp->body;
 
-    core_time_format_iso(c->lease_expires, expires);
+    core_time_format_iso_ms(c->lease_expires, expires);
     core_buf_printf(b,
                     ",\"lease_id\":\"%s\",\"lease_expires\":\"%s\",\"lease_seconds\":%d,"
                     "\"fencing_token\":%lld}",
@@ -832,7 +832,7 @@ void wh_runner_heartbeat(const wh_request *req, wh_response *resp, const char *i
         wh_response_json(resp, 200, "{\"cancel\":true}");
         return;
     }
-    core_time_format_iso(until, expires);
+    core_time_format_iso_ms(until, expires);
     wh_response_json(resp, 200, "{\"cancel\":false,\"lease_expires\":\"%s\"}", expires);
 }
 

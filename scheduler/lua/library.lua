@@ -161,9 +161,13 @@ local function status_put(id, to, reason, now_ms, now_iso)
                'at', now_iso)
 end
 -- Approval cards (scheduler/approval.c). Card N of a job lives in the job's hash as
--- card:N:region|channel|mentions|at|ts; `cards` counts them. A card is posted by the
--- outbox (slack_card, rendered from the job when delivered); slack_card_update
--- re-renders the first `cards` cards, so they show the job's latest word.
+-- card:N:region|channel|mentions|at|ts; `cards` counts them: the regions asked, which
+-- escalation reads. A card is posted by the outbox (slack_card, rendered from the job
+-- when delivered) only when it has a channel (approval.c leaves it empty without a
+-- `slack` section or a region's slack_channel); `cards_sent` counts those, and is what
+-- the job's JSON calls `cards`. slack_card_update re-renders the first `cards` cards, so
+-- they show the job's latest word; it is queued only when a card was sent, since with
+-- nothing in Slack it could only retry and die.
 local function card_put(id, c, now_ms)
     local jk = job_key(id)
     local n = redis.call('HINCRBY', jk, 'cards', 1) - 1
@@ -172,10 +176,13 @@ local function card_put(id, c, now_ms)
                k .. 'mentions', c.mentions or '', k .. 'at', now_ms,
                'approval_region', c.region, 'approval_oncall', c.oncall or '')
     if c.plan and c.plan ~= '' then redis.call('HSET', jk, 'approval_plan', c.plan) end
+    local sent = 0
     if c.channel and c.channel ~= '' then
         outbox_add('slack_card', cjson.encode({job_id = id, card = n}), now_ms,
                    'card:' .. id)
+        sent = 1
     end
+    redis.call('HINCRBY', jk, 'cards_sent', sent) -- by 0 too: the field says "counted"
     if c.escalate_at and c.escalate_at > 0 then
         redis.call('ZADD', P .. 'escalate', c.escalate_at, id)
     else
@@ -184,7 +191,8 @@ local function card_put(id, c, now_ms)
     return n
 end
 local function cards_update(id, n, now_ms)
-    if n > 0 then
+    -- A job from before cards_sent existed has no such field: its cards were all sent.
+    if n > 0 and redis.call('HGET', job_key(id), 'cards_sent') ~= '0' then
         outbox_add('slack_card_update', cjson.encode({job_id = id, cards = n}), now_ms,
                    'card:' .. id)
     end

@@ -427,6 +427,15 @@ START_TEST(slack_approve_once_then_nothing_changes)
             }
         }
         ck_assert(found);
+        /* decided_at (epoch ms in the hash) in the API's one time form. */
+        {
+            const char *at = json_string_value(json_object_get(j, "decided_at"));
+            int64_t t;
+
+            ck_assert_msg(at && strlen(at) == 24 && at[19] == '.' && at[23] == 'Z' &&
+                              core_time_parse_iso(at, &t, NULL) == 0,
+                          "decided_at: %s", at ? at : "null");
+        }
         json_decref(j);
     }
 

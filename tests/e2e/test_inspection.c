@@ -434,6 +434,61 @@ START_TEST(inspect_cli_migration_options)
 }
 END_TEST
 
+/* inspect --config: the policy's migrations.paths (a db/ glob no built-in pattern
+ * covers) and rules apply, as the server would apply them; --repo-name picks the policy,
+ * and one that matches nothing exits 2 saying so. */
+START_TEST(inspect_cli_reads_the_policy_of_a_config)
+{
+    static const char config_text[] =
+        "{\"server\": {\"listen\": \"127.0.0.1:8080\"},\n"
+        " \"redis\": {\"url\": \"redis://127.0.0.1:6379/0\"},\n"
+        " \"regions\": [{\"name\": \"r\", \"timezone\": \"Etc/UTC\", \"hours\": [\"Mon-Sun "
+        "00:00-24:00\"]}],\n"
+        " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"r\"],\n"
+        "   \"migrations\": {\"paths\": [\"db/**/*.sql\"],\n"
+        "                  \"rules\": {\"ban-drop-column\": \"warning\"}}}]}\n";
+    env e;
+    char *out = NULL, *err = NULL, *config;
+
+    memset(&e, 0, sizeof(e));
+    e.dir = ts_tmpdir();
+    make_repo(&e);
+    config = ts_write_file(e.dir, "zoneci.json", config_text);
+    {
+        char *argv[] = {"inspect", "--repo", e.repo, "--base", "main", "--head", "risky", NULL};
+
+        ck_assert_int_eq(ts_zoneci_run(argv, NULL, &out, &err), 0);
+        ck_assert_msg(contains(out, "risk: none"), "%s", out);
+        free(out);
+        free(err);
+    }
+    {
+        char *argv[] = {"inspect", "--repo", e.repo, "--base", "main", "--head",
+                        "risky",   "--json", "--config", config, NULL};
+
+        ck_assert_int_eq(ts_zoneci_run(argv, NULL, &out, &err), 0);
+        ck_assert_msg(contains(out, "db/002_drop_email.sql"), "%s", out);
+        ck_assert(contains(out, "\"rule\":\"ban-drop-column\""));
+        /* The policy's rules too: ban-drop-column lowered to a warning. */
+        ck_assert_msg(contains(out, "\"risk\":\"low\""), "%s", out);
+        free(out);
+        free(err);
+    }
+    {
+        char *argv[] = {"inspect", "--repo",   e.repo, "--base",      "main",      "--head",
+                        "risky",   "--config", config, "--repo-name", "other/app", NULL};
+
+        ck_assert_int_eq(ts_zoneci_run(argv, NULL, &out, &err), 2);
+        ck_assert_msg(contains(err, "no policy matches other/app"), "%s", err);
+        free(out);
+        free(err);
+    }
+    ts_rmtree(e.dir);
+    free(e.dir);
+    free(config);
+}
+END_TEST
+
 /* The CLI's first line and its JSON count every finding, those past the per-file cap of
  * 200 too; the table says how many it does not list. */
 START_TEST(inspect_cli_counts_past_the_cap)
@@ -482,6 +537,7 @@ Suite *suite_e2e_inspection(void)
     tcase_add_test(tc, fetch_errors_stay_in_the_log);
     tcase_add_test(tc, check_config_reports_migration_settings);
     tcase_add_test(tc, inspect_cli_migration_options);
+    tcase_add_test(tc, inspect_cli_reads_the_policy_of_a_config);
     tcase_add_test(tc, inspect_cli_counts_past_the_cap);
     suite_add_tcase(s, tc);
     return s;

@@ -192,6 +192,17 @@ static char *job_state(env *e, const char *id)
 static const char SHA1[] = "1111111111111111111111111111111111111111";
 static const char SHA2[] = "2222222222222222222222222222222222222222";
 
+/* Every time the HTTP API returns has one form: ISO 8601 UTC with milliseconds,
+ * "2026-12-04T16:03:00.000Z". */
+static bool api_time_ok(const char *s)
+{
+    int64_t t;
+
+    return s && strlen(s) == 24 && s[10] == 'T' && s[19] == '.' && s[23] == 'Z' &&
+           strspn(s + 20, "0123456789") == 3 && core_time_parse_iso(s, &t, NULL) == 0;
+}
+
+
 START_TEST(tokens_regions_and_bodies)
 {
     env e;
@@ -253,10 +264,21 @@ START_TEST(claim_heartbeat_complete_and_stale_leases)
     fence = json_integer_value(json_object_get(c, "fencing_token"));
     ck_assert_int_gt(fence, 0);
     ck_assert_int_eq(json_integer_value(json_object_get(c, "lease_seconds")), 30);
+    ck_assert_msg(api_time_ok(s_of(c, "lease_expires")), "%s", s_of(c, "lease_expires"));
+    ck_assert_msg(api_time_ok(s_of(job, "created_at")), "%s", s_of(job, "created_at"));
+    ck_assert_msg(api_time_ok(s_of(job, "updated_at")), "%s", s_of(job, "updated_at"));
+    {
+        size_t i;
+        json_t *h;
+
+        json_array_foreach(json_object_get(job, "history"), i, h)
+            ck_assert_msg(api_time_ok(s_of(h, "at")), "%s", s_of(h, "at"));
+    }
     json_decref(c);
 
     ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", lease, NULL, &r), 200);
     ck_assert(json_is_false(json_object_get(r, "cancel")));
+    ck_assert_msg(api_time_ok(s_of(r, "lease_expires")), "%s", s_of(r, "lease_expires"));
     json_decref(r);
     /* A token of another region is refused (403) with the right lease, and the job stays
      * leased: the lease scripts check the region before they write. */

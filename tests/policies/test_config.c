@@ -512,6 +512,9 @@ static const bad_case bad_cases[] = {
      .msg = "missing"},
     /* the rest of the top level */
     {.extra = "'log_level':'loud'", .path = "log_level", .msg = "debug, info, warn or error"},
+    {.extra = "'log_format':'xml'",
+     .path = "log_format",
+     .msg = "must be logfmt (key=value, the default) or json, not \"xml\""},
     {.extra = "'cache_dir':'/var/cache/zone\\u0001ci'",
      .path = "cache_dir",
      .msg = "control characters"},
@@ -864,6 +867,7 @@ START_TEST(defaults_applied)
     ck_assert_str_eq(cfg->redis.prefix, "zoneci");
     ck_assert_str_eq(cfg->cache_dir, "/var/cache/zoneci");
     ck_assert_ptr_null(cfg->log_level);
+    ck_assert_ptr_null(cfg->log_format);
     ck_assert(!cfg->github.present);
     ck_assert_str_eq(cfg->github.webhook_secret.env, "ZONECI_GITHUB_SECRET");
     ck_assert_int_eq(cfg->github.app_id, 0);
@@ -901,7 +905,7 @@ START_TEST(overrides_applied)
     int rc = parse("{'server': {'listen': 'ci.example.com:443', 'threads': 256,"
                    "   'max_body_bytes': 1024, 'public_url': 'https://ci.example.com/zoneci'},"
                    " 'redis': {'url': 'redis://:pw@[::1]:6380/3', 'prefix': 'zci.test-1'},"
-                   " 'log_level': 'debug', 'cache_dir': 'run/cache', 'retention_days': 3650,"
+                   " 'log_level': 'debug', 'log_format': 'json', 'cache_dir': 'run/cache', 'retention_days': 3650,"
                    " 'github': {'webhook_secret_file': '/run/secrets/gh',"
                    "   'api_url': 'https://ghe.example.com/api/v3', 'redelivery_check_seconds': 0},"
                    " 'slack': {'signing_secret_file': '/run/secrets/sl', 'bot_token_env': 'T'},"
@@ -928,6 +932,7 @@ START_TEST(overrides_applied)
     ck_assert_str_eq(cfg->server.public_url, "https://ci.example.com/zoneci");
     ck_assert_str_eq(cfg->redis.prefix, "zci.test-1");
     ck_assert_str_eq(cfg->log_level, "debug");
+    ck_assert_str_eq(cfg->log_format, "json");
     ck_assert_str_eq(cfg->cache_dir, "run/cache");
     ck_assert_int_eq(cfg->retention_days, 3650);
     /* A file alone replaces the default variable rather than joining it. */

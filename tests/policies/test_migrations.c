@@ -53,6 +53,10 @@ static const fw_case fw_cases[] = {
     {"deploy/users.sql", NULL, "sqitch"},
     {"revert/users.sql", NULL, "sqitch"},
     {"migrations/20220318104614_initial.sql", NULL, "Atlas"},
+    {"db/migrate/002_email_varchar.sql", NULL, "SQL"},
+    {"migrations/add_users_index.sql", NULL, "SQL"},
+    {"services/api/db/migrations/v2/add_users.sql", NULL, "SQL"},
+    {"src/main/resources/db/migration/cleanup.sql", NULL, "SQL"},
     /* Not migrations. */
     {"src/Data/Migrations/AppDbContextModelSnapshot.cs",
      "protected override void BuildModel(ModelBuilder modelBuilder)", NULL},
@@ -84,7 +88,7 @@ START_TEST(framework_table_is_covered)
     static const char *const names[] = {
         "Rails", "Django",  "Alembic", "Flyway", "Liquibase", "golang-migrate",
         "goose", "dbmate",  "Prisma",  "Knex",   "Sequelize", "TypeORM",
-        "Ecto",  "Laravel", "EF Core", "sqitch", "Atlas",
+        "Ecto",  "Laravel", "EF Core", "sqitch", "Atlas",  "SQL",
     };
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

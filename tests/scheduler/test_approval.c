@@ -453,6 +453,85 @@ START_TEST(superseded_job_updates_its_cards_and_stops_escalating)
 }
 END_TEST
 
+/* The same configuration without its `slack` section. */
+static void setup_no_slack(void)
+{
+    const char *line = strstr(config_text, " \"slack\":");
+    const char *end = strchr(line, '\n') + 1;
+    char text[sizeof(config_text)];
+
+    snprintf(text, sizeof(text), "%.*s%s", (int)(line - config_text), config_text, end);
+    ck_assert_ptr_null(strstr(text, "\"slack\": {"));
+    ts_sched_start(&fx, "ap", text);
+}
+
+/* Without Slack no card is queued, and neither escalation, a decision nor (next test) a
+ * superseding push queues a card update (each would retry ten times and die): the regions asked are
+ * still recorded, the job's JSON says `cards: 0`, and an operator decides through the API. */
+START_TEST(without_slack_no_card_work_is_queued)
+{
+    char id[32], state[32], *cards, *updates, *reason;
+    core_error err;
+    core_buf json = {0};
+    json_t *j;
+
+    awaiting_job("2026-03-02T01:00:00Z", id);
+    assert_field(id, "cards", "1");
+    assert_field(id, "cards_sent", "0");
+    assert_field(id, "card:0:region", "apac-tokyo");
+    assert_field(id, "card:0:channel", "");
+    reason = hget(id, "reason");
+    ck_assert_msg(strstr(reason, "no slack is configured"), "%s", reason);
+    free(reason);
+    ck_assert_int_eq(escalate_all("2026-03-02T01:31:00Z"), 1);
+    assert_field(id, "cards", "2");
+    assert_field(id, "card:1:region", "emea-berlin");
+    ck_assert_msg(sched_job_json(fx.store, id, &json, &err) == 0, "%s", err.msg);
+    j = json_loads(json.data, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "cards")), 0);
+    json_decref(j);
+    core_buf_free(&json);
+    ck_assert_msg(sched_job_decide(fx.store, id, true, "dba-lead (API)", "approved by dba-lead (API)",
+                                   "2026-03-02 10:40 UTC+9", ts_iso("2026-03-02T01:40:00Z"), state,
+                                   &err) == 0,
+                  "%s", err.msg);
+    assert_field(id, "decision", "approved");
+    cards = outbox_of("slack_card");
+    updates = outbox_of("slack_card_update");
+    ck_assert_str_eq(cards, "");
+    ck_assert_str_eq(updates, "");
+    free(cards);
+    free(updates);
+}
+END_TEST
+
+START_TEST(without_slack_superseding_queues_no_card_update)
+{
+    sched_pr_ref newer = {.installation_id = 42,
+                          .repo = "acme/api",
+                          .pr = 7,
+                          .head_sha = "fff1234abc1234abc1234abc1234abc1234abc1",
+                          .base_sha = "def5678def5678def5678def5678def5678def5",
+                          .title = "Drop a column, again",
+                          .author = "octocat",
+                          .clone_url = "/nonexistent/zoneci-test-repo.git"};
+    char id[32], *updates;
+    sched_intake in;
+    core_error err;
+
+    awaiting_job("2026-03-02T01:00:00Z", id);
+    ck_assert_int_eq(sched_intake_pull_request(fx.store, "d-2", &newer,
+                                               ts_iso("2026-03-02T01:10:00Z"), &in, &err),
+                     0);
+    ck_assert_str_eq(in.superseded_id, id);
+    assert_field(id, "state", "superseded");
+    updates = outbox_of("slack_card_update");
+    ck_assert_str_eq(updates, "");
+    free(updates);
+}
+END_TEST
+
 Suite *suite_scheduler_approval(void)
 {
     Suite *s = suite_create("scheduler_approval");
@@ -468,6 +547,12 @@ Suite *suite_scheduler_approval(void)
     tcase_add_test(tc, decider_local_time);
     tcase_add_test(tc, statuses_of_one_commit_go_out_in_order);
     tcase_add_test(tc, superseded_job_updates_its_cards_and_stops_escalating);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("without_slack");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup_no_slack, teardown);
+    tcase_add_test(tc, without_slack_no_card_work_is_queued);
+    tcase_add_test(tc, without_slack_superseding_queues_no_card_update);
     suite_add_tcase(s, tc);
     return s;
 }

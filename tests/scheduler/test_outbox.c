@@ -79,6 +79,17 @@ static char *field(const char *id, const char *name)
     return ts_redis_cli(redis, cmd);
 }
 
+/* Every time the HTTP API returns has one form: ISO 8601 UTC with milliseconds,
+ * "2026-12-04T16:03:00.000Z". */
+static bool api_time_ok(const char *s)
+{
+    int64_t t;
+
+    return s && strlen(s) == 24 && s[10] == 'T' && s[19] == '.' && s[23] == 'Z' &&
+           strspn(s + 20, "0123456789") == 3 && core_time_parse_iso(s, &t, NULL) == 0;
+}
+
+
 START_TEST(put_take_done)
 {
     char id[32];
@@ -326,6 +337,8 @@ START_TEST(fail_reschedules_then_dead_letters)
     ck_assert_int_eq(json_integer_value(json_object_get(e, "attempts")), 3);
     ck_assert_str_eq(json_string_value(json_object_get(e, "last_error")), "http 500: \"oops\"");
     ck_assert_str_eq(json_string_value(json_object_get(e, "payload")), "{\"repo\":\"acme/api\"}");
+    ck_assert(api_time_ok(json_string_value(json_object_get(e, "created_at"))));
+    ck_assert(api_time_ok(json_string_value(json_object_get(e, "dead_at"))));
     json_decref(j);
     core_buf_free(&b);
     ck_assert_int_eq(sched_outbox_dead_list(store, 0, &b, &err), CORE_EINVAL);

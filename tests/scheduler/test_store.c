@@ -168,12 +168,12 @@ START_TEST(intake_creates_a_job)
     ck_assert(json_is_integer(json_object_get(job, "attempts")));
     ck_assert_int_eq(json_integer_value(json_object_get(job, "attempts")), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(job, "installation_id")), 77);
-    ck_assert_str_eq(jstr(job, "created_at"), "2026-03-09T17:30:00Z");
-    ck_assert_str_eq(jstr(job, "updated_at"), "2026-03-09T17:30:00Z");
+    ck_assert_str_eq(jstr(job, "created_at"), "2026-03-09T17:30:00.000Z");
+    ck_assert_str_eq(jstr(job, "updated_at"), "2026-03-09T17:30:00.000Z");
     ck_assert_str_eq(jstr(job, "reason"), "pull request #12 at aaaaaaa");
     h = history_last(job);
     ck_assert_int_eq(json_array_size(json_object_get(job, "history")), 1);
-    ck_assert_str_eq(jstr(h, "at"), "2026-03-09T17:30:00Z");
+    ck_assert_str_eq(jstr(h, "at"), "2026-03-09T17:30:00.000Z");
     ck_assert_str_eq(jstr(h, "state"), "received");
     ck_assert_str_eq(jstr(h, "actor"), "github");
     ck_assert_str_eq(jstr(h, "reason"), "pull request #12 at aaaaaaa");
@@ -293,7 +293,7 @@ START_TEST(close_cancels_only_non_final_jobs)
     CLI_EQ("-", "GET '{zt}:delivery:c-1'");
     job = job_get("3");
     ck_assert_str_eq(jstr(history_last(job), "reason"), "pull request closed");
-    ck_assert_str_eq(jstr(job, "updated_at"), "2026-03-09T17:30:01Z");
+    ck_assert_str_eq(jstr(job, "updated_at"), "2026-03-09T17:30:01.000Z");
     json_decref(job);
 
     /* Redelivered: a duplicate. A second close: nothing left to cancel. */
