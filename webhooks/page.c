@@ -698,9 +698,9 @@ void wh_page_logout(const wh_request *req, wh_response *resp)
  * id) nor where an approval card went. */
 static const char *public_reason(const char *state, const char *reason)
 {
-    if (strcmp(state, "approved") == 0)
+    if (strcmp(state, "approved") == 0 || strncmp(reason, "approved", 8) == 0)
         return "approved";
-    if (strcmp(state, "rejected") == 0)
+    if (strcmp(state, "rejected") == 0 || strncmp(reason, "rejected", 8) == 0)
         return "rejected";
     if (strcmp(state, "awaiting_approval") == 0)
         return "waits for an approver";
