@@ -11,7 +11,8 @@ LDFLAGS ?=
 # Debian packages the build, the tests and `make run` need.
 DEBS := build-essential pkg-config libmicrohttpd-dev libhiredis-dev libgit2-dev libjansson-dev \
         libicu-dev check libcurl4-openssl-dev libssl-dev libpg-query-dev libjwt-dev \
-        redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1
+        redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1 \
+        chromium python3
 PKGS := libmicrohttpd hiredis libgit2 jansson icu-uc icu-i18n libcurl openssl libjwt
 
 ifeq ($(SANITIZER),)
@@ -54,7 +55,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 SUITES = $(sort $(patsubst tests/%.c,%,$(foreach f,$(TEST_SRC),$(if $(findstring /test_,$(f)),$(f)))))
 
-.PHONY: FORCE all check test run clean format headercheck lint-lua deps fuzz fuzz-smoke bench \
+.PHONY: FORCE all check test run clean format headercheck lint-lua deps fuzz fuzz-smoke browser-test bench \
         bench-build install
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp
@@ -115,6 +116,13 @@ check: deps
 	@$(MAKE) --no-print-directory test bench-build
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined test
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory browser-test
+
+# The status page in headless Chromium against a real `zoneci serve` (tests/browser/): signs
+# in, reads the rendered page and approves a job by clicking. Skips, saying why, only when
+# Chromium cannot start.
+browser-test: $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp
+	python3 tests/browser/page_test.py $(BUILD)/zoneci
 
 # libFuzzer targets: clang, its own build directory, every library source.
 FUZZ_BUILD := build/fuzz
