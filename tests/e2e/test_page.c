@@ -29,7 +29,7 @@ typedef struct env {
     char *main_sha, *risky_sha;
 } env;
 
-static void env_start(env *e)
+static void env_start_with(env *e, bool tokens)
 {
     char *argv[] = {"serve", "--config", NULL, NULL};
     char *envp[] = {"ZT_GH_SECRET=" GH_SECRET, "ZT_API_TOKENS=dba-lead:" DBA_TOKEN, NULL};
@@ -58,7 +58,7 @@ static void env_start(env *e)
                        " \"cache_dir\": \"%s/cache\",\n"
                        " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\",\n"
                        "   \"allow_local_repos\": true},\n"
-                       " \"api\": {\"tokens_env\": \"ZT_API_TOKENS\"},\n"
+                       "%s"
                        " \"regions\": [{\"name\": \"always\", \"timezone\": \"Etc/UTC\",\n"
                        "   \"hours\": [\"Mon-Sun 00:00-24:00\"], \"oncall\": [\"" ONCALL "\"]},\n"
                        "  {\"name\": \"tokyo\", \"timezone\": \"Asia/Tokyo\",\n"
@@ -66,11 +66,17 @@ static void env_start(env *e)
                        " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"always\"],\n"
                        "   \"migrations\": {\"paths\": [\"db/**/*.sql\"], \"approval\": "
                        "\"risky\", \"approvers\": [\"" ONCALL "\"]}}]}\n",
-                       port, e->redis->url, e->dir) > 0);
+                       port, e->redis->url, e->dir,
+                       tokens ? " \"api\": {\"tokens_env\": \"ZT_API_TOKENS\"},\n" : "") > 0);
     e->config = ts_write_file(e->dir, "zoneci.json", text);
     free(text);
     argv[2] = e->config;
     e->srv = ts_zoneci_spawn(argv, envp, e->dir, e->base);
+}
+
+static void env_start(env *e)
+{
+    env_start_with(e, true);
 }
 
 static void env_stop(env *e)
@@ -237,10 +243,13 @@ START_TEST(page_renders_escaped_and_decides_only_with_csrf)
 {
     env e;
     ts_response r;
-    char cookie[1024], csrf[128], id[32], state[64], row[128];
+    char cookie[1024], csrf[128], id[32], queued[32], state[64], row[128];
+    const char *always;
 
     env_start(&e);
     post_pr(&e, 7, e.risky_sha, "awaiting_approval", id);
+    /* A pull request without migrations waits in the open region's queue (no runner). */
+    post_pr(&e, 6, e.main_sha, "queued", queued);
     ck_assert_int_eq(login(&e, DBA_TOKEN, cookie, &r), 303);
     ts_response_free(&r);
 
@@ -249,6 +258,11 @@ START_TEST(page_renders_escaped_and_decides_only_with_csrf)
     ck_assert_ptr_nonnull(strstr(r.body, "data-region=\"always\""));
     ck_assert_ptr_nonnull(strstr(r.body, "data-region=\"tokyo\""));
     ck_assert_ptr_nonnull(strstr(r.body, "<td class=\"state open\">open</td>"));
+    always = strstr(r.body, "data-region=\"always\"");
+    ck_assert_ptr_nonnull(always);
+    ck_assert_msg(strncmp(strstr(always, "class=\"depth\">"), "class=\"depth\">1<",
+                          strlen("class=\"depth\">1<")) == 0,
+                  "%.600s", always);
     ck_assert_ptr_nonnull(strstr(r.body, ONCALL));
     ck_assert_ptr_nonnull(strstr(r.body, "id=\"timeline\""));
     ck_assert_ptr_nonnull(strstr(r.body, " now\"></td>"));
@@ -332,6 +346,29 @@ START_TEST(job_page_is_public_and_reveals_only_the_summary)
 }
 END_TEST
 
+START_TEST(without_tokens_the_page_is_open_and_decides_nothing)
+{
+    env e;
+    ts_response r;
+    char id[32], path[128];
+
+    env_start_with(&e, false);
+    snprintf(id, sizeof(id), "1");
+    ck_assert_int_eq(get(&e, "/", NULL, &r), 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "id=\"regions\""));
+    ck_assert_ptr_null(strstr(r.body, "action=\"/login\""));
+    ck_assert_ptr_null(strstr(r.body, "class=\"decide\""));
+    ck_assert_ptr_null(strstr(r.body, "csrf-token"));
+    ts_response_free(&r);
+    snprintf(path, sizeof(path), "%s/login", e.base);
+    ck_assert_int_eq(ts_http("POST", path, NULL, "token=x", 7, &r), 0);
+    ck_assert_int_eq(r.status, 404);
+    ts_response_free(&r);
+    ck_assert_int_eq(decide(&e, id, "zoneci_session=x", "y"), 401);
+    env_stop(&e);
+}
+END_TEST
+
 Suite *suite_e2e_page(void)
 {
     Suite *s = suite_create("e2e_page");
@@ -341,6 +378,7 @@ Suite *suite_e2e_page(void)
     tcase_add_test(tc, page_asks_for_a_token_and_sets_a_strict_cookie);
     tcase_add_test(tc, page_renders_escaped_and_decides_only_with_csrf);
     tcase_add_test(tc, job_page_is_public_and_reveals_only_the_summary);
+    tcase_add_test(tc, without_tokens_the_page_is_open_and_decides_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
