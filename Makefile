@@ -14,7 +14,7 @@ LDFLAGS ?=
 DEBS := build-essential pkg-config libmicrohttpd-dev libhiredis-dev libgit2-dev libjansson-dev \
         libicu-dev check libcurl4-openssl-dev libssl-dev libpg-query-dev libjwt-dev \
         redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1 \
-        dpkg-dev debhelper curl prometheus python3 openssl
+        dpkg-dev debhelper curl prometheus python3 openssl chromium
 PKGS := libmicrohttpd hiredis libgit2 jansson icu-uc icu-i18n libcurl openssl libjwt
 
 ifeq ($(SANITIZER),)
@@ -63,7 +63,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 SUITES = $(sort $(patsubst tests/%.c,%,$(foreach f,$(TEST_SRC),$(if $(findstring /test_,$(f)),$(f)))))
 
 .PHONY: FORCE all check test run stop demo demo-check clean format headercheck lint-lua deps fuzz \
-        fuzz-smoke bench bench-build install install-files uninstall package-check
+        fuzz-smoke bench bench-build install install-files uninstall package-check browser-test
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp
 
@@ -170,7 +170,14 @@ check: deps
 	@$(MAKE) --no-print-directory demo-check
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined test
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory package-check
+
+# The status page in headless Chromium against a real `zoneci serve` (tests/browser/): signs
+# in, reads the rendered page and approves a job by clicking. Skips, saying why, only when
+# Chromium cannot start.
+browser-test: $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp
+	python3 tests/browser/page_test.py $(BUILD)/zoneci
 
 # libFuzzer targets: clang, its own build directory, every library source.
 FUZZ_BUILD := build/fuzz

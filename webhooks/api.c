@@ -22,8 +22,7 @@
 
 static bool authorized(const wh_request *req, wh_response *resp)
 {
-    if (req->rt->n_api_tokens == 0 ||
-        wh_api_token_name(req, req->rt->api_tokens, req->rt->n_api_tokens))
+    if (req->rt->n_api_tokens == 0 || wh_operator_name(req, false))
         return true;
     wh_response_error(resp, 401, "unauthorized", "an operator token is required "
                                                  "(Authorization: Bearer TOKEN)");
@@ -170,9 +169,7 @@ void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id,
     int rc;
 
     /* Unlike the read API, deciding is never open: no tokens configured means no one. */
-    op = req->rt->n_api_tokens
-                   ? wh_api_token_name(req, req->rt->api_tokens, req->rt->n_api_tokens)
-                   : NULL;
+    op = wh_operator_name(req, true);
     if (!op) {
         wh_response_error(resp, 401, "unauthorized",
                           req->rt->n_api_tokens == 0

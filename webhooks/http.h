@@ -38,6 +38,9 @@ typedef struct wh_response {
     void (*on_suspend)(void *state, const void *conn);
     /* The client is gone: close the connection without an answer (counted as 499). */
     bool hang_up;
+    char set_cookie[256];   /* a Set-Cookie header when not empty */
+    const char *location;   /* a Location header (static string) when not NULL */
+    char csp_nonce[40];     /* an HTML answer's script nonce for its CSP ("" for none) */
 } wh_response;
 
 /* Resumes a suspended connection; any thread. */
@@ -86,6 +89,21 @@ void wh_runner_release(const wh_request *req, wh_response *resp, const char *id)
 void wh_slack_interactions(const wh_request *req, wh_response *resp);
 /* POST /api/v1/jobs/{id}/approve and .../reject (approve false). */
 void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id, bool approve);
+
+/* The status page (webhooks/page.c): GET / (a login form when operator tokens are
+ * configured and the request carries none), POST /login and /logout, and the read-only
+ * job page GET /jobs/{id} that commit statuses link to (open to anyone who can reach it). */
+void wh_page_status(const wh_request *req, wh_response *resp);
+void wh_page_login(const wh_request *req, wh_response *resp);
+void wh_page_logout(const wh_request *req, wh_response *resp);
+void wh_page_job(const wh_request *req, wh_response *resp, const char *id);
+
+/* The name of the operator the request speaks for, or NULL: an "Authorization: Bearer"
+ * operator token, else the page's session cookie holding one. With `decision` a cookie
+ * counts only with an X-CSRF-Token header that matches its session (a bearer token needs
+ * none: a browser never sends one on its own). NULL when no operator tokens are
+ * configured. Every comparison is constant time. */
+const char *wh_operator_name(const wh_request *req, bool decision);
 
 /* Checks "Authorization: Bearer T" against tokens in constant time per token. */
 bool wh_bearer_matches(const wh_request *req, char *const *tokens, size_t n_tokens);

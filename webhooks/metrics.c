@@ -23,7 +23,7 @@ static const char *const route_names[WH_ROUTE_COUNT] = {
     "github_webhook", "jobs_list", "job_get",   "healthz",  "readyz",
     "metrics",        "claim",     "heartbeat", "complete", "not_found",
     "slack_interactions", "job_approve", "job_reject", "outbox_dead",
-    "release"};
+    "release", "page", "page_login", "page_logout", "job_page"};
 static const char *const event_names[WH_EVENT_COUNT] = {
     "ping", "pull_request", "installation", "installation_repositories", "other"};
 static const char *const outcome_names[WH_OUTCOME_COUNT] = {

@@ -261,6 +261,17 @@ static wh_route route_of(const char *method, const char *path, char job_id[JOB_I
         return WH_ROUTE_READYZ;
     if (strcmp(path, "/metrics") == 0)
         return WH_ROUTE_METRICS;
+    if (strcmp(path, "/") == 0)
+        return WH_ROUTE_PAGE;
+    if (strcmp(path, "/login") == 0)
+        return WH_ROUTE_LOGIN;
+    if (strcmp(path, "/logout") == 0)
+        return WH_ROUTE_LOGOUT;
+    if (strncmp(path, "/jobs/", 6) == 0 && path[6] && !strchr(path + 6, '/')) {
+        if (strlen(path + 6) < JOB_ID_MAX)
+            strcpy(job_id, path + 6);
+        return WH_ROUTE_JOB_PAGE;
+    }
     return WH_ROUTE_NOT_FOUND;
 }
 
@@ -276,6 +287,8 @@ static const char *route_method(wh_route route)
     case WH_ROUTE_SLACK:
     case WH_ROUTE_APPROVE:
     case WH_ROUTE_REJECT:
+    case WH_ROUTE_LOGIN:
+    case WH_ROUTE_LOGOUT:
         return "POST";
     default:
         return "GET";
@@ -333,6 +346,18 @@ static void dispatch(const wh_request *req, wh_response *resp, wh_route route, c
     case WH_ROUTE_REJECT:
         wh_api_job_decide(req, resp, id, false);
         break;
+    case WH_ROUTE_PAGE:
+        wh_page_status(req, resp);
+        break;
+    case WH_ROUTE_LOGIN:
+        wh_page_login(req, resp);
+        break;
+    case WH_ROUTE_LOGOUT:
+        wh_page_logout(req, resp);
+        break;
+    case WH_ROUTE_JOB_PAGE:
+        wh_page_job(req, resp, id);
+        break;
     default:
         wh_response_error(resp, 404, "not_found", "no route for %s %s", req->method, req->path);
     }
@@ -342,6 +367,22 @@ static void dispatch(const wh_request *req, wh_response *resp, wh_route route, c
  * and the body's failure is sticky (core_buf), so it is reported here, once, rather than
  * sent truncated. */
 static const char BODY_FAILED[] = "{\"error\":\"internal\",\"detail\":\"out of memory\"}";
+
+/* An HTML page (webhooks/page.c) loads nothing from elsewhere, runs only its own script
+ * (by nonce), cannot be framed and is never cached: it shows operators' data. */
+static void html_headers(struct MHD_Response *r, const char *nonce)
+{
+    char csp[256];
+
+    snprintf(csp, sizeof(csp),
+             "default-src 'none'; style-src 'unsafe-inline'; connect-src 'self'; "
+             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'%s%s%s",
+             nonce[0] ? "; script-src 'nonce-" : "", nonce, nonce[0] ? "'" : "");
+    MHD_add_response_header(r, "Content-Security-Policy", csp);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+}
 
 static enum MHD_Result queue(struct MHD_Connection *conn, wh_response *resp)
 {
@@ -370,6 +411,12 @@ static enum MHD_Result queue(struct MHD_Connection *conn, wh_response *resp)
                             resp->content_type ? resp->content_type : "application/json");
     if (resp->retry_after[0])
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
+    if (resp->set_cookie[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp->set_cookie);
+    if (resp->location)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
+    if (resp->content_type && strncmp(resp->content_type, "text/html", 9) == 0)
+        html_headers(r, resp->csp_nonce);
     ok = MHD_queue_response(conn, (unsigned int)resp->status, r);
     MHD_destroy_response(r);
     return ok;
@@ -431,7 +478,8 @@ static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, co
                            const char *path, wh_route route, wh_response *resp,
                            bool *unsigned_delivery)
 {
-    const char *bearer = "an operator token is required (Authorization: Bearer TOKEN)";
+    const char *bearer = "an operator token is required (Authorization: Bearer TOKEN, or the "
+                         "status page's session and its X-CSRF-Token)";
     bool operator_ok;
 
     *unsigned_delivery = false;
@@ -463,8 +511,9 @@ static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, co
     case WH_ROUTE_REJECT: {
         wh_request req = {.conn = conn, .rt = rt};
 
-        operator_ok = rt->n_api_tokens &&
-                      wh_api_token_name(&req, rt->api_tokens, rt->n_api_tokens) != NULL;
+        /* The page's session cookie counts too; for a decision, with its CSRF header. */
+        operator_ok = wh_operator_name(&req, route == WH_ROUTE_APPROVE ||
+                                                 route == WH_ROUTE_REJECT) != NULL;
         if (operator_ok || (rt->n_api_tokens == 0 && route != WH_ROUTE_APPROVE &&
                             route != WH_ROUTE_REJECT))
             return false;

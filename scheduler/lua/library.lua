@@ -153,7 +153,7 @@ local function status_put(id, to, reason, now_ms, now_iso)
     local url = redis.call('GET', P .. 'config:public_url') or ''
     local msg = {installation_id = tonumber(f[1]), repo = f[2], sha = f[3],
                  state = GH_STATE[to] or 'pending', description = status_words(id, to, reason)}
-    if url ~= '' then msg.target_url = url .. '/api/v1/jobs/' .. id end
+    if url ~= '' then msg.target_url = url .. '/jobs/' .. id end
     outbox_add('github_status', cjson.encode(msg), now_ms,
                'gh:' .. f[2] .. '@' .. f[3])
     redis.call('XADD', audit_key(), 'MAXLEN', '~', AUDIT_MAXLEN, '*', 'job', id,

@@ -386,6 +386,8 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
 
     v = ts_redis_cli(fx.redis, "SET '{ap}:config:statuses' 1");
     free(v);
+    v = ts_redis_cli(fx.redis, "SET '{ap}:config:public_url' https://ci.example");
+    free(v);
     awaiting_job("2026-03-02T01:00:00Z", id);
     /* Everything is due, but of the three statuses only the oldest can go; the card has
      * an order of its own. */
@@ -395,6 +397,15 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
             break;
         if (strcmp(m.kind, "github_status") == 0) {
             ck_assert_msg(strstr(m.payload, want[0]), "%s", m.payload);
+            {
+                /* Details opens the read-only job page, not the operators' API. */
+                char url_plain[64], url_esc[64];
+
+                snprintf(url_plain, sizeof(url_plain), "ci.example/jobs/%s\"", id);
+                snprintf(url_esc, sizeof(url_esc), "ci.example\\/jobs\\/%s\"", id);
+                ck_assert_msg(strstr(m.payload, url_plain) || strstr(m.payload, url_esc), "%s",
+                              m.payload);
+            }
             memcpy(first_id, m.id, sizeof(first_id));
             memcpy(first_token, m.token, sizeof(m.token));
             n_status++;
