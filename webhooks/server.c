@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,72 +215,92 @@ void wh_response_json(wh_response *resp, int status, const char *fmt, ...)
 
 #define JOB_ID_MAX 32
 
+/* Every route the server answers: its method and path pattern ("{id}" stands for one
+ * non-empty path segment, the job id). The one table route_of and route_method read, and
+ * what wh_route_at exports so that a test can hold docs/openapi.yaml to it. A linear scan:
+ * ~15 entries of a few bytes each cost less than the request's header parsing. */
+static const struct route_entry {
+    const char *method;
+    const char *pattern;
+    wh_route route;
+} routes[] = {
+    {"POST", "/webhooks/github", WH_ROUTE_GITHUB},
+    {"POST", "/webhooks/slack/interactions", WH_ROUTE_SLACK},
+    {"GET", "/api/v1/jobs", WH_ROUTE_JOBS_LIST},
+    {"GET", "/api/v1/jobs/{id}", WH_ROUTE_JOB_GET},
+    {"POST", "/api/v1/jobs/{id}/heartbeat", WH_ROUTE_HEARTBEAT},
+    {"POST", "/api/v1/jobs/{id}/complete", WH_ROUTE_COMPLETE},
+    {"POST", "/api/v1/jobs/{id}/release", WH_ROUTE_RELEASE},
+    {"POST", "/api/v1/jobs/{id}/approve", WH_ROUTE_APPROVE},
+    {"POST", "/api/v1/jobs/{id}/reject", WH_ROUTE_REJECT},
+    {"POST", "/api/v1/runners/claim", WH_ROUTE_CLAIM},
+    {"GET", "/api/v1/outbox/dead", WH_ROUTE_OUTBOX_DEAD},
+    {"GET", "/healthz", WH_ROUTE_HEALTHZ},
+    {"GET", "/readyz", WH_ROUTE_READYZ},
+    {"GET", "/metrics", WH_ROUTE_METRICS},
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+int wh_route_at(size_t i, const char **method, const char **pattern)
+{
+    if (i >= N_ROUTES)
+        return 0;
+    *method = routes[i].method;
+    *pattern = routes[i].pattern;
+    return 1;
+}
+
+/* Whether path matches pattern; the segment "{id}" matched is returned in id/id_len. */
+static bool pattern_matches(const char *pattern, const char *path, const char **id,
+                            size_t *id_len)
+{
+    while (*pattern) {
+        if (*pattern == '{') {
+            size_t n = strcspn(path, "/");
+
+            if (n == 0)
+                return false;
+            *id = path;
+            *id_len = n;
+            path += n;
+            pattern = strchr(pattern, '}') + 1;
+        } else if (*pattern++ != *path++) {
+            return false;
+        }
+    }
+    return *path == '\0';
+}
+
 /* The route of a path; for job routes the id is copied into job_id (an id too long to
- * be one is left empty, which no job matches). */
+ * be one is left empty, which no job matches). The method is checked by dispatch, so
+ * that a known path with the wrong method is a 405, not a 404. */
 static wh_route route_of(const char *method, const char *path, char job_id[JOB_ID_MAX])
 {
-    static const char jobs[] = "/api/v1/jobs";
-
     (void)method;
-    if (strcmp(path, "/webhooks/github") == 0)
-        return WH_ROUTE_GITHUB;
-    if (strcmp(path, "/webhooks/slack/interactions") == 0)
-        return WH_ROUTE_SLACK;
-    if (strcmp(path, jobs) == 0)
-        return WH_ROUTE_JOBS_LIST;
-    if (strncmp(path, jobs, sizeof(jobs) - 1) == 0 && path[sizeof(jobs) - 1] == '/' &&
-        path[sizeof(jobs)] != '\0') {
-        const char *id = path + sizeof(jobs);
-        const char *slash = strchr(id, '/');
-        size_t n = slash ? (size_t)(slash - id) : strlen(id);
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        const char *id = NULL;
+        size_t n = 0;
 
-        if (n < JOB_ID_MAX) {
+        if (!pattern_matches(routes[i].pattern, path, &id, &n))
+            continue;
+        if (id && n < JOB_ID_MAX) {
             memcpy(job_id, id, n);
             job_id[n] = '\0';
         }
-        if (!slash)
-            return WH_ROUTE_JOB_GET;
-        if (strcmp(slash, "/heartbeat") == 0)
-            return WH_ROUTE_HEARTBEAT;
-        if (strcmp(slash, "/complete") == 0)
-            return WH_ROUTE_COMPLETE;
-        if (strcmp(slash, "/release") == 0)
-            return WH_ROUTE_RELEASE;
-        if (strcmp(slash, "/approve") == 0)
-            return WH_ROUTE_APPROVE;
-        if (strcmp(slash, "/reject") == 0)
-            return WH_ROUTE_REJECT;
-        return WH_ROUTE_NOT_FOUND;
+        return routes[i].route;
     }
-    if (strcmp(path, "/api/v1/runners/claim") == 0)
-        return WH_ROUTE_CLAIM;
-    if (strcmp(path, "/api/v1/outbox/dead") == 0)
-        return WH_ROUTE_OUTBOX_DEAD;
-    if (strcmp(path, "/healthz") == 0)
-        return WH_ROUTE_HEALTHZ;
-    if (strcmp(path, "/readyz") == 0)
-        return WH_ROUTE_READYZ;
-    if (strcmp(path, "/metrics") == 0)
-        return WH_ROUTE_METRICS;
     return WH_ROUTE_NOT_FOUND;
 }
 
-/* Which method each route takes; anything else is 405. */
+/* Which method a route takes; anything else is 405 (HEAD is accepted wherever GET is). */
 static const char *route_method(wh_route route)
 {
-    switch (route) {
-    case WH_ROUTE_GITHUB:
-    case WH_ROUTE_CLAIM:
-    case WH_ROUTE_HEARTBEAT:
-    case WH_ROUTE_COMPLETE:
-    case WH_ROUTE_RELEASE:
-    case WH_ROUTE_SLACK:
-    case WH_ROUTE_APPROVE:
-    case WH_ROUTE_REJECT:
-        return "POST";
-    default:
-        return "GET";
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (routes[i].route == route)
+            return routes[i].method;
     }
+    return "GET";
 }
 
 static void dispatch(const wh_request *req, wh_response *resp, wh_route route, const char *id)
