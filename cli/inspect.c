@@ -1,5 +1,5 @@
 /* `zoneci inspect --repo DIR --base REV --head REV [--json|--markdown] [--paths GLOB ...]
- * [--pg-version N] [--rule ID=LEVEL ...]`: the migration report of SPEC section 6 for any
+ * [--pg-version N] [--rule ID=LEVEL ...]`: the migration report (docs/migrations.md) for any
  * local repository, without Redis, GitHub or a config file, so that a developer sees what
  * zoneci will say before pushing. --pg-version and --rule stand for a policy's
  * migrations.postgres_version and migrations.rules, checked the same way, so that the
