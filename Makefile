@@ -214,16 +214,22 @@ $(BUILD)/bench-dispatch: bench/dispatch/dispatch.c
 $(BUILD)/bench-ceiling: bench/dispatch/ceiling.c
 	$(CC) $(ZCFLAGS) -o $@ $< $(ZLIBS)
 
+# route_of's table scan against the if-chain it replaced (compiles webhooks/server.c in).
+$(BUILD)/bench-routes: bench/routes/routes.c $(BUILD)/libzoneci.a webhooks/server.c
+	$(CC) $(ZCFLAGS) -Wno-missing-prototypes -o $@ $< $(BUILD)/libzoneci.a $(ZLIBS)
+
 # The bench programs are compiled by `make check` too, so an API change cannot leave them
 # behind; they are run only by `make bench` (never a pass/fail test: figures are noisy).
 BENCH_BINS := $(BUILD)/bench-micro $(BUILD)/bench-parse $(BUILD)/bench-outbox \
-              $(BUILD)/bench-retention $(BUILD)/bench-dispatch $(BUILD)/bench-ceiling
+              $(BUILD)/bench-retention $(BUILD)/bench-dispatch $(BUILD)/bench-ceiling \
+              $(BUILD)/bench-routes
 bench-build: $(BENCH_BINS)
 
 # Every figure of bench/RESULTS.md, peers included (npm installs them under build/peers).
 bench: all bench-build
 	$(BUILD)/bench-micro
 	$(BUILD)/bench-parse 20000
+	$(BUILD)/bench-routes
 	bench/outbox/run.sh
 	bench/webhook/run.sh
 	bench/dispatch/run.sh

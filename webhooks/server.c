@@ -217,30 +217,40 @@ void wh_response_json(wh_response *resp, int status, const char *fmt, ...)
 
 /* Every route the server answers: its method and path pattern ("{id}" stands for one
  * non-empty path segment, the job id). The one table route_of and route_method read, and
- * what wh_route_at exports so that a test can hold docs/openapi.yaml to it. A linear scan:
- * ~15 entries of a few bytes each cost less than the request's header parsing. */
+ * what wh_route_at exports so that a test can hold docs/openapi.yaml to it. route_of is on
+ * every request's path, so each entry also carries the lengths of the literal text around
+ * "{id}", computed by the compiler: a lookup is one strlen and a few memcmp. */
 static const struct route_entry {
     const char *method;
     const char *pattern;
+    size_t prefix_len; /* the whole pattern's length when it has no "{id}" */
+    size_t suffix_len; /* after "{id}" */
+    bool has_id;
     wh_route route;
 } routes[] = {
-    {"POST", "/webhooks/github", WH_ROUTE_GITHUB},
-    {"POST", "/webhooks/slack/interactions", WH_ROUTE_SLACK},
-    {"GET", "/api/v1/jobs", WH_ROUTE_JOBS_LIST},
-    {"GET", "/api/v1/jobs/{id}", WH_ROUTE_JOB_GET},
-    {"POST", "/api/v1/jobs/{id}/heartbeat", WH_ROUTE_HEARTBEAT},
-    {"POST", "/api/v1/jobs/{id}/complete", WH_ROUTE_COMPLETE},
-    {"POST", "/api/v1/jobs/{id}/release", WH_ROUTE_RELEASE},
-    {"POST", "/api/v1/jobs/{id}/approve", WH_ROUTE_APPROVE},
-    {"POST", "/api/v1/jobs/{id}/reject", WH_ROUTE_REJECT},
-    {"POST", "/api/v1/runners/claim", WH_ROUTE_CLAIM},
-    {"GET", "/api/v1/outbox/dead", WH_ROUTE_OUTBOX_DEAD},
-    {"GET", "/healthz", WH_ROUTE_HEALTHZ},
-    {"GET", "/readyz", WH_ROUTE_READYZ},
-    {"GET", "/metrics", WH_ROUTE_METRICS},
+#define EXACT(method, path, route) {method, path, sizeof(path) - 1, 0, false, route}
+#define WITH_ID(method, before, after, route)                                              \
+    {method, before "{id}" after, sizeof(before) - 1, sizeof(after) - 1, true, route}
+    EXACT("POST", "/webhooks/github", WH_ROUTE_GITHUB),
+    EXACT("POST", "/webhooks/slack/interactions", WH_ROUTE_SLACK),
+    EXACT("GET", "/api/v1/jobs", WH_ROUTE_JOBS_LIST),
+    WITH_ID("GET", "/api/v1/jobs/", "", WH_ROUTE_JOB_GET),
+    WITH_ID("POST", "/api/v1/jobs/", "/heartbeat", WH_ROUTE_HEARTBEAT),
+    WITH_ID("POST", "/api/v1/jobs/", "/complete", WH_ROUTE_COMPLETE),
+    WITH_ID("POST", "/api/v1/jobs/", "/release", WH_ROUTE_RELEASE),
+    WITH_ID("POST", "/api/v1/jobs/", "/approve", WH_ROUTE_APPROVE),
+    WITH_ID("POST", "/api/v1/jobs/", "/reject", WH_ROUTE_REJECT),
+    EXACT("POST", "/api/v1/runners/claim", WH_ROUTE_CLAIM),
+    EXACT("GET", "/api/v1/outbox/dead", WH_ROUTE_OUTBOX_DEAD),
+    EXACT("GET", "/healthz", WH_ROUTE_HEALTHZ),
+    EXACT("GET", "/readyz", WH_ROUTE_READYZ),
+    EXACT("GET", "/metrics", WH_ROUTE_METRICS),
+#undef EXACT
+#undef WITH_ID
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+#define ID_TEXT_LEN 4 /* "{id}" */
 
 int wh_route_at(size_t i, const char **method, const char **pattern)
 {
@@ -251,25 +261,24 @@ int wh_route_at(size_t i, const char **method, const char **pattern)
     return 1;
 }
 
-/* Whether path matches pattern; the segment "{id}" matched is returned in id/id_len. */
-static bool pattern_matches(const char *pattern, const char *path, const char **id,
-                            size_t *id_len)
+/* Whether path (len bytes) matches r; the segment "{id}" matched is set in id/id_len. */
+static bool route_matches(const struct route_entry *r, const char *path, size_t len,
+                          const char **id, size_t *id_len)
 {
-    while (*pattern) {
-        if (*pattern == '{') {
-            size_t n = strcspn(path, "/");
+    size_t n;
 
-            if (n == 0)
-                return false;
-            *id = path;
-            *id_len = n;
-            path += n;
-            pattern = strchr(pattern, '}') + 1;
-        } else if (*pattern++ != *path++) {
-            return false;
-        }
-    }
-    return *path == '\0';
+    if (!r->has_id)
+        return len == r->prefix_len && memcmp(path, r->pattern, len) == 0;
+    if (len <= r->prefix_len + r->suffix_len || memcmp(path, r->pattern, r->prefix_len) != 0 ||
+        memcmp(path + len - r->suffix_len, r->pattern + r->prefix_len + ID_TEXT_LEN,
+               r->suffix_len) != 0)
+        return false;
+    n = len - r->prefix_len - r->suffix_len;
+    if (memchr(path + r->prefix_len, '/', n))
+        return false;
+    *id = path + r->prefix_len;
+    *id_len = n;
+    return true;
 }
 
 /* The route of a path; for job routes the id is copied into job_id (an id too long to
@@ -277,12 +286,14 @@ static bool pattern_matches(const char *pattern, const char *path, const char **
  * that a known path with the wrong method is a 405, not a 404. */
 static wh_route route_of(const char *method, const char *path, char job_id[JOB_ID_MAX])
 {
+    size_t len = strlen(path);
+
     (void)method;
     for (size_t i = 0; i < N_ROUTES; i++) {
         const char *id = NULL;
         size_t n = 0;
 
-        if (!pattern_matches(routes[i].pattern, path, &id, &n))
+        if (!route_matches(&routes[i], path, len, &id, &n))
             continue;
         if (id && n < JOB_ID_MAX) {
             memcpy(job_id, id, n);
