@@ -1,6 +1,6 @@
 /* `zoneci inspect --repo DIR --base REV --head REV [--json|--markdown] [--paths GLOB ...]
  * [--pg-version N] [--rule ID=LEVEL ...] [--config FILE [--repo-name OWNER/NAME]]`: the
- * migration report of SPEC section 6 for any local repository, without Redis or GitHub,
+ * migration report (docs/migrations.md) for any local repository, without Redis or GitHub,
  * so that a developer sees what zoneci will say before pushing. --config reads the
  * policy the server would apply (the one matching --repo-name, or the config's only
  * policy with a `migrations` section): its globs, postgres_version and rules, so the

@@ -1,4 +1,4 @@
-/* The configuration file (SPEC section 10): parsed with jansson, validated key by key, and
+/* The configuration file (docs/configuration.md): parsed with jansson, validated key by key, and
  * turned into a plain policy_config. Every problem is collected with its JSON path and,
  * when it can be found in the text, its line, so that one run of check-config shows all.
  *

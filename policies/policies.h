@@ -1,4 +1,4 @@
-/* policies: the configuration file (SPEC section 10) — loading, validation with JSON paths,
+/* policies: the configuration file (docs/configuration.md) — loading, validation with JSON paths,
  * secrets from the environment or files — and matching a repository to its policy.
  * The loaded configuration is plain read-only data: any thread may read it; it is freed
  * only by its owner (the server swaps whole configs on SIGHUP). */
@@ -206,7 +206,7 @@ bool policy_clone_url_allowed(const char *web_url, bool allow_local, const char 
  * caller wipes and frees it. The message names the variable or file, never the value. */
 int policy_secret_read(const policy_secret_ref *ref, char **out, core_error *err);
 
-/* ---- migration inspection (SPEC section 6) ----------------------------------------------
+/* ---- migration inspection (docs/migrations.md) ----------------------------------------------
  * Reading a pull request's diff, recognising the schema migrations in it and grading their
  * SQL. Three files sit behind these declarations: policies/gitdiff.c alone includes libgit2,
  * policies/sqlrisk.c alone includes libpg_query, policies/migrations.c recognises frameworks
@@ -491,7 +491,7 @@ const char *policy_risk_name(policy_risk risk);
  * and the suppressed ones; those past the per-file cap are counted too. Either out may be
  * NULL. */
 void policy_report_counts(const policy_report *report, size_t by_severity[3], size_t *suppressed);
-/* Appends the report's JSON (SPEC section 6) to out; invalid UTF-8 becomes U+FFFD. */
+/* Appends the report's JSON (docs/migrations.md) to out; invalid UTF-8 becomes U+FFFD. */
 int policy_report_json(const policy_report *report, core_buf *out);
 /* Appends a Markdown rendering for cards and statuses: a summary line, then the migrations
  * with their findings, most severe first, cut to at most max_bytes (values under 256 count

@@ -1,4 +1,4 @@
-/* Approvals (SPEC section 7): which region's people approve a job now, what its Slack
+/* Approvals (docs/lifecycle.md, "Approval"): which region's people approve a job now, what its Slack
  * card records, escalation to the next region when nobody decides in time, and the card
  * as the notifier reads it back to render. The writes are Lua scripts (scripts.c:
  * card_put, escalate, card_posted), so a card, its outbox message and its history entry

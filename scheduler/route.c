@@ -1,4 +1,4 @@
-/* Routing (SPEC section 4) as a pure function of the configuration, an instant and the
+/* Routing (docs/scheduler.md, "Routing and the router") as a pure function of the configuration, an instant and the
  * regions' load: freezes first (deny beats allow), then the policy's regions in order,
  * the open ones by idle runners, queue length and order, else `when_closed`. Every
  * decision carries its reason in words. Nothing here touches Redis: the store applies

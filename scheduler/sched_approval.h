@@ -21,7 +21,7 @@ typedef struct sched_plan sched_plan;
  * when) holds the undecided jobs whose next escalation is due. */
 #define SCHED_CARDS_MAX 16
 
-/* The region that approves a job of repo at `at` (SPEC section 7): the first of its
+/* The region that approves a job of repo at `at` (docs/lifecycle.md, "Approval"): the first of its
  * policy's regions whose window is open, else the one that opens first. skip (indexes of
  * cfg->regions; NULL for none) passes regions over (escalation asks each region once).
  * Returns the region's index and *opens_at (at when open now), or -1 when none is left. */

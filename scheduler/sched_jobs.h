@@ -12,7 +12,7 @@
 /* Defined by scheduler/sched_store.h (a C11 typedef may be repeated). */
 typedef struct sched_store sched_store;
 
-/* Job states (SPEC section 2), as stored and as shown by the API. */
+/* Job states (docs/lifecycle.md), as stored and as shown by the API. */
 #define SCHED_STATE_LIST                                                                       \
     X(RECEIVED, "received")                                                                    \
     X(INSPECTING, "inspecting")                                                                \
@@ -108,7 +108,7 @@ int sched_job_transition(sched_store *store, const char *id, const char *from, c
                          const char *actor, const char *reason, int64_t now_ms,
                          core_error *err);
 
-/* A human decision on a job awaiting approval (SPEC section 7), in one atomic Lua step:
+/* A human decision on a job awaiting approval (docs/lifecycle.md, "Approval"), in one atomic Lua step:
  * the first decision wins. The job records `decision` (approved|rejected), `decided_by`
  * (actor), `decided_at` and `decided_local` (when_local: the decider's region time, see
  * sched_approval_local_time), with a history and audit entry by actor; the job's cards
@@ -132,7 +132,7 @@ int sched_job_decide_card(sched_store *store, const char *id, const char *card_k
                           const char *actor, const char *reason, const char *when_local,
                           int64_t now_ms, char state_out[32], core_error *err);
 
-/* Appends the job's JSON (SPEC section 9: id, state, repo, pr, head_sha, region, reason,
+/* Appends the job's JSON (docs/http-api.md: id, state, repo, pr, head_sha, region, reason,
  * attempts, history, ...) to out. CORE_ENOTFOUND for an unknown id. */
 int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error *err);
 

@@ -54,7 +54,7 @@ typedef struct sched_decision {
                          * their idle runners and queues chose (loads) */
 } sched_decision;
 
-/* Decides where a job of repo goes at `at` (SPEC section 4). loads has one entry per
+/* Decides where a job of repo goes at `at` (docs/scheduler.md, "Routing and the router"). loads has one entry per
  * configured region, or is NULL (all regions idle and empty: order decides).
  * CORE_ENOTFOUND when no policy matches repo. */
 int sched_route_decide(const sched_plan *plan, const char *repo, int64_t at,

@@ -156,7 +156,7 @@ int sched_windows_new(sched_windows **out, const char *tzid, const core_hours *h
                       core_error *err);
 void sched_windows_free(sched_windows *w);
 const sched_zone *sched_windows_zone(const sched_windows *w);
-/* Open or not at `at`, and the next changes within a year (SPEC section 3). Windows that
+/* Open or not at `at`, and the next changes within a year (docs/scheduler.md, "Working windows"). Windows that
  * touch or overlap are one open span. Allocation-free. */
 void sched_windows_eval(const sched_windows *w, int64_t at, sched_window_state *out);
 

@@ -1,4 +1,4 @@
-/* Job state names (SPEC section 2): the one table that maps sched_state to the names
+/* Job state names (docs/lifecycle.md): the one table that maps sched_state to the names
  * stored in Redis and shown by the API, and which states are final. */
 #include "scheduler/sched_jobs.h"
 

@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,85 +215,107 @@ void wh_response_json(wh_response *resp, int status, const char *fmt, ...)
 
 #define JOB_ID_MAX 32
 
+/* Every route the server answers: its method and path pattern ("{id}" stands for one
+ * non-empty path segment, the job id). The one table route_of and route_method read, and
+ * what wh_route_at exports so that a test can hold docs/openapi.yaml to it. route_of is on
+ * every request's path, so each entry also carries the lengths of the literal text around
+ * "{id}", computed by the compiler: a lookup is one strlen and a few memcmp. */
+static const struct route_entry {
+    const char *method;
+    const char *pattern;
+    size_t prefix_len; /* the whole pattern's length when it has no "{id}" */
+    size_t suffix_len; /* after "{id}" */
+    bool has_id;
+    wh_route route;
+} routes[] = {
+#define EXACT(method, path, route) {method, path, sizeof(path) - 1, 0, false, route}
+#define WITH_ID(method, before, after, route)                                              \
+    {method, before "{id}" after, sizeof(before) - 1, sizeof(after) - 1, true, route}
+    EXACT("POST", "/webhooks/github", WH_ROUTE_GITHUB),
+    EXACT("POST", "/webhooks/slack/interactions", WH_ROUTE_SLACK),
+    EXACT("GET", "/api/v1/jobs", WH_ROUTE_JOBS_LIST),
+    WITH_ID("GET", "/api/v1/jobs/", "", WH_ROUTE_JOB_GET),
+    WITH_ID("POST", "/api/v1/jobs/", "/heartbeat", WH_ROUTE_HEARTBEAT),
+    WITH_ID("POST", "/api/v1/jobs/", "/complete", WH_ROUTE_COMPLETE),
+    WITH_ID("POST", "/api/v1/jobs/", "/release", WH_ROUTE_RELEASE),
+    WITH_ID("POST", "/api/v1/jobs/", "/approve", WH_ROUTE_APPROVE),
+    WITH_ID("POST", "/api/v1/jobs/", "/reject", WH_ROUTE_REJECT),
+    EXACT("POST", "/api/v1/runners/claim", WH_ROUTE_CLAIM),
+    EXACT("GET", "/api/v1/outbox/dead", WH_ROUTE_OUTBOX_DEAD),
+    EXACT("GET", "/healthz", WH_ROUTE_HEALTHZ),
+    EXACT("GET", "/readyz", WH_ROUTE_READYZ),
+    EXACT("GET", "/metrics", WH_ROUTE_METRICS),
+    EXACT("GET", "/", WH_ROUTE_PAGE),
+    EXACT("POST", "/login", WH_ROUTE_LOGIN),
+    EXACT("POST", "/logout", WH_ROUTE_LOGOUT),
+    WITH_ID("GET", "/jobs/", "", WH_ROUTE_JOB_PAGE),
+#undef EXACT
+#undef WITH_ID
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+#define ID_TEXT_LEN 4 /* "{id}" */
+
+int wh_route_at(size_t i, const char **method, const char **pattern)
+{
+    if (i >= N_ROUTES)
+        return 0;
+    *method = routes[i].method;
+    *pattern = routes[i].pattern;
+    return 1;
+}
+
+/* Whether path (len bytes) matches r; the segment "{id}" matched is set in id/id_len. */
+static bool route_matches(const struct route_entry *r, const char *path, size_t len,
+                          const char **id, size_t *id_len)
+{
+    size_t n;
+
+    if (!r->has_id)
+        return len == r->prefix_len && memcmp(path, r->pattern, len) == 0;
+    if (len <= r->prefix_len + r->suffix_len || memcmp(path, r->pattern, r->prefix_len) != 0 ||
+        memcmp(path + len - r->suffix_len, r->pattern + r->prefix_len + ID_TEXT_LEN,
+               r->suffix_len) != 0)
+        return false;
+    n = len - r->prefix_len - r->suffix_len;
+    if (memchr(path + r->prefix_len, '/', n))
+        return false;
+    *id = path + r->prefix_len;
+    *id_len = n;
+    return true;
+}
+
 /* The route of a path; for job routes the id is copied into job_id (an id too long to
- * be one is left empty, which no job matches). */
+ * be one is left empty, which no job matches). The method is checked by dispatch, so
+ * that a known path with the wrong method is a 405, not a 404. */
 static wh_route route_of(const char *method, const char *path, char job_id[JOB_ID_MAX])
 {
-    static const char jobs[] = "/api/v1/jobs";
+    size_t len = strlen(path);
 
     (void)method;
-    if (strcmp(path, "/webhooks/github") == 0)
-        return WH_ROUTE_GITHUB;
-    if (strcmp(path, "/webhooks/slack/interactions") == 0)
-        return WH_ROUTE_SLACK;
-    if (strcmp(path, jobs) == 0)
-        return WH_ROUTE_JOBS_LIST;
-    if (strncmp(path, jobs, sizeof(jobs) - 1) == 0 && path[sizeof(jobs) - 1] == '/' &&
-        path[sizeof(jobs)] != '\0') {
-        const char *id = path + sizeof(jobs);
-        const char *slash = strchr(id, '/');
-        size_t n = slash ? (size_t)(slash - id) : strlen(id);
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        const char *id = NULL;
+        size_t n = 0;
 
-        if (n < JOB_ID_MAX) {
+        if (!route_matches(&routes[i], path, len, &id, &n))
+            continue;
+        if (id && n < JOB_ID_MAX) {
             memcpy(job_id, id, n);
             job_id[n] = '\0';
         }
-        if (!slash)
-            return WH_ROUTE_JOB_GET;
-        if (strcmp(slash, "/heartbeat") == 0)
-            return WH_ROUTE_HEARTBEAT;
-        if (strcmp(slash, "/complete") == 0)
-            return WH_ROUTE_COMPLETE;
-        if (strcmp(slash, "/release") == 0)
-            return WH_ROUTE_RELEASE;
-        if (strcmp(slash, "/approve") == 0)
-            return WH_ROUTE_APPROVE;
-        if (strcmp(slash, "/reject") == 0)
-            return WH_ROUTE_REJECT;
-        return WH_ROUTE_NOT_FOUND;
-    }
-    if (strcmp(path, "/api/v1/runners/claim") == 0)
-        return WH_ROUTE_CLAIM;
-    if (strcmp(path, "/api/v1/outbox/dead") == 0)
-        return WH_ROUTE_OUTBOX_DEAD;
-    if (strcmp(path, "/healthz") == 0)
-        return WH_ROUTE_HEALTHZ;
-    if (strcmp(path, "/readyz") == 0)
-        return WH_ROUTE_READYZ;
-    if (strcmp(path, "/metrics") == 0)
-        return WH_ROUTE_METRICS;
-    if (strcmp(path, "/") == 0)
-        return WH_ROUTE_PAGE;
-    if (strcmp(path, "/login") == 0)
-        return WH_ROUTE_LOGIN;
-    if (strcmp(path, "/logout") == 0)
-        return WH_ROUTE_LOGOUT;
-    if (strncmp(path, "/jobs/", 6) == 0 && path[6] && !strchr(path + 6, '/')) {
-        if (strlen(path + 6) < JOB_ID_MAX)
-            strcpy(job_id, path + 6);
-        return WH_ROUTE_JOB_PAGE;
+        return routes[i].route;
     }
     return WH_ROUTE_NOT_FOUND;
 }
 
-/* Which method each route takes; anything else is 405. */
+/* Which method a route takes; anything else is 405 (HEAD is accepted wherever GET is). */
 static const char *route_method(wh_route route)
 {
-    switch (route) {
-    case WH_ROUTE_GITHUB:
-    case WH_ROUTE_CLAIM:
-    case WH_ROUTE_HEARTBEAT:
-    case WH_ROUTE_COMPLETE:
-    case WH_ROUTE_RELEASE:
-    case WH_ROUTE_SLACK:
-    case WH_ROUTE_APPROVE:
-    case WH_ROUTE_REJECT:
-    case WH_ROUTE_LOGIN:
-    case WH_ROUTE_LOGOUT:
-        return "POST";
-    default:
-        return "GET";
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (routes[i].route == route)
+            return routes[i].method;
     }
+    return "GET";
 }
 
 static void dispatch(const wh_request *req, wh_response *resp, wh_route route, const char *id)

@@ -5,6 +5,7 @@
 #ifndef ZONECI_WEBHOOKS_H
 #define ZONECI_WEBHOOKS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/core.h"
@@ -78,5 +79,11 @@ void wh_server_free(wh_server *srv);
 int wh_server_port(const wh_server *srv);
 /* The health listener's port (server.health_listen), or 0 without one. */
 int wh_server_health_port(const wh_server *srv);
+
+/* The i-th route the server answers (0-based): its method ("GET" or "POST"; HEAD is
+ * accepted wherever GET is) and path pattern, "{id}" standing for one path segment.
+ * Both strings are static. Returns 0 past the last route. docs/openapi.yaml is checked
+ * against this list. */
+int wh_route_at(size_t i, const char **method, const char **pattern);
 
 #endif

@@ -9,8 +9,11 @@ import hashlib, hmac, json, os, sys
 
 secret, count, out = sys.argv[1].encode(), int(sys.argv[2]), sys.argv[3]
 first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-fixture = os.path.join(os.path.dirname(__file__),
-                       "../../../shared/fixtures/github/pull_request/opened.payload.json")
+# A real payload from the shared fixtures, when present (found as the tests find them:
+# ZONECI_FIXTURES, else beside the tree), else the synthetic one below.
+fixtures = os.environ.get("ZONECI_FIXTURES") or os.path.join(os.path.dirname(__file__),
+                                                             "../../../shared/fixtures")
+fixture = os.path.join(fixtures, "github/pull_request/opened.payload.json")
 if os.path.exists(fixture):
     template = json.load(open(fixture))
 else:  # a synthetic payload of the same size and shape

@@ -371,6 +371,35 @@ START_TEST(unauthenticated_is_401_before_the_body)
     ck_assert_msg(strncmp(resp, "HTTP/1.1 405", 12) == 0, "wrong method: %s", resp);
     free(resp);
 
+    /* The route table's edges: "{id}" is one non-empty segment, nothing may follow a
+     * route, and a known path with another method is 405 (HEAD wherever GET is). */
+    {
+        static const struct {
+            const char *request;
+            const char *status;
+        } edges[] = {
+            {"GET /api/v1/jobs/", "404"},         {"GET /api/v1/jobs/1/", "404"},
+            {"POST /api/v1/jobs/1/nothing", "404"}, {"POST /api/v1/jobs//heartbeat", "404"},
+            {"POST /api/v1/jobs/1/heartbeat/x", "404"}, {"GET /metricsx", "404"},
+            {"GET /healthz/", "404"},             {"GET /api/v1/jobs/1/heartbeat", "405"},
+            {"GET /api/v1/jobs/1/approve", "405"}, {"POST /api/v1/jobs", "405"},
+            {"GET /webhooks/github", "405"},      {"POST /healthz", "405"},
+            {"HEAD /healthz", "200"},             {"GET /healthz", "200"},
+        };
+        char line[256];
+
+        for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+            snprintf(line, sizeof(line),
+                     "%s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                     edges[i].request);
+            resp = raw_exchange(e.port, line, 2000);
+            ck_assert_msg(strncmp(resp, "HTTP/1.1 ", 9) == 0 &&
+                              strncmp(resp + 9, edges[i].status, 3) == 0,
+                          "%s: expected %s, got %.40s", edges[i].request, edges[i].status, resp);
+            free(resp);
+        }
+    }
+
     /* The right token still gets its body judged. */
     resp = raw_exchange(e.port,
                         "POST /api/v1/runners/claim HTTP/1.1\r\nHost: x\r\n"

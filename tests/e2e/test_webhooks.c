@@ -1,5 +1,5 @@
 /* End to end: a real redis-server, a real `zoneci serve`, and libcurl, through every
- * webhook row of SPEC section 11, the job API, metrics and the signals. */
+ * webhook row of the bad-input table (docs/http-api.md), the job API, metrics and the signals. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <curl/curl.h>
@@ -732,7 +732,7 @@ START_TEST(serve_refuses_invalid_config)
 }
 END_TEST
 
-/* Every payload under shared/fixtures/github/EVENT/ is posted as EVENT: none may be
+/* Every payload of the shared fixtures, when present (github/EVENT/), is posted as EVENT: none may be
  * refused, and the pull_request ones that build create a job. */
 START_TEST(github_fixture_conformance)
 {

@@ -1,5 +1,5 @@
 /* policies/config.c, match.c, secret.c: every validation error path with its JSON path, the
- * defaults, the SPEC example, the shipped examples, matching order and secret reading.
+ * defaults, the specification's example, the shipped examples, matching order and secret reading.
  * Test documents are written with ' for " (see json()) so that they stay readable. */
 #include <check.h>
 #include <stdio.h>
@@ -745,7 +745,7 @@ END_TEST
 
 /* ---- valid configurations ------------------------------------------------------------------ */
 
-/* SPEC section 10, verbatim. */
+/* The product specification's example configuration, verbatim (docs/configuration.md). */
 static const char spec_example[] =
     "{\n"
     "  'server':  {'listen': '127.0.0.1:8080', 'threads': 4, 'max_body_bytes': 26214400},\n"

@@ -1,5 +1,5 @@
-/* policies/sqlrisk.c: every rule with a bad and a safer example (most from
- * shared/reference/postgres-migration-rules.md), asserting rule, severity, line and lock;
+/* policies/sqlrisk.c: every rule with a bad and a safer example (most from the
+ * project's rule reference, docs/migrations.md), asserting rule, severity, line and lock;
  * statement lines past comments and blank lines; unparsable SQL; multi-statement files;
  * the caps; and several threads checking at once. */
 #include <check.h>

@@ -1,4 +1,4 @@
-/* scheduler/route.c: every routing rule of SPEC section 4, with injected instants. */
+/* scheduler/route.c: every routing rule (docs/scheduler.md, "Routing and the router"), with injected instants. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

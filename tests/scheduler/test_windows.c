@@ -1,5 +1,5 @@
-/* scheduler/windows.c: table tests computed by hand from the IANA database (see
- * shared/reference/tz-cases.md), and a property test against an oracle built only on
+/* scheduler/windows.c: table tests computed by hand from the IANA database (gaps,
+ * overlaps, odd offsets), and a property test against an oracle built only on
  * glibc (TZ + localtime_r), sharing no code with the engine. */
 #define _DEFAULT_SOURCE
 #include <check.h>
@@ -316,7 +316,7 @@ static size_t oracle_offsets(int64_t at, int32_t *offs, size_t cap)
     return n;
 }
 
-/* SPEC section 3 meaning of a wall time, using only localtime_r. */
+/* The documented meaning of a wall time (docs/scheduler.md, "Working windows"), using only localtime_r. */
 static int64_t oracle_wall_to_utc(int64_t w, const int32_t *offs, size_t n)
 {
     int64_t best = INT64_MAX;
