@@ -4,6 +4,8 @@
 # installs, starts and purges the Debian package (package-check). `make install` honours
 # PREFIX and DESTDIR.
 
+.DEFAULT_GOAL := all
+
 CC ?= cc
 WERROR ?= 1
 SANITIZER ?=

@@ -50,7 +50,8 @@ static const command commands[] = {
      "  -- COMMAND ARGS     the build command, run with the job in ZONECI_* variables\n"},
     {"inspect", cli_inspect,
      "inspect --repo DIR --base REV --head REV [--json | --markdown [--max-bytes N]] "
-     "[--paths GLOB ...] [--pg-version N] [--rule ID=LEVEL ...]",
+     "[--paths GLOB ...] [--pg-version N] [--rule ID=LEVEL ...] "
+     "[--config FILE [--repo-name OWNER/NAME]]",
      "report the risky statements of a change's SQL migrations",
      "  --repo DIR        the git repository\n"
      "  --base REV        the revision the change starts from\n"
@@ -60,7 +61,11 @@ static const command commands[] = {
      "  --max-bytes N     the Markdown report's size limit\n"
      "  --paths GLOB ...  which files are migrations (every argument up to the next option)\n"
      "  --pg-version N    the Postgres major version the migrations run on\n"
-     "  --rule ID=LEVEL   set a rule to off, info, warning or danger; repeatable\n"},
+     "  --rule ID=LEVEL   set a rule to off, info, warning or danger; repeatable\n"
+     "  --config FILE     apply the policy the server would: its migration globs,\n"
+     "                    postgres_version and rules (without it or --paths, the\n"
+     "                    built-in framework patterns apply)\n"
+     "  --repo-name O/N   which policy of the config (default: its only migration policy)\n"},
     {"tzdata", cli_tzdata, "tzdata generate --out DIR [--zoneinfo DIR]",
      "generate ICU time-zone data from the system's tzdata",
      "  --out DIR        where to write zoneinfo64.res and its stamp\n"
