@@ -15,7 +15,7 @@ LDFLAGS ?=
 # Debian packages the build, the tests and `make run` need.
 DEBS := build-essential pkg-config libmicrohttpd-dev libhiredis-dev libgit2-dev libjansson-dev \
         libicu-dev check libcurl4-openssl-dev libssl-dev libpg-query-dev libjwt-dev \
-        redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1 \
+        redis-server redis-sentinel tzdata icu-devtools git clang libclang-rt-14-dev lua5.1 clang-format \
         dpkg-dev debhelper curl prometheus python3 openssl chromium python3-yaml
 PKGS := libmicrohttpd hiredis libgit2 jansson icu-uc icu-i18n libcurl openssl libjwt
 
@@ -77,7 +77,7 @@ docs-check:
 	@echo "docs-check: self-contained"
 
 .PHONY: FORCE all check test run stop demo demo-check clean format headercheck lint-lua deps fuzz \
-        fuzz-smoke bench bench-build install install-files uninstall package-check browser-test
+        fuzz-smoke bench bench-build install install-files uninstall package-check browser-test format-check
 all: deps
 	@$(MAKE) --no-print-directory $(BUILD)/zoneci $(BUILD)/tzdata/zoneci-tzdata.stamp
 
@@ -179,7 +179,7 @@ test: $(BUILD)/zoneci $(BUILD)/zoneci-tests $(BUILD)/tzdata/zoneci-tzdata.stamp
 	$(BUILD)/zoneci-tests
 
 check: deps
-	@$(MAKE) --no-print-directory lint-lua docs-check
+	@$(MAKE) --no-print-directory lint-lua docs-check format-check
 	@$(MAKE) --no-print-directory test bench-build
 	@$(MAKE) --no-print-directory demo-check
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined test
@@ -287,8 +287,13 @@ headercheck: deps
 	  $(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARNINGS) -I. -x c -fsyntax-only - || exit 1; done
 	@echo "headers ok: $(HEADERS)"
 
-format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard */*.h) $(wildcard tests/*/*.c tests/*/*.h) $(FUZZ_SRC)
+# The formatter is Debian's clang-format (in DEBS), so that `make format` gives the same
+# tree on every machine; format-check (run by `make check`) fails on any file it would change.
+FORMAT_SRC = $(LIB_SRC) $(CLI_SRC) $(wildcard */*.h) $(wildcard tests/*/*.c tests/*/*.h) $(FUZZ_SRC)
+format: deps
+	clang-format -i $(FORMAT_SRC)
+format-check: deps
+	@clang-format --dry-run -Werror $(FORMAT_SRC) && echo "format-check: every file as clang-format $$(clang-format --version | sed 's/.*version //') leaves it"
 
 $(BUILD)/bench-micro: bench/micro/micro.c $(BUILD)/libzoneci.a
 	$(CC) $(ZCFLAGS) -o $@ $^ $(ZLIBS)

@@ -41,8 +41,8 @@ int cli_tz_warnings(const policy_config *cfg, int64_t from, FILE *out)
         fprintf(out,
                 "warning: regions[%zu].timezone: %s: ICU time-zone data %s and the system's %s "
                 "disagree from %s (ICU UTC%+.2f h, system UTC%+.2f h)\n",
-                i, cfg->regions[i].timezone, sched_tz_data_version(), core_tz_system_version(),
-                at, mm.icu_offset_ms / 3600000.0, mm.system_offset_ms / 3600000.0);
+                i, cfg->regions[i].timezone, sched_tz_data_version(), core_tz_system_version(), at,
+                mm.icu_offset_ms / 3600000.0, mm.system_offset_ms / 3600000.0);
         warnings++;
     }
     return warnings;

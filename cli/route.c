@@ -22,8 +22,7 @@ static int read_event(json_t *root, event_facts *ev, core_error *err)
 {
     json_t *pr = json_object_get(root, "pull_request");
 
-    ev->repo = json_string_value(json_object_get(json_object_get(root, "repository"),
-                                                 "full_name"));
+    ev->repo = json_string_value(json_object_get(json_object_get(root, "repository"), "full_name"));
     ev->pr = json_integer_value(json_object_get(root, "number"));
     ev->head_sha = json_string_value(json_object_get(json_object_get(pr, "head"), "sha"));
     if (!ev->repo)
@@ -52,13 +51,12 @@ static void print_decision(const sched_plan *plan, const event_facts *ev, int64_
 
     core_time_format_iso(at, iso);
     if (as_json) {
-        json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:s}", "repo", ev->repo, "pr",
-                              ev->pr, "head_sha", ev->head_sha, "at", iso, "decision",
-                              d->kind == SCHED_ROUTE_QUEUE ? "queue" : "defer", "region",
-                              region ? json_string(region) : json_null(), "release_at",
-                              d->kind == SCHED_ROUTE_DEFER ? instant_or_null(d->release_at)
-                                                           : json_null(),
-                              "reason", d->reason);
+        json_t *o = json_pack(
+            "{s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:s}", "repo", ev->repo, "pr", ev->pr, "head_sha",
+            ev->head_sha, "at", iso, "decision", d->kind == SCHED_ROUTE_QUEUE ? "queue" : "defer",
+            "region", region ? json_string(region) : json_null(), "release_at",
+            d->kind == SCHED_ROUTE_DEFER ? instant_or_null(d->release_at) : json_null(), "reason",
+            d->reason);
         char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
         printf("%s\n", text);

@@ -126,9 +126,9 @@ static void log_tz_setup(const policy_config *cfg)
                  "msg=\"%s\" using=\"%s\" tz_data=%s system_tz_data=%s", info.error,
                  sched_tz_data_source(), info.version, core_tz_system_version());
     CORE_LOG(CORE_LOG_INFO, "tz_data",
-             "msg=\"time-zone data %s, %s\" dir=%s regenerated=%s elapsed_ms=%lld",
-             info.version, sched_tz_data_source(), info.dir[0] ? info.dir : "-",
-             info.regenerated ? "yes" : "no", (long long)info.elapsed_ms);
+             "msg=\"time-zone data %s, %s\" dir=%s regenerated=%s elapsed_ms=%lld", info.version,
+             sched_tz_data_source(), info.dir[0] ? info.dir : "-", info.regenerated ? "yes" : "no",
+             (long long)info.elapsed_ms);
 }
 
 /* The Sentinel passwords, read now like every other secret. */
@@ -240,8 +240,7 @@ static int start_outbox(service *svc, const policy_config *cfg, core_error *err)
  * deliveries from now on (a failure changes nothing), then the new plan for the router
  * and the inspectors, which read it on their own threads: when these return, neither
  * reads the old one again. */
-static int on_reload(const policy_config *cfg, const sched_plan *plan, void *ctx,
-                     core_error *err)
+static int on_reload(const policy_config *cfg, const sched_plan *plan, void *ctx, core_error *err)
 {
     service *svc = ctx;
     notify_outbox_config oc = {0};

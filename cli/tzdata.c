@@ -38,9 +38,8 @@ int cli_tzdata(int argc, char **argv)
         fprintf(stderr, "zoneci: cannot generate time-zone data: %s\n", err.msg);
         return 1;
     }
-    printf("time-zone data %s: %zu zones and %zu links from %s into %s in %lld ms\n",
-           stats.version, stats.zones, stats.links, zoneinfo, out,
-           (long long)(core_time_mono_ms() - t0));
+    printf("time-zone data %s: %zu zones and %zu links from %s into %s in %lld ms\n", stats.version,
+           stats.zones, stats.links, zoneinfo, out, (long long)(core_time_mono_ms() - t0));
     return 0;
 }
 

@@ -75,8 +75,7 @@ static void print_table(const sched_plan *plan, int64_t at, const paint *c)
 
     core_time_format_iso(at, iso);
     printf("at %s (time-zone data %s)\n\n", iso, sched_tz_data_version());
-    printf("%-16s %-22s %-22s %-8s %s\n", "REGION", "ZONE", "LOCAL TIME", "STATE",
-           "NEXT CHANGE");
+    printf("%-16s %-22s %-22s %-8s %s\n", "REGION", "ZONE", "LOCAL TIME", "STATE", "NEXT CHANGE");
     for (size_t i = 0; i < cfg->n_regions; i++) {
         const sched_windows *w = sched_plan_windows(plan, i);
         sched_window_state st;

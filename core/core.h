@@ -50,10 +50,10 @@ void core_error_clear(core_error *err);
 const char *core_error_name(int code);
 
 /* A broken invariant is a programming error: report and abort. */
-#define CORE_ASSERT(cond)                                                                      \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            core_assert_fail(#cond, __FILE__, __LINE__);                                       \
+#define CORE_ASSERT(cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            core_assert_fail(#cond, __FILE__, __LINE__);                                           \
     } while (0)
 _Noreturn void core_assert_fail(const char *expr, const char *file, int line);
 
@@ -92,10 +92,10 @@ void core_log_write(core_log_level level, const char *event, const char *fmt, ..
 size_t core_log_format_line(core_log_format format, const char *ts, core_log_level level,
                             const char *event, const char *msg, char *out, size_t cap);
 
-#define CORE_LOG(level, event, ...)                                                            \
-    do {                                                                                       \
-        if (core_log_enabled(level))                                                           \
-            core_log_write(level, event, __VA_ARGS__);                                         \
+#define CORE_LOG(level, event, ...)                                                                \
+    do {                                                                                           \
+        if (core_log_enabled(level))                                                               \
+            core_log_write(level, event, __VA_ARGS__);                                             \
     } while (0)
 
 /* ---- buffers ---------------------------------------------------------------------------
@@ -238,10 +238,10 @@ void core_deadline_after(struct timespec *out, int64_t ms);
  * unix://PATH. One parser for the configuration check and the store's connection. */
 typedef struct core_redis_url {
     bool is_unix;
-    char *path;     /* unix socket path as written (may be relative) */
-    char *host;     /* without brackets */
-    bool ipv6;      /* the host was written in brackets */
-    int port;       /* 6379 unless given */
+    char *path; /* unix socket path as written (may be relative) */
+    char *host; /* without brackets */
+    bool ipv6;  /* the host was written in brackets */
+    int port;   /* 6379 unless given */
     int db;
     char *user;     /* decoded; NULL when none */
     char *password; /* decoded; NULL when none */

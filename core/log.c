@@ -85,8 +85,7 @@ static size_t escape_controls(char *dst, size_t cap, const char *src, size_t len
  * quote, backslash and every control byte escaped (other bytes as they are: messages are
  * UTF-8). Stops before an escape that would not fit whole, and then sets *cut. Returns
  * the new length. */
-static size_t json_escape(char *out, size_t o, size_t cap, const char *src, size_t len,
-                          bool *cut)
+static size_t json_escape(char *out, size_t o, size_t cap, const char *src, size_t len, bool *cut)
 {
     static const char hex[] = "0123456789abcdef";
 
@@ -121,8 +120,8 @@ static size_t json_escape(char *out, size_t o, size_t cap, const char *src, size
 
 static bool key_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
 }
 
 /* Whether p starts a `key=` (the next pair). */
@@ -184,8 +183,7 @@ static void jl_text(jline *j, const char *s, size_t len)
 }
 
 /* One "key":"value" field (key_len bytes of key, value_len of value). */
-static void jl_field(jline *j, const char *key, size_t key_len, const char *value,
-                     size_t value_len)
+static void jl_field(jline *j, const char *key, size_t key_len, const char *value, size_t value_len)
 {
     jl_raw(j, ",\"");
     jl_text(j, key, key_len);
@@ -272,9 +270,9 @@ void core_log_write(core_log_level level, const char *event, const char *fmt, ..
     if (vsnprintf(raw, sizeof(raw), fmt, ap) < 0)
         raw[0] = '\0';
     va_end(ap);
-    n = core_log_format_line((core_log_format)atomic_load_explicit(&log_format,
-                                                                   memory_order_relaxed),
-                             ts, level, event, raw, line, sizeof(line) - 1);
+    n = core_log_format_line(
+        (core_log_format)atomic_load_explicit(&log_format, memory_order_relaxed), ts, level, event,
+        raw, line, sizeof(line) - 1);
     line[n++] = '\n';
     if (write(STDERR_FILENO, line, n) < 0) {
         /* Nowhere left to report a failure to log. */

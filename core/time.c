@@ -81,11 +81,11 @@ void core_time_format_iso(int64_t ms, char out[CORE_ISO_MAX])
     s = (int)(rem / 1000 % 60);
     milli = (int)(rem % 1000);
     if (milli)
-        snprintf(out, CORE_ISO_MAX, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-                 h, mi, s, milli);
+        snprintf(out, CORE_ISO_MAX, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d, h,
+                 mi, s, milli);
     else
-        snprintf(out, CORE_ISO_MAX, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m, d, h,
-                 mi, s);
+        snprintf(out, CORE_ISO_MAX, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)y, m, d, h, mi,
+                 s);
 }
 
 void core_time_format_iso_ms(int64_t ms, char out[CORE_ISO_MAX])
@@ -120,8 +120,7 @@ void core_time_format_local(int64_t ms, int32_t offset_ms, char out[CORE_ISO_MAX
 
     core_time_format_iso(ms - ms % 1000 + offset_ms, out);
     n = strlen(out) - 1; /* drop the Z */
-    snprintf(out + n, CORE_ISO_MAX - n, "%c%02d:%02d", offset_ms < 0 ? '-' : '+', m / 60,
-             m % 60);
+    snprintf(out + n, CORE_ISO_MAX - n, "%c%02d:%02d", offset_ms < 0 ? '-' : '+', m / 60, m % 60);
 }
 
 static bool read_digits(const char **p, int n, int *out)
@@ -201,13 +200,12 @@ int core_time_parse_iso(const char *s, int64_t *out, core_error *err)
         if (!read_digits(&p, 2, &om))
             goto bad;
     } else {
-        return core_error_set(err, CORE_EINVAL,
-                              "\"%.40s\" has no UTC offset (add Z or +HH:MM)", s);
+        return core_error_set(err, CORE_EINVAL, "\"%.40s\" has no UTC offset (add Z or +HH:MM)", s);
     }
     if (*p != '\0')
         goto bad;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
-        sec > 60 || oh > 23 || om > 59)
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60 ||
+        oh > 23 || om > 59)
         goto bad;
     *out = (core_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec == 60 ? 59 : sec) -
             sign * (oh * 3600 + om * 60)) *
@@ -293,8 +291,7 @@ int core_hours_parse(const char *spec, core_hours *out, core_error *err)
         return core_error_set(err, CORE_EINVAL, "\"%.60s\": bad end time (HH:MM, 00:00-24:00)",
                               spec);
     if (h.start_min >= 1440)
-        return core_error_set(err, CORE_EINVAL, "\"%.60s\": a window cannot start at 24:00",
-                              spec);
+        return core_error_set(err, CORE_EINVAL, "\"%.60s\": a window cannot start at 24:00", spec);
     if (h.start_min == h.end_min)
         return core_error_set(err, CORE_EINVAL,
                               "\"%.60s\": start equals end; use 00:00-24:00 for a whole day", spec);

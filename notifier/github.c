@@ -445,7 +445,6 @@ out:
     return rc;
 }
 
-
 /* The URL of rel="next" in a Link header ("<u1>; rel="next", <u2>; rel="last""), or "". */
 static void link_next(const char *link, char *out, size_t len)
 {
@@ -479,7 +478,6 @@ static void link_next(const char *link, char *out, size_t len)
     }
 }
 
-
 /* One entry of the list into *d; false when it lacks what recovery needs. */
 static bool delivery_read(json_t *o, notify_github_delivery *d)
 {
@@ -490,8 +488,9 @@ static bool delivery_read(json_t *o, notify_github_delivery *d)
     const char *at = json_string_value(json_object_get(o, "delivered_at"));
 
     memset(d, 0, sizeof(*d));
-    if (!json_is_integer(id) || json_integer_value(id) <= 0 || !guid || !core_name_valid(guid, NOTIFY_GITHUB_GUID_MAX, "-_.") ||
-        !event || strlen(event) >= sizeof(d->event) || !at ||
+    if (!json_is_integer(id) || json_integer_value(id) <= 0 || !guid ||
+        !core_name_valid(guid, NOTIFY_GITHUB_GUID_MAX, "-_.") || !event ||
+        strlen(event) >= sizeof(d->event) || !at ||
         core_time_parse_iso(at, &d->delivered_ms, NULL) < 0)
         return false;
     d->id = (int64_t)json_integer_value(id);

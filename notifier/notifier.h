@@ -153,13 +153,13 @@ int notify_github_post_status(notify_github *gh, notify_http *http, int64_t inst
 
 /* One delivery of the list, as GitHub describes it. */
 typedef struct notify_github_delivery {
-    int64_t id;                              /* the delivery's id (grows with time) */
-    char guid[NOTIFY_GITHUB_GUID_MAX + 1];   /* X-GitHub-Delivery; a redelivery keeps it */
-    char event[64];                          /* "pull_request", ... */
-    char action[64];                         /* "opened", ...; "" when none */
-    int status_code;                         /* the answer it got; 0 when none */
+    int64_t id;                            /* the delivery's id (grows with time) */
+    char guid[NOTIFY_GITHUB_GUID_MAX + 1]; /* X-GitHub-Delivery; a redelivery keeps it */
+    char event[64];                        /* "pull_request", ... */
+    char action[64];                       /* "opened", ...; "" when none */
+    int status_code;                       /* the answer it got; 0 when none */
     bool redelivery;
-    int64_t delivered_ms;                    /* delivered_at, Unix ms */
+    int64_t delivered_ms; /* delivered_at, Unix ms */
 } notify_github_delivery;
 
 /* GETs one page of the App's deliveries, newest first: {api_url}/app/hook/deliveries?
@@ -193,12 +193,12 @@ int notify_github_redeliver(notify_github *gh, notify_http *http, int64_t delive
 
 /* One finding of the migration inspection, as plain text. */
 typedef struct notify_finding {
-    const char *rule;      /* e.g. "add-column-default" */
-    const char *severity;  /* "danger", "warning", "info" */
-    const char *path;      /* the migration file */
-    int line;              /* 1-based; 0 when unknown */
-    const char *statement; /* the statement (an excerpt is shown) */
-    const char *safer;     /* the safer alternative; NULL when none */
+    const char *rule;        /* e.g. "add-column-default" */
+    const char *severity;    /* "danger", "warning", "info" */
+    const char *path;        /* the migration file */
+    int line;                /* 1-based; 0 when unknown */
+    const char *statement;   /* the statement (an excerpt is shown) */
+    const char *safer;       /* the safer alternative; NULL when none */
     const char *suppression; /* the reason of a "zoneci:ignore" that covers it; NULL if none */
 } notify_finding;
 
@@ -225,7 +225,7 @@ typedef struct notify_card {
     size_t n_files;
     const notify_finding *findings; /* most severe first, suppressed last, else in order */
     size_t n_findings;
-    const char *job_id; /* the buttons' value: 1..255 characters of [A-Za-z0-9._:-] */
+    const char *job_id;   /* the buttons' value: 1..255 characters of [A-Za-z0-9._:-] */
     const char *card_key; /* the job's random card key, or NULL / "" (a job from before
                            * card keys): the value is then "JOB_ID:CARD_KEY", so a card
                            * still in a channel after Redis was wiped cannot decide a new

@@ -190,8 +190,8 @@ static int send_card(worker *w, creds *ob, json_t *root, bool update, int *retry
     if (!ob->slack_token || !ob->slack_api_url)
         return core_error_set(err, CORE_EUNAVAILABLE, "slack bot token not configured");
     if (update)
-        return notify_card_update(w->http, &slack, w->ob->store, job,
-                                  (size_t)json_integer_value(n), retry_after_s, err);
+        return notify_card_update(w->http, &slack, w->ob->store, job, (size_t)json_integer_value(n),
+                                  retry_after_s, err);
     return notify_card_post(w->http, &slack, w->ob->store, job, (size_t)json_integer_value(n),
                             retry_after_s, err);
 }

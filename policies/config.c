@@ -115,7 +115,6 @@ static bool all_chars(const char *s, const char *extra, bool upper, bool lower)
     return true;
 }
 
-
 static char *dup(vctx *c, const char *s)
 {
     char *d = core_strndup(s, strlen(s));
@@ -1200,9 +1199,15 @@ static void load_redis(vctx *c, json_t *o, policy_config *cfg)
 
 static void load_github(vctx *c, json_t *o, policy_config *cfg)
 {
-    static const char *const known[] = {
-        "webhook_secret_env", "webhook_secret_file", "app_id", "private_key_file", "api_url",
-        "redelivery_check_seconds", "web_url", "allow_local_repos", NULL};
+    static const char *const known[] = {"webhook_secret_env",
+                                        "webhook_secret_file",
+                                        "app_id",
+                                        "private_key_file",
+                                        "api_url",
+                                        "redelivery_check_seconds",
+                                        "web_url",
+                                        "allow_local_repos",
+                                        NULL};
     json_int_t n;
     bool has_id = json_object_get(o, "app_id") != NULL;
     bool has_key = json_object_get(o, "private_key_file") != NULL;
@@ -1728,9 +1733,9 @@ static void section(vctx *c, json_t *root, const char *key, bool required, secti
 
 static void load_root(vctx *c, json_t *root, policy_config *cfg)
 {
-    static const char *const known[] = {"server",    "redis",   "cache_dir", "github",
-                                        "slack",     "runners", "api",       "regions",
-                                        "policies",  "people",  "freezes",   "log_level",
+    static const char *const known[] = {"server",     "redis",          "cache_dir", "github",
+                                        "slack",      "runners",        "api",       "regions",
+                                        "policies",   "people",         "freezes",   "log_level",
                                         "log_format", "retention_days", NULL};
     json_int_t n;
 

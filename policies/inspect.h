@@ -57,9 +57,9 @@ typedef enum sql_node_kind {
 /* One value. An object's members are its items, each with its key. Owned by the tree. */
 typedef struct sql_node {
     sql_node_kind kind;
-    const char *key; /* as a member of an object; NULL otherwise */
-    const char *s;   /* SQL_NODE_STRING */
-    long long i;     /* SQL_NODE_INT */
+    const char *key;        /* as a member of an object; NULL otherwise */
+    const char *s;          /* SQL_NODE_STRING */
+    long long i;            /* SQL_NODE_INT */
     struct sql_node *items; /* SQL_NODE_ARRAY, SQL_NODE_OBJECT */
     size_t n;
 } sql_node;

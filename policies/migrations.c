@@ -1443,8 +1443,8 @@ static int findings_take(policy_findings *dst, policy_findings *src)
 
         if (rc < 0 || dst->count >= POLICY_FINDINGS_MAX) {
             if (rc == 0)
-                rc = brief_push(dst, (policy_finding_brief){it->rule, it->severity, it->line,
-                                                            it->suppressed});
+                rc = brief_push(
+                    dst, (policy_finding_brief){it->rule, it->severity, it->line, it->suppressed});
             finding_clear(it);
             continue;
         }

@@ -14,11 +14,11 @@
 
 typedef struct policy_region {
     char *name;
-    char *timezone;      /* IANA id, validated against the system database */
-    char **hours_text;   /* as written, e.g. "Mon-Fri 09:00-18:00" */
-    core_hours *hours;   /* parsed, same order */
+    char *timezone;    /* IANA id, validated against the system database */
+    char **hours_text; /* as written, e.g. "Mon-Fri 09:00-18:00" */
+    core_hours *hours; /* parsed, same order */
     size_t n_hours;
-    char **holidays;     /* "YYYY-MM-DD" local dates, validated */
+    char **holidays; /* "YYYY-MM-DD" local dates, validated */
     size_t n_holidays;
     char *slack_channel; /* NULL when absent */
     char **oncall;       /* Slack user ids */
@@ -83,21 +83,21 @@ typedef struct policy_secret_ref {
 } policy_secret_ref;
 
 typedef struct policy_config {
-    char *source;    /* the path it was loaded from */
-    char *log_level; /* "debug" | "info" | "warn" | "error"; NULL = info */
+    char *source;     /* the path it was loaded from */
+    char *log_level;  /* "debug" | "info" | "warn" | "error"; NULL = info */
     char *log_format; /* "logfmt" | "json"; NULL = logfmt */
     struct {
         char *listen; /* "host:port" as written */
         char *host;
         int port;
-        int threads;           /* default 4, 1..256 */
-        size_t max_body_bytes; /* default 26214400 */
-        char *public_url;      /* base for links to job pages; optional */
-        int max_connections;   /* open connections in all; default 10000 */
-        int max_connections_per_ip; /* per client address; default 64, 0 = no limit */
+        int threads;                 /* default 4, 1..256 */
+        size_t max_body_bytes;       /* default 26214400 */
+        char *public_url;            /* base for links to job pages; optional */
+        int max_connections;         /* open connections in all; default 10000 */
+        int max_connections_per_ip;  /* per client address; default 64, 0 = no limit */
         int request_timeout_seconds; /* to receive a request whole; default 10 */
-        char *health_listen; /* "host:port" of a second listener for /healthz and /readyz */
-        char *health_host;   /* health_listen split; NULL without it */
+        char *health_listen;         /* "host:port" of a second listener for /healthz and /readyz */
+        char *health_host;           /* health_listen split; NULL without it */
         int health_port;
     } server;
     struct {
@@ -115,7 +115,7 @@ typedef struct policy_config {
             int db;
         } sentinel;
     } redis;
-    char *cache_dir; /* default "/var/cache/zoneci" */
+    char *cache_dir;    /* default "/var/cache/zoneci" */
     int retention_days; /* finished jobs, audit entries, dead letters kept; default 30, 1..3650 */
     struct {
         bool present;
@@ -124,8 +124,8 @@ typedef struct policy_config {
         char *private_key_file;           /* NULL when absent */
         char *api_url;                    /* default https://api.github.com */
         int redelivery_check_seconds;     /* delivery recovery period; 0 off; default 300 */
-        char *web_url;          /* https://HOST[:PORT]: the only host clone URLs may name;
-                                 * default https://github.com */
+        char *web_url;                    /* https://HOST[:PORT]: the only host clone URLs may name;
+                                           * default https://github.com */
         bool allow_local_repos; /* local paths and file:// clone URLs too (tests, demos) */
     } github;
     struct {
@@ -356,7 +356,7 @@ typedef struct policy_finding_brief {
 typedef struct policy_findings {
     policy_finding *items;
     size_t count;
-    size_t n_omitted; /* findings past the cap of 200 per file, not kept whole */
+    size_t n_omitted;              /* findings past the cap of 200 per file, not kept whole */
     policy_finding_brief *omitted; /* those n_omitted findings, briefly */
 } policy_findings;
 

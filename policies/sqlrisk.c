@@ -3,7 +3,8 @@
  * what to do instead). This is the only file that includes libpg_query; its rules: each
  * pg_query_* result is released with its own pg_query_free_* function, error or not; calls
  * are thread-safe; locations in the parse tree are byte offsets into the input. The tree
- * comes as JSON, read into a small read-only tree (policies/sqltree.c), released with sql_tree_free. */
+ * comes as JSON, read into a small read-only tree (policies/sqltree.c), released with
+ * sql_tree_free. */
 #include "policies/policies.h"
 
 #include <pthread.h>
@@ -235,8 +236,7 @@ static const policy_sql_rule rules[R_COUNT] = {
     [R_ROBUST] = {"prefer-robust-stmts", W, NULL, false, false,
                   "a statement that fails when run twice leaves a migration that ran halfway "
                   "outside a transaction impossible to re-run",
-                  "IF NOT EXISTS / IF EXISTS, or run the migration in a transaction",
-                  true},
+                  "IF NOT EXISTS / IF EXISTS, or run the migration in a transaction", true},
     [R_STATEMENT_TIMEOUT] = {"require-statement-timeout", W, NULL, false, false,
                              "a statement that takes a heavy lock without statement_timeout can "
                              "hold it far longer than planned",
@@ -260,8 +260,8 @@ static const policy_sql_rule rules[R_COUNT] = {
                        "ambiguous across DST and regions",
                        "timestamptz", true},
     [R_CHAR_FIELD] = {"ban-char-field", W, NULL, false, false,
-                      "char(n) pads with blanks and is never faster than text",
-                      "text (or varchar)", true},
+                      "char(n) pads with blanks and is never faster than text", "text (or varchar)",
+                      true},
 };
 
 #undef D
@@ -287,10 +287,10 @@ typedef struct checker {
     size_t len;
     policy_findings *out;
     policy_sql_options opts; /* pg_version always set */
-    int rc;          /* first CORE_ENOMEM */
-    size_t line_pos; /* line counting resumes here */
-    int line_no;     /* the line of line_pos */
-    span cur;        /* the statement being graded */
+    int rc;                  /* first CORE_ENOMEM */
+    size_t line_pos;         /* line counting resumes here */
+    int line_no;             /* the line of line_pos */
+    span cur;                /* the statement being graded */
     int tx_depth;
     bool tx_implicit; /* the open transaction is the one the migration tool wraps the file in */
     bool tx_mixed;    /* Flyway: non-transactional statements beside transactional ones */
@@ -370,9 +370,9 @@ static size_t dollar_quote_end(const char *s, size_t len, size_t pos)
 {
     size_t t = pos + 1, tag, j;
 
-    while (t < len && (s[t] == '_' || (s[t] >= '0' && s[t] <= '9' && t > pos + 1) ||
-                       ((s[t] | 0x20) >= 'a' && (s[t] | 0x20) <= 'z') ||
-                       (unsigned char)s[t] >= 0x80))
+    while (t < len &&
+           (s[t] == '_' || (s[t] >= '0' && s[t] <= '9' && t > pos + 1) ||
+            ((s[t] | 0x20) >= 'a' && (s[t] | 0x20) <= 'z') || (unsigned char)s[t] >= 0x80))
         t++;
     if (t >= len || s[t] != '$')
         return 0;
@@ -417,8 +417,7 @@ static void push_full(checker *ck, int r, const span *sp, const char *message, c
         return;
     rc = policy_findings_push(ck->out, rule->id, rule->severity, sp->line, ck->text + sp->start,
                               sp->end - sp->start, message ? message : rule->message,
-                              safer ? safer : rule->safer, rule->lock, rule->rewrites,
-                              rule->scans);
+                              safer ? safer : rule->safer, rule->lock, rule->rewrites, rule->scans);
     if (rc < 0)
         ck->rc = rc;
 }
@@ -558,24 +557,60 @@ static const struct {
     const char *name;
     int args;
 } stable_functions[] = {
-    {"now", 0},          {"transaction_timestamp", 0}, {"statement_timestamp", 0},
-    {"timezone", -1},    {"date_trunc", -1},           {"date_part", -1},
-    {"make_date", -1},   {"make_time", -1},            {"make_timestamp", -1},
-    {"make_timestamptz", -1}, {"make_interval", -1},   {"to_timestamp", -1},
-    {"to_date", -1},     {"to_char", -1},              {"to_number", -1},
-    {"lower", 1},        {"upper", 1},                 {"btrim", -1},
-    {"ltrim", -1},       {"rtrim", -1},                {"concat", -1},
-    {"concat_ws", -1},   {"length", 1},                {"char_length", 1},
-    {"substr", -1},      {"substring", -1},            {"replace", 3},
-    {"left", 2},         {"right", 2},                 {"lpad", -1},
-    {"rpad", -1},        {"md5", 1},                   {"abs", 1},
-    {"round", -1},       {"floor", 1},                 {"ceil", 1},
-    {"ceiling", 1},      {"trunc", -1},                {"jsonb_build_object", -1},
-    {"json_build_object", -1}, {"jsonb_build_array", -1}, {"json_build_array", -1},
-    {"to_jsonb", 1},     {"to_json", 1},               {"array_fill", -1},
-    {"int4range", -1},   {"int8range", -1},            {"numrange", -1},
-    {"tsrange", -1},     {"tstzrange", -1},            {"daterange", -1},
-    {"current_setting", 1}, {"current_schema", 0},     {"current_database", 0},
+    {"now", 0},
+    {"transaction_timestamp", 0},
+    {"statement_timestamp", 0},
+    {"timezone", -1},
+    {"date_trunc", -1},
+    {"date_part", -1},
+    {"make_date", -1},
+    {"make_time", -1},
+    {"make_timestamp", -1},
+    {"make_timestamptz", -1},
+    {"make_interval", -1},
+    {"to_timestamp", -1},
+    {"to_date", -1},
+    {"to_char", -1},
+    {"to_number", -1},
+    {"lower", 1},
+    {"upper", 1},
+    {"btrim", -1},
+    {"ltrim", -1},
+    {"rtrim", -1},
+    {"concat", -1},
+    {"concat_ws", -1},
+    {"length", 1},
+    {"char_length", 1},
+    {"substr", -1},
+    {"substring", -1},
+    {"replace", 3},
+    {"left", 2},
+    {"right", 2},
+    {"lpad", -1},
+    {"rpad", -1},
+    {"md5", 1},
+    {"abs", 1},
+    {"round", -1},
+    {"floor", 1},
+    {"ceil", 1},
+    {"ceiling", 1},
+    {"trunc", -1},
+    {"jsonb_build_object", -1},
+    {"json_build_object", -1},
+    {"jsonb_build_array", -1},
+    {"json_build_array", -1},
+    {"to_jsonb", 1},
+    {"to_json", 1},
+    {"array_fill", -1},
+    {"int4range", -1},
+    {"int8range", -1},
+    {"numrange", -1},
+    {"tsrange", -1},
+    {"tstzrange", -1},
+    {"daterange", -1},
+    {"current_setting", 1},
+    {"current_schema", 0},
+    {"current_database", 0},
 };
 
 static bool stable_function(const sql_node *fc)

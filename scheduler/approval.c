@@ -1,8 +1,8 @@
-/* Approvals (docs/lifecycle.md, "Approval"): which region's people approve a job now, what its Slack
- * card records, escalation to the next region when nobody decides in time, and the card
- * as the notifier reads it back to render. The writes are Lua scripts (scripts.c:
- * card_put, escalate, card_posted), so a card, its outbox message and its history entry
- * appear together or not at all. */
+/* Approvals (docs/lifecycle.md, "Approval"): which region's people approve a job now, what its
+ * Slack card records, escalation to the next region when nobody decides in time, and the card as
+ * the notifier reads it back to render. The writes are Lua scripts (scripts.c: card_put, escalate,
+ * card_posted), so a card, its outbox message and its history entry appear together or not at all.
+ */
 #include "scheduler/sched_approval.h"
 #include "scheduler/sched_store.h"
 #include "scheduler/sched_windows.h"

@@ -78,9 +78,9 @@ int sched_job_decide_card(sched_store *store, const char *id, const char *card_k
         rc = core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
     } else if (strcmp(outcome, "stale") == 0) {
         snprintf(state_out, 32, "%.31s", state);
-        rc = core_error_set(err, CORE_EAUTH,
-                            "this card is out of date: job %s is not the job it was posted for",
-                            id);
+        rc =
+            core_error_set(err, CORE_EAUTH,
+                           "this card is out of date: job %s is not the job it was posted for", id);
     } else if (strcmp(outcome, "conflict") == 0) {
         const char *decision = str_at(r, 2), *by = str_at(r, 3);
 

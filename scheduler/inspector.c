@@ -137,8 +137,7 @@ static void take_str(const sched_reply *e, char *slot, size_t size)
 }
 
 /* Takes a job to inspect and, in the same step, what the inspection needs of it. */
-static int claim_one(sched_store *store, int64_t now_ms, char id[32], job_view *v,
-                     core_error *err)
+static int claim_one(sched_store *store, int64_t now_ms, char id[32], job_view *v, core_error *err)
 {
     char k_recv[SCHED_KEY_MAX], k_ins[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
     char now[24], iso[CORE_ISO_MAX], lease[24], attempts[16] = "";
@@ -233,8 +232,7 @@ static int finish(sched_store *store, const char *id, const char *outcome, const
     int rc;
 
     for (;;) {
-        rc = finish_once(store, id, outcome, reason, now_ms, retry_at, card, fields, n_fields,
-                         err);
+        rc = finish_once(store, id, outcome, reason, now_ms, retry_at, card, fields, n_fields, err);
         if (rc != CORE_EUNAVAILABLE || core_time_mono_ms() >= give_up)
             return rc;
         poll(NULL, 0, 200);
@@ -243,8 +241,8 @@ static int finish(sched_store *store, const char *id, const char *outcome, const
 
 /* The routing decision for the step that ends an inspection (sched_route_spec), under
  * the plan's lock. */
-static void route_spec(const sched_plan *const *plan, pthread_mutex_t *plan_lock,
-                       const char *repo, int64_t now_ms, char *out, size_t size)
+static void route_spec(const sched_plan *const *plan, pthread_mutex_t *plan_lock, const char *repo,
+                       int64_t now_ms, char *out, size_t size)
 {
     if (plan_lock)
         pthread_mutex_lock(plan_lock);
@@ -254,8 +252,8 @@ static void route_spec(const sched_plan *const *plan, pthread_mutex_t *plan_lock
 }
 
 /* One fetch per repository at a time, across processes. */
-static int fetch_lock(sched_store *store, const char *repo, char key[SCHED_KEY_MAX],
-                      char token[33], bool *got, core_error *err)
+static int fetch_lock(sched_store *store, const char *repo, char key[SCHED_KEY_MAX], char token[33],
+                      bool *got, core_error *err)
 {
     char ms[16];
     sched_reply *r = NULL;
@@ -337,8 +335,12 @@ static const char *decide(const policy_report *report, policy_approval approval,
                  "awaiting approval: high-risk migration (%zu danger finding%s; first: %s "
                  "line %d, %s)",
                  danger, danger == 1 ? "" : "s", top_path ? top_path : "?",
-                 top ? top->line : top_brief ? top_brief->line : 0,
-                 top ? top->rule : top_brief ? top_brief->rule : "?");
+                 top         ? top->line
+                 : top_brief ? top_brief->line
+                             : 0,
+                 top         ? top->rule
+                 : top_brief ? top_brief->rule
+                             : "?");
         return "approve";
     }
     if (risk != POLICY_RISK_NONE && approval == POLICY_APPROVAL_ALWAYS) {
@@ -396,8 +398,8 @@ static int inspect_diff(const inspect_policy *pol, const job_view *v,
 }
 
 static int record_report(sched_store *store, const char *id, const policy_report *report,
-                         const char *outcome, const char *reason, const char *card,
-                         int64_t now_ms, int attempts, core_error *err)
+                         const char *outcome, const char *reason, const char *card, int64_t now_ms,
+                         int attempts, core_error *err)
 {
     core_buf json = {0};
     char n_attempts[16];
@@ -444,11 +446,14 @@ static int approval_card(const sched_plan *const *plan, pthread_mutex_t *plan_lo
     if (card->region < 0)
         sched_approval_card_info_free(card);
     if (card->region < 0)
-        snprintf(reason + n, reason_len - n, "; no region of the policy ever opens: approve "
-                                             "through the API");
+        snprintf(reason + n, reason_len - n,
+                 "; no region of the policy ever opens: approve "
+                 "through the API");
     else if (card->no_card[0])
-        snprintf(reason + n, reason_len - n, "; ask %s, no slack card (%s): approve through "
-                                             "the API", card->where, card->no_card);
+        snprintf(reason + n, reason_len - n,
+                 "; ask %s, no slack card (%s): approve through "
+                 "the API",
+                 card->where, card->no_card);
     else
         snprintf(reason + n, reason_len - n, "; card to %s", card->where);
     return 0;
@@ -532,8 +537,8 @@ static int inspect_one(sched_store *store, const sched_plan *const *plan,
          * interruption costs it no attempt. */
         result->outcome = "retry";
         rc = finish(store, result->job_id, "retry",
-                    "inspecting: interrupted by a shutdown; picked up again", now_ms, now_ms,
-                    NULL, NULL, 0, err);
+                    "inspecting: interrupted by a shutdown; picked up again", now_ms, now_ms, NULL,
+                    NULL, 0, err);
         goto out;
     }
     /* libgit2's messages name paths, hosts and ports: they go to the log, and the job's
@@ -586,9 +591,9 @@ out:
     return rc;
 }
 
-int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
-                      pthread_mutex_t *plan_lock, const sched_token_source *tokens,
-                      int64_t now_ms, sched_inspect_result *result, core_error *err)
+int sched_inspect_one(sched_store *store, const sched_plan *const *plan, pthread_mutex_t *plan_lock,
+                      const sched_token_source *tokens, int64_t now_ms,
+                      sched_inspect_result *result, core_error *err)
 {
     return inspect_one(store, plan, plan_lock, tokens, NULL, now_ms, result, err);
 }
@@ -618,8 +623,7 @@ static void *worker_main(void *arg)
         if (res.job_id[0]) {
             CORE_LOG(CORE_LOG_INFO, "inspected", "job=%s outcome=%s risk=%s", res.job_id,
                      res.outcome ? res.outcome : "error", policy_risk_name(res.risk));
-            if (res.outcome && strcmp(res.outcome, "route") == 0 && !res.routed &&
-                ins->on_routed)
+            if (res.outcome && strcmp(res.outcome, "route") == 0 && !res.routed && ins->on_routed)
                 ins->on_routed(ins->ctx);
             continue; /* there may be more */
         }

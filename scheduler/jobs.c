@@ -496,15 +496,32 @@ static const struct {
     const char *name;
     field_kind kind;
 } job_fields[] = {
-    {"id", FK_STR},       {"state", FK_STR},          {"repo", FK_STR},
-    {"pr", FK_NUM},       {"head_sha", FK_STR},       {"base_sha", FK_STR},
-    {"head_ref", FK_STR}, {"base_ref", FK_STR},       {"title", FK_STR},
-    {"author", FK_STR},   {"clone_url", FK_STR},      {"installation_id", FK_NUM},
-    {"delivery", FK_STR}, {"region", FK_STR_OR_NULL}, {"reason", FK_STR},
-    {"attempts", FK_NUM}, {"created_at", FK_TIME},    {"updated_at", FK_TIME},
-    {"runner", FK_STR_OR_NULL}, {"risk", FK_STR_OR_NULL}, {"report", FK_JSON},
-    {"approval_region", FK_STR_OR_NULL}, {"cards", FK_NUM}, {"decision", FK_STR_OR_NULL},
-    {"decided_by", FK_STR_OR_NULL}, {"decided_at", FK_TIME},
+    {"id", FK_STR},
+    {"state", FK_STR},
+    {"repo", FK_STR},
+    {"pr", FK_NUM},
+    {"head_sha", FK_STR},
+    {"base_sha", FK_STR},
+    {"head_ref", FK_STR},
+    {"base_ref", FK_STR},
+    {"title", FK_STR},
+    {"author", FK_STR},
+    {"clone_url", FK_STR},
+    {"installation_id", FK_NUM},
+    {"delivery", FK_STR},
+    {"region", FK_STR_OR_NULL},
+    {"reason", FK_STR},
+    {"attempts", FK_NUM},
+    {"created_at", FK_TIME},
+    {"updated_at", FK_TIME},
+    {"runner", FK_STR_OR_NULL},
+    {"risk", FK_STR_OR_NULL},
+    {"report", FK_JSON},
+    {"approval_region", FK_STR_OR_NULL},
+    {"cards", FK_NUM},
+    {"decision", FK_STR_OR_NULL},
+    {"decided_by", FK_STR_OR_NULL},
+    {"decided_at", FK_TIME},
 };
 #define N_JOB_FIELDS (sizeof(job_fields) / sizeof(job_fields[0]))
 
@@ -634,8 +651,7 @@ int sched_job_render(const sched_reply *hash, const sched_reply *history, core_b
     jw w = {.b = out};
     size_t start = out->len;
 
-    if (!hash || hash->type != SCHED_REPLY_ARRAY || !history ||
-        history->type != SCHED_REPLY_ARRAY)
+    if (!hash || hash->type != SCHED_REPLY_ARRAY || !history || history->type != SCHED_REPLY_ARRAY)
         return bad_reply("job document", err);
     jw_job(&w, hash, history);
     return jw_finish(&w, start, err);

@@ -69,8 +69,8 @@ static bool is_str(const sched_reply *v, const char *s)
 }
 
 int sched_job_claim(sched_store *store, const char *region, const char *runner,
-                    const char *token_id, const char *labels_csv, int lease_seconds,
-                    int64_t now_ms, core_buf *job_json, sched_claim *out, core_error *err)
+                    const char *token_id, const char *labels_csv, int lease_seconds, int64_t now_ms,
+                    core_buf *job_json, sched_claim *out, core_error *err)
 {
     char k_queue[SCHED_KEY_MAX], k_leases[SCHED_KEY_MAX], k_fence[SCHED_KEY_MAX],
         k_audit[SCHED_KEY_MAX];
@@ -82,8 +82,7 @@ int sched_job_claim(sched_store *store, const char *region, const char *runner,
     if (!token_valid(region, 128))
         return core_error_set(err, CORE_EINVAL, "region: not a region name");
     if (!token_valid(runner, RUNNER_NAME_MAX))
-        return core_error_set(err, CORE_EINVAL,
-                              "runner: 1 to %d letters, digits, '-', '_' or '.'",
+        return core_error_set(err, CORE_EINVAL, "runner: 1 to %d letters, digits, '-', '_' or '.'",
                               RUNNER_NAME_MAX);
     if (!labels_valid(labels_csv))
         return core_error_set(err, CORE_EINVAL, "labels: letters, digits and -_.:/ only");
@@ -108,8 +107,18 @@ int sched_job_claim(sched_store *store, const char *region, const char *runner,
     core_time_format_iso(now_ms, iso);
     {
         const char *keys[] = {k_queue, k_leases, k_fence, k_audit};
-        const char *args[] = {sched_store_prefix(store), region, runner, labels_csv,
-                              out->lease_id, lease_ms, now, iso, scan, token_id, keep, window};
+        const char *args[] = {sched_store_prefix(store),
+                              region,
+                              runner,
+                              labels_csv,
+                              out->lease_id,
+                              lease_ms,
+                              now,
+                              iso,
+                              scan,
+                              token_id,
+                              keep,
+                              window};
 
         rc = sched_store_eval(store, SCHED_SCRIPT_CLAIM, keys, 4, args, 12, &r, err);
     }
@@ -139,9 +148,8 @@ static int refused(const sched_reply *r, const char *id, core_error *err)
         return core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
     if (is_str(item(r, 0), "forbidden"))
         return core_error_set(err, CORE_EAUTH, "this token may not act in region %s",
-                              item(r, 1) && item(r, 1)->type == SCHED_REPLY_STR
-                                  ? item(r, 1)->str
-                                  : "");
+                              item(r, 1) && item(r, 1)->type == SCHED_REPLY_STR ? item(r, 1)->str
+                                                                                : "");
     return 1;
 }
 
@@ -190,18 +198,16 @@ int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id
     } else if (item(r, 2) && item(r, 2)->type == SCHED_REPLY_STR) {
         const sched_reply *holder = item(r, 3);
 
-        rc = core_error_set(err, CORE_ECONFLICT,
-                            "lease lost: the build lock %s of job %s expired and is %s%s",
-                            item(r, 2)->str, id,
-                            holder && holder->type == SCHED_REPLY_STR && *holder->str
-                                ? "held by job "
-                                : "free",
-                            holder && holder->type == SCHED_REPLY_STR ? holder->str : "");
+        rc = core_error_set(
+            err, CORE_ECONFLICT, "lease lost: the build lock %s of job %s expired and is %s%s",
+            item(r, 2)->str, id,
+            holder && holder->type == SCHED_REPLY_STR && *holder->str ? "held by job " : "free",
+            holder && holder->type == SCHED_REPLY_STR ? holder->str : "");
     } else {
         const sched_reply *st = item(r, 1);
 
-        rc = core_error_set(err, CORE_ECONFLICT, "lease lost: job %s is %s under another lease",
-                            id, st && st->type == SCHED_REPLY_STR && *st->str ? st->str : "gone");
+        rc = core_error_set(err, CORE_ECONFLICT, "lease lost: job %s is %s under another lease", id,
+                            st && st->type == SCHED_REPLY_STR && *st->str ? st->str : "gone");
     }
     sched_reply_free(r);
     return rc;
@@ -230,14 +236,9 @@ int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
     core_time_format_iso(now_ms, iso);
     {
         const char *keys[] = {k_job, k_hist, k_audit};
-        const char *args[] = {sched_store_prefix(store),
-                              id,
-                              lease_id,
-                              success ? "success" : "failure",
-                              runner ? runner : "",
-                              now,
-                              iso,
-                              regions ? regions : "*"};
+        const char *args[] = {
+            sched_store_prefix(store), id,  lease_id, success ? "success" : "failure",
+            runner ? runner : "",      now, iso,      regions ? regions : "*"};
 
         rc = sched_store_eval_acked(store, SCHED_SCRIPT_COMPLETE, keys, 3, args, 8, &r, err);
     }
@@ -270,8 +271,8 @@ int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
 }
 
 int sched_job_release(sched_store *store, const char *id, const char *lease_id,
-                      int64_t fencing_token, const char *runner, const char *why,
-                      int64_t now_ms, char state[32], core_error *err)
+                      int64_t fencing_token, const char *runner, const char *why, int64_t now_ms,
+                      char state[32], core_error *err)
 {
     char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
     char now[24], iso[CORE_ISO_MAX], fence[24];
@@ -282,8 +283,7 @@ int sched_job_release(sched_store *store, const char *id, const char *lease_id,
     if (!token_valid(id, 20) || !token_valid(lease_id, 64) || fencing_token <= 0)
         return core_error_set(err, CORE_ECONFLICT, "no such lease");
     if (!token_valid(runner, RUNNER_NAME_MAX))
-        return core_error_set(err, CORE_EINVAL,
-                              "runner: 1 to %d letters, digits, '-', '_' or '.'",
+        return core_error_set(err, CORE_EINVAL, "runner: 1 to %d letters, digits, '-', '_' or '.'",
                               RUNNER_NAME_MAX);
     if (strlen(why) > 128)
         return core_error_set(err, CORE_EINVAL, "why: longer than 128 bytes");
@@ -295,8 +295,8 @@ int sched_job_release(sched_store *store, const char *id, const char *lease_id,
     core_time_format_iso(now_ms, iso);
     {
         const char *keys[] = {k_job, k_hist, k_audit};
-        const char *args[] = {sched_store_prefix(store), id, lease_id, fence, runner, why, now,
-                              iso};
+        const char *args[] = {
+            sched_store_prefix(store), id, lease_id, fence, runner, why, now, iso};
 
         rc = sched_store_eval(store, SCHED_SCRIPT_RELEASE, keys, 3, args, 8, &r, err);
     }
@@ -377,8 +377,8 @@ int sched_job_fields(sched_store *store, const char *id, sched_field *fields, si
     return any ? 0 : core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
 }
 
-int sched_job_field(sched_store *store, const char *id, const char *field, char *out,
-                    size_t len, core_error *err)
+int sched_job_field(sched_store *store, const char *id, const char *field, char *out, size_t len,
+                    core_error *err)
 {
     sched_field f = {field, out, len};
 

@@ -13,7 +13,6 @@
 
 #define GUID_MAX 128
 
-
 int sched_redelivery_lock(sched_store *store, int ttl_ms, char token[33], bool *got,
                           core_error *err)
 {

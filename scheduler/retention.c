@@ -12,7 +12,7 @@
 #include "scheduler/store.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
-#define PURGE_STEP 100 /* jobs per script call: a few ms of Redis time at most */
+#define PURGE_STEP 100            /* jobs per script call: a few ms of Redis time at most */
 #define BACKFILL_RESCAN_MS DAY_MS /* final jobs missing from the index are looked for daily */
 
 static int64_t int_of(const sched_reply *r)

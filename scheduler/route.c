@@ -1,8 +1,8 @@
-/* Routing (docs/scheduler.md, "Routing and the router") as a pure function of the configuration, an instant and the
- * regions' load: freezes first (deny beats allow), then the policy's regions in order,
- * the open ones by idle runners, queue length and order, else `when_closed`. Every
- * decision carries its reason in words. Nothing here touches Redis: the store applies
- * decisions, and `zoneci route` prints them. */
+/* Routing (docs/scheduler.md, "Routing and the router") as a pure function of the configuration, an
+ * instant and the regions' load: freezes first (deny beats allow), then the policy's regions in
+ * order, the open ones by idle runners, queue length and order, else `when_closed`. Every decision
+ * carries its reason in words. Nothing here touches Redis: the store applies decisions, and `zoneci
+ * route` prints them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,8 +174,7 @@ static bool better(const sched_region_load *loads, int a, int b)
 }
 
 static void route_open(const sched_plan *p, const policy_policy *pol, int64_t at,
-                       const sched_region_load *loads, int chosen, int n_open,
-                       sched_decision *out)
+                       const sched_region_load *loads, int chosen, int n_open, sched_decision *out)
 {
     const sched_zone *z = sched_windows_zone(p->windows[chosen]);
     char abbr[16];
@@ -259,8 +258,8 @@ int sched_route_decide(const sched_plan *p, const char *repo, int64_t at,
         out->region = first;
         out->release_at = at;
         snprintf(out->reason, sizeof(out->reason),
-                 "queued in %s: no region open; it opens first (%s)",
-                 p->cfg->regions[first].name, when);
+                 "queued in %s: no region open; it opens first (%s)", p->cfg->regions[first].name,
+                 when);
         return 0;
     case POLICY_WHEN_CLOSED_DEFER:
         if (first < 0)
@@ -293,9 +292,8 @@ void sched_route_spec(const sched_plan *p, const char *repo, int64_t at, char *o
     /* The spec is tab-separated: names with a tab (never valid) go the long way. */
     if (rc == 0 && !(d.kind == SCHED_ROUTE_QUEUE && (d.n_open > 1 || !region[0])) &&
         !strchr(region, '\t') && !strchr(d.labels, '\t'))
-        snprintf(out, size, "%s\t%s\t%lld\t%s\t%s",
-                 d.kind == SCHED_ROUTE_QUEUE ? "queue" : "defer", region,
-                 (long long)d.release_at, d.labels, d.reason);
+        snprintf(out, size, "%s\t%s\t%lld\t%s\t%s", d.kind == SCHED_ROUTE_QUEUE ? "queue" : "defer",
+                 region, (long long)d.release_at, d.labels, d.reason);
 }
 
 bool sched_plan_inspects(const sched_plan *p, const char *repo)

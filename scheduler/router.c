@@ -66,9 +66,8 @@ static int read_job(sched_store *store, const char *id, job_facts *f, core_error
 }
 
 int sched_route_apply(sched_store *store, const char *id, const char *expect_state,
-                      const char *expect_region, bool must_be_due,
-                      const struct policy_config *cfg, const sched_decision *d, int64_t now_ms,
-                      core_error *err)
+                      const char *expect_region, bool must_be_due, const struct policy_config *cfg,
+                      const sched_decision *d, int64_t now_ms, core_error *err)
 {
     char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], k_audit[SCHED_KEY_MAX];
     char release[24], now[24], iso[CORE_ISO_MAX];
@@ -219,8 +218,8 @@ int sched_region_loads(sched_store *store, const struct policy_config *cfg, int6
         int rc = sched_store_key(store, q, err, "queue:%s", cfg->regions[i].name);
 
         if (rc == 0)
-            rc = idle_count(store, cfg->regions[i].name, since, labels_csv,
-                            &loads[i].idle_runners, err);
+            rc = idle_count(store, cfg->regions[i].name, since, labels_csv, &loads[i].idle_runners,
+                            err);
         if (rc < 0)
             return rc;
         {
@@ -295,8 +294,7 @@ static int route_list(sched_store *store, const sched_plan *plan, const char *ki
         }
         if (decide(store, plan, f.repo, now_ms, loads, &d, &e2) < 0) {
             /* The policy was removed since the job arrived: say so and keep it waiting. */
-            snprintf(d.reason, sizeof(d.reason), "deferred: %s; checking again in an hour",
-                     e2.msg);
+            snprintf(d.reason, sizeof(d.reason), "deferred: %s; checking again in an hour", e2.msg);
             d.kind = SCHED_ROUTE_DEFER;
             d.region = -1;
             d.release_at = now_ms + 3600000;
@@ -432,8 +430,8 @@ static void retention_tick(sched_store *store, const policy_config *cfg)
         CORE_LOG(CORE_LOG_WARN, "retention_pass", "msg=\"%s\"", err.msg);
     else if (ran && (st.jobs || st.backfilled || st.audit || st.dead || st.swept))
         CORE_LOG(CORE_LOG_INFO, "retention_pass",
-                 "jobs=%zu backfilled=%zu audit=%zu dead=%zu idle=%zu swept=%zu more=%d",
-                 st.jobs, st.backfilled, st.audit, st.dead, st.idle, st.swept, st.more);
+                 "jobs=%zu backfilled=%zu audit=%zu dead=%zu idle=%zu swept=%zu more=%d", st.jobs,
+                 st.backfilled, st.audit, st.dead, st.idle, st.swept, st.more);
 }
 
 static void *router_main(void *arg)
@@ -447,11 +445,11 @@ static void *router_main(void *arg)
         core_error err = {0};
         struct timespec deadline;
 
-        if (rt->plan && sched_router_pass(rt->store, rt->plan, core_time_now_ms(), &stats,
-                                          &err) < 0)
+        if (rt->plan &&
+            sched_router_pass(rt->store, rt->plan, core_time_now_ms(), &stats, &err) < 0)
             CORE_LOG(CORE_LOG_WARN, "router_pass", "msg=\"%s\"", err.msg);
-        else if (rt->plan && (stats.routed || stats.released || stats.rerouted ||
-                              stats.requeued || stats.dead || stats.escalated))
+        else if (rt->plan && (stats.routed || stats.released || stats.rerouted || stats.requeued ||
+                              stats.dead || stats.escalated))
             CORE_LOG(CORE_LOG_INFO, "router_pass",
                      "routed=%zu released=%zu rerouted=%zu raced=%zu requeued=%zu dead=%zu "
                      "escalated=%zu",

@@ -78,7 +78,7 @@ int sched_card_view_get(sched_store *store, const char *id, sched_card_view *out
 void sched_card_view_free(sched_card_view *view);
 /* Records that card N of job id was posted as ts. *first is false when the card already
  * had a ts (a delivery retried after its post went through). CORE_ENOTFOUND. */
-int sched_card_posted(sched_store *store, const char *id, size_t card, const char *ts,
-                      bool *first, core_error *err);
+int sched_card_posted(sched_store *store, const char *id, size_t card, const char *ts, bool *first,
+                      core_error *err);
 
 #endif

@@ -42,9 +42,9 @@ typedef struct sched_token_source {
 
 /* Inspects one job at an injected instant (tests call it directly). *plan is read under
  * plan_lock (may be NULL) only while copying what the policy says; tokens may be NULL. */
-int sched_inspect_one(sched_store *store, const sched_plan *const *plan,
-                      pthread_mutex_t *plan_lock, const sched_token_source *tokens,
-                      int64_t now_ms, sched_inspect_result *result, core_error *err);
+int sched_inspect_one(sched_store *store, const sched_plan *const *plan, pthread_mutex_t *plan_lock,
+                      const sched_token_source *tokens, int64_t now_ms,
+                      sched_inspect_result *result, core_error *err);
 /* n_workers threads; on_routed(ctx) after a job is handed to the routers (to kick one).
  * tokens (copied; may be NULL) serves https fetches. */
 int sched_inspector_start(sched_inspector **out, sched_store *store, const sched_plan *plan,

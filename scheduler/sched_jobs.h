@@ -13,18 +13,18 @@
 typedef struct sched_store sched_store;
 
 /* Job states (docs/lifecycle.md), as stored and as shown by the API. */
-#define SCHED_STATE_LIST                                                                       \
-    X(RECEIVED, "received")                                                                    \
-    X(INSPECTING, "inspecting")                                                                \
-    X(AWAITING_APPROVAL, "awaiting_approval")                                                  \
-    X(DEFERRED, "deferred")                                                                    \
-    X(QUEUED, "queued")                                                                        \
-    X(LEASED, "leased")                                                                        \
-    X(SUCCEEDED, "succeeded")                                                                  \
-    X(FAILED, "failed")                                                                        \
-    X(REJECTED, "rejected")                                                                    \
-    X(DEAD, "dead")                                                                            \
-    X(SUPERSEDED, "superseded")                                                                \
+#define SCHED_STATE_LIST                                                                           \
+    X(RECEIVED, "received")                                                                        \
+    X(INSPECTING, "inspecting")                                                                    \
+    X(AWAITING_APPROVAL, "awaiting_approval")                                                      \
+    X(DEFERRED, "deferred")                                                                        \
+    X(QUEUED, "queued")                                                                            \
+    X(LEASED, "leased")                                                                            \
+    X(SUCCEEDED, "succeeded")                                                                      \
+    X(FAILED, "failed")                                                                            \
+    X(REJECTED, "rejected")                                                                        \
+    X(DEAD, "dead")                                                                                \
+    X(SUPERSEDED, "superseded")                                                                    \
     X(CANCELLED, "cancelled")
 
 typedef enum sched_state {
@@ -70,10 +70,10 @@ typedef struct sched_pr_ref {
 #define SCHED_CARD_KEY_LEN 16
 
 typedef enum sched_intake_outcome {
-    SCHED_INTAKE_CREATED = 0,   /* a new job */
-    SCHED_INTAKE_DUPLICATE,     /* this delivery id was seen in the last 3 days */
-    SCHED_INTAKE_LIVE,          /* (repo, pr, head_sha) already has a live job */
-    SCHED_INTAKE_CLOSED,        /* a close event: pending jobs of the PR cancelled */
+    SCHED_INTAKE_CREATED = 0, /* a new job */
+    SCHED_INTAKE_DUPLICATE,   /* this delivery id was seen in the last 3 days */
+    SCHED_INTAKE_LIVE,        /* (repo, pr, head_sha) already has a live job */
+    SCHED_INTAKE_CLOSED,      /* a close event: pending jobs of the PR cancelled */
 } sched_intake_outcome;
 
 typedef struct sched_intake {
@@ -91,9 +91,8 @@ typedef struct sched_intake {
  * first history entry (actor "github") and a random `card_key` (SCHED_CARD_KEY_LEN hex
  * characters) that its Slack buttons carry: job ids restart at 1 when Redis is wiped,
  * the key does not repeat. */
-int sched_intake_pull_request(sched_store *store, const char *delivery_id,
-                              const sched_pr_ref *pr, int64_t now_ms, sched_intake *out,
-                              core_error *err);
+int sched_intake_pull_request(sched_store *store, const char *delivery_id, const sched_pr_ref *pr,
+                              int64_t now_ms, sched_intake *out, core_error *err);
 /* A closed PR: cancels its non-final jobs, atomically with the delivery's dedup mark. */
 int sched_intake_pr_closed(sched_store *store, const char *delivery_id, const char *repo,
                            int64_t pr, int64_t now_ms, sched_intake *out, core_error *err);
@@ -105,11 +104,10 @@ int sched_intake_pr_closed(sched_store *store, const char *delivery_id, const ch
  * when it is in another state or in a final one (final jobs never move), CORE_EINVAL for
  * an unknown state name or an empty actor. Strings are borrowed. Thread-safe. */
 int sched_job_transition(sched_store *store, const char *id, const char *from, const char *to,
-                         const char *actor, const char *reason, int64_t now_ms,
-                         core_error *err);
+                         const char *actor, const char *reason, int64_t now_ms, core_error *err);
 
-/* A human decision on a job awaiting approval (docs/lifecycle.md, "Approval"), in one atomic Lua step:
- * the first decision wins. The job records `decision` (approved|rejected), `decided_by`
+/* A human decision on a job awaiting approval (docs/lifecycle.md, "Approval"), in one atomic Lua
+ * step: the first decision wins. The job records `decision` (approved|rejected), `decided_by`
  * (actor), `decided_at` and `decided_local` (when_local: the decider's region time, see
  * sched_approval_local_time), with a history and audit entry by actor; the job's cards
  * are updated and its escalation ends. Approving hands the
@@ -120,8 +118,8 @@ int sched_job_transition(sched_store *store, const char *id, const char *from, c
  * the message says who decided). CORE_ENOTFOUND for an unknown job, CORE_EINVAL for an
  * empty or overlong actor or reason. Strings are borrowed. Thread-safe. */
 int sched_job_decide(sched_store *store, const char *id, bool approve, const char *actor,
-                     const char *reason, const char *when_local, int64_t now_ms,
-                     char state_out[32], core_error *err);
+                     const char *reason, const char *when_local, int64_t now_ms, char state_out[32],
+                     core_error *err);
 
 /* sched_job_decide for a Slack click: card_key is the key the card's button carried (""
  * for an old card whose value is the bare id; NULL checks nothing, as sched_job_decide).
@@ -139,7 +137,7 @@ int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error
 /* Appends {"jobs":[...],"next":CURSOR|null} to out: newest first, only `state` when not
  * NULL, starting after `cursor` (NULL for the first page), at most limit (1..1000) jobs.
  * CORE_EINVAL for an unknown state or a malformed cursor. */
-int sched_job_list_json(sched_store *store, const char *state, const char *cursor,
-                        size_t limit, core_buf *out, core_error *err);
+int sched_job_list_json(sched_store *store, const char *state, const char *cursor, size_t limit,
+                        core_buf *out, core_error *err);
 
 #endif

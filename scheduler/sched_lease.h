@@ -44,8 +44,8 @@ typedef struct sched_claim {
  * that fail (out of memory) the call fails with out->found still true: the lease was
  * granted and the caller gives it back (sched_job_release). */
 int sched_job_claim(sched_store *store, const char *region, const char *runner,
-                    const char *token_id, const char *labels_csv, int lease_seconds,
-                    int64_t now_ms, core_buf *job_json, sched_claim *out, core_error *err);
+                    const char *token_id, const char *labels_csv, int lease_seconds, int64_t now_ms,
+                    core_buf *job_json, sched_claim *out, core_error *err);
 /* regions, for heartbeat and complete: the regions the caller's runner token may act in,
  * joined by '|', or NULL for every region. The script checks it before anything else, in
  * the same round trip: CORE_EAUTH ("this token may not act in region R") for a job of
@@ -73,8 +73,8 @@ int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
  * job's current one (someone else's, expired, completed, released already): nothing
  * changes. */
 int sched_job_release(sched_store *store, const char *id, const char *lease_id,
-                      int64_t fencing_token, const char *runner, const char *why,
-                      int64_t now_ms, char state[32], core_error *err);
+                      int64_t fencing_token, const char *runner, const char *why, int64_t now_ms,
+                      char state[32], core_error *err);
 /* Expired leases: the job returns to its region's queue with its locks freed, or becomes
  * dead after max_attempts. Any process may call it; each lease is reaped once. */
 int sched_leases_reap(sched_store *store, int64_t now_ms, int max_attempts, size_t *requeued,
@@ -91,16 +91,15 @@ int sched_job_fields(sched_store *store, const char *id, sched_field *fields, si
                      core_error *err);
 /* One field of a job's hash ("region", "runner", ...). CORE_ENOTFOUND for a missing job
  * or field. */
-int sched_job_field(sched_store *store, const char *id, const char *field, char *out,
-                    size_t len, core_error *err);
+int sched_job_field(sched_store *store, const char *id, const char *field, char *out, size_t len,
+                    core_error *err);
 
 /* Calls on_ready(region, ctx) whenever a job becomes claimable in a region (queued,
  * requeued, or a build lock freed), in this or any other process: a thread with its own
  * Redis connection subscribed to "{P}:ready", reconnecting by itself. */
 typedef struct sched_watch sched_watch;
 int sched_watch_start(sched_watch **out, sched_store *store,
-                      void (*on_ready)(const char *region, void *ctx), void *ctx,
-                      core_error *err);
+                      void (*on_ready)(const char *region, void *ctx), void *ctx, core_error *err);
 void sched_watch_stop(sched_watch *watch);
 
 #endif

@@ -25,15 +25,15 @@ typedef struct sched_store sched_store;
 #define SCHED_METRICS_BUCKETS_MAX 16
 
 typedef struct sched_metrics_region {
-    int64_t depth;       /* jobs in the region's queue */
-    int64_t oldest_ms;   /* since the oldest queued job was queued; -1 for none */
-    int64_t idle;        /* runners whose last claim found nothing, in the idle window */
+    int64_t depth;     /* jobs in the region's queue */
+    int64_t oldest_ms; /* since the oldest queued job was queued; -1 for none */
+    int64_t idle;      /* runners whose last claim found nothing, in the idle window */
 } sched_metrics_region;
 
 typedef struct sched_metrics_histogram {
-    size_t n_bounds;                               /* buckets = n_bounds + 1 (+Inf) */
-    int64_t bound_ms[SCHED_METRICS_BUCKETS_MAX];   /* upper bounds, ascending */
-    int64_t bucket[SCHED_METRICS_BUCKETS_MAX];     /* per bucket, not cumulative */
+    size_t n_bounds;                             /* buckets = n_bounds + 1 (+Inf) */
+    int64_t bound_ms[SCHED_METRICS_BUCKETS_MAX]; /* upper bounds, ascending */
+    int64_t bucket[SCHED_METRICS_BUCKETS_MAX];   /* per bucket, not cumulative */
     int64_t sum_ms;
     int64_t count;
 } sched_metrics_histogram;
@@ -46,7 +46,7 @@ typedef struct sched_metrics {
     int64_t outbox_oldest_ms; /* since the oldest pending message was created; -1 none */
     int64_t leases_granted;
     int64_t leases_expired_requeued, leases_expired_dead; /* not renewed in time */
-    int64_t leases_reaped; /* every lease the reaper ended, expired or abandoned */
+    int64_t leases_reaped;              /* every lease the reaper ended, expired or abandoned */
     sched_metrics_histogram decision;   /* awaiting_approval to decided */
     sched_metrics_histogram inspection; /* inspecting to its end, retries included */
 } sched_metrics;

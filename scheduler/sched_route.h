@@ -30,8 +30,8 @@ const sched_windows *sched_plan_windows(const sched_plan *plan, size_t region);
 /* Index of a region by name, or -1. */
 int sched_plan_region_index(const sched_plan *plan, const char *name);
 /* "09:00 JST, in 3h 10m": `when` in the region's zone, relative to `at`. */
-void sched_plan_describe_instant(const sched_plan *plan, size_t region, int64_t when,
-                                 int64_t at, char *out, size_t len);
+void sched_plan_describe_instant(const sched_plan *plan, size_t region, int64_t when, int64_t at,
+                                 char *out, size_t len);
 
 /* What the fleet looks like in one region, from Redis (idle runners seen recently). */
 typedef struct sched_region_load {
@@ -54,8 +54,8 @@ typedef struct sched_decision {
                          * their idle runners and queues chose (loads) */
 } sched_decision;
 
-/* Decides where a job of repo goes at `at` (docs/scheduler.md, "Routing and the router"). loads has one entry per
- * configured region, or is NULL (all regions idle and empty: order decides).
+/* Decides where a job of repo goes at `at` (docs/scheduler.md, "Routing and the router"). loads has
+ * one entry per configured region, or is NULL (all regions idle and empty: order decides).
  * CORE_ENOTFOUND when no policy matches repo. */
 int sched_route_decide(const sched_plan *plan, const char *repo, int64_t at,
                        const sched_region_load *loads, sched_decision *out, core_error *err);
@@ -66,8 +66,7 @@ int sched_route_decide(const sched_plan *plan, const char *repo, int64_t at,
  * and a router pass. With several regions open the choice weighs idle runners and
  * queues, which a router counts for a whole batch: out is "" (also for no policy). */
 #define SCHED_ROUTE_SPEC_MAX 1024
-void sched_route_spec(const sched_plan *plan, const char *repo, int64_t at, char *out,
-                      size_t size);
+void sched_route_spec(const sched_plan *plan, const char *repo, int64_t at, char *out, size_t size);
 /* Whether jobs of repo need an inspection (their policy checks migrations); true when no
  * policy matches (the inspector says so on the job). */
 bool sched_plan_inspects(const sched_plan *plan, const char *repo);
@@ -81,12 +80,12 @@ bool sched_plan_inspects(const sched_plan *plan, const char *repo);
 typedef struct sched_router sched_router;
 
 typedef struct sched_router_stats {
-    size_t released; /* deferrals that came due in this pass (this process won them) */
-    size_t routed;   /* decisions applied */
-    size_t rerouted; /* of which queued jobs moved because their region closed */
-    size_t raced;    /* jobs another process had already moved */
-    size_t requeued; /* expired leases whose job went back to its queue */
-    size_t dead;     /* expired leases whose job had no attempts left */
+    size_t released;  /* deferrals that came due in this pass (this process won them) */
+    size_t routed;    /* decisions applied */
+    size_t rerouted;  /* of which queued jobs moved because their region closed */
+    size_t raced;     /* jobs another process had already moved */
+    size_t requeued;  /* expired leases whose job went back to its queue */
+    size_t dead;      /* expired leases whose job had no attempts left */
     size_t escalated; /* undecided jobs whose approval card went to the next region */
     size_t errors;
 } sched_router_stats;
@@ -95,9 +94,8 @@ typedef struct sched_router_stats {
  * is not NULL, queued in that region; when must_be_due, released from a deferral).
  * CORE_ECONFLICT when it has moved on. cfg is the configuration d was made with. */
 int sched_route_apply(sched_store *store, const char *id, const char *expect_state,
-                      const char *expect_region, bool must_be_due,
-                      const struct policy_config *cfg, const sched_decision *d, int64_t now_ms,
-                      core_error *err);
+                      const char *expect_region, bool must_be_due, const struct policy_config *cfg,
+                      const sched_decision *d, int64_t now_ms, core_error *err);
 /* Releases deferrals due at now_ms into the routing set (at most limit): each job is
  * released by exactly one caller however many race. */
 int sched_deferred_promote(sched_store *store, int64_t now_ms, size_t limit, size_t *released,

@@ -83,16 +83,15 @@ int sched_posix_tz_parse(const char *s, sched_posix_tz *out, core_error *err);
 /* The instant (seconds) a rule names in `year`, its local time read at utoff_before. */
 int64_t sched_tz_rule_utc(const sched_tz_rule *r, int64_t year, int32_t utoff_before);
 /* The instants of `year` at which tz goes to daylight and back to standard time. */
-void sched_posix_tz_year(const sched_posix_tz *tz, int64_t year, int64_t *to_dst,
-                         int64_t *to_std);
+void sched_posix_tz_year(const sched_posix_tz *tz, int64_t year, int64_t *to_dst, int64_t *to_std);
 int sched_days_in_month(int64_t year, int month);
 /* The UTC offset (seconds) z gives instant t (seconds), the footer (parsed from z->footer,
  * or NULL) ruling after the last transition. Pure; any thread. */
 int32_t sched_tzif_utoff_at(const sched_tzif *z, const sched_posix_tz *footer, int64_t t);
 
 typedef struct sched_tzdata_stats {
-    size_t zones;   /* TZif files converted */
-    size_t links;   /* ids that name another zone: the system's links and ICU's old ids */
+    size_t zones; /* TZif files converted */
+    size_t links; /* ids that name another zone: the system's links and ICU's old ids */
     char version[32];
 } sched_tzdata_stats;
 
@@ -102,16 +101,16 @@ typedef struct sched_tzdata_stats {
  * CORE_EIO when genrb is missing or fails (the message says which). Uses ICU's own data
  * for the ids only ICU knows ("PST", "SystemV/..."): call it before sched_tz_setup or in a
  * process of its own. Not thread-safe. */
-int sched_tzdata_generate(const char *zoneinfo_dir, const char *out_dir,
-                          sched_tzdata_stats *stats, core_error *err);
+int sched_tzdata_generate(const char *zoneinfo_dir, const char *out_dir, sched_tzdata_stats *stats,
+                          core_error *err);
 
 /* What ICU computes with, decided once per process by sched_tz_setup. */
 typedef struct sched_tz_setup_info {
-    bool system;       /* data generated from the system's tzdata (else ICU's own) */
-    bool regenerated;  /* generated during this start, because the system's was newer */
-    char version[32];  /* the version ICU computes with, "2025b" */
-    char dir[512];     /* the generated data in use; "" for ICU's own */
-    char error[256];   /* why the system's data could not be used; "" when it is */
+    bool system;        /* data generated from the system's tzdata (else ICU's own) */
+    bool regenerated;   /* generated during this start, because the system's was newer */
+    char version[32];   /* the version ICU computes with, "2025b" */
+    char dir[512];      /* the generated data in use; "" for ICU's own */
+    char error[256];    /* why the system's data could not be used; "" when it is */
     int64_t elapsed_ms; /* time spent choosing and (re)generating */
 } sched_tz_setup_info;
 
@@ -152,12 +151,11 @@ typedef struct sched_window_state {
 
 /* hours and holidays ("YYYY-MM-DD") are copied. */
 int sched_windows_new(sched_windows **out, const char *tzid, const core_hours *hours,
-                      size_t n_hours, char *const *holidays, size_t n_holidays,
-                      core_error *err);
+                      size_t n_hours, char *const *holidays, size_t n_holidays, core_error *err);
 void sched_windows_free(sched_windows *w);
 const sched_zone *sched_windows_zone(const sched_windows *w);
-/* Open or not at `at`, and the next changes within a year (docs/scheduler.md, "Working windows"). Windows that
- * touch or overlap are one open span. Allocation-free. */
+/* Open or not at `at`, and the next changes within a year (docs/scheduler.md, "Working windows").
+ * Windows that touch or overlap are one open span. Allocation-free. */
 void sched_windows_eval(const sched_windows *w, int64_t at, sched_window_state *out);
 
 #endif

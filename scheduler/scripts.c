@@ -13,17 +13,27 @@
 #include "scripts_lua.h"
 
 static const char *const sources[SCHED_SCRIPT_COUNT] = {
-    [SCHED_SCRIPT_INTAKE] = lua_intake,         [SCHED_SCRIPT_CLOSE] = lua_close,
-    [SCHED_SCRIPT_TRANSITION] = lua_transition, [SCHED_SCRIPT_JOB_GET] = lua_job_get,
-    [SCHED_SCRIPT_JOB_LIST] = lua_job_list,     [SCHED_SCRIPT_ROUTE_APPLY] = lua_route_apply,
-    [SCHED_SCRIPT_PROMOTE] = lua_promote,       [SCHED_SCRIPT_CLAIM] = lua_claim,
-    [SCHED_SCRIPT_HEARTBEAT] = lua_heartbeat,   [SCHED_SCRIPT_COMPLETE] = lua_complete,
-    [SCHED_SCRIPT_REAP] = lua_reap,             [SCHED_SCRIPT_INSPECT_CLAIM] = lua_inspect_claim,
-    [SCHED_SCRIPT_INSPECT_DONE] = lua_inspect_done,   [SCHED_SCRIPT_UNLOCK] = lua_unlock,
+    [SCHED_SCRIPT_INTAKE] = lua_intake,
+    [SCHED_SCRIPT_CLOSE] = lua_close,
+    [SCHED_SCRIPT_TRANSITION] = lua_transition,
+    [SCHED_SCRIPT_JOB_GET] = lua_job_get,
+    [SCHED_SCRIPT_JOB_LIST] = lua_job_list,
+    [SCHED_SCRIPT_ROUTE_APPLY] = lua_route_apply,
+    [SCHED_SCRIPT_PROMOTE] = lua_promote,
+    [SCHED_SCRIPT_CLAIM] = lua_claim,
+    [SCHED_SCRIPT_HEARTBEAT] = lua_heartbeat,
+    [SCHED_SCRIPT_COMPLETE] = lua_complete,
+    [SCHED_SCRIPT_REAP] = lua_reap,
+    [SCHED_SCRIPT_INSPECT_CLAIM] = lua_inspect_claim,
+    [SCHED_SCRIPT_INSPECT_DONE] = lua_inspect_done,
+    [SCHED_SCRIPT_UNLOCK] = lua_unlock,
     [SCHED_SCRIPT_DECIDE] = lua_decide,
-    [SCHED_SCRIPT_OUTBOX_PUT] = lua_outbox_put,   [SCHED_SCRIPT_OUTBOX_TAKE] = lua_outbox_take,
-    [SCHED_SCRIPT_OUTBOX_DONE] = lua_outbox_done, [SCHED_SCRIPT_OUTBOX_FAIL] = lua_outbox_fail,
-    [SCHED_SCRIPT_ESCALATE] = lua_escalate,       [SCHED_SCRIPT_CARD_POSTED] = lua_card_posted,
+    [SCHED_SCRIPT_OUTBOX_PUT] = lua_outbox_put,
+    [SCHED_SCRIPT_OUTBOX_TAKE] = lua_outbox_take,
+    [SCHED_SCRIPT_OUTBOX_DONE] = lua_outbox_done,
+    [SCHED_SCRIPT_OUTBOX_FAIL] = lua_outbox_fail,
+    [SCHED_SCRIPT_ESCALATE] = lua_escalate,
+    [SCHED_SCRIPT_CARD_POSTED] = lua_card_posted,
     [SCHED_SCRIPT_REDELIVERY_CLAIM] = lua_redelivery_claim,
     [SCHED_SCRIPT_REDELIVERY_MARK] = lua_redelivery_mark,
     [SCHED_SCRIPT_RELEASE] = lua_release,
@@ -36,17 +46,27 @@ static const char *const sources[SCHED_SCRIPT_COUNT] = {
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
-    [SCHED_SCRIPT_INTAKE] = "intake",         [SCHED_SCRIPT_CLOSE] = "close",
-    [SCHED_SCRIPT_TRANSITION] = "transition", [SCHED_SCRIPT_JOB_GET] = "job_get",
-    [SCHED_SCRIPT_JOB_LIST] = "job_list",     [SCHED_SCRIPT_ROUTE_APPLY] = "route_apply",
-    [SCHED_SCRIPT_PROMOTE] = "promote",       [SCHED_SCRIPT_CLAIM] = "claim",
-    [SCHED_SCRIPT_HEARTBEAT] = "heartbeat",   [SCHED_SCRIPT_COMPLETE] = "complete",
-    [SCHED_SCRIPT_REAP] = "reap",             [SCHED_SCRIPT_INSPECT_CLAIM] = "inspect_claim",
-    [SCHED_SCRIPT_INSPECT_DONE] = "inspect_done",   [SCHED_SCRIPT_UNLOCK] = "unlock",
+    [SCHED_SCRIPT_INTAKE] = "intake",
+    [SCHED_SCRIPT_CLOSE] = "close",
+    [SCHED_SCRIPT_TRANSITION] = "transition",
+    [SCHED_SCRIPT_JOB_GET] = "job_get",
+    [SCHED_SCRIPT_JOB_LIST] = "job_list",
+    [SCHED_SCRIPT_ROUTE_APPLY] = "route_apply",
+    [SCHED_SCRIPT_PROMOTE] = "promote",
+    [SCHED_SCRIPT_CLAIM] = "claim",
+    [SCHED_SCRIPT_HEARTBEAT] = "heartbeat",
+    [SCHED_SCRIPT_COMPLETE] = "complete",
+    [SCHED_SCRIPT_REAP] = "reap",
+    [SCHED_SCRIPT_INSPECT_CLAIM] = "inspect_claim",
+    [SCHED_SCRIPT_INSPECT_DONE] = "inspect_done",
+    [SCHED_SCRIPT_UNLOCK] = "unlock",
     [SCHED_SCRIPT_DECIDE] = "decide",
-    [SCHED_SCRIPT_OUTBOX_PUT] = "outbox_put",   [SCHED_SCRIPT_OUTBOX_TAKE] = "outbox_take",
-    [SCHED_SCRIPT_OUTBOX_DONE] = "outbox_done", [SCHED_SCRIPT_OUTBOX_FAIL] = "outbox_fail",
-    [SCHED_SCRIPT_ESCALATE] = "escalate",       [SCHED_SCRIPT_CARD_POSTED] = "card_posted",
+    [SCHED_SCRIPT_OUTBOX_PUT] = "outbox_put",
+    [SCHED_SCRIPT_OUTBOX_TAKE] = "outbox_take",
+    [SCHED_SCRIPT_OUTBOX_DONE] = "outbox_done",
+    [SCHED_SCRIPT_OUTBOX_FAIL] = "outbox_fail",
+    [SCHED_SCRIPT_ESCALATE] = "escalate",
+    [SCHED_SCRIPT_CARD_POSTED] = "card_posted",
     [SCHED_SCRIPT_REDELIVERY_CLAIM] = "redelivery_claim",
     [SCHED_SCRIPT_REDELIVERY_MARK] = "redelivery_mark",
     [SCHED_SCRIPT_RELEASE] = "release",
@@ -81,8 +101,9 @@ static void library_build(void)
     rc |= core_buf_printf(&b, "#!lua name=%s\n%s", id, lua_library);
     for (int i = 0; i < SCHED_SCRIPT_COUNT; i++) {
         snprintf(function_names[i], sizeof(function_names[i]), "%s_%s", id, names[i]);
-        rc |= core_buf_printf(&b, "redis.register_function('%s', function(KEYS, ARGV)\n"
-                                  "P = ARGV[1]\n%s\nend)\n",
+        rc |= core_buf_printf(&b,
+                              "redis.register_function('%s', function(KEYS, ARGV)\n"
+                              "P = ARGV[1]\n%s\nend)\n",
                               function_names[i], sources[i]);
     }
     CORE_ASSERT(rc == 0);

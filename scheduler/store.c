@@ -181,8 +181,7 @@ static int parse_node(const char *node, char **host, int *port, core_error *err)
                               node);
     }
     if (hlen == 0)
-        return core_error_set(err, CORE_EINVAL, "redis sentinel: node \"%s\": missing host",
-                              node);
+        return core_error_set(err, CORE_EINVAL, "redis sentinel: node \"%s\": missing host", node);
     *host = core_strndup(h, hlen);
     if (!*host)
         return core_error_set(err, CORE_ENOMEM, "redis sentinel: out of memory");
@@ -208,8 +207,9 @@ static int setup_sentinel(sched_store *s, const sched_store_sentinel *o, core_er
     int rc;
 
     if (!o->master || !*o->master || strlen(o->master) > 255)
-        return core_error_set(err, CORE_EINVAL, "redis sentinel: master name must be 1 to 255 "
-                                                "bytes");
+        return core_error_set(err, CORE_EINVAL,
+                              "redis sentinel: master name must be 1 to 255 "
+                              "bytes");
     for (const char *p = o->master; *p; p++) {
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return core_error_set(err, CORE_EINVAL,
@@ -271,7 +271,6 @@ static struct timeval ms_to_tv(int ms)
 
     return tv;
 }
-
 
 void sched_store_free(sched_store *store)
 {
@@ -350,8 +349,8 @@ int sched_store_new(sched_store **out, const sched_store_options *opts, core_err
     if (rc < 0)
         goto out;
     if (opts->wait_replica_ms < 0 || opts->wait_replica_ms > WAIT_MAX_MS) {
-        rc = core_error_set(err, CORE_EINVAL, "redis wait_replica_ms: must be 0 to %d",
-                            WAIT_MAX_MS);
+        rc =
+            core_error_set(err, CORE_EINVAL, "redis wait_replica_ms: must be 0 to %d", WAIT_MAX_MS);
         goto out;
     }
     s->wait_ms = opts->wait_replica_ms;
@@ -666,8 +665,7 @@ static int sentinel_ask(sched_store *s, unsigned skip, char *host, size_t cap, i
             conn_drop(&sc);
             return 0;
         }
-        snprintf(last, sizeof(last), "sentinel %s:%d: %s", s->sentinel_host[i],
-                 s->sentinel_port[i],
+        snprintf(last, sizeof(last), "sentinel %s:%d: %s", s->sentinel_host[i], s->sentinel_port[i],
                  r->type == REDIS_REPLY_ERROR ? r->str : "does not know this master");
         freeReplyObject(r);
         conn_drop(&sc);
@@ -802,8 +800,8 @@ static int borrow(sched_store *s, conn **out, core_error *err)
         return core_error_set(err, CORE_EUNAVAILABLE,
                               "redis %s: all %zu connections busy for %d ms", s->target,
                               s->pool_size, s->pool_wait_ms);
-    if (c->ctx && (c->ctx->err || !ctx_idle_ok(c->ctx) ||
-                   (s->sentinel && c->gen != atomic_load(&s->gen))))
+    if (c->ctx &&
+        (c->ctx->err || !ctx_idle_ok(c->ctx) || (s->sentinel && c->gen != atomic_load(&s->gen))))
         conn_drop(c);
     if (!c->ctx) {
         rc = conn_open(s, c, err);
@@ -1198,8 +1196,7 @@ static void *watch_main(void *arg)
 }
 
 int sched_watch_start(sched_watch **out, sched_store *store,
-                      void (*on_ready)(const char *region, void *ctx), void *ctx,
-                      core_error *err)
+                      void (*on_ready)(const char *region, void *ctx), void *ctx, core_error *err)
 {
     sched_watch *w = calloc(1, sizeof(*w));
 

@@ -566,8 +566,7 @@ static int64_t jan1(int64_t year)
 
 /* True when, from `from` to the final rule's start, the footer alone gives exactly the
  * table's transitions z->e[k..] and the table's state just before them. */
-static bool footer_reproduces(const icu_zone *z, const sched_posix_tz *tz, size_t k,
-                              int64_t from)
+static bool footer_reproduces(const icu_zone *z, const sched_posix_tz *tz, size_t k, int64_t from)
 {
     icu_zone alone = {0};
     bool same;
@@ -643,8 +642,7 @@ static int zone_from_tzif(const sched_tzif *f, icu_zone *z, core_error *err)
             z->final_year = year + 1;
             hand_over_early(z, &tz);
         } else if (expand_footer(z, &tz, core_days_from_civil(year + 1, 1, 1) * SECS_PER_DAY - 1,
-                                 core_days_from_civil(EXPAND_TO_YEAR, 1, 1) * SECS_PER_DAY) <
-                   0) {
+                                 core_days_from_civil(EXPAND_TO_YEAR, 1, 1) * SECS_PER_DAY) < 0) {
             return core_error_set(err, CORE_ENOMEM, "out of memory");
         }
     }
@@ -669,7 +667,7 @@ static int rule_index(rule_list *rl, const int rule[11], size_t *out)
     }
     if (rl->n == rl->cap) {
         size_t ncap = rl->cap ? rl->cap * 2 : 32;
-        int (*p)[11] = realloc(rl->rules, ncap * sizeof(*p));
+        int(*p)[11] = realloc(rl->rules, ncap * sizeof(*p));
 
         if (!p)
             return CORE_ENOMEM;
@@ -953,8 +951,8 @@ static int collect_ids(const char *root, tz_set *set, core_error *err)
     return 0;
 }
 
-int sched_tzdata_generate(const char *zoneinfo_dir, const char *out_dir,
-                          sched_tzdata_stats *stats, core_error *err)
+int sched_tzdata_generate(const char *zoneinfo_dir, const char *out_dir, sched_tzdata_stats *stats,
+                          core_error *err)
 {
     tz_set set = {0};
     char txt[PATH_MAX], stamp[PATH_MAX], version[32];
@@ -1162,8 +1160,8 @@ static void decide(const char *cache_dir, sched_tz_setup_info *info)
         if (!cache[0])
             core_error_set(&err, CORE_EIO, "no cache directory to generate into");
         if (!cache[0] || mkdirs(parent, &err) < 0 || regenerate(source, cand[0], &err) < 0) {
-            snprintf(info->error, sizeof(info->error), "cannot generate time-zone data from %.60s: %.130s",
-                     source, err.msg);
+            snprintf(info->error, sizeof(info->error),
+                     "cannot generate time-zone data from %.60s: %.130s", source, err.msg);
             if (best[0]) /* an older generated copy is still newer than ICU's own */
                 use_dir(info, best, best_ver);
         } else {

@@ -53,8 +53,8 @@ static int read_block(const uint8_t *p, const tzif_counts *c, size_t tsize, sche
     const char *chars = (const char *)(types + (size_t)c->typecnt * 6);
 
     if (c->typecnt == 0 || c->typecnt > TZIF_MAX_TYPES || c->timecnt > TZIF_MAX_TRANS)
-        return core_error_set(err, CORE_EINVAL, "tzif: %u types and %u transitions",
-                              c->typecnt, c->timecnt);
+        return core_error_set(err, CORE_EINVAL, "tzif: %u types and %u transitions", c->typecnt,
+                              c->timecnt);
     out->trans = calloc(c->timecnt ? c->timecnt : 1, sizeof(*out->trans));
     out->type_of = calloc(c->timecnt ? c->timecnt : 1, 1);
     out->types = calloc(c->typecnt, sizeof(*out->types));
@@ -265,8 +265,7 @@ int sched_posix_tz_parse(const char *s, sched_posix_tz *out, core_error *err)
     if (*p && *p != ',') {
         p = parse_hms(p, 24, &off);
         if (!p)
-            return core_error_set(err, CORE_EINVAL, "tz string \"%.60s\": bad daylight offset",
-                                  s);
+            return core_error_set(err, CORE_EINVAL, "tz string \"%.60s\": bad daylight offset", s);
         out->dst_utoff = -off;
     }
     if (*p == '\0') {
@@ -321,8 +320,7 @@ int64_t sched_tz_rule_utc(const sched_tz_rule *r, int64_t year, int32_t utoff_be
     return rule_day(r, year) * SECS_PER_DAY + r->time - utoff_before;
 }
 
-void sched_posix_tz_year(const sched_posix_tz *tz, int64_t year, int64_t *to_dst,
-                         int64_t *to_std)
+void sched_posix_tz_year(const sched_posix_tz *tz, int64_t year, int64_t *to_dst, int64_t *to_std)
 {
     *to_dst = sched_tz_rule_utc(&tz->start, year, tz->std_utoff);
     *to_std = sched_tz_rule_utc(&tz->end, year, tz->dst_utoff);

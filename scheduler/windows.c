@@ -42,7 +42,7 @@ typedef struct segment {
 struct sched_zone {
     char *id;
     char abbrev[2][16]; /* ICU's short name, standard and daylight; "" when it has none */
-    segment *seg; /* seg[0].start is INT64_MIN */
+    segment *seg;       /* seg[0].start is INT64_MIN */
     size_t n;
     struct sched_zone *next;
 };
@@ -234,8 +234,7 @@ int tz_icu_each_id(tz_icu_id_fn fn, void *ctx, core_error *err)
     int32_t len;
 
     if (U_FAILURE(st))
-        return core_error_set(err, CORE_EIO, "ICU cannot list its time zones: %s",
-                              u_errorName(st));
+        return core_error_set(err, CORE_EIO, "ICU cannot list its time zones: %s", u_errorName(st));
     while ((id = uenum_next(ids, &len, &st)) && U_SUCCESS(st)) {
         UChar uid[MAX_ZONE_ID], canon[MAX_ZONE_ID];
         char canonical[MAX_ZONE_ID];
@@ -554,8 +553,8 @@ static int system_zone_load(const char *id, system_zone *out, core_error *err)
     free(data);
     if (rc < 0)
         return rc;
-    out->has_footer = out->tzif.footer[0] &&
-                      sched_posix_tz_parse(out->tzif.footer, &out->footer, NULL) == 0;
+    out->has_footer =
+        out->tzif.footer[0] && sched_posix_tz_parse(out->tzif.footer, &out->footer, NULL) == 0;
     return 0;
 }
 

@@ -24,8 +24,9 @@ static bool authorized(const wh_request *req, wh_response *resp)
 {
     if (req->rt->n_api_tokens == 0 || wh_operator_name(req, false))
         return true;
-    wh_response_error(resp, 401, "unauthorized", "an operator token is required "
-                                                 "(Authorization: Bearer TOKEN)");
+    wh_response_error(resp, 401, "unauthorized",
+                      "an operator token is required "
+                      "(Authorization: Bearer TOKEN)");
     return false;
 }
 

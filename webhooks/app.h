@@ -124,8 +124,8 @@ typedef struct wh_app {
     struct sched_inspector *inspector;  /* the inspection workers, or NULL */
     struct notify_outbox *outbox;       /* the delivery workers, or NULL */
     struct notify_redeliver *redeliver; /* delivery recovery, or NULL when off */
-    wh_runners *runners;         /* long-polling claims waiting for work */
-    struct sched_watch *watch;   /* wakes them when a job becomes claimable anywhere */
+    wh_runners *runners;                /* long-polling claims waiting for work */
+    struct sched_watch *watch;          /* wakes them when a job becomes claimable anywhere */
     wh_metrics metrics;
 } wh_app;
 

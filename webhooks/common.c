@@ -130,8 +130,7 @@ int wh_api_tokens_parse(const char *list, wh_api_token **out, size_t *n, core_er
             if (strcmp(items[i].token, items[j].token) == 0 &&
                 strcmp(items[i].name, items[j].name) != 0) {
                 rc = core_error_set(err, CORE_EINVAL,
-                                    "entries %zu and %zu: one token under two names", j + 1,
-                                    i + 1);
+                                    "entries %zu and %zu: one token under two names", j + 1, i + 1);
                 break;
             }
         }

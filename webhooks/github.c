@@ -26,9 +26,9 @@ typedef struct delivery {
 
 static void finish(const delivery *d, wh_outcome outcome, const char *job_id, const char *why)
 {
-    static const char *const names[WH_OUTCOME_COUNT] = {
-        "accepted", "duplicate", "cancelled", "ignored", "invalid", "unauthorized", "too_large",
-        "unavailable"};
+    static const char *const names[WH_OUTCOME_COUNT] = {"accepted",  "duplicate",  "cancelled",
+                                                        "ignored",   "invalid",    "unauthorized",
+                                                        "too_large", "unavailable"};
 
     wh_metrics_delivery(&d->req->app->metrics, d->kind, outcome);
     CORE_LOG(outcome >= WH_OUTCOME_INVALID ? CORE_LOG_WARN : CORE_LOG_INFO, "github_delivery",
@@ -100,8 +100,8 @@ static void answer_intake(const delivery *d, const sched_intake *in)
     case SCHED_INTAKE_CREATED:
         if (strcmp(in->state, "received") == 0)
             sched_inspector_kick(d->req->app->inspector);
-        wh_response_json(d->resp, 202, "{\"job_id\":\"%s\",\"state\":\"%s\"%s%s%s}",
-                         in->job_id, in->state, in->superseded_id[0] ? ",\"superseded\":\"" : "",
+        wh_response_json(d->resp, 202, "{\"job_id\":\"%s\",\"state\":\"%s\"%s%s%s}", in->job_id,
+                         in->state, in->superseded_id[0] ? ",\"superseded\":\"" : "",
                          in->superseded_id, in->superseded_id[0] ? "\"" : "");
         finish(d, WH_OUTCOME_ACCEPTED, in->job_id, "job created");
         break;
@@ -150,8 +150,8 @@ static void handle_pull_request(const delivery *d)
         return;
     }
     if (ev.action == WH_PR_CLOSED) {
-        rc = sched_intake_pr_closed(req->app->store, d->id, ev.repo, ev.number,
-                                    core_time_now_ms(), &in, &err);
+        rc = sched_intake_pr_closed(req->app->store, d->id, ev.repo, ev.number, core_time_now_ms(),
+                                    &in, &err);
     } else if (!wh_pr_action_builds(ev.action)) {
         char why[80];
 
@@ -162,8 +162,8 @@ static void handle_pull_request(const delivery *d)
         ignore(d, "draft pull requests are not built");
         return;
     } else {
-        snprintf(reason, sizeof(reason), "pull request #%lld %s at %.7s",
-                 (long long)ev.number, ev.action_name, ev.head_sha);
+        snprintf(reason, sizeof(reason), "pull request #%lld %s at %.7s", (long long)ev.number,
+                 ev.action_name, ev.head_sha);
         ref = (sched_pr_ref){.reason = reason,
                              .repo = ev.repo,
                              .pr = ev.number,
@@ -208,8 +208,7 @@ void wh_github_handle(const wh_request *req, wh_response *resp)
     d.id = wh_request_header(req, "X-GitHub-Delivery");
     d.kind = wh_event_kind_of(d.event);
     if (!sig) {
-        wh_response_error(resp, 401, "missing_signature",
-                          "X-Hub-Signature-256 header is missing");
+        wh_response_error(resp, 401, "missing_signature", "X-Hub-Signature-256 header is missing");
         finish(&d, WH_OUTCOME_UNAUTHORIZED, NULL, "no signature");
         return;
     }

@@ -16,7 +16,7 @@ typedef struct wh_request {
     size_t body_len;
     wh_app *app;
     const wh_runtime *rt; /* the configuration and secrets this call reads, all of one */
-    const void *conn; /* server.c's connection, for header and query lookups */
+    const void *conn;     /* server.c's connection, for header and query lookups */
     /* State a handler keeps across a suspension (a long poll): NULL on the first call;
      * set it and state_free, and the server frees it when the request ends. `answered` is
      * false when the request ended without its answer having been written out whole (the
@@ -38,9 +38,9 @@ typedef struct wh_response {
     void (*on_suspend)(void *state, const void *conn);
     /* The client is gone: close the connection without an answer (counted as 499). */
     bool hang_up;
-    char set_cookie[256];   /* a Set-Cookie header when not empty */
-    const char *location;   /* a Location header (static string) when not NULL */
-    char csp_nonce[40];     /* an HTML answer's script nonce for its CSP ("" for none) */
+    char set_cookie[256]; /* a Set-Cookie header when not empty */
+    const char *location; /* a Location header (static string) when not NULL */
+    char csp_nonce[40];   /* an HTML answer's script nonce for its CSP ("" for none) */
 } wh_response;
 
 /* Resumes a suspended connection; any thread. */

@@ -427,8 +427,8 @@ static const unsigned char *scan_key(scanner *s, const unsigned char *p, const u
         bool unique = true;
 
         if (!escaped) {
-            unique = match_key(s, segs, top->cand, seg, (const char *)key,
-                               (size_t)(p - 1 - key), term, next);
+            unique = match_key(s, segs, top->cand, seg, (const char *)key, (size_t)(p - 1 - key),
+                               term, next);
         } else {
             /* Escaped keys are rare: decode to compare. A key too long for the buffer is
              * longer than any segment a caller may ask for. */
@@ -584,8 +584,8 @@ int wh_jscan_scan(const char *buf, size_t len, wh_jscan_field *fields, size_t nf
                 goto invalid;
             }
             if (*p == ',') {
-                p = scan_member(&s, skip_ws(p + 1, end), end, segs, top,
-                                (unsigned)depth - 1, &term, &next);
+                p = scan_member(&s, skip_ws(p + 1, end), end, segs, top, (unsigned)depth - 1, &term,
+                                &next);
                 if (!p)
                     goto invalid;
                 break;

@@ -19,20 +19,33 @@
 #include "webhooks/http.h"
 
 static const int status_codes[WH_N_STATUS - 1] = {WH_STATUS_CODES};
-static const char *const route_names[WH_ROUTE_COUNT] = {
-    "github_webhook", "jobs_list", "job_get",   "healthz",  "readyz",
-    "metrics",        "claim",     "heartbeat", "complete", "not_found",
-    "slack_interactions", "job_approve", "job_reject", "outbox_dead",
-    "release", "page", "page_login", "page_logout", "job_page"};
-static const char *const event_names[WH_EVENT_COUNT] = {
-    "ping", "pull_request", "installation", "installation_repositories", "other"};
+static const char *const route_names[WH_ROUTE_COUNT] = {"github_webhook",
+                                                        "jobs_list",
+                                                        "job_get",
+                                                        "healthz",
+                                                        "readyz",
+                                                        "metrics",
+                                                        "claim",
+                                                        "heartbeat",
+                                                        "complete",
+                                                        "not_found",
+                                                        "slack_interactions",
+                                                        "job_approve",
+                                                        "job_reject",
+                                                        "outbox_dead",
+                                                        "release",
+                                                        "page",
+                                                        "page_login",
+                                                        "page_logout",
+                                                        "job_page"};
+static const char *const event_names[WH_EVENT_COUNT] = {"ping", "pull_request", "installation",
+                                                        "installation_repositories", "other"};
 static const char *const outcome_names[WH_OUTCOME_COUNT] = {
-    "accepted", "duplicate", "cancelled", "ignored", "invalid", "unauthorized", "too_large",
-    "unavailable"};
+    "accepted", "duplicate",    "cancelled", "ignored",
+    "invalid",  "unauthorized", "too_large", "unavailable"};
 /* Upper bounds in microseconds; the last bucket is +Inf. */
-static const int64_t bucket_us[WH_N_BUCKETS - 1] = {250,   500,   1000,   2500,   5000,
-                                                     10000, 25000, 50000,  100000, 250000,
-                                                     500000, 1000000, 5000000};
+static const int64_t bucket_us[WH_N_BUCKETS - 1] = {
+    250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 5000000};
 
 static int status_index(int status)
 {
@@ -47,8 +60,7 @@ void wh_metrics_request(wh_metrics *m, wh_route route, int status, int64_t micro
 {
     int b = 0;
 
-    atomic_fetch_add_explicit(&m->requests[route][status_index(status)], 1,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->requests[route][status_index(status)], 1, memory_order_relaxed);
     while (b < WH_N_BUCKETS - 1 && micros > bucket_us[b])
         b++;
     atomic_fetch_add_explicit(&m->latency_bucket[route][b], 1, memory_order_relaxed);
@@ -120,11 +132,9 @@ static void render_latency(const wh_metrics *m, core_buf *b)
                                 "le=\"+Inf\"} %llu\n",
                                 route_names[r], (unsigned long long)cum);
         }
-        core_buf_printf(b, "zoneci_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-                        route_names[r],
-                        (double)atomic_load_explicit(&m->latency_sum_us[r],
-                                                     memory_order_relaxed) /
-                            1e6);
+        core_buf_printf(
+            b, "zoneci_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route_names[r],
+            (double)atomic_load_explicit(&m->latency_sum_us[r], memory_order_relaxed) / 1e6);
         core_buf_printf(b, "zoneci_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
                         route_names[r], (unsigned long long)cum);
     }
@@ -282,7 +292,7 @@ static bool render_domain(wh_app *app, const wh_runtime *rt, int64_t now, core_b
 {
     const policy_config *cfg = rt && rt->plan ? sched_plan_config(rt->plan) : NULL;
     char *names[SCHED_METRICS_REGIONS_MAX];
-    size_t n = !cfg ? 0
+    size_t n = !cfg                                         ? 0
                : cfg->n_regions < SCHED_METRICS_REGIONS_MAX ? cfg->n_regions
                                                             : SCHED_METRICS_REGIONS_MAX;
     core_error err = {0};
@@ -340,8 +350,8 @@ static void render_tz(core_buf *b, int64_t now)
  * (as zeros) only when recovery is on, so the series say whether it is. */
 static void render_redelivery(wh_app *app, core_buf *b)
 {
-    static const char *const outcomes[NOTIFY_REDELIVER_OUTCOMES] = {"complete", "partial",
-                                                                     "failed", "locked"};
+    static const char *const outcomes[NOTIFY_REDELIVER_OUTCOMES] = {"complete", "partial", "failed",
+                                                                    "locked"};
     notify_redeliver_stats st = {0};
 
     if (!app->redeliver)

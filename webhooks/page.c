@@ -96,8 +96,8 @@ static void csrf_of(const char *token, const char *nonce, char out[CSRF_HEX])
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
 
-    HMAC(EVP_sha256(), token, (int)strlen(token), (const unsigned char *)nonce, strlen(nonce),
-         mac, &len);
+    HMAC(EVP_sha256(), token, (int)strlen(token), (const unsigned char *)nonce, strlen(nonce), mac,
+         &len);
     core_hex_encode(mac, len, out);
 }
 
@@ -203,18 +203,17 @@ static void page_start(wh_response *resp, const char *title, bool refresh)
         core_buf_printf(b, "<meta http-equiv=\"refresh\" content=\"%d\">", REFRESH_SECONDS);
     core_buf_puts(b, "<title>");
     html(b, title);
-    core_buf_puts(
-        b, "</title><style>"
-           "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
-           "table{border-collapse:collapse;margin:.5em 0 1.5em}"
-           "th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;"
-           "vertical-align:top}"
-           "td.o{background:#2a9d4b}td.c{background:#eee}td.o,td.c{width:.7em;padding:0;"
-           "border:0}td.now{outline:2px solid #d4a017}"
-           ".open{color:#1d7a3a;font-weight:600}.closed{color:#777}"
-           ".danger{color:#b00020}.warning{color:#9a6700}code{background:#f4f4f4}"
-           "button{margin-right:.4em}.muted{color:#777}"
-           "</style></head><body>\n");
+    core_buf_puts(b, "</title><style>"
+                     "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
+                     "table{border-collapse:collapse;margin:.5em 0 1.5em}"
+                     "th,td{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;"
+                     "vertical-align:top}"
+                     "td.o{background:#2a9d4b}td.c{background:#eee}td.o,td.c{width:.7em;padding:0;"
+                     "border:0}td.now{outline:2px solid #d4a017}"
+                     ".open{color:#1d7a3a;font-weight:600}.closed{color:#777}"
+                     ".danger{color:#b00020}.warning{color:#9a6700}code{background:#f4f4f4}"
+                     "button{margin-right:.4em}.muted{color:#777}"
+                     "</style></head><body>\n");
 }
 
 static void page_end(wh_response *resp)
@@ -343,8 +342,9 @@ static int section_regions(core_buf *b, const wh_request *req, int64_t now, core
         }
         core_buf_puts(b, "</td></tr>");
     }
-    core_buf_printf(b, "</table><p class=\"muted\">Claims parked on this server now: %zu. "
-                       "Runners polling: runner tokens seen in the last minute.</p>",
+    core_buf_printf(b,
+                    "</table><p class=\"muted\">Claims parked on this server now: %zu. "
+                    "Runners polling: runner tokens seen in the last minute.</p>",
                     parked);
     return 0;
 }
@@ -355,8 +355,10 @@ static void findings_list(core_buf *b, const json_t *report)
     size_t i, j;
 
     core_buf_puts(b, "<ul class=\"findings\">");
-    json_array_foreach (migs, i, m) {
-        json_array_foreach (json_object_get(m, "findings"), j, f) {
+    json_array_foreach(migs, i, m)
+    {
+        json_array_foreach(json_object_get(m, "findings"), j, f)
+        {
             core_buf_puts(b, "<li class=\"finding\"><span class=\"");
             html(b, jstr(f, "severity"));
             core_buf_puts(b, "\">");
@@ -398,8 +400,7 @@ static json_t *jobs_page(const wh_request *req, const char *state, size_t limit,
     return root;
 }
 
-static int section_approvals(core_buf *b, const wh_request *req, bool can_decide,
-                             core_error *err)
+static int section_approvals(core_buf *b, const wh_request *req, bool can_decide, core_error *err)
 {
     json_t *root, *job;
     size_t i;
@@ -415,7 +416,8 @@ static int section_approvals(core_buf *b, const wh_request *req, bool can_decide
     if (!can_decide)
         core_buf_puts(b, "<p class=\"muted\">Deciding from this page needs operator tokens "
                          "(<code>api.tokens_env</code>).</p>");
-    json_array_foreach (json_object_get(root, "jobs"), i, job) {
+    json_array_foreach(json_object_get(root, "jobs"), i, job)
+    {
         core_buf_puts(b, "<div class=\"approval\" data-job=\"");
         html_json(b, job, "id");
         core_buf_puts(b, "\"><h3><a href=\"/jobs/");
@@ -456,7 +458,8 @@ static void history_list(core_buf *b, const json_t *job, bool reasons)
     size_t i;
 
     core_buf_puts(b, "<ol class=\"history\">");
-    json_array_foreach (json_object_get(job, "history"), i, h) {
+    json_array_foreach(json_object_get(job, "history"), i, h)
+    {
         core_buf_puts(b, "<li><time>");
         html_json(b, h, "at");
         core_buf_puts(b, "</time> <b>");
@@ -484,7 +487,8 @@ static int section_recent(core_buf *b, const wh_request *req, core_error *err)
         return rc;
     core_buf_puts(b, "<h2>Recent jobs</h2><table id=\"jobs\"><tr><th>Job</th><th>Pull request"
                      "</th><th>State</th><th>Region</th><th>Reason</th><th>Updated</th></tr>");
-    json_array_foreach (json_object_get(root, "jobs"), i, job) {
+    json_array_foreach(json_object_get(root, "jobs"), i, job)
+    {
         core_buf_puts(b, "<tr class=\"job\" data-job=\"");
         html_json(b, job, "id");
         core_buf_puts(b, "\"><td><a href=\"/jobs/");
@@ -536,7 +540,8 @@ static int section_dead(core_buf *b, const wh_request *req, core_error *err)
     else
         core_buf_puts(b, "<table id=\"dead\"><tr><th>Message</th><th>Kind</th><th>Attempts"
                          "</th><th>Last error</th></tr>");
-    json_array_foreach (json_object_get(root, "dead"), i, d) {
+    json_array_foreach(json_object_get(root, "dead"), i, d)
+    {
         core_buf_puts(b, "<tr><td>");
         html_json(b, d, "id");
         core_buf_puts(b, "</td><td>");
@@ -624,9 +629,10 @@ void wh_page_status(const wh_request *req, wh_response *resp)
         return;
     }
     /* Reloads itself, but never while a decision is on its way. */
-    core_buf_printf(b, "<script nonce=\"%s\">%ssetTimeout(function(){"
-                       "if(!document.querySelector('button.decide:disabled'))location.reload();}"
-                       ",%d);</script>",
+    core_buf_printf(b,
+                    "<script nonce=\"%s\">%ssetTimeout(function(){"
+                    "if(!document.querySelector('button.decide:disabled'))location.reload();}"
+                    ",%d);</script>",
                     nonce, op ? DECIDE_JS : "", REFRESH_SECONDS * 1000);
     page_end(resp);
     /* server.c names it in the answer's Content-Security-Policy. */
@@ -650,8 +656,9 @@ void wh_page_login(const wh_request *req, wh_response *resp)
     core_error err = {0};
 
     if (req->rt->n_api_tokens == 0) {
-        page_error(resp, 404, "No operator tokens are configured (api.tokens_env): the page is "
-                              "open and has no sign-in.");
+        page_error(resp, 404,
+                   "No operator tokens are configured (api.tokens_env): the page is "
+                   "open and has no sign-in.");
         return;
     }
     if (wh_request_form_value(req, "token", token, sizeof(token), &len, &err) < 0) {
@@ -734,7 +741,10 @@ void wh_page_job(const wh_request *req, wh_response *resp, const char *id)
 
     if (rc < 0) {
         core_buf_free(&raw);
-        page_error(resp, rc == CORE_ENOTFOUND ? 404 : rc == CORE_EUNAVAILABLE ? 503 : 500,
+        page_error(resp,
+                   rc == CORE_ENOTFOUND      ? 404
+                   : rc == CORE_EUNAVAILABLE ? 503
+                                             : 500,
                    rc == CORE_ENOTFOUND ? "No such job." : err.msg);
         return;
     }
@@ -770,7 +780,8 @@ void wh_page_job(const wh_request *req, wh_response *resp, const char *id)
     core_buf_puts(b, "</td></tr></table>");
     job_summary(b, json_object_get(job, "report"));
     core_buf_puts(b, "<h2>History</h2><ol class=\"history\">");
-    json_array_foreach (json_object_get(job, "history"), i, h) {
+    json_array_foreach(json_object_get(job, "history"), i, h)
+    {
         core_buf_puts(b, "<li><time>");
         html_json(b, h, "at");
         core_buf_puts(b, "</time> <b>");

@@ -107,8 +107,8 @@ int wh_runner_tokens_parse(const char *list, wh_runner_token **out, size_t *n, c
             /* "tok=" would be a token with no region, which must not read as "every
              * region" (a token without '=' says that); an empty name between '|' is a
              * typo too. The message names the entry, never the token. */
-            if (rc == 0 && (!eq[1] || eq[1] == '|' || eq[strlen(eq + 1)] == '|' ||
-                            strstr(eq + 1, "||")))
+            if (rc == 0 &&
+                (!eq[1] || eq[1] == '|' || eq[strlen(eq + 1)] == '|' || strstr(eq + 1, "||")))
                 rc = core_error_set(err, CORE_EINVAL,
                                     "entry %zu has an empty region list or an empty region "
                                     "name after '=' (leave out '=' to allow every region)",
@@ -200,8 +200,7 @@ static bool authorized(const wh_request *req, wh_response *resp, const char *reg
         return false;
     }
     if (region && !token_allows(t, region)) {
-        wh_response_error(resp, 403, "forbidden", "this token may not act in region %s",
-                          region);
+        wh_response_error(resp, 403, "forbidden", "this token may not act in region %s", region);
         return false;
     }
     return true;
@@ -553,9 +552,9 @@ static void give_back(claim_state *cs, const char *why)
 {
     core_error err = {0};
     char state[32];
-    int rc = sched_job_release(cs->store, cs->grant.job_id, cs->grant.lease_id,
-                               cs->grant.fencing_token, cs->runner, why, core_time_now_ms(),
-                               state, &err);
+    int rc =
+        sched_job_release(cs->store, cs->grant.job_id, cs->grant.lease_id, cs->grant.fencing_token,
+                          cs->runner, why, core_time_now_ms(), state, &err);
 
     if (rc < 0)
         CORE_LOG(CORE_LOG_WARN, "claim_release_failed",
@@ -685,8 +684,8 @@ void wh_runner_claim(const wh_request *req, wh_response *resp)
     }
     /* Gone while parked (the timer saw it), or in the moment since: never grant. */
     if (cs->w.gone || client_gone(req)) {
-        CORE_LOG(CORE_LOG_INFO, "claim_abandoned", "runner=%.64s region=%s reason=%s",
-                 cs->runner, cs->region, "connection_closed");
+        CORE_LOG(CORE_LOG_INFO, "claim_abandoned", "runner=%.64s region=%s reason=%s", cs->runner,
+                 cs->region, "connection_closed");
         pass_on(cs->owner, &cs->w);
         resp->hang_up = true;
         return;
@@ -768,8 +767,8 @@ static char *token_regions(const wh_runner_token *t, bool *oom)
 /* The token, and the lease id from the body. With regions NULL the job's region is checked
  * here (one HGET: release, which is rare); otherwise *regions receives the token's regions
  * (token_regions) for the script to check; the caller frees it. */
-static bool lease_request(const wh_request *req, wh_response *resp, const char *id,
-                          json_t **root, char lease[BODY_FIELD_MAX], char **regions)
+static bool lease_request(const wh_request *req, wh_response *resp, const char *id, json_t **root,
+                          char lease[BODY_FIELD_MAX], char **regions)
 {
     char region[128];
     core_error err = {0};
@@ -859,9 +858,8 @@ void wh_runner_complete(const wh_request *req, wh_response *resp, const char *id
     }
     /* The script names the job's own runner in the history (runner NULL) and checks the
      * token's regions first: one round trip. */
-    rc = sched_job_complete(req->app->store, id, lease, regions,
-                            strcmp(status, "success") == 0, NULL, core_time_now_ms(), state,
-                            runner, sizeof(runner), &err);
+    rc = sched_job_complete(req->app->store, id, lease, regions, strcmp(status, "success") == 0,
+                            NULL, core_time_now_ms(), state, runner, sizeof(runner), &err);
     free(regions);
     if (rc == CORE_ECONFLICT && strncmp(err.msg, "already completed", 17) == 0) {
         /* A second report of the same lease (docs/runner.md): 409, saying it was done. */
@@ -902,8 +900,8 @@ void wh_runner_release(const wh_request *req, wh_response *resp, const char *id)
         !*runner)
         snprintf(runner, sizeof(runner), "unknown");
     rc = sched_job_release(req->app->store, id, lease, (int64_t)token, runner,
-                           "given back by the runner, which did not start it",
-                           core_time_now_ms(), state, &err);
+                           "given back by the runner, which did not start it", core_time_now_ms(),
+                           state, &err);
     if (rc < 0) {
         store_failure(resp, rc, &err);
         return;

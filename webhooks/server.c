@@ -40,8 +40,8 @@ struct wh_server {
     int health_port;
     int64_t request_timeout_us; /* to receive one request whole (read at start) */
     bool stopped;               /* wh_server_stop ran */
-    int (*on_reload)(const struct policy_config *cfg, const struct sched_plan *plan,
-                     void *ctx, core_error *err);
+    int (*on_reload)(const struct policy_config *cfg, const struct sched_plan *plan, void *ctx,
+                     core_error *err);
     void *on_reload_ctx;
 };
 
@@ -92,8 +92,8 @@ size_t wh_connections_gone(const void *const *conns, size_t n, bool *gone)
                  * (closed) or bytes of a pipelined request (still there). The socket is
                  * non-blocking, so a peek never waits. */
                 got = recv(pfd[i].fd, &c, 1, MSG_PEEK);
-                gone[base + i] = got == 0 || (got < 0 && errno != EAGAIN &&
-                                              errno != EWOULDBLOCK && errno != EINTR);
+                gone[base + i] = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                                              errno != EINTR);
             }
             total += gone[base + i];
         }
@@ -103,14 +103,13 @@ size_t wh_connections_gone(const void *const *conns, size_t n, bool *gone)
 
 const char *wh_request_header(const wh_request *req, const char *name)
 {
-    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND,
-                                       name);
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_HEADER_KIND, name);
 }
 
 const char *wh_request_query(const wh_request *req, const char *name)
 {
-    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn,
-                                       MHD_GET_ARGUMENT_KIND, name);
+    return MHD_lookup_connection_value((struct MHD_Connection *)req->conn, MHD_GET_ARGUMENT_KIND,
+                                       name);
 }
 
 typedef struct form_field {
@@ -177,10 +176,9 @@ int wh_request_form_value(const wh_request *req, const char *name, char *out, si
     if (f.rc == CORE_EINVAL)
         return core_error_set(err, f.rc, "%s: holds a NUL byte", name);
     if (!f.found)
-        return core_error_set(err, ok == MHD_YES ? CORE_ENOTFOUND : CORE_EINVAL,
-                              ok == MHD_YES ? "%s: missing from the form"
-                                            : "%s: the form is malformed",
-                              name);
+        return core_error_set(
+            err, ok == MHD_YES ? CORE_ENOTFOUND : CORE_EINVAL,
+            ok == MHD_YES ? "%s: missing from the form" : "%s: the form is malformed", name);
     *out_len = f.len;
     return 0;
 }
@@ -228,9 +226,14 @@ static const struct route_entry {
     bool has_id;
     wh_route route;
 } routes[] = {
-#define EXACT(method, path, route) {method, path, sizeof(path) - 1, 0, false, route}
-#define WITH_ID(method, before, after, route)                                              \
-    {method, before "{id}" after, sizeof(before) - 1, sizeof(after) - 1, true, route}
+#define EXACT(method, path, route)                                                                 \
+    {                                                                                              \
+        method, path, sizeof(path) - 1, 0, false, route                                            \
+    }
+#define WITH_ID(method, before, after, route)                                                      \
+    {                                                                                              \
+        method, before "{id}" after, sizeof(before) - 1, sizeof(after) - 1, true, route            \
+    }
     EXACT("POST", "/webhooks/github", WH_ROUTE_GITHUB),
     EXACT("POST", "/webhooks/slack/interactions", WH_ROUTE_SLACK),
     EXACT("GET", "/api/v1/jobs", WH_ROUTE_JOBS_LIST),
@@ -506,9 +509,9 @@ static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, co
     bool operator_ok;
 
     *unsigned_delivery = false;
-    if (route == WH_ROUTE_NOT_FOUND || (strcmp(method, route_method(route)) != 0 &&
-                                        !(strcmp(method, "HEAD") == 0 &&
-                                          strcmp(route_method(route), "GET") == 0))) {
+    if (route == WH_ROUTE_NOT_FOUND ||
+        (strcmp(method, route_method(route)) != 0 &&
+         !(strcmp(method, "HEAD") == 0 && strcmp(route_method(route), "GET") == 0))) {
         /* 404 and 405 need no body either: no one makes the server read one for them. */
         wh_request req = {.method = method, .path = path, .body = "", .rt = rt, .conn = conn};
 
@@ -535,10 +538,10 @@ static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, co
         wh_request req = {.conn = conn, .rt = rt};
 
         /* The page's session cookie counts too; for a decision, with its CSRF header. */
-        operator_ok = wh_operator_name(&req, route == WH_ROUTE_APPROVE ||
-                                                 route == WH_ROUTE_REJECT) != NULL;
-        if (operator_ok || (rt->n_api_tokens == 0 && route != WH_ROUTE_APPROVE &&
-                            route != WH_ROUTE_REJECT))
+        operator_ok =
+            wh_operator_name(&req, route == WH_ROUTE_APPROVE || route == WH_ROUTE_REJECT) != NULL;
+        if (operator_ok ||
+            (rt->n_api_tokens == 0 && route != WH_ROUTE_APPROVE && route != WH_ROUTE_REJECT))
             return false;
         wh_response_error(resp, 401, "unauthorized", "%s",
                           rt->n_api_tokens == 0
@@ -551,8 +554,7 @@ static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, co
         if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Hub-Signature-256"))
             return false;
         *unsigned_delivery = true;
-        wh_response_error(resp, 401, "missing_signature",
-                          "X-Hub-Signature-256 header is missing");
+        wh_response_error(resp, 401, "missing_signature", "X-Hub-Signature-256 header is missing");
         return true;
     case WH_ROUTE_SLACK:
         if (rt->n_slack_secrets == 0) {
@@ -576,9 +578,9 @@ static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, co
 
 /* Answers before the body is read (MHD then closes the connection without reading it),
  * counting it like any other request. */
-static enum MHD_Result refuse_unread(wh_server *srv, struct MHD_Connection *conn,
-                                     request_ctx *ctx, wh_route route, wh_response *resp,
-                                     const char *path, const char *reason)
+static enum MHD_Result refuse_unread(wh_server *srv, struct MHD_Connection *conn, request_ctx *ctx,
+                                     wh_route route, wh_response *resp, const char *path,
+                                     const char *reason)
 {
     enum MHD_Result ok;
 
@@ -593,8 +595,8 @@ static enum MHD_Result refuse_unread(wh_server *srv, struct MHD_Connection *conn
 }
 
 /* Answers 413 before reading the body (or the rest of it). */
-static enum MHD_Result refuse_too_big(wh_server *srv, struct MHD_Connection *conn,
-                                      request_ctx *ctx, const char *path, const char *how)
+static enum MHD_Result refuse_too_big(wh_server *srv, struct MHD_Connection *conn, request_ctx *ctx,
+                                      const char *path, const char *how)
 {
     wh_response resp = {0};
     char id[JOB_ID_MAX] = "";
@@ -604,16 +606,16 @@ static enum MHD_Result refuse_too_big(wh_server *srv, struct MHD_Connection *con
     wh_response_error(&resp, 413, "body_too_large", "request body %s max_body_bytes (%zu)", how,
                       ctx->max_body);
     if (route == WH_ROUTE_GITHUB)
-        wh_metrics_delivery(&srv->app.metrics,
-                            wh_event_kind_of(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                         "X-GitHub-Event")),
-                            WH_OUTCOME_TOO_LARGE);
+        wh_metrics_delivery(
+            &srv->app.metrics,
+            wh_event_kind_of(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-GitHub-Event")),
+            WH_OUTCOME_TOO_LARGE);
     snprintf(reason, sizeof(reason), "body %s limit", how);
     return refuse_unread(srv, conn, ctx, route, &resp, path, reason);
 }
 
-static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn,
-                                     const char *url, const char *method, void **con_cls)
+static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn, const char *url,
+                                     const char *method, void **con_cls)
 {
     request_ctx *ctx = calloc(1, sizeof(*ctx));
     char id[JOB_ID_MAX] = "";
@@ -635,8 +637,8 @@ static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn
     if (refused) {
         if (unsigned_delivery)
             wh_metrics_delivery(&srv->app.metrics,
-                                wh_event_kind_of(MHD_lookup_connection_value(
-                                    conn, MHD_HEADER_KIND, "X-GitHub-Event")),
+                                wh_event_kind_of(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                             "X-GitHub-Event")),
                                 WH_OUTCOME_UNAUTHORIZED);
         return refuse_unread(srv, conn, ctx, route, &resp, url,
                              resp.status == 401 ? "not authenticated" : "not served");
@@ -657,9 +659,8 @@ static enum MHD_Result start_request(wh_server *srv, struct MHD_Connection *conn
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     wh_server *srv = cls;
     request_ctx *ctx = *con_cls;
@@ -717,8 +718,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (resp.hang_up) {
         /* No one to answer: MHD_NO closes the connection (its completion says so). */
-        wh_metrics_request(&srv->app.metrics, route, 499,
-                           core_time_mono_us() - ctx->started_us);
+        wh_metrics_request(&srv->app.metrics, route, 499, core_time_mono_us() - ctx->started_us);
         core_buf_free(&resp.body);
         return MHD_NO;
     }
@@ -791,7 +791,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static int resolve_listen(const char *host, int port, struct sockaddr_storage *ss, bool *ipv6,
                           core_error *err)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     char service[8];
@@ -853,8 +854,7 @@ static int load_slack_secrets(const policy_config *cfg, char ***out, size_t *n, 
     if (!cfg->slack.present)
         return 0;
     if (policy_secret_read(&cfg->slack.signing_secret, &value, &e2) < 0) {
-        CORE_LOG(CORE_LOG_WARN, "slack_secret",
-                 "msg=\"slack interactions disabled: %s\"", e2.msg);
+        CORE_LOG(CORE_LOG_WARN, "slack_secret", "msg=\"slack interactions disabled: %s\"", e2.msg);
         return 0;
     }
     rc = wh_secrets_split(value, out, n, err);
@@ -864,8 +864,7 @@ static int load_slack_secrets(const policy_config *cfg, char ***out, size_t *n, 
         wh_secrets_free(*out, *n);
         *out = NULL;
         *n = 0;
-        rc = core_error_set(err, CORE_EINVAL,
-                            "at most two secrets (old,new) at once");
+        rc = core_error_set(err, CORE_EINVAL, "at most two secrets (old,new) at once");
     }
     if (rc < 0)
         return core_error_wrap(err, "slack signing secret");
@@ -933,8 +932,8 @@ int wh_server_github_token(int64_t installation_id, char **token, void *srv, cor
     }
     rc = notify_http_new(&http, err);
     if (rc == 0)
-        rc = notify_github_installation_token(rt->github, http, installation_id,
-                                              core_time_now_ms(), token, err);
+        rc = notify_github_installation_token(rt->github, http, installation_id, core_time_now_ms(),
+                                              token, err);
     notify_http_free(http);
     wh_runtime_put(rt);
     return rc;
@@ -1048,9 +1047,8 @@ static unsigned int connection_cap(const policy_config *cfg)
 /* The health listener's only routes; anything else is 404. Its own daemon, thread and
  * connection budget: no flood on the main port reaches it. */
 static enum MHD_Result on_health(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     static int started;
     wh_server *srv = cls;
@@ -1160,8 +1158,7 @@ int wh_server_listen(wh_server *srv, const wh_services *svc, core_error *err)
     srv->on_reload = svc->on_reload;
     srv->on_reload_ctx = svc->ctx;
     /* The long polls' feed: woken when a job becomes claimable in any process. */
-    rc = sched_watch_start(&srv->app.watch, srv->app.store, wh_runners_wake, srv->app.runners,
-                           err);
+    rc = sched_watch_start(&srv->app.watch, srv->app.store, wh_runners_wake, srv->app.runners, err);
     if (rc < 0)
         return rc;
     rc = resolve_listen(cfg->server.host, cfg->server.port, &ss, &ipv6, err);
@@ -1174,11 +1171,10 @@ int wh_server_listen(wh_server *srv, const wh_services *svc, core_error *err)
      * take them all; idle ones close after request_timeout_seconds. A suspended long
      * poll is out of MHD's timeout list: its own wait bounds it. */
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->server.port, NULL, NULL, on_request, srv,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)cfg->server.threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)cfg->server.request_timeout_seconds, MHD_OPTION_CONNECTION_LIMIT,
-        connection_cap(cfg), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        flags, (uint16_t)cfg->server.port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->server.threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->server.request_timeout_seconds,
+        MHD_OPTION_CONNECTION_LIMIT, connection_cap(cfg), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)cfg->server.max_connections_per_ip, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned int)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);

@@ -40,8 +40,8 @@ bool wh_github_signature_valid(const char *header, const char *body, size_t len,
         unsigned char mac[EVP_MAX_MD_SIZE];
         unsigned int maclen = 0;
 
-        if (!HMAC(EVP_sha256(), secrets[i], (int)strlen(secrets[i]),
-                  (const unsigned char *)body, len, mac, &maclen) ||
+        if (!HMAC(EVP_sha256(), secrets[i], (int)strlen(secrets[i]), (const unsigned char *)body,
+                  len, mac, &maclen) ||
             maclen != SHA256_LEN)
             continue;
         match |= core_ct_equal(mac, expected, SHA256_LEN);

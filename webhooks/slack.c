@@ -227,8 +227,9 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
     if (strcmp(key, c.key) != 0) {
         CORE_LOG(CORE_LOG_INFO, "slack_refused", "job=%s user=%s reason=\"card out of date\"",
                  c.job, c.user);
-        ephemeral(resp, "This card is out of date: it was posted for an earlier job %s, not the "
-                        "one that has this id now. Nothing changed.",
+        ephemeral(resp,
+                  "This card is out of date: it was posted for an earlier job %s, not the "
+                  "one that has this id now. Nothing changed.",
                   c.job);
         goto out;
     }

@@ -25,8 +25,7 @@ static char *run_ok(char **argv)
     char *out = NULL, *err = NULL;
     int rc = ts_zoneci_run(argv, NULL, &out, &err);
 
-    ck_assert_msg(rc == 0, "zoneci %s %s exited %d: %s", argv[0], argv[1] ? argv[1] : "", rc,
-                  err);
+    ck_assert_msg(rc == 0, "zoneci %s %s exited %d: %s", argv[0], argv[1] ? argv[1] : "", rc, err);
     free(err);
     return out;
 }
@@ -112,8 +111,8 @@ START_TEST(every_command_is_in_help_and_the_man_page)
         ck_assert_msg(strstr(list, listed), "`zoneci help` does not list %s", names[i]);
         via_help = run_ok(argv_help);
         snprintf(usage, sizeof(usage), "usage: zoneci %s", names[i]);
-        ck_assert_msg(strncmp(via_help, usage, strlen(usage)) == 0,
-                      "`zoneci help %s` printed: %s", names[i], via_help);
+        ck_assert_msg(strncmp(via_help, usage, strlen(usage)) == 0, "`zoneci help %s` printed: %s",
+                      names[i], via_help);
         ck_assert_msg(strstr(via_help, "\noptions:\n"), "`zoneci help %s` has no options",
                       names[i]);
         via_flag = run_ok(argv_flag);
@@ -209,8 +208,10 @@ END_TEST
 START_TEST(help_flag_wins_before_the_separator_only)
 {
     char *argv1[] = {"serve", "--config", "/nonexistent.json", "--help", NULL};
-    char *argv2[] = {"runner", "--server", "http://127.0.0.1:1", "--token-env", "NOPE",
-                     "--region", "x", "--", "true", "--help", NULL};
+    char *argv2[] = {"runner",      "--server", "http://127.0.0.1:1",
+                     "--token-env", "NOPE",     "--region",
+                     "x",           "--",       "true",
+                     "--help",      NULL};
     char *out = NULL, *err = NULL;
 
     ck_assert_int_eq(ts_zoneci_run(argv1, NULL, &out, &err), 0);

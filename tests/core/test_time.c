@@ -104,7 +104,6 @@ START_TEST(ct_equal_and_buf)
 }
 END_TEST
 
-
 /* A logged value holding a line break cannot start a forged line of its own. */
 START_TEST(log_values_cannot_forge_lines)
 {

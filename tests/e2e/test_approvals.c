@@ -124,7 +124,7 @@ static void serve_start(env *e)
 {
     char *argv[] = {"serve", "--config", e->config, NULL};
     char *envp[] = {"ZT_GH_SECRET=" GH_SECRET,        "ZT_SLACK_SECRET=" SLACK_SECRET,
-                    "ZT_API_TOKENS=" API_TOKENS,       "ZT_SLACK_TOKEN=xoxb-e2e",
+                    "ZT_API_TOKENS=" API_TOKENS,      "ZT_SLACK_TOKEN=xoxb-e2e",
                     "ZT_RUNNER_TOKENS=" RUNNER_TOKEN, NULL};
 
     e->srv = ts_zoneci_spawn(argv, envp, e->dir, e->base);
@@ -673,8 +673,7 @@ START_TEST(named_operators_follow_slack_rules)
 
     /* octocat opened the PR: octo-ops may not approve it, and nothing is recorded. */
     ck_assert_int_eq(api_decide(&e, id, "approve", OCTO_TOKEN, NULL, &body), 403);
-    ck_assert_msg(strstr(body, "opened this pull request") && strstr(body, "octo-ops"), "%s",
-                  body);
+    ck_assert_msg(strstr(body, "opened this pull request") && strstr(body, "octo-ops"), "%s", body);
     ck_assert_ptr_null(strstr(body, OCTO_TOKEN));
     free(body);
     ck_assert_int_eq(decisions(&e, id), 0);
@@ -769,7 +768,7 @@ END_TEST
 typedef struct racer {
     env *e;
     const char *id;
-    int kind; /* 0 slack approve, 1 slack reject, 2 api approve, 3 api reject */
+    int kind;        /* 0 slack approve, 1 slack reject, 2 api approve, 3 api reject */
     char value[128]; /* the card's button value, looked up before the race */
     pthread_barrier_t *go;
     long status;

@@ -187,8 +187,8 @@ static void *post_main(void *arg)
         snprintf(delivery, sizeof(delivery), "fo-%d", p->n);
         snprintf(sha, sizeof(sha), "%040x", p->n + 1);
         body = ts_pr_payload("opened", p->n + 1, sha, false, "acme/api");
-        status = ts_post_github(p->base, "pull_request", delivery, body, strlen(body), SECRET,
-                                NULL);
+        status =
+            ts_post_github(p->base, "pull_request", delivery, body, strlen(body), SECRET, NULL);
         free(body);
         ck_assert_msg(status == 202 || status == 503 || (status == 200 && retrying),
                       "delivery %s answered %ld", delivery, status);
@@ -242,16 +242,17 @@ START_TEST(acknowledged_deliveries_survive_a_failover)
     }
 
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
-    ck_assert(asprintf(&text,
-                       "{\"server\": {\"listen\": \"127.0.0.1:%d\", \"threads\": 4},\n"
-                       " \"redis\": {\"sentinel\": {\"master\": \"m\", \"nodes\": [%s]},\n"
-                       "           \"prefix\": \"zt\", \"wait_replica_ms\": 1000},\n"
-                       " \"cache_dir\": \"%s/cache\",\n"
-                       " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"},\n"
-                       " \"regions\": [{\"name\": \"emea-berlin\", \"timezone\": "
-                       "\"Europe/Berlin\", \"hours\": [\"Mon-Fri 09:00-18:00\"]}],\n"
-                       " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"emea-berlin\"]}]}\n",
-                       port, nodes, dir) > 0);
+    ck_assert(
+        asprintf(&text,
+                 "{\"server\": {\"listen\": \"127.0.0.1:%d\", \"threads\": 4},\n"
+                 " \"redis\": {\"sentinel\": {\"master\": \"m\", \"nodes\": [%s]},\n"
+                 "           \"prefix\": \"zt\", \"wait_replica_ms\": 1000},\n"
+                 " \"cache_dir\": \"%s/cache\",\n"
+                 " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\"},\n"
+                 " \"regions\": [{\"name\": \"emea-berlin\", \"timezone\": "
+                 "\"Europe/Berlin\", \"hours\": [\"Mon-Fri 09:00-18:00\"]}],\n"
+                 " \"policies\": [{\"repos\": [\"acme/*\"], \"regions\": [\"emea-berlin\"]}]}\n",
+                 port, nodes, dir) > 0);
     config = ts_write_file(dir, "zoneci.json", text);
     argv[2] = config;
     srv = ts_zoneci_spawn(argv, env, dir, base);

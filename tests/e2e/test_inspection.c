@@ -314,8 +314,7 @@ START_TEST(fetch_errors_stay_in_the_log)
             "2222222222222222222222222222222222222222", url, id);
     ck_assert_msg(ts_job_wait_state(e.base, id, NULL, "awaiting_approval", 30000),
                   "job never failed safe");
-    assert_reason(&e, id, "awaiting approval: cannot fetch the repository after 3 attempts",
-                  hide);
+    assert_reason(&e, id, "awaiting approval: cannot fetch the repository after 3 attempts", hide);
     ck_assert(log_has(&e, "event=inspect_failed"));
     ck_assert(log_has(&e, "cannot fetch the repository: "));
     env_stop(&e);
@@ -463,8 +462,8 @@ START_TEST(inspect_cli_reads_the_policy_of_a_config)
         free(err);
     }
     {
-        char *argv[] = {"inspect", "--repo", e.repo, "--base", "main", "--head",
-                        "risky",   "--json", "--config", config, NULL};
+        char *argv[] = {"inspect", "--repo", e.repo,     "--base", "main", "--head",
+                        "risky",   "--json", "--config", config,   NULL};
 
         ck_assert_int_eq(ts_zoneci_run(argv, NULL, &out, &err), 0);
         ck_assert_msg(contains(out, "db/002_drop_email.sql"), "%s", out);

@@ -285,8 +285,9 @@ START_TEST(page_renders_escaped_and_decides_only_with_csrf)
 
     /* The cookie alone decides nothing, nor a wrong CSRF token, nor a GET. */
     ck_assert_int_eq(decide(&e, id, cookie, NULL), 401);
-    ck_assert_int_eq(decide(&e, id, cookie, "0000000000000000000000000000000000000000000000000000"
-                                            "000000000000"),
+    ck_assert_int_eq(decide(&e, id, cookie,
+                            "0000000000000000000000000000000000000000000000000000"
+                            "000000000000"),
                      401);
     {
         char path[64];

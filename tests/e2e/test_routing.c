@@ -193,9 +193,9 @@ START_TEST(two_serve_processes_promote_each_deferral_once)
     for (int routed = 0;;) {
         sched_inspect_result res;
 
-        ck_assert_int_eq(sched_inspect_one(store, (const sched_plan *const *)&plan, NULL, NULL, t0,
-                                           &res, &err),
-                         0);
+        ck_assert_int_eq(
+            sched_inspect_one(store, (const sched_plan *const *)&plan, NULL, NULL, t0, &res, &err),
+            0);
         if (!res.job_id[0]) {
             ck_assert_int_eq(routed, JOBS);
             break;
@@ -220,9 +220,9 @@ START_TEST(two_serve_processes_promote_each_deferral_once)
         size_t k;
         int released = 0;
 
-        ck_assert_msg(ts_job_wait_state(base_of(e.port[i % 2], base), ids[i], NULL, "queued",
-                                        15000),
-                      "job %s never queued", ids[i]);
+        ck_assert_msg(
+            ts_job_wait_state(base_of(e.port[i % 2], base), ids[i], NULL, "queued", 15000),
+            "job %s never queued", ids[i]);
         j = get_job(e.port[(i + 1) % 2], ids[i]);
         h = json_object_get(j, "history");
         json_array_foreach(h, k, entry)

@@ -35,8 +35,7 @@ typedef struct env {
     char token_env[256];
 } env;
 
-static char *config_for(env *e, int port, int lease_seconds, int max_attempts,
-                        const char *labels)
+static char *config_for(env *e, int port, int lease_seconds, int max_attempts, const char *labels)
 {
     char *text = NULL, name[32], *path;
 
@@ -69,8 +68,8 @@ static void start_serve(env *e, int i)
 }
 
 /* labels: the JSON array of runner labels every job requires. */
-static void env_start_labels(env *e, int servers, int lease_seconds, int max_attempts,
-                             bool aof, const char *labels)
+static void env_start_labels(env *e, int servers, int lease_seconds, int max_attempts, bool aof,
+                             const char *labels)
 {
     memset(e, 0, sizeof(*e));
     e->dir = ts_tmpdir();
@@ -163,8 +162,8 @@ static void new_job(env *e, int pr, const char *sha, const char *action, char id
     json_t *j;
 
     snprintf(delivery, sizeof(delivery), "%s-%d-%.8s", action, pr, sha);
-    status = ts_post_github(e->base[0], "pull_request", delivery, body, strlen(body), SECRET,
-                            &resp);
+    status =
+        ts_post_github(e->base[0], "pull_request", delivery, body, strlen(body), SECRET, &resp);
     ck_assert_msg(status == 202 || status == 200, "status %ld: %s", status, resp);
     if (id) {
         j = json_loads(resp, 0, NULL);
@@ -201,7 +200,6 @@ static bool api_time_ok(const char *s)
     return s && strlen(s) == 24 && s[10] == 'T' && s[19] == '.' && s[23] == 'Z' &&
            strspn(s + 20, "0123456789") == 3 && core_time_parse_iso(s, &t, NULL) == 0;
 }
-
 
 START_TEST(tokens_regions_and_bodies)
 {
@@ -294,8 +292,7 @@ START_TEST(claim_heartbeat_complete_and_stale_leases)
         json_decref(r);
         snprintf(path, sizeof(path), "/api/v1/jobs/%s/heartbeat", id);
         ck_assert_int_eq(post(e.base[0], path, TOKEN_BERLIN, body, NULL), 403);
-        ck_assert_int_eq(post(e.base[0], "/api/v1/jobs/987654/heartbeat", TOKEN_BERLIN, body,
-                              NULL),
+        ck_assert_int_eq(post(e.base[0], "/api/v1/jobs/987654/heartbeat", TOKEN_BERLIN, body, NULL),
                          404);
         after = get_job(&e, id);
         ck_assert(json_equal(before, after));
@@ -303,8 +300,7 @@ START_TEST(claim_heartbeat_complete_and_stale_leases)
         json_decref(after);
     }
     /* A foreign lease changes nothing. */
-    ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", "0123456789abcdef", NULL, NULL),
-                     409);
+    ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", "0123456789abcdef", NULL, NULL), 409);
     ck_assert_int_eq(lease_call(e.base[0], id, "complete", "0123456789abcdef", "success", NULL),
                      409);
     ck_assert_int_eq(lease_call(e.base[0], id, "complete", lease, "maybe", NULL), 400);
@@ -438,8 +434,7 @@ START_TEST(expired_leases_requeue_then_dead_letter)
     ck_assert_int_eq(lease_call(e.base[0], id, "heartbeat", lease1, NULL, NULL), 409);
     ck_assert_int_eq(lease_call(e.base[0], id, "complete", lease1, "success", NULL), 409);
     ck_assert_int_eq(claim(e.base[0], TOKEN, "silent-2", "always", 5, &c), 200);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "job"), "attempts")),
-                     2);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "job"), "attempts")), 2);
     json_decref(c);
     /* The second attempt expires too: no attempts left. */
     w = (struct state_wait){&e, id, "dead"};
@@ -502,9 +497,9 @@ START_TEST(long_poll_answers_within_50ms_of_a_ready_job)
     {
         char *body = ts_pr_payload("opened", 40, SHA1, false, "acme/api"), *resp = NULL;
 
-        ck_assert_int_eq(ts_post_github(e.base[1], "pull_request", "poll-1", body, strlen(body),
-                                        SECRET, &resp),
-                         202);
+        ck_assert_int_eq(
+            ts_post_github(e.base[1], "pull_request", "poll-1", body, strlen(body), SECRET, &resp),
+            202);
         j = json_loads(resp, 0, NULL);
         snprintf(id, sizeof(id), "%s", s_of(j, "job_id"));
         json_decref(j);
@@ -576,8 +571,7 @@ static void runner_process(env *e, int n, int fd)
             st = lease_call(e->base[(n + beat) % 2], id, "heartbeat", lease, NULL, &r);
             if (st == 200 && json_is_false(json_object_get(r, "cancel"))) {
                 core_time_parse_iso(s_of(r, "lease_expires"), &until, NULL);
-                snprintf(line, sizeof(line), "extend %s %lld %lld\n", id, fence,
-                         (long long)until);
+                snprintf(line, sizeof(line), "extend %s %lld %lld\n", id, fence, (long long)until);
                 if (write(fd, line, strlen(line)) < 0)
                     _exit(1);
             }
@@ -755,9 +749,10 @@ END_TEST
  * the job in its environment, and its exit status becomes the job's outcome. */
 static int run_reference_runner(env *e, const char *command, char **err_out)
 {
-    char *argv[] = {"runner", "--server", e->base[0], "--token-env", "ZT_TOKEN", "--region",
-                    "always", "--labels", "linux", "--name", "reference", "--wait-seconds", "5",
-                    "--once", "--", "/bin/sh", "-c", (char *)command, NULL};
+    char *argv[] = {"runner", "--server", e->base[0], "--token-env", "ZT_TOKEN",  "--region",
+                    "always", "--labels", "linux",    "--name",      "reference", "--wait-seconds",
+                    "5",      "--once",   "--",       "/bin/sh",     "-c",        (char *)command,
+                    NULL};
     char *envp[] = {"ZT_TOKEN=" TOKEN, NULL};
     char *out = NULL;
     int rc = ts_zoneci_run(argv, envp, &out, err_out);
@@ -783,7 +778,8 @@ START_TEST(reference_runner_runs_and_reports)
     ck_assert_ptr_nonnull(strstr(seen, "ZONECI_JOB_ID="));
     ck_assert_ptr_nonnull(strstr(seen, "ZONECI_REPO=acme/api"));
     ck_assert_ptr_nonnull(strstr(seen, "ZONECI_PR=60"));
-    ck_assert_ptr_nonnull(strstr(seen, "ZONECI_HEAD_SHA=" "1111111111111111111111111111111111111111"));
+    ck_assert_ptr_nonnull(strstr(seen, "ZONECI_HEAD_SHA="
+                                       "1111111111111111111111111111111111111111"));
     ck_assert_ptr_nonnull(strstr(seen, "ZONECI_FENCING_TOKEN="));
     /* The runner's token never reaches the build. */
     ck_assert_ptr_null(strstr(seen, TOKEN));
@@ -871,9 +867,9 @@ static void only_claimed_by(env *e, const char *id, const char *who)
 
 static ts_proc *spawn_runner(env *e, const char *name)
 {
-    char *argv[] = {"runner", "--server", e->base[0], "--token-env", "ZT_TOKEN", "--region",
-                    "always", "--labels", "linux", "--name", (char *)name, "--wait-seconds",
-                    "30", "--", "true", NULL};
+    char *argv[] = {"runner", "--server", e->base[0], "--token-env", "ZT_TOKEN",   "--region",
+                    "always", "--labels", "linux",    "--name",      (char *)name, "--wait-seconds",
+                    "30",     "--",       "true",     NULL};
     char *envp[] = {"ZT_TOKEN=" TOKEN, NULL};
     ts_proc *p = ts_zoneci_spawn(argv, envp, e->dir, NULL);
     idle_wait w = {e, name};
@@ -892,8 +888,7 @@ static void claim_next_gets(env *e, const char *id)
     ck_assert_int_eq(claim(e->base[0], TOKEN, "next", "always", 10, &c), 200);
     ck_assert_int_lt(core_time_mono_ms() - started, 10000);
     ck_assert_str_eq(s_of(json_object_get(c, "job"), "id"), id);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "job"), "attempts")),
-                     1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "job"), "attempts")), 1);
     json_decref(c);
     ck_assert_int_eq(attempts_of(e, id), 1);
 }
@@ -911,8 +906,8 @@ START_TEST(runner_stopped_mid_claim_takes_no_job)
     p = spawn_runner(&e, "stopping");
     kill(p->pid, SIGTERM);
     status = exit_within(p, 5000);
-    ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "runner: status %d", status);
+    ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "runner: status %d",
+                  status);
     new_job(&e, 70, SHA1, "opened", id);
     claim_next_gets(&e, id);
     only_claimed_by(&e, id, "next");
@@ -936,8 +931,8 @@ START_TEST(runner_stopped_as_a_job_arrives_gives_it_back)
     kill(p->pid, SIGTERM);
     new_job(&e, 71, SHA1, "opened", id);
     status = exit_within(p, 5000);
-    ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "runner: status %d", status);
+    ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "runner: status %d",
+                  status);
     claim_next_gets(&e, id);
     ts_proc_free(p);
     env_stop(&e);
@@ -1069,8 +1064,8 @@ static void park_on(env *e, int srv, parked_claim *pc, pthread_t *t, const char 
     ck_assert_msg(ts_wait_until(parked_is, &w, 10000), "claim %s never parked", runner);
 }
 
-static void park_one(env *e, parked_claim *pc, pthread_t *t, const char *runner,
-                     const char *labels, long long parked_after)
+static void park_one(env *e, parked_claim *pc, pthread_t *t, const char *runner, const char *labels,
+                     long long parked_after)
 {
     park_on(e, 0, pc, t, runner, labels, parked_after);
 }
@@ -1275,8 +1270,7 @@ static long release_call(env *e, const char *token, const char *id, const char *
 
     snprintf(path, sizeof(path), "/api/v1/jobs/%s/release", id);
     if (fence)
-        snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"fencing_token\":%lld}", lease,
-                 fence);
+        snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"fencing_token\":%lld}", lease, fence);
     else
         snprintf(body, sizeof(body), "{\"lease_id\":\"%s\"}", lease);
     return post(e->base[0], path, token, body, out);
@@ -1329,8 +1323,7 @@ START_TEST(release_is_fenced_and_requeues_without_an_attempt)
     /* Claimable at once (the build lock was freed), on its first attempt again. */
     ck_assert_int_eq(claim(e.base[0], TOKEN, "r2", "always", 0, &c), 200);
     ck_assert_str_eq(s_of(json_object_get(c, "job"), "id"), id);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "job"), "attempts")),
-                     1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(c, "job"), "attempts")), 1);
     snprintf(lease2, sizeof(lease2), "%s", s_of(c, "lease_id"));
     fence2 = json_integer_value(json_object_get(c, "fencing_token"));
     ck_assert_int_gt(fence2, fence);

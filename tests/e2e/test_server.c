@@ -244,8 +244,7 @@ START_TEST(one_address_flooding_starves_no_one)
             ck_assert_msg(closed_within(fds[i], (TIMEOUT_S + 4) * 1000),
                           "connection %d still open after the request timeout", i);
     }
-    ck_assert_msg(held <= PER_IP + 2, "the server kept %d connections from one address",
-                  held);
+    ck_assert_msg(held <= PER_IP + 2, "the server kept %d connections from one address", held);
     for (int i = 0; i < FLOOD; i++) {
         if (fds[i] >= 0)
             close(fds[i]);
@@ -324,8 +323,7 @@ START_TEST(unauthenticated_is_401_before_the_body)
             ck_assert_msg(strncmp(resp, "HTTP/1.1 401", 12) == 0, "answer: %s", resp);
             if (!first[0])
                 snprintf(first, sizeof(first), "%s", resp);
-            ck_assert_msg(strcmp(first, resp) == 0, "answers differ:\n%s\n---\n%s", first,
-                          resp);
+            ck_assert_msg(strcmp(first, resp) == 0, "answers differ:\n%s\n---\n%s", first, resp);
             free(resp);
         }
     }
@@ -378,13 +376,20 @@ START_TEST(unauthenticated_is_401_before_the_body)
             const char *request;
             const char *status;
         } edges[] = {
-            {"GET /api/v1/jobs/", "404"},         {"GET /api/v1/jobs/1/", "404"},
-            {"POST /api/v1/jobs/1/nothing", "404"}, {"POST /api/v1/jobs//heartbeat", "404"},
-            {"POST /api/v1/jobs/1/heartbeat/x", "404"}, {"GET /metricsx", "404"},
-            {"GET /healthz/", "404"},             {"GET /api/v1/jobs/1/heartbeat", "405"},
-            {"GET /api/v1/jobs/1/approve", "405"}, {"POST /api/v1/jobs", "405"},
-            {"GET /webhooks/github", "405"},      {"POST /healthz", "405"},
-            {"HEAD /healthz", "200"},             {"GET /healthz", "200"},
+            {"GET /api/v1/jobs/", "404"},
+            {"GET /api/v1/jobs/1/", "404"},
+            {"POST /api/v1/jobs/1/nothing", "404"},
+            {"POST /api/v1/jobs//heartbeat", "404"},
+            {"POST /api/v1/jobs/1/heartbeat/x", "404"},
+            {"GET /metricsx", "404"},
+            {"GET /healthz/", "404"},
+            {"GET /api/v1/jobs/1/heartbeat", "405"},
+            {"GET /api/v1/jobs/1/approve", "405"},
+            {"POST /api/v1/jobs", "405"},
+            {"GET /webhooks/github", "405"},
+            {"POST /healthz", "405"},
+            {"HEAD /healthz", "200"},
+            {"GET /healthz", "200"},
         };
         char line[256];
 
@@ -417,8 +422,7 @@ static long slack_post(env *e, const char *secret)
 {
     const char *form = "nothing=1";
     char url[128], ts[32], sig[80], h_ts[96], h_sig[120];
-    const char *headers[] = {h_ts, h_sig, "Content-Type: application/x-www-form-urlencoded",
-                             NULL};
+    const char *headers[] = {h_ts, h_sig, "Content-Type: application/x-www-form-urlencoded", NULL};
 
     snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL));
     ts_slack_signature(secret, ts, form, strlen(form), sig);
@@ -444,8 +448,8 @@ static void *traffic_main(void *arg)
 
     snprintf(url, sizeof(url), "%s/api/v1/jobs", t->e->base);
     for (int i = 0; i < 5000 && !atomic_load(&t->stop) && now_s() < deadline; i++) {
-        long st = i % 2 ? ping_from(t->e, NULL, 5000)
-                        : http_from(NULL, "GET", url, NULL, NULL, 5000);
+        long st =
+            i % 2 ? ping_from(t->e, NULL, 5000) : http_from(NULL, "GET", url, NULL, NULL, 5000);
 
         if (st != 200) {
             atomic_fetch_add(&t->failed, 1);

@@ -51,8 +51,7 @@ static char *config_text(env *e, size_t max_body, bool api_tokens)
     return text;
 }
 
-static void env_start_with(env *e, size_t max_body, bool api_tokens, const char *secrets,
-                           bool aof)
+static void env_start_with(env *e, size_t max_body, bool api_tokens, const char *secrets, bool aof)
 {
     char *text;
     char *argv[] = {"serve", "--config", NULL, NULL};
@@ -104,9 +103,8 @@ static long post_event(env *e, const char *event, const char *delivery, const ch
     return status;
 }
 
-
-static long post_pr(env *e, const char *action, const char *delivery, int number,
-                    const char *sha, json_t **json)
+static long post_pr(env *e, const char *action, const char *delivery, int number, const char *sha,
+                    json_t **json)
 {
     char *body = ts_pr_payload(action, number, sha, false, "acme/api");
     long status = post_event(e, "pull_request", delivery, body, strlen(body), SECRET, json);
@@ -164,8 +162,7 @@ static const char *job_state(env *e, const char *id)
 static bool routed_or_received(const char *state)
 {
     return strcmp(state, "received") == 0 || strcmp(state, "inspecting") == 0 ||
-           strcmp(state, "queued") == 0 ||
-           strcmp(state, "deferred") == 0;
+           strcmp(state, "queued") == 0 || strcmp(state, "deferred") == 0;
 }
 
 static size_t count_jobs(env *e, const char *query)
@@ -291,8 +288,7 @@ START_TEST(secret_rotation_accepts_both)
                      202);
     ck_assert_int_eq(
         post_event(&e, "pull_request", "r-2", body2, strlen(body2), "new-secret", NULL), 202);
-    ck_assert_int_eq(post_event(&e, "pull_request", "r-3", body, strlen(body), "other", NULL),
-                     401);
+    ck_assert_int_eq(post_event(&e, "pull_request", "r-3", body, strlen(body), "other", NULL), 401);
     free(body);
     free(body2);
     env_stop(&e);
@@ -312,8 +308,7 @@ START_TEST(invalid_payloads_are_400_and_store_nothing)
          "\"pull_request\":{\"head\":{},\"base\":{\"sha\":\"" SHA_BASE "\"}}}",
          "pull_request.head.sha"},
         {"{\"action\":\"opened\",\"number\":\"1\",\"repository\":{\"full_name\":\"acme/api\"},"
-         "\"pull_request\":{\"head\":{\"sha\":\"" SHA_A "\"},\"base\":{\"sha\":\"" SHA_BASE
-         "\"}}}",
+         "\"pull_request\":{\"head\":{\"sha\":\"" SHA_A "\"},\"base\":{\"sha\":\"" SHA_BASE "\"}}}",
          "number"},
         {"{\"action\":7,\"number\":1}", "action"},
         {"{\"action\":\"opened\",\"number\":1,\"pull_request\":{\"head\":{\"sha\":\"" SHA_A
@@ -505,11 +500,9 @@ START_TEST(other_events)
     ck_assert_int_eq(post_event(&e, "ping", "p-1", ping, strlen(ping), SECRET, &r), 200);
     ck_assert_str_eq(jstr(r, "event"), "ping");
     json_decref(r);
-    ck_assert_int_eq(post_event(&e, "installation", "i-1", ping, strlen(ping), SECRET, NULL),
-                     200);
+    ck_assert_int_eq(post_event(&e, "installation", "i-1", ping, strlen(ping), SECRET, NULL), 200);
     ck_assert_int_eq(
-        post_event(&e, "installation_repositories", "i-2", ping, strlen(ping), SECRET, NULL),
-        200);
+        post_event(&e, "installation_repositories", "i-2", ping, strlen(ping), SECRET, NULL), 200);
     ck_assert_int_eq(post_event(&e, "issues", "o-1", ping, strlen(ping), SECRET, &r), 200);
     ck_assert(json_is_true(json_object_get(r, "ignored")));
     json_decref(r);
@@ -532,12 +525,12 @@ START_TEST(drafts_and_other_actions_are_ignored)
     ck_assert_int_eq(post_event(&e, "pull_request", "x-1", draft, strlen(draft), SECRET, &r), 200);
     ck_assert_ptr_nonnull(strstr(jstr(r, "reason"), "draft"));
     json_decref(r);
-    ck_assert_int_eq(
-        post_event(&e, "pull_request", "x-2", labeled, strlen(labeled), SECRET, &r), 200);
+    ck_assert_int_eq(post_event(&e, "pull_request", "x-2", labeled, strlen(labeled), SECRET, &r),
+                     200);
     ck_assert_ptr_nonnull(strstr(jstr(r, "reason"), "labeled"));
     json_decref(r);
-    ck_assert_int_eq(
-        post_event(&e, "pull_request", "x-3", foreign, strlen(foreign), SECRET, &r), 200);
+    ck_assert_int_eq(post_event(&e, "pull_request", "x-3", foreign, strlen(foreign), SECRET, &r),
+                     200);
     ck_assert_ptr_nonnull(strstr(jstr(r, "reason"), "no policy"));
     json_decref(r);
     ck_assert_uint_eq(count_jobs(&e, ""), 0);
@@ -634,8 +627,8 @@ START_TEST(metrics_count_requests_and_deliveries)
     ck_assert_int_eq(post_pr(&e, "opened", "m-1", 9, SHA_A, NULL), 200);
     ck_assert_int_eq(post_event(&e, "pull_request", "m-2", "{}", 2, "wrong", NULL), 401);
     text = get_text(&e, "/metrics");
-    ck_assert_ptr_nonnull(
-        strstr(text, "zoneci_webhook_deliveries_total{event=\"pull_request\",outcome=\"accepted\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(
+        text, "zoneci_webhook_deliveries_total{event=\"pull_request\",outcome=\"accepted\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(
         text, "zoneci_webhook_deliveries_total{event=\"pull_request\",outcome=\"duplicate\"} 1\n"));
     ck_assert_ptr_nonnull(strstr(
@@ -643,8 +636,8 @@ START_TEST(metrics_count_requests_and_deliveries)
         "zoneci_webhook_deliveries_total{event=\"pull_request\",outcome=\"unauthorized\"} 1\n"));
     ck_assert_ptr_nonnull(
         strstr(text, "zoneci_http_requests_total{route=\"github_webhook\",status=\"202\"} 1\n"));
-    ck_assert_ptr_nonnull(strstr(
-        text, "zoneci_http_request_duration_seconds_count{route=\"github_webhook\"} 3\n"));
+    ck_assert_ptr_nonnull(
+        strstr(text, "zoneci_http_request_duration_seconds_count{route=\"github_webhook\"} 3\n"));
     ck_assert_ptr_nonnull(strstr(text, "# TYPE zoneci_http_request_duration_seconds histogram"));
     ck_assert_ptr_nonnull(strstr(text, "zoneci_redis_errors_total 0\n"));
     ck_assert_ptr_nonnull(strstr(text, "zoneci_build_info{version=\"0.1.0\",icu_tz_data=\"20"));
@@ -732,8 +725,8 @@ START_TEST(serve_refuses_invalid_config)
 }
 END_TEST
 
-/* Every payload of the shared fixtures, when present (github/EVENT/), is posted as EVENT: none may be
- * refused, and the pull_request ones that build create a job. */
+/* Every payload of the shared fixtures, when present (github/EVENT/), is posted as EVENT: none may
+ * be refused, and the pull_request ones that build create a job. */
 START_TEST(github_fixture_conformance)
 {
     const char *fixtures = ts_fixtures_dir();

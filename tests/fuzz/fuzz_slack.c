@@ -1,7 +1,7 @@
 /* libFuzzer target for Slack interactions: the click parser (webhooks/slack.c) on any
  * payload, and the signature check on any body and headers. Aborts when a parse that
- * succeeds yields a user id, job id or card key of the wrong shape, or when a signature check accepts
- * what was not signed with the secret. Run with -artifact_prefix=build/. */
+ * succeeds yields a user id, job id or card key of the wrong shape, or when a signature check
+ * accepts what was not signed with the secret. Run with -artifact_prefix=build/. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -93,8 +93,7 @@ START_TEST(suppressed_findings_are_shown_last)
     const char *truncate, *dropped;
 
     v.report = suppressed_report;
-    expect_card(&v, 0, NULL, LIST("Suppressed:", "unused since release 41", "ban-truncate"),
-                NULL);
+    expect_card(&v, 0, NULL, LIST("Suppressed:", "unused since release 41", "ban-truncate"), NULL);
     ck_assert_int_eq(notify_card_render(&v, "12", 0, &blocks, &t), 0);
     truncate = strstr(blocks.data, "ban-truncate");
     dropped = strstr(blocks.data, "ban-drop-column");

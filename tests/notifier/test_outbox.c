@@ -35,7 +35,6 @@ static ts_redis *redis;
 static sched_store *store;
 static fake *gh;
 
-
 static void answer(ts_peer_answer *ans, unsigned status, const char *body, const char *retry_after)
 {
     ans->status = status;

@@ -206,8 +206,7 @@ START_TEST(card_escapes_markup)
 {
     notify_card c = base_card();
     notify_finding f = {
-        "r", "danger", "a.sql", 1, "SELECT '<!channel>' & 1 > 0; -- ```x```", "use <b> & co",
-        NULL};
+        "r", "danger", "a.sql", 1, "SELECT '<!channel>' & 1 > 0; -- ```x```", "use <b> & co", NULL};
     core_buf all = {0};
     json_t *root;
 
@@ -281,8 +280,8 @@ START_TEST(card_within_limits_for_200_findings)
         people[i] = ids[i];
     }
     for (int i = 0; i < 200; i++)
-        f[i] = (notify_finding){"big-rewrite", i % 2 ? "danger" : "warning", paths[i], i + 1, stmt,
-                                stmt, NULL};
+        f[i] = (notify_finding){
+            "big-rewrite", i % 2 ? "danger" : "warning", paths[i], i + 1, stmt, stmt, NULL};
     c.title = title;
     c.plan = stmt;
     c.findings = f;
@@ -387,12 +386,10 @@ START_TEST(card_decided_and_escalated)
 
     /* A decider that is not a Slack id (an operator) is text, escaped: it cannot ping. */
     core_buf_reset(&b);
-    ck_assert_int_eq(notify_slack_card_decided(&c, NOTIFY_CARD_APPROVED, "<!channel>", "x", &b),
-                     0);
+    ck_assert_int_eq(notify_slack_card_decided(&c, NOTIFY_CARD_APPROVED, "<!channel>", "x", &b), 0);
     ck_assert_ptr_null(strstr(b.data, "<!channel>"));
     ck_assert_ptr_nonnull(strstr(b.data, "&lt;!channel&gt; (zoneci API)"));
-    ck_assert_int_eq(notify_slack_card_decided(&c, NOTIFY_CARD_APPROVED, "", "x", &b),
-                     CORE_EINVAL);
+    ck_assert_int_eq(notify_slack_card_decided(&c, NOTIFY_CARD_APPROVED, "", "x", &b), CORE_EINVAL);
     ck_assert_int_eq(notify_slack_card_decided(&c, NOTIFY_CARD_OPEN, "U1", "x", &b), CORE_EINVAL);
     ck_assert_int_eq(notify_slack_card_escalated(&c, NULL, &b), CORE_EINVAL);
     core_buf_free(&b);

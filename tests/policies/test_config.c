@@ -198,7 +198,8 @@ static const bad_case bad_cases[] = {
     {.redis = "{'url':'http://127.0.0.1:6379'}", .path = "redis.url", .msg = "redis://"},
     {.redis = "{'url':'redis://127.0.0.1:0'}", .path = "redis.url", .msg = "1 to 65535"},
     {.redis = "{'url':'redis://127.0.0.1:6379/x'}", .path = "redis.url", .msg = "database"},
-    {.redis = "{'url':'redis://app:s%zzecret@127.0.0.1:6379'}", .path = "redis.url",
+    {.redis = "{'url':'redis://app:s%zzecret@127.0.0.1:6379'}",
+     .path = "redis.url",
      .msg = "bad %-escape"},
     {.redis = "{'url':'unix://'}", .path = "redis.url", .msg = "socket path"},
     {.redis = "{'url':'unix:///run/r.sock','prefix':'zone{ci}'}",
@@ -209,7 +210,8 @@ static const bad_case bad_cases[] = {
     {.redis = "{'url':'redis://127.0.0.1:6379','sentinel':{'master':'m','nodes':['h:26379']}}",
      .path = "redis.sentinel",
      .msg = "not both"},
-    {.redis = "{'sentinel':{'nodes':['h:26379']}}", .path = "redis.sentinel.master",
+    {.redis = "{'sentinel':{'nodes':['h:26379']}}",
+     .path = "redis.sentinel.master",
      .msg = "missing"},
     {.redis = "{'sentinel':{'master':'my master','nodes':['h:26379']}}",
      .path = "redis.sentinel.master",
@@ -905,7 +907,8 @@ START_TEST(overrides_applied)
     int rc = parse("{'server': {'listen': 'ci.example.com:443', 'threads': 256,"
                    "   'max_body_bytes': 1024, 'public_url': 'https://ci.example.com/zoneci'},"
                    " 'redis': {'url': 'redis://:pw@[::1]:6380/3', 'prefix': 'zci.test-1'},"
-                   " 'log_level': 'debug', 'log_format': 'json', 'cache_dir': 'run/cache', 'retention_days': 3650,"
+                   " 'log_level': 'debug', 'log_format': 'json', 'cache_dir': 'run/cache', "
+                   "'retention_days': 3650,"
                    " 'github': {'webhook_secret_file': '/run/secrets/gh',"
                    "   'api_url': 'https://ghe.example.com/api/v3', 'redelivery_check_seconds': 0},"
                    " 'slack': {'signing_secret_file': '/run/secrets/sl', 'bot_token_env': 'T'},"
@@ -1337,8 +1340,8 @@ START_TEST(sentinel_settings_applied)
     policy_problems_free(&pr);
 
     /* With a url: no sentinel, and WAIT on by default. */
-    snprintf(doc, sizeof(doc), "{'server':%s,'redis':%s,'regions':%s,'policies':%s}", SERVER,
-             REDIS, REGIONS, POLICIES);
+    snprintf(doc, sizeof(doc), "{'server':%s,'redis':%s,'regions':%s,'policies':%s}", SERVER, REDIS,
+             REGIONS, POLICIES);
     ck_assert_int_eq(parse(doc, &cfg, &pr, &err), 0);
     ck_assert(!cfg->redis.sentinel.present);
     ck_assert_ptr_null(cfg->redis.sentinel.password.env);

@@ -88,7 +88,7 @@ START_TEST(framework_table_is_covered)
     static const char *const names[] = {
         "Rails", "Django",  "Alembic", "Flyway", "Liquibase", "golang-migrate",
         "goose", "dbmate",  "Prisma",  "Knex",   "Sequelize", "TypeORM",
-        "Ecto",  "Laravel", "EF Core", "sqitch", "Atlas",  "SQL",
+        "Ecto",  "Laravel", "EF Core", "sqitch", "Atlas",     "SQL",
     };
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -680,8 +680,8 @@ START_TEST(summary_counts_findings_past_the_cap)
     enum { INDEXES = 250 };
     core_buf sql = {0}, md = {0};
     const char *set[] = {"db/migration/V9__many.sql", NULL, NULL};
-    policy_rule_setting regrade[] = {{(char *)"require-concurrent-index-creation",
-                                      POLICY_RULE_INFO}};
+    policy_rule_setting regrade[] = {
+        {(char *)"require-concurrent-index-creation", POLICY_RULE_INFO}};
     policy_diff *d;
     policy_report *r;
     json_t *root, *sum;
@@ -710,10 +710,10 @@ START_TEST(summary_counts_findings_past_the_cap)
     ck_assert_int_eq(json_integer_value(json_object_get(sum, "warning")), INDEXES);
     ck_assert_int_eq(json_integer_value(json_object_get(sum, "danger")), 3);
     ck_assert_int_eq(json_integer_value(json_object_get(sum, "suppressed")), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(
-                         json_array_get(json_object_get(root, "migrations"), 0),
-                         "findings_omitted")),
-                     INDEXES + 4 - POLICY_FINDINGS_MAX);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_array_get(json_object_get(root, "migrations"), 0),
+                                           "findings_omitted")),
+        INDEXES + 4 - POLICY_FINDINGS_MAX);
     ck_assert_str_eq(json_string_value(json_object_get(root, "risk")), "high");
     json_decref(root);
     ck_assert_int_eq(policy_report_markdown(r, 4096, &md), 0);

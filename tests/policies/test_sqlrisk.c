@@ -165,8 +165,7 @@ static const rule_case rule_cases[] = {
      "index_on_customer_subscriptions_by_billing_account_and_period_start_2026 ON s (a);",
      1, "CREATE INDEX CONCURRENTLY customer_subscriptions_billing_period_idx ON s (a);"},
     {"ban-create-domain-with-constraint", WARNING, NULL,
-     "CREATE DOMAIN us_zip AS text CHECK (length(VALUE) = 5);", 1,
-     "CREATE DOMAIN us_zip AS text;"},
+     "CREATE DOMAIN us_zip AS text CHECK (length(VALUE) = 5);", 1, "CREATE DOMAIN us_zip AS text;"},
     {"requires-newer-postgres", DANGER, NULL,
      "SET lock_timeout = '1s';\nALTER TABLE m DETACH PARTITION m_2020 CONCURRENTLY;\n", 2,
      "ALTER TABLE m DETACH PARTITION m_2020;"},
@@ -286,8 +285,7 @@ static policy_findings graded(const char *sql, policy_sql_options opts)
 }
 
 /* The rule fires (want) or not on sql graded with opts; the first hit is returned. */
-static void expect(const char *sql, policy_sql_options opts, const char *rule, bool want,
-                   int line)
+static void expect(const char *sql, policy_sql_options opts, const char *rule, bool want, int line)
 {
     policy_findings f = graded(sql, opts);
     const policy_finding *hit = find_rule(&f, rule);
@@ -325,8 +323,7 @@ START_TEST(reindex_system_is_not_told_concurrently)
     ck_assert_ptr_null(strstr(hit->safer, "CONCURRENTLY"));
     ck_assert_ptr_nonnull(strstr(hit->message, "cannot run CONCURRENTLY"));
     policy_findings_free(&f);
-    expect("REINDEX DATABASE CONCURRENTLY app;", defaults, "require-concurrent-reindex", false,
-           0);
+    expect("REINDEX DATABASE CONCURRENTLY app;", defaults, "require-concurrent-reindex", false, 0);
 }
 END_TEST
 
@@ -353,21 +350,21 @@ START_TEST(transactions)
     expect("BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\nCOMMIT;\n", defaults,
            "transaction-nesting", true, 4);
     expect("ROLLBACK;\n", defaults, "transaction-nesting", true, 1);
-    expect("BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\n", defaults, "transaction-nesting",
-           false, 0);
+    expect("BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\n", defaults, "transaction-nesting", false,
+           0);
     /* A tool that wraps the file: CONCURRENTLY fails, and BEGIN/COMMIT of its own nest. */
     expect("CREATE INDEX CONCURRENTLY i ON t (c);", implicit,
            "ban-concurrent-index-creation-in-transaction", true, 1);
     expect("CREATE INDEX CONCURRENTLY i ON t (c);", defaults,
            "ban-concurrent-index-creation-in-transaction", false, 0);
-    expect("DROP INDEX CONCURRENTLY i;", implicit,
-           "ban-concurrent-index-creation-in-transaction", true, 1);
-    expect("BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\n", implicit, "transaction-nesting",
+    expect("DROP INDEX CONCURRENTLY i;", implicit, "ban-concurrent-index-creation-in-transaction",
            true, 1);
+    expect("BEGIN;\nCREATE TABLE a (id bigint);\nCOMMIT;\n", implicit, "transaction-nesting", true,
+           1);
     expect("CREATE TABLE a (id bigint);\n", implicit, "ban-uncommitted-transaction", false, 0);
     /* Flyway runs a file of CONCURRENTLY statements alone outside a transaction. */
-    expect("CREATE INDEX CONCURRENTLY i ON t (c);\nCREATE INDEX CONCURRENTLY j ON t (d);\n",
-           flyway, "ban-concurrent-index-creation-in-transaction", false, 0);
+    expect("CREATE INDEX CONCURRENTLY i ON t (c);\nCREATE INDEX CONCURRENTLY j ON t (d);\n", flyway,
+           "ban-concurrent-index-creation-in-transaction", false, 0);
     {
         policy_findings f = graded("ALTER TABLE t ADD COLUMN c int;\n"
                                    "CREATE INDEX CONCURRENTLY i ON t (c);\n",
@@ -403,8 +400,8 @@ START_TEST(safe_recipes_stay_quiet)
     expect("ALTER TABLE items DROP CONSTRAINT items_pkey, "
            "ADD CONSTRAINT items_pkey PRIMARY KEY USING INDEX items_id_big_idx;",
            defaults, "changing-primary-key", false, 0);
-    expect("ALTER TABLE items DROP CONSTRAINT items_pkey;", defaults, "changing-primary-key",
-           true, 1);
+    expect("ALTER TABLE items DROP CONSTRAINT items_pkey;", defaults, "changing-primary-key", true,
+           1);
 }
 END_TEST
 
@@ -423,18 +420,17 @@ START_TEST(postgres_versions)
     policy_sql_options pg10 = {.pg_version = 10}, pg11 = {.pg_version = 11};
     policy_sql_options pg13 = {.pg_version = 13}, pg14 = {.pg_version = 14};
 
-    expect("ALTER TABLE t ADD COLUMN c int DEFAULT 0;", pg10, "adding-field-with-default", true,
-           1);
+    expect("ALTER TABLE t ADD COLUMN c int DEFAULT 0;", pg10, "adding-field-with-default", true, 1);
     expect("ALTER TABLE t ADD COLUMN c int DEFAULT 0;", pg11, "adding-field-with-default", false,
            0);
-    expect("ALTER TABLE t ADD COLUMN c int DEFAULT NULL;", pg10, "adding-field-with-default",
-           false, 0);
+    expect("ALTER TABLE t ADD COLUMN c int DEFAULT NULL;", pg10, "adding-field-with-default", false,
+           0);
     expect("REINDEX INDEX CONCURRENTLY i;", pg11, "requires-newer-postgres", true, 1);
     expect("REINDEX INDEX CONCURRENTLY i;", defaults, "requires-newer-postgres", false, 0);
-    expect("ALTER TABLE m DETACH PARTITION p CONCURRENTLY;", pg13, "requires-newer-postgres",
-           true, 1);
-    expect("ALTER TABLE m DETACH PARTITION p CONCURRENTLY;", pg14, "requires-newer-postgres",
-           false, 0);
+    expect("ALTER TABLE m DETACH PARTITION p CONCURRENTLY;", pg13, "requires-newer-postgres", true,
+           1);
+    expect("ALTER TABLE m DETACH PARTITION p CONCURRENTLY;", pg14, "requires-newer-postgres", false,
+           0);
 }
 END_TEST
 
@@ -752,8 +748,8 @@ START_TEST(large_files_split_in_chunks)
     for (; sql.len < 262000; lines++)
         ck_assert_int_eq(core_buf_printf(&sql, "SELECT '%090d';\n", lines), 0);
     /* The fourth chunk's first ';' past 64 KiB (near 256 KiB) is inside this body. */
-    ck_assert_int_eq(core_buf_puts(&sql, "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC\n"),
-                     0);
+    ck_assert_int_eq(
+        core_buf_puts(&sql, "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC\n"), 0);
     for (int i = 0; i < 100; i++)
         ck_assert_int_eq(core_buf_puts(&sql, "  SELECT 2;\n"), 0);
     ck_assert_int_eq(core_buf_puts(&sql, "END;\nDROP TABLE x;\n"), 0);
@@ -816,10 +812,9 @@ static void expect_alone(const char *statement, int first_line, policy_findings 
 
         if (strstr(it->rule, "timeout"))
             continue;
-        ck_assert_int_eq(policy_findings_push(want, it->rule, it->severity,
-                                              first_line - 1 + it->line, it->statement,
-                                              strlen(it->statement), it->message, NULL, NULL,
-                                              false, false),
+        ck_assert_int_eq(policy_findings_push(
+                             want, it->rule, it->severity, first_line - 1 + it->line, it->statement,
+                             strlen(it->statement), it->message, NULL, NULL, false, false),
                          0);
     }
     policy_findings_free(&f);

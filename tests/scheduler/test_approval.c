@@ -324,9 +324,9 @@ START_TEST(decision_needs_the_card_key)
                   "%s", err.msg);
     assert_field(id, "decision", "approved");
     /* Still out of date after the decision: the key is checked first. */
-    ck_assert_int_eq(sched_job_decide_card(fx.store, id, wrong, false, "UDBA2", "r", "x", at,
-                                           state, &err),
-                     CORE_EAUTH);
+    ck_assert_int_eq(
+        sched_job_decide_card(fx.store, id, wrong, false, "UDBA2", "r", "x", at, state, &err),
+        CORE_EAUTH);
     free(key);
 
     /* A job from before card keys (Redis wiped, the job made again without one): only a
@@ -337,9 +337,9 @@ START_TEST(decision_needs_the_card_key)
     snprintf(args, sizeof(args), "HDEL '{ap}:job:%s' card_key", id);
     v = ts_redis_cli(fx.redis, args);
     free(v);
-    ck_assert_int_eq(sched_job_decide_card(fx.store, id, wrong, false, "UDBA2", "r", "x", at,
-                                           state, &err),
-                     CORE_EAUTH);
+    ck_assert_int_eq(
+        sched_job_decide_card(fx.store, id, wrong, false, "UDBA2", "r", "x", at, state, &err),
+        CORE_EAUTH);
     ck_assert_msg(sched_job_decide_card(fx.store, id, "", false, "UDBA2", "rejected by UDBA2", "x",
                                         at, state, &err) == 0,
                   "%s", err.msg);
@@ -503,9 +503,9 @@ START_TEST(without_slack_no_card_work_is_queued)
     ck_assert_int_eq(json_integer_value(json_object_get(j, "cards")), 0);
     json_decref(j);
     core_buf_free(&json);
-    ck_assert_msg(sched_job_decide(fx.store, id, true, "dba-lead (API)", "approved by dba-lead (API)",
-                                   "2026-03-02 10:40 UTC+9", ts_iso("2026-03-02T01:40:00Z"), state,
-                                   &err) == 0,
+    ck_assert_msg(sched_job_decide(fx.store, id, true, "dba-lead (API)",
+                                   "approved by dba-lead (API)", "2026-03-02 10:40 UTC+9",
+                                   ts_iso("2026-03-02T01:40:00Z"), state, &err) == 0,
                   "%s", err.msg);
     assert_field(id, "decision", "approved");
     cards = outbox_of("slack_card");

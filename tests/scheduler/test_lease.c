@@ -75,9 +75,9 @@ static sched_claim claim_at(const char *runner, int64_t now)
     sched_claim c;
     core_error err = {0};
 
-    ck_assert_msg(sched_job_claim(fx.store, "always", runner, "1", "", LEASE_S, now, NULL, &c, &err) ==
-                      0,
-                  "%s", err.msg);
+    ck_assert_msg(
+        sched_job_claim(fx.store, "always", runner, "1", "", LEASE_S, now, NULL, &c, &err) == 0,
+        "%s", err.msg);
     return c;
 }
 
@@ -276,9 +276,9 @@ static void empty_claim(const char *region, const char *runner, const char *toke
     sched_claim c;
     core_error err = {0};
 
-    ck_assert_msg(sched_job_claim(fx.store, region, runner, token, labels, LEASE_S, now, NULL, &c,
-                                  &err) == 0,
-                  "%s", err.msg);
+    ck_assert_msg(
+        sched_job_claim(fx.store, region, runner, token, labels, LEASE_S, now, NULL, &c, &err) == 0,
+        "%s", err.msg);
     ck_assert(!c.found);
 }
 
@@ -344,9 +344,9 @@ START_TEST(empty_claim_counts_jobs_passed_over_for_labels)
     c = claim_at("plain", T0);
     ck_assert(!c.found);
     ck_assert_int_eq(c.passed_over, 1);
-    ck_assert_msg(sched_job_claim(fx.store, "always", "gpu-1", "1", "gpu", LEASE_S, T0, NULL, &c,
-                                  &err) == 0,
-                  "%s", err.msg);
+    ck_assert_msg(
+        sched_job_claim(fx.store, "always", "gpu-1", "1", "gpu", LEASE_S, T0, NULL, &c, &err) == 0,
+        "%s", err.msg);
     ck_assert(c.found);
     ck_assert_str_eq(c.job_id, id);
     ck_assert_int_eq(c.passed_over, 0);
@@ -378,8 +378,8 @@ START_TEST(routing_counts_only_runners_with_the_labels)
     ck_assert_int_eq(sched_intake_pull_request(fx.store, "d-gpu", &ref, 0, &in, &err), 0);
     memcpy(id, in.job_id, 32);
     do {
-        ck_assert_msg(sched_inspect_one(fx.store, (const sched_plan *const *)&fx.plan, NULL,
-                                        NULL, T0 + 1, &res, &err) == 0,
+        ck_assert_msg(sched_inspect_one(fx.store, (const sched_plan *const *)&fx.plan, NULL, NULL,
+                                        T0 + 1, &res, &err) == 0,
                       "%s", err.msg);
     } while (res.job_id[0]);
     ck_assert_msg(sched_router_pass(fx.store, fx.plan, T0 + 2, &st, &err) == 0, "%s", err.msg);
@@ -399,8 +399,8 @@ START_TEST(claim_carries_the_job_document)
 
     queued_job("acme/api", 7, "abababab", false, a);
     core_buf_puts(&doc, "prefix:");
-    ck_assert_msg(sched_job_claim(fx.store, "always", "r1", "1", "", LEASE_S, T0, &doc, &c,
-                                  &err) == 0,
+    ck_assert_msg(sched_job_claim(fx.store, "always", "r1", "1", "", LEASE_S, T0, &doc, &c, &err) ==
+                      0,
                   "%s", err.msg);
     ck_assert(c.found);
     ck_assert_int_eq(sched_job_json(fx.store, a, &want, &err), 0);
@@ -410,9 +410,8 @@ START_TEST(claim_carries_the_job_document)
     /* An empty claim writes nothing. */
     doc.len = 0;
     doc.data[0] = '\0';
-    ck_assert_int_eq(sched_job_claim(fx.store, "always", "r1", "1", "", LEASE_S, T0 + 1, &doc,
-                                     &c, &err),
-                     0);
+    ck_assert_int_eq(
+        sched_job_claim(fx.store, "always", "r1", "1", "", LEASE_S, T0 + 1, &doc, &c, &err), 0);
     ck_assert(!c.found);
     ck_assert_uint_eq(doc.len, 0);
     core_buf_free(&doc);
@@ -467,8 +466,8 @@ START_TEST(token_of_another_region_changes_nothing)
                                         T0 + 5000, state, ran_by, sizeof(ran_by), &err),
                      CORE_EAUTH);
     /* A region list that merely contains the name as a part of another does not pass. */
-    ck_assert_int_eq(sched_job_complete(fx.store, a, c.lease_id, "always-not|xalways", true,
-                                        NULL, T0 + 5000, state, NULL, 0, &err),
+    ck_assert_int_eq(sched_job_complete(fx.store, a, c.lease_id, "always-not|xalways", true, NULL,
+                                        T0 + 5000, state, NULL, 0, &err),
                      CORE_EAUTH);
     after = lease_snapshot(a);
     ck_assert_str_eq(after, before);
@@ -477,16 +476,16 @@ START_TEST(token_of_another_region_changes_nothing)
     ck_assert_int_eq(sched_job_heartbeat(fx.store, "999999", c.lease_id, "other", LEASE_S,
                                          T0 + 5000, &cancel, &until, &err),
                      CORE_ENOTFOUND);
-    ck_assert_int_eq(sched_job_complete(fx.store, "999999", c.lease_id, NULL, true, NULL,
-                                        T0 + 5000, state, NULL, 0, &err),
+    ck_assert_int_eq(sched_job_complete(fx.store, "999999", c.lease_id, NULL, true, NULL, T0 + 5000,
+                                        state, NULL, 0, &err),
                      CORE_ENOTFOUND);
     /* The job's own region (or every region) may. */
     ck_assert_int_eq(sched_job_heartbeat(fx.store, a, c.lease_id, "other|always", LEASE_S,
                                          T0 + 5000, &cancel, &until, &err),
                      0);
     ck_assert_int_eq(until, T0 + 5000 + LEASE_S * 1000);
-    ck_assert_int_eq(sched_job_complete(fx.store, a, c.lease_id, "always", true, NULL,
-                                        T0 + 6000, state, ran_by, sizeof(ran_by), &err),
+    ck_assert_int_eq(sched_job_complete(fx.store, a, c.lease_id, "always", true, NULL, T0 + 6000,
+                                        state, ran_by, sizeof(ran_by), &err),
                      0);
     ck_assert_str_eq(state, "succeeded");
     ck_assert_str_eq(ran_by, "r1"); /* the job's own runner, named by the script */

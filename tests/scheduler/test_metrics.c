@@ -48,9 +48,9 @@ static sched_metrics read_at(int64_t now)
     sched_metrics m;
     core_error err = {0};
 
-    ck_assert_msg(sched_metrics_read(fx.store, regions, 2, now, now - SCHED_IDLE_WINDOW_MS, &m,
-                                     &err) == 0,
-                  "%s", err.msg);
+    ck_assert_msg(
+        sched_metrics_read(fx.store, regions, 2, now, now - SCHED_IDLE_WINDOW_MS, &m, &err) == 0,
+        "%s", err.msg);
     return m;
 }
 
@@ -107,8 +107,8 @@ START_TEST(lease_counters_move_after_a_claim_and_an_expiry)
     core_error err = {0};
 
     queued_job(1, T0, a);
-    ck_assert_msg(sched_job_claim(fx.store, "always", "r1", "1", "", LEASE_S, T0 + 10000, NULL,
-                                  &c, &err) == 0,
+    ck_assert_msg(sched_job_claim(fx.store, "always", "r1", "1", "", LEASE_S, T0 + 10000, NULL, &c,
+                                  &err) == 0,
                   "%s", err.msg);
     ck_assert(c.found);
     m = read_at(T0 + 10000);

@@ -89,7 +89,6 @@ static bool api_time_ok(const char *s)
            strspn(s + 20, "0123456789") == 3 && core_time_parse_iso(s, &t, NULL) == 0;
 }
 
-
 START_TEST(put_take_done)
 {
     char id[32];
@@ -421,11 +420,11 @@ START_TEST(a_blocked_order_does_not_hold_back_another)
         put("github_status", "{}", NULL, T0 + i, id);
     put("slack_card", "{\"job_id\":\"9\",\"card\":0}", NULL, T0 + 100, card);
     /* What status_put and card_put record (Lua): the order field and the order list. */
-    out = ts_redis_cli(redis,
-                       "EVAL \"for i = 1, 60 do redis.call('HSET', '{ob}:outbox:' .. i, 'order', "
-                       "'gh:acme/api@abc'); redis.call('RPUSH', '{ob}:outbox:order:gh:acme/api@abc', "
-                       "i) end; redis.call('HSET', '{ob}:outbox:61', 'order', 'card:9'); "
-                       "redis.call('RPUSH', '{ob}:outbox:order:card:9', 61)\" 0");
+    out = ts_redis_cli(
+        redis, "EVAL \"for i = 1, 60 do redis.call('HSET', '{ob}:outbox:' .. i, 'order', "
+               "'gh:acme/api@abc'); redis.call('RPUSH', '{ob}:outbox:order:gh:acme/api@abc', "
+               "i) end; redis.call('HSET', '{ob}:outbox:61', 'order', 'card:9'); "
+               "redis.call('RPUSH', '{ob}:outbox:order:card:9', 61)\" 0");
     free(out);
     take(T0 + 200, &m);
     ck_assert(m.found);
@@ -464,10 +463,10 @@ START_TEST(the_head_of_an_order_goes_out_whatever_its_place_in_the_due_set)
     for (int i = 0; i < 3; i++)
         put("github_status", "{}", NULL, T0 + 5, id);
     ck_assert_str_eq(id, "10");
-    out = ts_redis_cli(redis,
-                       "EVAL \"for i = 8, 10 do redis.call('HSET', '{ob}:outbox:' .. i, 'order', "
-                       "'gh:acme/api@abc'); redis.call('RPUSH', '{ob}:outbox:order:gh:acme/api@abc', "
-                       "i) end\" 0");
+    out = ts_redis_cli(
+        redis, "EVAL \"for i = 8, 10 do redis.call('HSET', '{ob}:outbox:' .. i, 'order', "
+               "'gh:acme/api@abc'); redis.call('RPUSH', '{ob}:outbox:order:gh:acme/api@abc', "
+               "i) end\" 0");
     free(out);
     for (int want = 8; want <= 10; want++) {
         char w[8];

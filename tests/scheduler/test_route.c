@@ -1,4 +1,5 @@
-/* scheduler/route.c: every routing rule (docs/scheduler.md, "Routing and the router"), with injected instants. */
+/* scheduler/route.c: every routing rule (docs/scheduler.md, "Routing and the router"), with
+ * injected instants. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +15,23 @@ static const char config_text[] =
     "{\"server\": {\"listen\": \"127.0.0.1:8080\"},\n"
     " \"redis\": {\"url\": \"redis://127.0.0.1:6379/0\"},\n"
     " \"regions\": [\n"
-    "  {\"name\": \"apac-tokyo\", \"timezone\": \"Asia/Tokyo\", \"hours\": [\"Mon-Fri 09:00-18:00\"],\n"
+    "  {\"name\": \"apac-tokyo\", \"timezone\": \"Asia/Tokyo\", \"hours\": [\"Mon-Fri "
+    "09:00-18:00\"],\n"
     "   \"holidays\": [\"2026-01-13\"]},\n"
-    "  {\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\", \"hours\": [\"Mon-Fri 09:00-18:00\"]},\n"
-    "  {\"name\": \"amer-seattle\", \"timezone\": \"America/Los_Angeles\", \"hours\": [\"Mon-Fri 17:00-02:00\"]}],\n"
+    "  {\"name\": \"emea-berlin\", \"timezone\": \"Europe/Berlin\", \"hours\": [\"Mon-Fri "
+    "09:00-18:00\"]},\n"
+    "  {\"name\": \"amer-seattle\", \"timezone\": \"America/Los_Angeles\", \"hours\": [\"Mon-Fri "
+    "17:00-02:00\"]}],\n"
     " \"policies\": [\n"
     "  {\"repos\": [\"acme/fallback\"], \"regions\": [\"apac-tokyo\", \"emea-berlin\"],\n"
     "   \"when_closed\": \"fallback:amer-seattle\"},\n"
-    "  {\"repos\": [\"acme/queue\"], \"regions\": [\"apac-tokyo\", \"emea-berlin\"], \"when_closed\": \"queue\"},\n"
-    "  {\"repos\": [\"acme/*\"], \"regions\": [\"apac-tokyo\", \"emea-berlin\", \"amer-seattle\"]}],\n"
+    "  {\"repos\": [\"acme/queue\"], \"regions\": [\"apac-tokyo\", \"emea-berlin\"], "
+    "\"when_closed\": \"queue\"},\n"
+    "  {\"repos\": [\"acme/*\"], \"regions\": [\"apac-tokyo\", \"emea-berlin\", "
+    "\"amer-seattle\"]}],\n"
     " \"freezes\": [{\"name\": \"year-end\", \"repos\": [\"acme/payments\"],\n"
-    "   \"from\": \"2026-12-24T00:00\", \"to\": \"2027-01-02T00:00\", \"timezone\": \"Europe/Berlin\"}]}\n";
+    "   \"from\": \"2026-12-24T00:00\", \"to\": \"2027-01-02T00:00\", \"timezone\": "
+    "\"Europe/Berlin\"}]}\n";
 
 static policy_config *cfg;
 static sched_plan *plan;
@@ -109,8 +116,7 @@ START_TEST(defer_until_earliest_opening_with_reason)
     ck_assert_int_eq(d.kind, SCHED_ROUTE_DEFER);
     ck_assert_int_eq(d.release_at, ts_iso("2026-01-19T00:00:00Z"));
     ck_assert_str_eq(region_of(&d), "apac-tokyo");
-    ck_assert_str_eq(d.reason,
-                     "deferred: no region open; apac-tokyo opens 09:00 UTC+9, in 1d 12h");
+    ck_assert_str_eq(d.reason, "deferred: no region open; apac-tokyo opens 09:00 UTC+9, in 1d 12h");
 }
 END_TEST
 

@@ -249,9 +249,8 @@ START_TEST(inspection_routes_when_the_choice_needs_no_loads)
     j = job(b);
     ck_assert_str_eq(field(j, "state"), "inspecting");
     json_decref(j);
-    ck_assert_int_eq(sched_router_pass(fx.store, fx.plan, ts_iso("2026-01-19T08:30:00Z"), &st,
-                                       &err),
-                     0);
+    ck_assert_int_eq(
+        sched_router_pass(fx.store, fx.plan, ts_iso("2026-01-19T08:30:00Z"), &st, &err), 0);
     ck_assert_uint_eq(st.routed, 1);
     j = job(b);
     ck_assert_str_eq(field(j, "state"), "queued");
@@ -267,8 +266,13 @@ START_TEST(intake_routes_a_job_with_nothing_to_inspect)
     char route[SCHED_ROUTE_SPEC_MAX], *v;
     const char *sha = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
     int64_t at = ts_iso("2026-01-19T05:00:00Z");
-    sched_pr_ref ref = {.repo = "acme/api", .pr = 5, .head_sha = sha, .base_sha = sha,
-                        .title = "t", .author = "octocat", .installation_id = 42};
+    sched_pr_ref ref = {.repo = "acme/api",
+                        .pr = 5,
+                        .head_sha = sha,
+                        .base_sha = sha,
+                        .title = "t",
+                        .author = "octocat",
+                        .installation_id = 42};
     sched_intake in;
     core_error err;
     json_t *j, *h;
@@ -399,15 +403,14 @@ START_TEST(region_loads_report_a_store_error)
 
     out = ts_redis_cli(fx.redis, "SET {rt}:queue:emea-berlin not-a-queue");
     free(out);
-    ck_assert_int_lt(sched_region_loads(fx.store, fx.cfg, ts_iso("2026-03-09T10:00:00Z"),
-                                        NULL, loads, &err),
-                     0);
+    ck_assert_int_lt(
+        sched_region_loads(fx.store, fx.cfg, ts_iso("2026-03-09T10:00:00Z"), NULL, loads, &err), 0);
     ck_assert_msg(strstr(err.msg, "WRONGTYPE") != NULL, "msg: %s", err.msg);
     /* And with Redis gone, the code says so. */
     ts_redis_stop(fx.redis);
-    ck_assert_int_eq(sched_region_loads(fx.store, fx.cfg, ts_iso("2026-03-09T10:00:00Z"),
-                                        NULL, loads, &err),
-                     CORE_EUNAVAILABLE);
+    ck_assert_int_eq(
+        sched_region_loads(fx.store, fx.cfg, ts_iso("2026-03-09T10:00:00Z"), NULL, loads, &err),
+        CORE_EUNAVAILABLE);
 }
 END_TEST
 

@@ -448,8 +448,9 @@ START_TEST(lua_library_agrees_with_c)
     for (int i = 0; i < SCHED_SCRIPT_COUNT; i++) {
         const char *at;
 
-        snprintf(want, sizeof(want), "\nredis.register_function('%s', function(KEYS, ARGV)\n"
-                                     "P = ARGV[1]\n",
+        snprintf(want, sizeof(want),
+                 "\nredis.register_function('%s', function(KEYS, ARGV)\n"
+                 "P = ARGV[1]\n",
                  sched_script_function((sched_script)i));
         at = strstr(lib, want);
         ck_assert_msg(at != NULL, "no function for %s", sched_script_name((sched_script)i));

@@ -19,32 +19,31 @@
 /* Crafted zones: no transitions (a 45-minute offset), a negative half-hour offset with
  * DST, a zone that ended DST (Mexico, 2022), Irish negative DST, Greenland's rule whose
  * footer time is -1:00, Israel's "Friday before the last Sunday" (footer /26), and a link. */
-static const char crafted_source[] =
-    "Rule Tst 1990 max - Mar lastSun 2:00 1:00 D\n"
-    "Rule Tst 1990 max - Oct lastSun 3:00 0 S\n"
-    "Rule Mx 1996 2022 - Apr Sun>=1 2:00 1:00 D\n"
-    "Rule Mx 1996 2022 - Oct lastSun 2:00 0 S\n"
-    "Rule Irl 1990 max - Oct lastSun 1:00u -1:00 -\n"
-    "Rule Irl 1991 max - Mar lastSun 1:00u 0 -\n"
-    "Rule Gl 2023 max - Mar lastSun 1:00u 1:00 -\n"
-    "Rule Gl 2023 max - Oct lastSun 1:00u 0 -\n"
-    "Rule Il 2013 max - Mar Fri>=23 2:00 1:00 D\n"
-    "Rule Il 2013 max - Oct lastSun 2:00 0 S\n"
-    "Zone Test/Fixed 5:45 - +0545\n"
-    "Zone Test/NegHalf -3:30 Tst -0330/-0230\n"
-    "Zone Test/EndsDST -6:36:36 - LMT 1922 Jan 1 7:00u\n"
-    "  -6:00 Mx C%sT 2022 Oct 30 2:00\n"
-    "  -6:00 - CST\n"
-    "Zone Test/NegDST -0:25:21 - LMT 1990\n"
-    "  1:00 Irl IST/GMT\n"
-    "Zone Test/Late -3:00 - -03 2023 Mar 25 22:00u\n"
-    "  -2:00 Gl -02/-01\n"
-    "Zone Test/Friday 2:00 Il I%sT\n"
-    "Zone Etc/UTC 0 - UTC\n"
-    "Link Test/NegHalf Test/Link\n";
+static const char crafted_source[] = "Rule Tst 1990 max - Mar lastSun 2:00 1:00 D\n"
+                                     "Rule Tst 1990 max - Oct lastSun 3:00 0 S\n"
+                                     "Rule Mx 1996 2022 - Apr Sun>=1 2:00 1:00 D\n"
+                                     "Rule Mx 1996 2022 - Oct lastSun 2:00 0 S\n"
+                                     "Rule Irl 1990 max - Oct lastSun 1:00u -1:00 -\n"
+                                     "Rule Irl 1991 max - Mar lastSun 1:00u 0 -\n"
+                                     "Rule Gl 2023 max - Mar lastSun 1:00u 1:00 -\n"
+                                     "Rule Gl 2023 max - Oct lastSun 1:00u 0 -\n"
+                                     "Rule Il 2013 max - Mar Fri>=23 2:00 1:00 D\n"
+                                     "Rule Il 2013 max - Oct lastSun 2:00 0 S\n"
+                                     "Zone Test/Fixed 5:45 - +0545\n"
+                                     "Zone Test/NegHalf -3:30 Tst -0330/-0230\n"
+                                     "Zone Test/EndsDST -6:36:36 - LMT 1922 Jan 1 7:00u\n"
+                                     "  -6:00 Mx C%sT 2022 Oct 30 2:00\n"
+                                     "  -6:00 - CST\n"
+                                     "Zone Test/NegDST -0:25:21 - LMT 1990\n"
+                                     "  1:00 Irl IST/GMT\n"
+                                     "Zone Test/Late -3:00 - -03 2023 Mar 25 22:00u\n"
+                                     "  -2:00 Gl -02/-01\n"
+                                     "Zone Test/Friday 2:00 Il I%sT\n"
+                                     "Zone Etc/UTC 0 - UTC\n"
+                                     "Link Test/NegHalf Test/Link\n";
 
-static const char *const crafted_ids[] = {"Test/Fixed", "Test/NegHalf", "Test/EndsDST",
-                                          "Test/NegDST", "Test/Late",   "Test/Friday",
+static const char *const crafted_ids[] = {"Test/Fixed",  "Test/NegHalf", "Test/EndsDST",
+                                          "Test/NegDST", "Test/Late",    "Test/Friday",
                                           "Test/Link"};
 #define N_CRAFTED (sizeof(crafted_ids) / sizeof(crafted_ids[0]))
 
@@ -157,8 +156,8 @@ START_TEST(malformed_tzif_is_refused)
         /* isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt */
         v1 = c[3] * 5 + c[4] * 6 + c[5] + c[2] * 8 + c[1] + c[0];
         h += 44 + v1;
-        v2_idx = 44 + v1 + 44 + 8 * ((uint32_t)h[32] << 24 | (uint32_t)h[33] << 16 |
-                                     (uint32_t)h[34] << 8 | h[35]);
+        v2_idx = 44 + v1 + 44 +
+                 8 * ((uint32_t)h[32] << 24 | (uint32_t)h[33] << 16 | (uint32_t)h[34] << 8 | h[35]);
         ck_assert_int_lt(v2_idx, len);
         data[v2_idx] = (char)0xff;
         ck_assert_int_eq(sched_tzif_parse((const uint8_t *)data, len, &z, &err), CORE_EINVAL);
@@ -183,12 +182,18 @@ static int32_t glibc_utoff(time_t t)
 START_TEST(posix_rules_match_glibc)
 {
     static const char *const strings[] = {
-        "PST8PDT,M3.2.0,M11.1.0",        "CET-1CEST,M3.5.0,M10.5.0/3",
-        "IST-2IDT,M3.4.4/26,M10.5.0",     "EET-2EEST,M3.4.4/50,M10.4.4/50",
-        "<-04>4<-03>,M9.1.6/24,M4.1.6/24", "<-02>2<-01>,M3.5.0/-1,M10.5.0/0",
-        "IST-1GMT0,M10.5.0,M3.5.0/1",     "<+1245>-12:45<+1345>,M9.5.0/2:45,M4.1.0/3:45",
-        "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", "EET-2EEST,M4.5.5/0,M10.5.4/24",
-        "<+00>0<+02>-2,M3.5.0/1,M10.5.0/3", "XST3XDT,J60/1,J300/1",
+        "PST8PDT,M3.2.0,M11.1.0",
+        "CET-1CEST,M3.5.0,M10.5.0/3",
+        "IST-2IDT,M3.4.4/26,M10.5.0",
+        "EET-2EEST,M3.4.4/50,M10.4.4/50",
+        "<-04>4<-03>,M9.1.6/24,M4.1.6/24",
+        "<-02>2<-01>,M3.5.0/-1,M10.5.0/0",
+        "IST-1GMT0,M10.5.0,M3.5.0/1",
+        "<+1245>-12:45<+1345>,M9.5.0/2:45,M4.1.0/3:45",
+        "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0",
+        "EET-2EEST,M4.5.5/0,M10.5.4/24",
+        "<+00>0<+02>-2,M3.5.0/1,M10.5.0/3",
+        "XST3XDT,J60/1,J300/1",
         "YST3YDT,45,200",
     };
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
@@ -219,9 +224,16 @@ END_TEST
 
 START_TEST(posix_strings_refused_with_a_reason)
 {
-    static const char *const bad[] = {"",       "P8",          "PST",   "PST8PDT,M13.1.0,M1.1.0",
-                                      "PST8PDT,M3.2.0", "<+05", "PST99", "PST8PDT,M3.6.0,M11.1.0",
-                                      "PST8PDT,J0,J365", "PST8PDT,M3.2.0/200,M11.1.0"};
+    static const char *const bad[] = {"",
+                                      "P8",
+                                      "PST",
+                                      "PST8PDT,M13.1.0,M1.1.0",
+                                      "PST8PDT,M3.2.0",
+                                      "<+05",
+                                      "PST99",
+                                      "PST8PDT,M3.6.0,M11.1.0",
+                                      "PST8PDT,J0,J365",
+                                      "PST8PDT,M3.2.0/200,M11.1.0"};
     sched_posix_tz tz;
     core_error err = {0};
 
@@ -264,9 +276,9 @@ START_TEST(tzif_offsets_match_glibc_everywhere)
         has_footer = z.footer[0] && sched_posix_tz_parse(z.footer, &footer, NULL) == 0;
         ts_tz_use(id);
         for (int k = 0; k < 300; k++) {
-            int64_t t = -2177452800LL + (int64_t)(((uint64_t)rand_r(&seed) << 31 ^
-                                                   (uint64_t)rand_r(&seed)) %
-                                                  6311390400ULL);
+            int64_t t = -2177452800LL +
+                        (int64_t)(((uint64_t)rand_r(&seed) << 31 ^ (uint64_t)rand_r(&seed)) %
+                                  6311390400ULL);
 
             ck_assert_msg(sched_tzif_utoff_at(&z, has_footer ? &footer : NULL, t) ==
                               glibc_utoff((time_t)t),
@@ -325,14 +337,16 @@ static char *write_config(const char *dir, const char *const *ids, size_t n)
     core_buf b = {0};
     char *path;
 
-    core_buf_printf(&b, "{\"server\": {\"listen\": \"127.0.0.1:8080\"},"
-                        " \"redis\": {\"url\": \"redis://127.0.0.1:6379\"},"
-                        " \"github\": {\"webhook_secret_env\": \"UNUSED\"},"
-                        " \"cache_dir\": \"%s/cache\", \"regions\": [",
+    core_buf_printf(&b,
+                    "{\"server\": {\"listen\": \"127.0.0.1:8080\"},"
+                    " \"redis\": {\"url\": \"redis://127.0.0.1:6379\"},"
+                    " \"github\": {\"webhook_secret_env\": \"UNUSED\"},"
+                    " \"cache_dir\": \"%s/cache\", \"regions\": [",
                     dir);
     for (size_t i = 0; i < n; i++)
-        core_buf_printf(&b, "%s{\"name\": \"r%zu\", \"timezone\": \"%s\", "
-                            "\"hours\": [\"Mon-Fri 09:00-17:00\"]}",
+        core_buf_printf(&b,
+                        "%s{\"name\": \"r%zu\", \"timezone\": \"%s\", "
+                        "\"hours\": [\"Mon-Fri 09:00-17:00\"]}",
                         i ? ", " : "", i, ids[i]);
     core_buf_puts(&b, "], \"policies\": [{\"repos\": [\"*/*\"], \"regions\": [\"r0\"]}]}");
     path = ts_write_file(dir, "zoneci.json", b.data);

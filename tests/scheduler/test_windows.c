@@ -43,8 +43,7 @@ static sched_windows *make(const char *tz, const char *const *hours, const char 
 
     for (; hours[n]; n++)
         ck_assert_int_eq(core_hours_parse(hours[n], &h[n], NULL), 0);
-    ck_assert_msg(sched_windows_new(&w, tz, h, n, hol, holiday ? 1 : 0, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(sched_windows_new(&w, tz, h, n, hol, holiday ? 1 : 0, &err) == 0, "%s", err.msg);
     return w;
 }
 
@@ -154,8 +153,7 @@ static void check_scenario(const scenario *c)
     int64_t want_close = c->next_close ? ts_iso(c->next_close) : SCHED_NO_INSTANT;
 
     sched_windows_eval(w, ts_iso(c->at), &st);
-    ck_assert_msg(st.open == c->open, "%s %s at %s: open=%d", c->zone, c->hours[0], c->at,
-                  st.open);
+    ck_assert_msg(st.open == c->open, "%s %s at %s: open=%d", c->zone, c->hours[0], c->at, st.open);
     ck_assert_msg(st.next_open == want_open, "%s %s at %s: next_open %s want %s", c->zone,
                   c->hours[0], c->at, fmt(st.next_open), fmt(want_open));
     ck_assert_msg(st.next_close == want_close, "%s %s at %s: next_close %s want %s", c->zone,
@@ -167,84 +165,224 @@ START_TEST(window_scenarios)
 {
     static const scenario rows[] = {
         /* Seattle's night shift crosses midnight. */
-        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, NULL, "2026-03-10T08:59:59Z", true,
-         "2026-03-11T00:00:00Z", "2026-03-10T09:00:00Z"},
-        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, NULL, "2026-03-14T08:30:00Z", true,
-         "2026-03-17T00:00:00Z", "2026-03-14T09:00:00Z"},
-        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, NULL, "2026-03-08T09:30:00Z", false,
-         "2026-03-10T00:00:00Z", "2026-03-10T09:00:00Z"},
-        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, NULL, "2026-03-09T17:30:00Z", false,
-         "2026-03-10T00:00:00Z", "2026-03-10T09:00:00Z"},
+        {"America/Los_Angeles",
+         {"Mon-Fri 17:00-02:00"},
+         NULL,
+         "2026-03-10T08:59:59Z",
+         true,
+         "2026-03-11T00:00:00Z",
+         "2026-03-10T09:00:00Z"},
+        {"America/Los_Angeles",
+         {"Mon-Fri 17:00-02:00"},
+         NULL,
+         "2026-03-14T08:30:00Z",
+         true,
+         "2026-03-17T00:00:00Z",
+         "2026-03-14T09:00:00Z"},
+        {"America/Los_Angeles",
+         {"Mon-Fri 17:00-02:00"},
+         NULL,
+         "2026-03-08T09:30:00Z",
+         false,
+         "2026-03-10T00:00:00Z",
+         "2026-03-10T09:00:00Z"},
+        {"America/Los_Angeles",
+         {"Mon-Fri 17:00-02:00"},
+         NULL,
+         "2026-03-09T17:30:00Z",
+         false,
+         "2026-03-10T00:00:00Z",
+         "2026-03-10T09:00:00Z"},
         /* Holidays close windows that start on them, not ones that end on them. */
-        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, "2026-03-09", "2026-03-10T05:00:00Z",
-         false, "2026-03-11T00:00:00Z", "2026-03-11T09:00:00Z"},
-        {"America/Los_Angeles", {"Mon-Fri 17:00-02:00"}, "2026-03-10", "2026-03-10T08:00:00Z",
-         true, "2026-03-12T00:00:00Z", "2026-03-10T09:00:00Z"},
+        {"America/Los_Angeles",
+         {"Mon-Fri 17:00-02:00"},
+         "2026-03-09",
+         "2026-03-10T05:00:00Z",
+         false,
+         "2026-03-11T00:00:00Z",
+         "2026-03-11T09:00:00Z"},
+        {"America/Los_Angeles",
+         {"Mon-Fri 17:00-02:00"},
+         "2026-03-10",
+         "2026-03-10T08:00:00Z",
+         true,
+         "2026-03-12T00:00:00Z",
+         "2026-03-10T09:00:00Z"},
         /* Always open. */
         {"Asia/Tokyo", {"Mon-Sun 00:00-24:00"}, NULL, "2026-03-09T17:30:00Z", true, NULL, NULL},
         /* Touching windows merge. */
-        {"Europe/Berlin", {"Mon-Fri 09:00-18:00", "Mon-Fri 18:00-20:00"}, NULL,
-         "2026-03-30T15:00:00Z", true, "2026-03-31T07:00:00Z", "2026-03-30T18:00:00Z"},
+        {"Europe/Berlin",
+         {"Mon-Fri 09:00-18:00", "Mon-Fri 18:00-20:00"},
+         NULL,
+         "2026-03-30T15:00:00Z",
+         true,
+         "2026-03-31T07:00:00Z",
+         "2026-03-30T18:00:00Z"},
         /* Overlapping windows merge. */
-        {"Europe/Berlin", {"Mon-Fri 09:00-13:00", "Mon-Fri 12:00-18:00"}, NULL,
-         "2026-03-30T08:00:00Z", true, "2026-03-31T07:00:00Z", "2026-03-30T16:00:00Z"},
+        {"Europe/Berlin",
+         {"Mon-Fri 09:00-13:00", "Mon-Fri 12:00-18:00"},
+         NULL,
+         "2026-03-30T08:00:00Z",
+         true,
+         "2026-03-31T07:00:00Z",
+         "2026-03-30T16:00:00Z"},
         /* Berlin's 09:00 moves in UTC across the switch. */
-        {"Europe/Berlin", {"Mon-Fri 09:00-18:00"}, NULL, "2026-03-27T18:00:00Z", false,
-         "2026-03-30T07:00:00Z", "2026-03-30T16:00:00Z"},
+        {"Europe/Berlin",
+         {"Mon-Fri 09:00-18:00"},
+         NULL,
+         "2026-03-27T18:00:00Z",
+         false,
+         "2026-03-30T07:00:00Z",
+         "2026-03-30T16:00:00Z"},
         /* The Apia Friday that never was contributes no window. */
-        {"Pacific/Apia", {"Mon-Fri 09:00-17:00"}, NULL, "2011-12-30T03:00:00Z", false,
-         "2012-01-01T19:00:00Z", "2012-01-02T03:00:00Z"},
+        {"Pacific/Apia",
+         {"Mon-Fri 09:00-17:00"},
+         NULL,
+         "2011-12-30T03:00:00Z",
+         false,
+         "2012-01-01T19:00:00Z",
+         "2012-01-02T03:00:00Z"},
         /* A window wholly inside a DST gap is not open that day. */
-        {"America/Los_Angeles", {"Sun 02:10-02:50"}, NULL, "2026-03-08T09:00:00Z", false,
-         "2026-03-15T09:10:00Z", "2026-03-15T09:50:00Z"},
+        {"America/Los_Angeles",
+         {"Sun 02:10-02:50"},
+         NULL,
+         "2026-03-08T09:00:00Z",
+         false,
+         "2026-03-15T09:10:00Z",
+         "2026-03-15T09:50:00Z"},
         /* Start in the gap: opens at the first instant after it. */
-        {"America/Los_Angeles", {"Sun 02:30-06:00"}, NULL, "2026-03-08T09:00:00Z", false,
-         "2026-03-08T10:00:00Z", "2026-03-08T13:00:00Z"},
+        {"America/Los_Angeles",
+         {"Sun 02:30-06:00"},
+         NULL,
+         "2026-03-08T09:00:00Z",
+         false,
+         "2026-03-08T10:00:00Z",
+         "2026-03-08T13:00:00Z"},
         /* Start in the repeated hour: its first occurrence; 1.5 local hours last 2.5. */
-        {"America/Los_Angeles", {"Sun 01:30-03:00"}, NULL, "2026-11-01T08:00:00Z", false,
-         "2026-11-01T08:30:00Z", "2026-11-01T11:00:00Z"},
-        {"America/Los_Angeles", {"Sun 01:30-03:00"}, NULL, "2026-11-01T10:30:00Z", true,
-         "2026-11-08T09:30:00Z", "2026-11-01T11:00:00Z"},
+        {"America/Los_Angeles",
+         {"Sun 01:30-03:00"},
+         NULL,
+         "2026-11-01T08:00:00Z",
+         false,
+         "2026-11-01T08:30:00Z",
+         "2026-11-01T11:00:00Z"},
+        {"America/Los_Angeles",
+         {"Sun 01:30-03:00"},
+         NULL,
+         "2026-11-01T10:30:00Z",
+         true,
+         "2026-11-08T09:30:00Z",
+         "2026-11-01T11:00:00Z"},
         /* Lord Howe's half-hour DST. */
-        {"Australia/Lord_Howe", {"Sun 02:00-04:00"}, NULL, "2026-10-03T15:00:00Z", false,
-         "2026-10-03T15:30:00Z", "2026-10-03T17:00:00Z"},
+        {"Australia/Lord_Howe",
+         {"Sun 02:00-04:00"},
+         NULL,
+         "2026-10-03T15:00:00Z",
+         false,
+         "2026-10-03T15:30:00Z",
+         "2026-10-03T17:00:00Z"},
         /* Quarter- and three-quarter-hour offsets. */
-        {"Asia/Kathmandu", {"Mon-Fri 09:00-18:00"}, NULL, "2026-06-01T03:14:59Z", false,
-         "2026-06-01T03:15:00Z", "2026-06-01T12:15:00Z"},
-        {"Pacific/Chatham", {"Mon-Fri 09:00-17:00"}, NULL, "2026-01-14T20:15:00Z", true,
-         "2026-01-15T19:15:00Z", "2026-01-15T03:15:00Z"},
+        {"Asia/Kathmandu",
+         {"Mon-Fri 09:00-18:00"},
+         NULL,
+         "2026-06-01T03:14:59Z",
+         false,
+         "2026-06-01T03:15:00Z",
+         "2026-06-01T12:15:00Z"},
+        {"Pacific/Chatham",
+         {"Mon-Fri 09:00-17:00"},
+         NULL,
+         "2026-01-14T20:15:00Z",
+         true,
+         "2026-01-15T19:15:00Z",
+         "2026-01-15T03:15:00Z"},
         /* +14: Kiritimati's Friday starts while it is Thursday 10:00Z. */
-        {"Pacific/Kiritimati", {"Fri 00:00-08:00"}, NULL, "2026-01-15T10:00:00Z", true,
-         "2026-01-22T10:00:00Z", "2026-01-15T18:00:00Z"},
+        {"Pacific/Kiritimati",
+         {"Fri 00:00-08:00"},
+         NULL,
+         "2026-01-15T10:00:00Z",
+         true,
+         "2026-01-22T10:00:00Z",
+         "2026-01-15T18:00:00Z"},
         /* 24:00 as an end. */
-        {"Europe/Berlin", {"Mon 20:00-24:00"}, NULL, "2026-03-30T21:59:59Z", true,
-         "2026-04-06T18:00:00Z", "2026-03-30T22:00:00Z"},
+        {"Europe/Berlin",
+         {"Mon 20:00-24:00"},
+         NULL,
+         "2026-03-30T21:59:59Z",
+         true,
+         "2026-04-06T18:00:00Z",
+         "2026-03-30T22:00:00Z"},
         /* Santiago: midnight does not exist on 2026-09-06, so the window opens at 01:00. */
-        {"America/Santiago", {"Sun 00:00-02:00"}, NULL, "2026-09-06T03:00:00Z", false,
-         "2026-09-06T04:00:00Z", "2026-09-06T05:00:00Z"},
+        {"America/Santiago",
+         {"Sun 00:00-02:00"},
+         NULL,
+         "2026-09-06T03:00:00Z",
+         false,
+         "2026-09-06T04:00:00Z",
+         "2026-09-06T05:00:00Z"},
         /* ...and 23:30 on 2026-04-04 happens twice: the window opens at the first. */
-        {"America/Santiago", {"Sat 23:30-01:00"}, NULL, "2026-04-05T02:00:00Z", false,
-         "2026-04-05T02:30:00Z", "2026-04-05T05:00:00Z"},
+        {"America/Santiago",
+         {"Sat 23:30-01:00"},
+         NULL,
+         "2026-04-05T02:00:00Z",
+         false,
+         "2026-04-05T02:30:00Z",
+         "2026-04-05T05:00:00Z"},
         /* Havana changes its clocks at midnight: the day starts at 01:00. */
-        {"America/Havana", {"Sun 00:00-03:00"}, NULL, "2026-03-08T04:00:00Z", false,
-         "2026-03-08T05:00:00Z", "2026-03-08T07:00:00Z"},
+        {"America/Havana",
+         {"Sun 00:00-03:00"},
+         NULL,
+         "2026-03-08T04:00:00Z",
+         false,
+         "2026-03-08T05:00:00Z",
+         "2026-03-08T07:00:00Z"},
         /* Open in the 01:30 window while the 02:15 one lies wholly in the gap: the next
          * opening is next Sunday's 01:30 (PDT), not its 02:15. */
-        {"America/Los_Angeles", {"Sun 01:30-01:45", "Sun 02:15-02:45"}, NULL,
-         "2026-03-08T09:30:00Z", true, "2026-03-15T08:30:00Z", "2026-03-08T09:45:00Z"},
+        {"America/Los_Angeles",
+         {"Sun 01:30-01:45", "Sun 02:15-02:45"},
+         NULL,
+         "2026-03-08T09:30:00Z",
+         true,
+         "2026-03-15T08:30:00Z",
+         "2026-03-08T09:45:00Z"},
         /* Open on Monday; Tuesday's first window is the next opening, not its second. */
-        {"America/Los_Angeles", {"Mon 09:00-10:00", "Tue 09:00-10:00", "Tue 11:00-12:00"},
-         NULL, "2026-03-02T17:30:00Z", true, "2026-03-03T17:00:00Z", "2026-03-02T18:00:00Z"},
+        {"America/Los_Angeles",
+         {"Mon 09:00-10:00", "Tue 09:00-10:00", "Tue 11:00-12:00"},
+         NULL,
+         "2026-03-02T17:30:00Z",
+         true,
+         "2026-03-03T17:00:00Z",
+         "2026-03-02T18:00:00Z"},
         /* Rules changed after ICU 72's data (2022e): Mexico left DST in 2022, Egypt came
          * back to it in 2023, Ciudad Juarez and Coyhaique are zones of their own since. */
-        {"America/Mexico_City", {"Mon-Fri 09:00-17:00"}, NULL, "2026-07-01T14:59:59Z", false,
-         "2026-07-01T15:00:00Z", "2026-07-01T23:00:00Z"},
-        {"Africa/Cairo", {"Mon-Fri 09:00-17:00"}, NULL, "2026-07-01T06:00:00Z", true,
-         "2026-07-02T06:00:00Z", "2026-07-01T14:00:00Z"},
-        {"America/Ciudad_Juarez", {"Mon-Fri 09:00-17:00"}, NULL, "2026-07-01T14:59:59Z", false,
-         "2026-07-01T15:00:00Z", "2026-07-01T23:00:00Z"},
-        {"America/Coyhaique", {"Mon-Fri 09:00-17:00"}, NULL, "2026-07-01T12:00:00Z", true,
-         "2026-07-02T12:00:00Z", "2026-07-01T20:00:00Z"},
+        {"America/Mexico_City",
+         {"Mon-Fri 09:00-17:00"},
+         NULL,
+         "2026-07-01T14:59:59Z",
+         false,
+         "2026-07-01T15:00:00Z",
+         "2026-07-01T23:00:00Z"},
+        {"Africa/Cairo",
+         {"Mon-Fri 09:00-17:00"},
+         NULL,
+         "2026-07-01T06:00:00Z",
+         true,
+         "2026-07-02T06:00:00Z",
+         "2026-07-01T14:00:00Z"},
+        {"America/Ciudad_Juarez",
+         {"Mon-Fri 09:00-17:00"},
+         NULL,
+         "2026-07-01T14:59:59Z",
+         false,
+         "2026-07-01T15:00:00Z",
+         "2026-07-01T23:00:00Z"},
+        {"America/Coyhaique",
+         {"Mon-Fri 09:00-17:00"},
+         NULL,
+         "2026-07-01T12:00:00Z",
+         true,
+         "2026-07-02T12:00:00Z",
+         "2026-07-01T20:00:00Z"},
     };
 
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
@@ -316,7 +454,8 @@ static size_t oracle_offsets(int64_t at, int32_t *offs, size_t cap)
     return n;
 }
 
-/* The documented meaning of a wall time (docs/scheduler.md, "Working windows"), using only localtime_r. */
+/* The documented meaning of a wall time (docs/scheduler.md, "Working windows"), using only
+ * localtime_r. */
 static int64_t oracle_wall_to_utc(int64_t w, const int32_t *offs, size_t n)
 {
     int64_t best = INT64_MAX;
@@ -363,7 +502,7 @@ static bool oracle_open(int64_t at)
                 continue;
             s = oracle_wall_to_utc(day * 86400000 + h.start_min * 60000LL, offs, n);
             e = oracle_wall_to_utc((h.end_min <= h.start_min ? day + 1 : day) * 86400000 +
-                                   h.end_min * 60000LL,
+                                       h.end_min * 60000LL,
                                    offs, n);
             if (s <= at && at < e)
                 return true;
@@ -410,7 +549,6 @@ static void free_ids(char **ids, size_t n)
         free(ids[i]);
     free(ids);
 }
-
 
 /* The instants (ms) at which glibc's offset changes in [from, to), found by sampling every
  * six hours and bisecting to the second; at most cap. */

@@ -36,8 +36,7 @@ START_TEST(bad_lists_are_refused_without_showing_tokens)
     } cases[] = {
         {"dba lead:secret-1", "entry 1: the name before ':'"},
         {"ok:x,:secret-2", "entry 2: the name before ':'"},
-        {"a123456789012345678901234567890123456789012345678901234567890123x:secret-3",
-         "entry 1"},
+        {"a123456789012345678901234567890123456789012345678901234567890123x:secret-3", "entry 1"},
         {"dba-lead:", "entry 1: no token after the name"},
         {"a:secret-4,b:secret-4", "entries 1 and 2: one token under two names"},
         {"secret-5,ops:secret-5", "one token under two names"},

@@ -18,7 +18,7 @@
 typedef struct doc_op {
     char method[8]; /* "GET", "HEAD", "POST", ... */
     char path[128];
-    int seen;       /* matched by a route */
+    int seen; /* matched by a route */
 } doc_op;
 
 /* Reads the operations of openapi's `paths:`; returns their count, -1 if unreadable. */
@@ -47,12 +47,10 @@ static int read_doc_ops(const char *file, doc_op *ops, int max)
             const char *m = line + 4;
             size_t mlen = len - 5;
 
-            if (mlen >= sizeof(ops[n].method) || (strncmp(m, "get", mlen) != 0 &&
-                                                  strncmp(m, "head", mlen) != 0 &&
-                                                  strncmp(m, "post", mlen) != 0 &&
-                                                  strncmp(m, "put", mlen) != 0 &&
-                                                  strncmp(m, "delete", mlen) != 0 &&
-                                                  strncmp(m, "patch", mlen) != 0))
+            if (mlen >= sizeof(ops[n].method) ||
+                (strncmp(m, "get", mlen) != 0 && strncmp(m, "head", mlen) != 0 &&
+                 strncmp(m, "post", mlen) != 0 && strncmp(m, "put", mlen) != 0 &&
+                 strncmp(m, "delete", mlen) != 0 && strncmp(m, "patch", mlen) != 0))
                 continue; /* "parameters:", "summary:" and the like */
             for (size_t i = 0; i < mlen; i++)
                 ops[n].method[i] = (char)toupper((unsigned char)m[i]);
@@ -84,10 +82,10 @@ START_TEST(openapi_paths_equal_server_routes)
     char diff[2048] = "";
 
     /* Every difference at once, so that one run tells what to fix. */
-#define DIFF(...)                                                                          \
-    do {                                                                                   \
-        if (used < sizeof(diff))                                                           \
-            used += (size_t)snprintf(diff + used, sizeof(diff) - used, __VA_ARGS__);       \
+#define DIFF(...)                                                                                  \
+    do {                                                                                           \
+        if (used < sizeof(diff))                                                                   \
+            used += (size_t)snprintf(diff + used, sizeof(diff) - used, __VA_ARGS__);               \
     } while (0)
     ck_assert_msg(n > 0, "docs/openapi.yaml: unreadable or no paths (run from the tree's root)");
     for (size_t i = 0; wh_route_at(i, &method, &pattern); i++) {

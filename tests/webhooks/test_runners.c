@@ -26,8 +26,7 @@ START_TEST(empty_region_list_is_refused)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&err, 0, sizeof(err));
         ck_assert_int_eq(parse(bad[i], &err), CORE_EINVAL);
-        ck_assert_msg(strstr(err.msg, i == 0 ? "entry 1" : "entry 2"), "%s: %s", bad[i],
-                      err.msg);
+        ck_assert_msg(strstr(err.msg, i == 0 ? "entry 1" : "entry 2"), "%s: %s", bad[i], err.msg);
         ck_assert_msg(!strstr(err.msg, "s3cretA"), "the token leaked: %s", err.msg);
     }
 }
@@ -39,8 +38,7 @@ START_TEST(regions_and_every_region_still_parse)
     size_t n = 0;
     core_error err = {0};
 
-    ck_assert_msg(wh_runner_tokens_parse("all1,eu1=emea|apac", &t, &n, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(wh_runner_tokens_parse("all1,eu1=emea|apac", &t, &n, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(n, 2);
     ck_assert_uint_eq(t[0].n_regions, 0);
     ck_assert_str_eq(t[1].token, "eu1");

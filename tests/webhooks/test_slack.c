@@ -75,40 +75,55 @@ START_TEST(click_refuses_what_it_cannot_trust)
          "\"zoneci_approve\",\"value\":\"1\"}]}",
          "user.id"},
         {"{\"user\":{\"id\":\"U1\"},\"actions\":[]}", "action_id"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_maybe\",\"value\":\"1\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_maybe\",\"value\":\"1\"}]"
+         "}",
          "action_id"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1a\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
+         "\"1a\"}]}",
          "value"},
         {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
          "\"123456789012345678901\"}]}",
          "value"},
         {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":1}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"\"}]"
+         "}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\":0123456789abcdef\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\":"
+         "0123456789abcdef\"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:"
+         "\"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:0123456789abcde\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:"
+         "0123456789abcde\"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:0123456789ABCDEF\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:"
+         "0123456789ABCDEF\"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:0123456789abcdeg\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:"
+         "0123456789abcdeg\"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:0123456789abcdef:0123456789abcdef\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:"
+         "0123456789abcdef:0123456789abcdef\"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1a:0123456789abcdef\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1a:"
+         "0123456789abcdef\"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:00000000000000000000000000000000000000000000000000000000000000000\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:"
+         "00000000000000000000000000000000000000000000000000000000000000000\"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"123456789012345678901:0123456789abcdef\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
+         "\"123456789012345678901:0123456789abcdef\"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1::0123456789abcdef\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1::"
+         "0123456789abcdef\"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:0123456789abcdef \"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"1:"
+         "0123456789abcdef \"}]}",
          "value"},
-        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"-1:0123456789abcdef\"}]}",
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"-1:"
+         "0123456789abcdef\"}]}",
          "value"},
     };
 
