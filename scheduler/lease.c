@@ -47,22 +47,6 @@ static bool labels_valid(const char *csv)
     return true;
 }
 
-static const sched_reply *item(const sched_reply *r, size_t i)
-{
-    return r && r->type == SCHED_REPLY_ARRAY && i < r->n ? &r->elem[i] : NULL;
-}
-
-static int64_t as_int(const sched_reply *v)
-{
-    if (!v)
-        return 0;
-    if (v->type == SCHED_REPLY_INT)
-        return v->integer;
-    if (v->type == SCHED_REPLY_STR)
-        return strtoll(v->str, NULL, 10);
-    return 0;
-}
-
 static bool is_str(const sched_reply *v, const char *s)
 {
     return v && v->type == SCHED_REPLY_STR && strcmp(v->str, s) == 0;
@@ -127,9 +111,9 @@ int sched_job_claim(sched_store *store, const char *region, const char *runner,
     if (r->type == SCHED_REPLY_ARRAY && r->n == 6 && r->elem[0].type == SCHED_REPLY_STR) {
         out->found = true;
         snprintf(out->job_id, sizeof(out->job_id), "%s", r->elem[0].str);
-        out->fencing_token = as_int(&r->elem[1]);
-        out->lease_expires = as_int(&r->elem[2]);
-        out->attempt = (int)as_int(&r->elem[3]);
+        out->fencing_token = sched_reply_int(&r->elem[1]);
+        out->lease_expires = sched_reply_int(&r->elem[2]);
+        out->attempt = (int)sched_reply_int(&r->elem[3]);
         /* The lease is granted whatever happens here: out->found tells the caller. */
         if (job_json)
             rc = sched_job_render(&r->elem[4], &r->elem[5], job_json, err);
@@ -144,12 +128,14 @@ int sched_job_claim(sched_store *store, const char *region, const char *runner,
  * runner token may not serve. 1 when the reply is neither. */
 static int refused(const sched_reply *r, const char *id, core_error *err)
 {
-    if (is_str(item(r, 0), "missing"))
+    if (is_str(sched_reply_item(r, 0), "missing"))
         return core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
-    if (is_str(item(r, 0), "forbidden"))
+    if (is_str(sched_reply_item(r, 0), "forbidden"))
         return core_error_set(err, CORE_EAUTH, "this token may not act in region %s",
-                              item(r, 1) && item(r, 1)->type == SCHED_REPLY_STR ? item(r, 1)->str
-                                                                                : "");
+                              sched_reply_item(r, 1) &&
+                                      sched_reply_item(r, 1)->type == SCHED_REPLY_STR
+                                  ? sched_reply_item(r, 1)->str
+                                  : "");
     return 1;
 }
 
@@ -191,20 +177,20 @@ int sched_job_heartbeat(sched_store *store, const char *id, const char *lease_id
         return rc;
     }
     rc = 0;
-    if (is_str(item(r, 0), "ok")) {
-        *expires = as_int(item(r, 1));
-    } else if (is_str(item(r, 0), "cancel")) {
+    if (is_str(sched_reply_item(r, 0), "ok")) {
+        *expires = sched_reply_int(sched_reply_item(r, 1));
+    } else if (is_str(sched_reply_item(r, 0), "cancel")) {
         *cancel = true;
-    } else if (item(r, 2) && item(r, 2)->type == SCHED_REPLY_STR) {
-        const sched_reply *holder = item(r, 3);
+    } else if (sched_reply_item(r, 2) && sched_reply_item(r, 2)->type == SCHED_REPLY_STR) {
+        const sched_reply *holder = sched_reply_item(r, 3);
 
         rc = core_error_set(
             err, CORE_ECONFLICT, "lease lost: the build lock %s of job %s expired and is %s%s",
-            item(r, 2)->str, id,
+            sched_reply_item(r, 2)->str, id,
             holder && holder->type == SCHED_REPLY_STR && *holder->str ? "held by job " : "free",
             holder && holder->type == SCHED_REPLY_STR ? holder->str : "");
     } else {
-        const sched_reply *st = item(r, 1);
+        const sched_reply *st = sched_reply_item(r, 1);
 
         rc = core_error_set(err, CORE_ECONFLICT, "lease lost: job %s is %s under another lease", id,
                             st && st->type == SCHED_REPLY_STR && *st->str ? st->str : "gone");
@@ -249,21 +235,22 @@ int sched_job_complete(sched_store *store, const char *id, const char *lease_id,
         return rc;
     }
     rc = 0;
-    if (item(r, 1) && item(r, 1)->type == SCHED_REPLY_STR)
-        snprintf(state, 32, "%s", item(r, 1)->str);
-    if (ran_by && ran_by_len && item(r, 2) && item(r, 2)->type == SCHED_REPLY_STR)
-        snprintf(ran_by, ran_by_len, "%s", item(r, 2)->str);
-    if (is_str(item(r, 0), "done"))
+    if (sched_reply_item(r, 1) && sched_reply_item(r, 1)->type == SCHED_REPLY_STR)
+        snprintf(state, 32, "%s", sched_reply_item(r, 1)->str);
+    if (ran_by && ran_by_len && sched_reply_item(r, 2) &&
+        sched_reply_item(r, 2)->type == SCHED_REPLY_STR)
+        snprintf(ran_by, ran_by_len, "%s", sched_reply_item(r, 2)->str);
+    if (is_str(sched_reply_item(r, 0), "done"))
         rc = core_error_set(err, CORE_ECONFLICT,
                             "already completed: job %s was reported once under this lease and "
                             "is %s; this report changes nothing",
                             id, state);
-    else if (is_str(item(r, 0), "superseded"))
+    else if (is_str(sched_reply_item(r, 0), "superseded"))
         rc = core_error_set(err, CORE_ECONFLICT,
                             "job %s was %s while it ran: its result is not recorded (its build "
                             "locks are freed)",
                             id, state);
-    else if (!is_str(item(r, 0), "ok"))
+    else if (!is_str(sched_reply_item(r, 0), "ok"))
         rc = core_error_set(err, CORE_ECONFLICT, "lease lost: job %s is %s", id,
                             *state ? state : "gone");
     sched_reply_free(r);
@@ -302,9 +289,9 @@ int sched_job_release(sched_store *store, const char *id, const char *lease_id,
     }
     if (rc < 0)
         return rc;
-    if (item(r, 1) && item(r, 1)->type == SCHED_REPLY_STR)
-        snprintf(state, 32, "%s", item(r, 1)->str);
-    if (!is_str(item(r, 0), "ok"))
+    if (sched_reply_item(r, 1) && sched_reply_item(r, 1)->type == SCHED_REPLY_STR)
+        snprintf(state, 32, "%s", sched_reply_item(r, 1)->str);
+    if (!is_str(sched_reply_item(r, 0), "ok"))
         rc = core_error_set(err, CORE_ECONFLICT, "lease lost: job %s is %s", id,
                             *state ? state : "gone");
     sched_reply_free(r);
@@ -337,8 +324,8 @@ int sched_leases_reap(sched_store *store, int64_t now_ms, int max_attempts, size
     }
     if (rc < 0)
         return rc;
-    *requeued = (size_t)as_int(item(r, 0));
-    *dead = (size_t)as_int(item(r, 1));
+    *requeued = (size_t)sched_reply_int(sched_reply_item(r, 0));
+    *dead = (size_t)sched_reply_int(sched_reply_item(r, 1));
     sched_reply_free(r);
     return 0;
 }

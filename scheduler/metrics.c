@@ -9,63 +9,47 @@
 #include "scheduler/sched_store.h"
 #include "scheduler/store.h"
 
-static const sched_reply *item(const sched_reply *r, size_t i)
-{
-    return r && r->type == SCHED_REPLY_ARRAY && i < r->n ? &r->elem[i] : NULL;
-}
-
-static int64_t as_int(const sched_reply *v)
-{
-    if (!v)
-        return 0;
-    if (v->type == SCHED_REPLY_INT)
-        return v->integer;
-    if (v->type == SCHED_REPLY_STR)
-        return strtoll(v->str, NULL, 10);
-    return 0;
-}
-
 /* {bounds}, {buckets}, sum_ms, count. */
 static void read_histogram(const sched_reply *r, sched_metrics_histogram *h)
 {
-    const sched_reply *bounds = item(r, 0), *buckets = item(r, 1);
+    const sched_reply *bounds = sched_reply_item(r, 0), *buckets = sched_reply_item(r, 1);
     size_t nb = bounds && bounds->type == SCHED_REPLY_ARRAY ? bounds->n : 0;
 
     if (nb >= SCHED_METRICS_BUCKETS_MAX)
         nb = SCHED_METRICS_BUCKETS_MAX - 1;
     h->n_bounds = nb;
     for (size_t i = 0; i < nb; i++)
-        h->bound_ms[i] = as_int(item(bounds, i));
+        h->bound_ms[i] = sched_reply_int(sched_reply_item(bounds, i));
     for (size_t i = 0; i <= nb; i++)
-        h->bucket[i] = as_int(item(buckets, i));
-    h->sum_ms = as_int(item(r, 2));
-    h->count = as_int(item(r, 3));
+        h->bucket[i] = sched_reply_int(sched_reply_item(buckets, i));
+    h->sum_ms = sched_reply_int(sched_reply_item(r, 2));
+    h->count = sched_reply_int(sched_reply_item(r, 3));
 }
 
 static void read_reply(const sched_reply *r, size_t n, sched_metrics *out)
 {
-    const sched_reply *states = item(r, 0), *regions = item(r, 1), *outbox = item(r, 2),
-                      *leases = item(r, 3);
+    const sched_reply *states = sched_reply_item(r, 0), *regions = sched_reply_item(r, 1),
+                      *outbox = sched_reply_item(r, 2), *leases = sched_reply_item(r, 3);
 
     for (size_t i = 0; i < SCHED_STATE_COUNT; i++)
-        out->jobs[i] = as_int(item(states, i));
+        out->jobs[i] = sched_reply_int(sched_reply_item(states, i));
     out->n_regions = n;
     for (size_t i = 0; i < n; i++) {
-        const sched_reply *g = item(regions, i);
+        const sched_reply *g = sched_reply_item(regions, i);
 
-        out->region[i].depth = as_int(item(g, 0));
-        out->region[i].oldest_ms = g ? as_int(item(g, 1)) : -1;
-        out->region[i].idle = as_int(item(g, 2));
+        out->region[i].depth = sched_reply_int(sched_reply_item(g, 0));
+        out->region[i].oldest_ms = g ? sched_reply_int(sched_reply_item(g, 1)) : -1;
+        out->region[i].idle = sched_reply_int(sched_reply_item(g, 2));
     }
-    out->outbox_pending = as_int(item(outbox, 0));
-    out->outbox_dead = as_int(item(outbox, 1));
-    out->outbox_oldest_ms = outbox ? as_int(item(outbox, 2)) : -1;
-    out->leases_granted = as_int(item(leases, 0));
-    out->leases_expired_requeued = as_int(item(leases, 1));
-    out->leases_expired_dead = as_int(item(leases, 2));
-    out->leases_reaped = as_int(item(leases, 3));
-    read_histogram(item(r, 4), &out->decision);
-    read_histogram(item(r, 5), &out->inspection);
+    out->outbox_pending = sched_reply_int(sched_reply_item(outbox, 0));
+    out->outbox_dead = sched_reply_int(sched_reply_item(outbox, 1));
+    out->outbox_oldest_ms = outbox ? sched_reply_int(sched_reply_item(outbox, 2)) : -1;
+    out->leases_granted = sched_reply_int(sched_reply_item(leases, 0));
+    out->leases_expired_requeued = sched_reply_int(sched_reply_item(leases, 1));
+    out->leases_expired_dead = sched_reply_int(sched_reply_item(leases, 2));
+    out->leases_reaped = sched_reply_int(sched_reply_item(leases, 3));
+    read_histogram(sched_reply_item(r, 4), &out->decision);
+    read_histogram(sched_reply_item(r, 5), &out->inspection);
 }
 
 int sched_metrics_read(sched_store *store, const char *const *regions, size_t n, int64_t now_ms,

@@ -894,6 +894,22 @@ static int reply_copy(const redisReply *r, sched_reply **out, core_error *err)
     return 0;
 }
 
+const sched_reply *sched_reply_item(const sched_reply *r, size_t i)
+{
+    return r && r->type == SCHED_REPLY_ARRAY && i < r->n ? &r->elem[i] : NULL;
+}
+
+int64_t sched_reply_int(const sched_reply *v)
+{
+    if (!v)
+        return 0;
+    if (v->type == SCHED_REPLY_INT)
+        return v->integer;
+    if (v->type == SCHED_REPLY_STR)
+        return strtoll(v->str, NULL, 10);
+    return 0;
+}
+
 void sched_reply_free(sched_reply *reply)
 {
     free(reply);

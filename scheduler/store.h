@@ -45,6 +45,12 @@ typedef struct sched_reply {
 /* Frees a reply from sched_store_eval / sched_store_command; NULL does nothing. */
 void sched_reply_free(sched_reply *reply);
 
+/* Element i of an array reply; NULL when r is not an array or too short (borrowed). */
+const sched_reply *sched_reply_item(const sched_reply *r, size_t i);
+
+/* An integer reply, or a string one read as a decimal integer; 0 for NULL or anything else. */
+int64_t sched_reply_int(const sched_reply *v);
+
 /* Runs script with the given keys and string arguments (nkeys + nargs at most
  * SCHED_STORE_ARGS_MAX - 3). Every key must start with sched_store_prefix(). On success
  * *out is a reply the caller frees. Errors: CORE_EUNAVAILABLE when Redis cannot be reached,
