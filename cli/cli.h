@@ -17,6 +17,7 @@ int cli_runner(int argc, char **argv);
 int cli_version(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_tzdata(int argc, char **argv);
+int cli_github_app_manifest(int argc, char **argv);
 
 /* Points ICU at time-zone data generated from the system's (sched_tz_setup), before any
  * ICU call; a failure is printed to stderr as a warning and ICU keeps its own data. */

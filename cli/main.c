@@ -70,6 +70,10 @@ static const command commands[] = {
      "generate ICU time-zone data from the system's tzdata",
      "  --out DIR        where to write zoneinfo64.res and its stamp\n"
      "  --zoneinfo DIR   the tzdata to read (default: TZDIR or /usr/share/zoneinfo)\n"},
+    {"github-app-manifest", cli_github_app_manifest, "github-app-manifest --url URL [--name NAME]",
+     "print the manifest that registers zoneci's GitHub App (URL, events, permissions)",
+     "  --url URL     zoneci's public base URL (https://...); the webhook is URL/webhooks/github\n"
+     "  --name NAME   the App's name on GitHub (default zoneci, at most 34 characters)\n"},
     {"version", cli_version, "version [--config FILE]",
      "print the version and the time-zone data in use",
      "  --config FILE   use the configuration's cache_dir to find the time-zone data\n"},

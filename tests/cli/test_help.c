@@ -78,7 +78,7 @@ START_TEST(table_has_every_known_command)
     char *names[MAX_COMMANDS], *text;
     size_t n = commands(names, &text);
     const char *expected[] = {"serve",   "check-config", "windows", "route", "runner",
-                              "inspect", "tzdata",       "version", "help"};
+                              "inspect", "tzdata",       "version", "help",  "github-app-manifest"};
 
     /* The check below is only as good as the list it walks: make sure it is the real one. */
     for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
