@@ -18,8 +18,9 @@
 
 #include "policies/policies.h"
 #include "scheduler/sched_jobs.h"
+#include "scheduler/sched_lease.h"
 #include "scheduler/sched_outbox.h"
-#include "scheduler/sched_overview.h"
+#include "scheduler/sched_metrics.h"
 #include "scheduler/sched_route.h"
 #include "scheduler/sched_windows.h"
 #include "webhooks/app.h"
@@ -283,35 +284,45 @@ static void section_timeline(core_buf *b, const wh_runtime *rt, int64_t now)
     core_buf_puts(b, "</table>");
 }
 
-static void minutes_since(core_buf *b, int64_t since, int64_t now)
+/* A wait in whole minutes; "-" when nothing waits (age_ms < 0). */
+static void minutes_waited(core_buf *b, int64_t age_ms)
 {
-    if (since <= 0) {
+    if (age_ms < 0) {
         core_buf_puts(b, "-");
         return;
     }
-    core_buf_printf(b, "%lld min", (long long)((now - since) / 60000));
+    core_buf_printf(b, "%lld min", (long long)(age_ms / 60000));
 }
 
 static int section_regions(core_buf *b, const wh_request *req, int64_t now, core_error *err)
 {
     const policy_config *cfg = req->rt->cfg;
-    size_t parked = 0;
+    const char *names[SCHED_METRICS_REGIONS_MAX];
+    size_t parked = 0, n = cfg->n_regions < SCHED_METRICS_REGIONS_MAX ? cfg->n_regions
+                                                                      : SCHED_METRICS_REGIONS_MAX;
     uint64_t woken = 0;
+    sched_metrics m;
+    int rc;
 
+    /* The queues' figures for every region in one round trip: the read /metrics makes. */
+    for (size_t i = 0; i < n; i++)
+        names[i] = cfg->regions[i].name;
+    rc = sched_metrics_read(req->app->store, names, n, now, now - SCHED_IDLE_WINDOW_MS, &m, err);
+    if (rc < 0)
+        return rc;
     wh_runners_stats(req->app->runners, &parked, &woken);
     core_buf_puts(b, "<h2>Regions</h2><table id=\"regions\"><tr><th>Region</th><th>Zone</th>"
                      "<th>Local time</th><th>State</th><th>Next change</th><th>Queued</th>"
                      "<th>Oldest wait</th><th>Runners polling</th><th>On call</th></tr>");
     for (size_t i = 0; i < cfg->n_regions; i++) {
         const policy_region *r = &cfg->regions[i];
+        /* Regions past the read's bound show no queue figures rather than wrong ones. */
+        const sched_metrics_region none = {-1, -1, -1};
+        const sched_metrics_region *q = i < n ? &m.region[i] : &none;
         sched_window_state st;
-        sched_region_overview ov;
         char local[CORE_ISO_MAX], change[96] = "none within a year";
         int64_t next;
-        int rc = sched_region_overview_get(req->app->store, r->name, now, &ov, err);
 
-        if (rc < 0)
-            return rc;
         sched_windows_eval(sched_plan_windows(req->rt->plan, i), now, &st);
         core_time_format_local(now, st.offset_ms, local);
         next = st.open ? st.next_close : st.next_open;
@@ -332,9 +343,9 @@ static int section_regions(core_buf *b, const wh_request *req, int64_t now, core
         core_buf_printf(b, "</td><td class=\"state %s\">%s</td><td>", st.open ? "open" : "closed",
                         st.open ? "open" : "closed");
         html(b, change);
-        core_buf_printf(b, "</td><td class=\"depth\">%lld</td><td>", (long long)ov.depth);
-        minutes_since(b, ov.oldest_since, now);
-        core_buf_printf(b, "</td><td>%lld</td><td>", (long long)ov.idle_tokens);
+        core_buf_printf(b, "</td><td class=\"depth\">%lld</td><td>", (long long)q->depth);
+        minutes_waited(b, q->oldest_ms);
+        core_buf_printf(b, "</td><td>%lld</td><td>", (long long)q->idle);
         for (size_t k = 0; k < r->n_oncall; k++) {
             if (k)
                 core_buf_puts(b, ", ");
@@ -344,7 +355,8 @@ static int section_regions(core_buf *b, const wh_request *req, int64_t now, core
     }
     core_buf_printf(b,
                     "</table><p class=\"muted\">Claims parked on this server now: %zu. "
-                    "Runners polling: runner tokens seen in the last minute.</p>",
+                    "Runners polling: runners whose last claim, in the last minute, found "
+                    "nothing to do.</p>",
                     parked);
     return 0;
 }

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import queue
 import select
 import shutil
 import signal
@@ -23,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -45,14 +47,45 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    fail("timed out waiting for " + what)
+class Watched:
+    """A child process whose output is read line by line as it comes (and kept in a log
+    file): the test waits for the line that says a thing happened, never on a clock."""
+
+    def __init__(self, argv, log_path, env=None):
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.lines = queue.Queue()
+        self.log = open(log_path, "w")
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        for line in self.proc.stdout:
+            self.log.write(line)
+            self.log.flush()
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_line(self, text, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self.lines.get(timeout=max(left, 0))
+            except queue.Empty:
+                fail("timed out waiting for " + what)
+            if line is None:
+                fail("the process exited before " + what)
+            if text in line:
+                return line
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=None):
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self):
+        self.proc.kill()
 
 
 def http(method, url, body=None, headers=None):
@@ -113,6 +146,7 @@ class Browser:
         self.buf = b""
         self.next_id = 0
         self.session = None
+        self.events = []
 
     def send(self, method, params=None, session=True, timeout=20):
         self.next_id += 1
@@ -129,13 +163,41 @@ class Browser:
                     if "error" in reply:
                         raise RuntimeError("%s: %s" % (method, reply["error"]))
                     return reply.get("result", {})
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.from_browser], [], [], left)[0]:
-                raise TimeoutError(method)
-            chunk = os.read(self.from_browser, 1 << 16)
-            if not chunk:
-                raise EOFError("chromium closed the pipe")
-            self.buf += chunk
+                if "method" in reply:
+                    self.events.append(reply["method"])
+            self._read(deadline, method)
+
+    def _read(self, deadline, what):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([self.from_browser], [], [], left)[0]:
+            raise TimeoutError(what)
+        chunk = os.read(self.from_browser, 1 << 16)
+        if not chunk:
+            raise EOFError("chromium closed the pipe")
+        self.buf += chunk
+
+    def wait_event(self, method, timeout, what):
+        """Waits for the DevTools event `method` (kept if it came during a command)."""
+        deadline = time.monotonic() + timeout
+        while method not in self.events:
+            while b"\0" in self.buf:
+                raw, self.buf = self.buf.split(b"\0", 1)
+                event = json.loads(raw).get("method")
+                if event:
+                    self.events.append(event)
+            if method in self.events:
+                break
+            try:
+                self._read(deadline, what)
+            except TimeoutError:
+                fail("timed out waiting for " + what)
+        self.events.remove(method)
+
+    def load(self, action, what):
+        """Runs action (which navigates) and waits until the new page has loaded."""
+        self.events = [e for e in self.events if e != "Page.loadEventFired"]
+        action()
+        self.wait_event("Page.loadEventFired", 20, what)
 
     def open_tab(self):
         target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)
@@ -151,14 +213,6 @@ class Browser:
         if "exceptionDetails" in r:
             raise RuntimeError("script failed: %s" % r["exceptionDetails"])
         return r["result"].get("value")
-
-    def wait_for(self, expr, timeout, what):
-        def ok():
-            try:
-                return self.eval(expr)
-            except (RuntimeError, TimeoutError):
-                return None
-        return wait_until(ok, timeout, what)
 
     def click(self, selector):
         """A real mouse click in the middle of the element."""
@@ -212,11 +266,12 @@ def main():
         print("browser: " + version.get("product", "?"), flush=True)
 
         sock = os.path.join(root, "redis.sock")
-        procs.append(subprocess.Popen(
+        redis = Watched(
             ["redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
-             "--dir", root, "--save", "", "--appendonly", "no",
-             "--logfile", os.path.join(root, "redis.log")]))
-        wait_until(lambda: os.path.exists(sock), 10, "redis-server")
+             "--dir", root, "--save", "", "--appendonly", "no", "--logfile", ""],
+            os.path.join(root, "redis.log"))
+        procs.append(redis)
+        redis.wait_line("ready to accept connections", 10, "redis-server")
 
         repo, main_sha, risky_sha = make_repo(root)
         port = free_port()
@@ -241,10 +296,18 @@ def main():
             json.dump(config, f)
         env = dict(os.environ, ZT_GH_SECRET=GH_SECRET,
                    ZT_API_TOKENS="%s:%s" % (OPERATOR, TOKEN))
-        log = open(os.path.join(root, "zoneci.log"), "w")
-        procs.append(subprocess.Popen([zoneci, "serve", "--config", cfg_path], env=env,
-                                      stdout=log, stderr=log))
-        wait_until(lambda: http("GET", base + "/healthz")[0] == 200, 30, "zoneci serve")
+        serve = Watched([zoneci, "serve", "--config", cfg_path],
+                        os.path.join(root, "zoneci.log"), env)
+        procs.append(serve)
+        serve.wait_line("event=listening", 30, "zoneci serve")
+        # Redis says when a job enters awaiting_approval (a keyspace event on the state set).
+        subprocess.run(["redis-cli", "-s", sock, "config", "set", "notify-keyspace-events",
+                        "Kz"], check=True, stdout=subprocess.DEVNULL)
+        awaiting = Watched(["stdbuf", "-oL", "redis-cli", "-s", sock, "--csv", "subscribe",
+                            "__keyspace@0__:{br}:state:awaiting_approval"],
+                           os.path.join(root, "keyspace.log"))
+        procs.append(awaiting)
+        awaiting.wait_line('"subscribe"', 10, "the keyspace subscription")
 
         event = json.dumps({
             "action": "opened", "number": 5,
@@ -266,17 +329,20 @@ def main():
             s, b = http("GET", "%s/api/v1/jobs/%s" % (base, job), headers=auth)
             return json.loads(b).get(name) if s == 200 else None
 
-        wait_until(lambda: job_field("state") == "awaiting_approval", 60,
-                   "job %s to await approval" % job)
+        awaiting.wait_line('"zadd"', 60, "job %s to await approval" % job)
+        if job_field("state") != "awaiting_approval":
+            fail("job %s: %r" % (job, job_field("state")))
 
         browser.open_tab()
-        browser.send("Page.navigate", {"url": base + "/"})
-        browser.wait_for("!!document.querySelector('form[action=\"/login\"] #token')", 20,
-                         "the login form")
-        browser.eval("document.querySelector('#token').value=%s;"
-                     "document.querySelector('form[action=\"/login\"]').submit();true"
-                     % json.dumps(TOKEN))
-        browser.wait_for("!!document.querySelector('#regions')", 20, "the status page")
+        browser.load(lambda: browser.send("Page.navigate", {"url": base + "/"}), "the page")
+        if not browser.eval("!!document.querySelector('form[action=\"/login\"] #token')"):
+            fail("no login form")
+        browser.load(lambda: browser.eval(
+            "document.querySelector('#token').value=%s;"
+            "document.querySelector('form[action=\"/login\"]').submit();true"
+            % json.dumps(TOKEN)), "the page after signing in")
+        if not browser.eval("!!document.querySelector('#regions')"):
+            fail("no status page after signing in")
 
         dom = browser.eval("""(function(){
             var q=function(s){return document.querySelector(s);};
@@ -310,8 +376,10 @@ def main():
             fail("timeline or tz data missing: %r" % dom)
 
         browser.click('.approval[data-job="%s"] button[data-action="approve"]' % job)
-        wait_until(lambda: job_field("decision") == "approved", 20,
-                   "the click to approve job %s" % job)
+        serve.wait_line("event=job_decided job=%s decision=approved" % job, 20,
+                        "the click to approve job %s" % job)
+        if job_field("decision") != "approved":
+            fail("decision %r" % job_field("decision"))
         if job_field("decided_by") != OPERATOR:
             fail("decided by %r" % job_field("decided_by"))
         print("PASS: the page showed regions, job %s and its approval; a click approved it"
