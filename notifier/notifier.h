@@ -284,6 +284,37 @@ int notify_slack_update(notify_http *http, const char *api_url, const char *bot_
                         const char *channel, const char *ts, const char *blocks_json,
                         const char *fallback_text, int *retry_after_s, core_error *err);
 
+/* ---- Slack: answers to a click through its response_url (notifier/respond.c) -----------
+ * Slack shows nothing that comes back in the HTTP answer to a block_actions click; what
+ * the clicker should read (why a click was refused, or came too late) is POSTed to the
+ * click's response_url as {"response_type":"ephemeral","replace_original":false,"text"}.
+ * Slack takes up to 5 of these per URL within 30 minutes of the click, without any
+ * Authorization header (the URL is the credential). */
+#define NOTIFY_SLACK_RESPONSE_URL_MAX 1024
+/* How long an answer is worth sending: under response_url's 30 minutes, so that a retry
+ * never knocks on a URL Slack has already expired, and a clicker never reads an answer
+ * about a click they made half an hour ago. */
+#define NOTIFY_SLACK_RESPONSE_TTL_MS (20LL * 60 * 1000)
+/* Deliveries tried at most: Slack's 5 uses of a response_url. */
+#define NOTIFY_SLACK_RESPONSE_ATTEMPTS 5
+
+/* Whether url may receive a click's answer: an https URL on Slack's response_url hosts
+ * (hooks.slack.com, hooks.slack-gov.com; port 443 only), or one whose scheme, host and
+ * port are exactly those of api_url (the configured Slack Web API: a proxy, a gateway, a
+ * test peer; NULL for none). Always refused: anything over NOTIFY_SLACK_RESPONSE_URL_MAX,
+ * control characters, spaces, backslashes and non-ASCII bytes, userinfo ("user@"),
+ * percent signs or brackets in the host, a trailing dot, no path, a fragment. why (NULL
+ * allowed) receives a static phrase saying what is wrong. Pure; any thread. */
+bool notify_slack_response_url_ok(const char *url, const char *api_url, const char **why);
+
+/* POSTs text as an ephemeral answer to url, after checking it with
+ * notify_slack_response_url_ok (CORE_EINVAL before any request when refused). 0 on a 2xx;
+ * CORE_EAGAIN on 429 (*retry_after_s, NULL allowed, holds Retry-After), CORE_ENOTFOUND on
+ * 404 or 410 (expired or used up), CORE_EUNAVAILABLE on 5xx, CORE_EINVAL on any other
+ * status, and those of notify_http_request. The thread that owns http. */
+int notify_slack_respond(notify_http *http, const char *url, const char *api_url, const char *text,
+                         int *retry_after_s, core_error *err);
+
 /* ---- the outbox's delivery workers (notifier/outbox.c) ----------------------------------
  * A pool of threads, in every zoneci process, that delivers the messages the scheduler
  * records in its outbox (scheduler.h, sched_outbox_*): each worker owns a notify_http
@@ -297,6 +328,10 @@ int notify_slack_update(notify_http *http, const char *api_url, const char *bot_
  *   slack_card     {"job_id", "card"}: card N of a job awaiting approval, rendered from
  *                  the job when delivered (scheduler.h, approvals); its ts is kept
  *   slack_card_update {"job_id", "cards"}: the job's first N cards, rendered again
+ *   slack_response {"url", "text"}: an ephemeral answer to a click (notify_slack_respond);
+ *                  the URL is checked again before sending (Redis is not trusted with
+ *                  where zoneci sends things), at most NOTIFY_SLACK_RESPONSE_ATTEMPTS tries,
+ *                  and dead once NOTIFY_SLACK_RESPONSE_TTL_MS old instead of sent late
  * A payload that is not valid for its kind, one the peer refuses as invalid (CORE_EINVAL:
  * a 422, Slack's invalid_blocks) or whose target is not there (CORE_ENOTFOUND) is dead at
  * once: retrying cannot help. */

@@ -196,6 +196,24 @@ static int send_card(worker *w, creds *ob, json_t *root, bool update, int *retry
                             retry_after_s, err);
 }
 
+/* slack_response {"url", "text"}: a click's ephemeral answer. The URL came from a click
+ * and then sat in Redis: notify_slack_respond checks it again. One older than
+ * NOTIFY_SLACK_RESPONSE_TTL_MS is dead unsent (Slack would refuse it, and the clicker has
+ * moved on). */
+static int send_response(worker *w, creds *ob, const sched_outbox_msg *m, json_t *root,
+                         int *retry_after_s, core_error *err)
+{
+    const char *url = str_field(root, "url"), *text = str_field(root, "text");
+
+    if (!url || !text)
+        return core_error_set(err, CORE_EINVAL, "slack_response: payload needs url, text");
+    if (core_time_now_ms() - m->created_at > NOTIFY_SLACK_RESPONSE_TTL_MS)
+        return core_error_set(err, CORE_ENOTFOUND,
+                              "slack_response: older than %lld s, not sent any more",
+                              NOTIFY_SLACK_RESPONSE_TTL_MS / 1000);
+    return notify_slack_respond(w->http, url, ob->slack_api_url, text, retry_after_s, err);
+}
+
 /* One delivery attempt: 0, or the client's error (with retry_after_s when the peer gave
  * one). ts_out receives a new Slack message's ts. */
 static int send_msg(worker *w, const sched_outbox_msg *m, char ts_out[NOTIFY_SLACK_TS_MAX],
@@ -220,6 +238,8 @@ static int send_msg(worker *w, const sched_outbox_msg *m, char ts_out[NOTIFY_SLA
         rc = send_card(w, c, root, false, retry_after_s, err);
     else if (strcmp(m->kind, "slack_card_update") == 0)
         rc = send_card(w, c, root, true, retry_after_s, err);
+    else if (strcmp(m->kind, "slack_response") == 0)
+        rc = send_response(w, c, m, root, retry_after_s, err);
     else
         rc = core_error_set(err, CORE_EINVAL, "unknown outbox message kind");
     creds_put(c);
@@ -261,6 +281,14 @@ static void deliver(worker *w, const sched_outbox_msg *m)
         /* Refused as invalid, or not there: retrying cannot help. */
         if (rc == CORE_EINVAL || rc == CORE_ENOTFOUND)
             max = 1;
+        /* A click's answer lives as long as its response_url: Slack's 5 uses, and no
+         * retry due after NOTIFY_SLACK_RESPONSE_TTL_MS. */
+        if (strcmp(m->kind, "slack_response") == 0) {
+            if (max == 0 || max > NOTIFY_SLACK_RESPONSE_ATTEMPTS)
+                max = NOTIFY_SLACK_RESPONSE_ATTEMPTS;
+            if (now + delay - m->created_at > NOTIFY_SLACK_RESPONSE_TTL_MS)
+                max = 1;
+        }
     }
     if (sched_outbox_fail(ob->store, m->id, m->token, err.msg, now + delay, max, now, &dead,
                           &serr) < 0) {
