@@ -52,24 +52,35 @@ int sched_approval_region(const sched_plan *plan, const char *repo, int64_t at, 
     return first;
 }
 
-/* "@login" for a Slack user who is in `people`, else the Slack id: GitHub readers know
- * logins. */
+/* "@login" for each on-call Slack user who is in `people`, and how many others there are
+ * ("@dba-one, 1 more in Slack"): these words go into commit statuses on GitHub, where a
+ * raw Slack id means nothing to readers and is not theirs to see. */
 static void oncall_words(const policy_config *cfg, const policy_region *reg, char *out, size_t len)
 {
-    size_t n = 0;
+    size_t n = 0, unnamed = 0;
+    int w;
 
     out[0] = '\0';
-    for (size_t i = 0; i < reg->n_oncall && n < len; i++) {
+    for (size_t i = 0; i < reg->n_oncall; i++) {
         const char *login = policy_person_github(cfg, reg->oncall[i]);
-        int w = snprintf(out + n, len - n, "%s%s%s", i ? ", " : "", login ? "@" : "",
-                         login ? login : reg->oncall[i]);
 
+        if (!login) {
+            unnamed++;
+            continue;
+        }
+        w = snprintf(out + n, len - n, "%s@%s", n ? ", " : "", login);
         if (w < 0 || (size_t)w >= len - n) {
             out[n] = '\0';
-            break;
+            unnamed++;
+            continue;
         }
         n += (size_t)w;
     }
+    if (unnamed == 0)
+        return;
+    w = snprintf(out + n, len - n, "%s%zu %sin Slack", n ? ", " : "", unnamed, n ? "more " : "");
+    if (w < 0 || (size_t)w >= len - n)
+        out[n] = '\0';
 }
 
 static char *join_ids(char *const *ids, size_t n)

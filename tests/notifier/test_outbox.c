@@ -29,6 +29,8 @@ typedef struct fake {
     int ratelimit_n;           /* answer the next ratelimit_n deliveries 429, Retry-After: 2 */
     int64_t first_ms, last_ms; /* monotonic instants of the first and last delivery */
     char slack_auth[128];      /* the Authorization of the last Slack call */
+    int responses;             /* POSTs to /respond/... (a click's response_url) */
+    char respond_auth[128];    /* the Authorization of the last of them ("" for none) */
 } fake;
 
 static ts_redis *redis;
@@ -86,12 +88,19 @@ static void play(void *ctx, const ts_peer_request *req, ts_peer_answer *ans)
         strcmp(url, "/slack/chat.postMessage") == 0 || strcmp(url, "/slack/chat.update") == 0;
     long long id;
 
-    if (sscanf(url, "/gh/app/installations/%lld/access_tokens", &id) == 1)
+    if (sscanf(url, "/gh/app/installations/%lld/access_tokens", &id) == 1) {
         access_token(f, ans);
-    else if (slack || (strncmp(url, "/gh/repos/", 10) == 0 && strstr(url, "/statuses/")))
+    } else if (strncmp(url, "/respond/", 9) == 0) {
+        f->responses++;
+        snprintf(f->respond_auth, sizeof(f->respond_auth), "%s", req->authorization);
+        delivery(f, req, false, ans);
+        if (ans->status == 201)
+            answer(ans, 200, "ok", NULL);
+    } else if (slack || (strncmp(url, "/gh/repos/", 10) == 0 && strstr(url, "/statuses/"))) {
         delivery(f, req, slack, ans);
-    else
+    } else {
         answer(ans, 404, "{\"message\":\"Not Found\"}", NULL);
+    }
 }
 
 static fake *fake_start(void)
@@ -418,6 +427,131 @@ START_TEST(a_new_pool_delivers_what_was_pending)
 }
 END_TEST
 
+/* ---- slack_response: a click's ephemeral answer ----------------------------------------- */
+
+static void put_response(const char *url, int64_t created_ms, char id[32])
+{
+    char payload[512];
+    core_error err = {0};
+
+    snprintf(payload, sizeof(payload), "{\"url\":\"%s\",\"text\":\"[m0] You cannot decide\"}", url);
+    ck_assert_msg(sched_outbox_put(store, "slack_response", payload, NULL, created_ms, id, &err) ==
+                      0,
+                  "put: %s", err.msg);
+}
+
+/* The last dead message's last_error (malloc'd). */
+static char *dead_error(void)
+{
+    core_buf b = {0};
+    json_t *j;
+    char *out;
+
+    ck_assert_int_eq(sched_outbox_dead_list(store, 10, &b, NULL), 0);
+    j = json_loads(b.data, 0, NULL);
+    out = strdup(json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "dead"), 0), "last_error")));
+    json_decref(j);
+    core_buf_free(&b);
+    return out;
+}
+
+/* Delivered as Slack wants it: ephemeral, not replacing the card, and no credentials. */
+START_TEST(slack_response_posts_an_ephemeral_without_credentials)
+{
+    notify_outbox *ob = pool(10, true);
+    char url[256], id[32];
+    json_t *j;
+
+    snprintf(url, sizeof(url), "%s/respond/T1/123/abc", ts_peer_base(gh->peer));
+    put_response(url, core_time_now_ms(), id);
+    want_delivered = 1;
+    ck_assert(ts_wait_until(all_delivered, NULL, WAIT_MS));
+    ck_assert(ts_wait_until(outbox_empty, NULL, WAIT_MS));
+    notify_outbox_stop(ob);
+    ts_peer_lock(gh->peer);
+    ck_assert_int_eq(gh->responses, 1);
+    ck_assert_str_eq(gh->respond_auth, "");
+    j = json_loads(gh->delivered.data, JSON_DISABLE_EOF_CHECK, NULL);
+    ts_peer_unlock(gh->peer);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "response_type")), "ephemeral");
+    ck_assert(json_is_false(json_object_get(j, "replace_original")));
+    ck_assert_str_eq(json_string_value(json_object_get(j, "text")), "[m0] You cannot decide");
+    json_decref(j);
+}
+END_TEST
+
+/* The URL in Redis is checked again: one on a host that is neither Slack's nor the
+ * configured api_url's is never contacted, and the message is dead at once. */
+START_TEST(slack_response_to_another_host_is_never_sent)
+{
+    fake *other = fake_start();
+    notify_outbox *ob = pool(10, true);
+    char url[256], id[32], *why;
+
+    snprintf(url, sizeof(url), "%s/respond/T1/123/abc", ts_peer_base(other->peer));
+    put_response(url, core_time_now_ms(), id);
+    ck_assert(ts_wait_until(one_dead, NULL, WAIT_MS));
+    notify_outbox_stop(ob);
+    ts_peer_lock(other->peer);
+    ck_assert_int_eq(other->requests + other->responses, 0);
+    ts_peer_unlock(other->peer);
+    ck_assert_int_eq(gh->responses, 0);
+    why = dead_error();
+    ck_assert_msg(strstr(why, "response_url refused"), "%s", why);
+    free(why);
+    fake_stop(other);
+}
+END_TEST
+
+/* Older than NOTIFY_SLACK_RESPONSE_TTL_MS: dead unsent (response_url lives 30 minutes). */
+START_TEST(slack_response_too_old_is_dead_unsent)
+{
+    notify_outbox *ob = pool(10, true);
+    char url[256], id[32], *why;
+
+    snprintf(url, sizeof(url), "%s/respond/T1/123/abc", ts_peer_base(gh->peer));
+    put_response(url, core_time_now_ms() - NOTIFY_SLACK_RESPONSE_TTL_MS - 1000, id);
+    ck_assert(ts_wait_until(one_dead, NULL, WAIT_MS));
+    notify_outbox_stop(ob);
+    ck_assert_int_eq(gh->responses, 0);
+    why = dead_error();
+    ck_assert_msg(strstr(why, "not sent any more"), "%s", why);
+    free(why);
+}
+END_TEST
+
+/* Slack's 404 for an expired or used-up URL ends it at once; 500s are retried, but no more
+ * than NOTIFY_SLACK_RESPONSE_ATTEMPTS times, whatever the pool's max_attempts. */
+START_TEST(slack_response_attempts_are_capped)
+{
+    notify_outbox *ob = pool(10, true);
+    char url[256], id[32];
+
+    gh->always_500 = true;
+    snprintf(url, sizeof(url), "%s/respond/T1/123/abc", ts_peer_base(gh->peer));
+    put_response(url, core_time_now_ms(), id);
+    ck_assert(ts_wait_until(one_dead, NULL, 40000));
+    notify_outbox_stop(ob);
+    ck_assert_int_eq(gh->responses, NOTIFY_SLACK_RESPONSE_ATTEMPTS);
+}
+END_TEST
+
+START_TEST(slack_response_gone_is_dead_at_once)
+{
+    notify_outbox *ob = pool(10, true);
+    char url[256], id[32], *why;
+
+    snprintf(url, sizeof(url), "%s/nowhere/T1/123/abc", ts_peer_base(gh->peer));
+    put_response(url, core_time_now_ms(), id);
+    ck_assert(ts_wait_until(one_dead, NULL, WAIT_MS));
+    notify_outbox_stop(ob);
+    why = dead_error();
+    ck_assert_msg(strstr(why, "404"), "%s", why);
+    free(why);
+}
+END_TEST
+
 Suite *suite_notifier_outbox(void)
 {
     Suite *s = suite_create("notifier_outbox");
@@ -433,6 +567,11 @@ Suite *suite_notifier_outbox(void)
     tcase_add_test(tc, new_credentials_apply_to_the_next_delivery);
     tcase_add_test(tc, invalid_payload_is_dead_at_once);
     tcase_add_test(tc, a_new_pool_delivers_what_was_pending);
+    tcase_add_test(tc, slack_response_posts_an_ephemeral_without_credentials);
+    tcase_add_test(tc, slack_response_to_another_host_is_never_sent);
+    tcase_add_test(tc, slack_response_too_old_is_dead_unsent);
+    tcase_add_test(tc, slack_response_attempts_are_capped);
+    tcase_add_test(tc, slack_response_gone_is_dead_at_once);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -176,7 +176,7 @@ START_TEST(awaiting_job_records_its_card_and_posts_it)
     assert_field(id, "card:0:channel", "CTOKYO");
     assert_field(id, "card:0:mentions", "UDBA1,UDBA9");
     assert_field(id, "approval_region", "apac-tokyo");
-    assert_field(id, "approval_oncall", "@dba-one, UDBA9");
+    assert_field(id, "approval_oncall", "@dba-one, 1 more in Slack");
     {
         char *reason = hget(id, "reason"), *plan = hget(id, "approval_plan");
 
@@ -378,7 +378,7 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
 {
     static const char *const want[] = {
         "Pull request #7 at abc1234", "Reading the pull request diff",
-        "Awaiting approval in apac-tokyo (on call: @dba-one, UDBA9)"};
+        "Awaiting approval in apac-tokyo (on call: @dba-one, 1 more in Slack)"};
     char id[32], first_id[32] = "", first_token[40] = "", *v;
     sched_outbox_msg m;
     size_t n_status = 0, n_card = 0;
