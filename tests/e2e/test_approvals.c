@@ -4,7 +4,9 @@
  * signature or a stale timestamp records nothing. With a local peer playing Slack and
  * GitHub: the card reaches the region's channel even when Slack fails at first (and
  * across a restart of zoneci), the click updates it, and the commit status follows the
- * job from awaiting approval to success. */
+ * job from awaiting approval to success; what a refused or late clicker should read
+ * reaches the click's response_url as an ephemeral message (never a response_url on
+ * another host), and GitHub names the decider by login, never by Slack id. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <jansson.h>
@@ -34,13 +36,16 @@
 
 /* What the peer playing Slack and GitHub saw; guarded by the peer's lock. */
 typedef struct peer_log {
-    int slack_fail;    /* answer the next slack_fail chat.postMessage calls 500 */
-    bool slack_down;   /* answer every Slack call 500 */
-    int posts;         /* chat.postMessage answered ok */
-    int failed_posts;  /* chat.postMessage answered 500 */
-    int updates;       /* chat.update answered ok */
-    core_buf cards;    /* bodies of the ok posts and updates, one per line */
-    core_buf statuses; /* "state|description|authorization" per status, in order */
+    int slack_fail;         /* answer the next slack_fail chat.postMessage calls 500 */
+    bool slack_down;        /* answer every Slack call 500 */
+    int posts;              /* chat.postMessage answered ok */
+    int failed_posts;       /* chat.postMessage answered 500 */
+    int updates;            /* chat.update answered ok */
+    core_buf cards;         /* bodies of the ok posts and updates, one per line */
+    core_buf statuses;      /* "state|description|authorization" per status, in order */
+    int responses;          /* POSTs to /respond/... (clicks' response_urls) */
+    core_buf ephemeral;     /* their bodies, one per line */
+    char respond_auth[128]; /* the Authorization of the last of them */
     int token_requests;
     char jwt[2048]; /* the last App JWT */
 } peer_log;
@@ -57,6 +62,10 @@ typedef struct env {
     char base[64];
     char repo[600];
     char *main_sha, *risky_sha;
+    /* The response_url clicks carry: on the peer (/respond/N) when there is one, else on
+     * Slack's configured api_url (127.0.0.1:1, where nothing listens): never the real
+     * hooks.slack.com from a test. */
+    char respond_url[128];
 } env;
 
 /* main with a users table; branch "risky" drops a column. */
@@ -81,7 +90,12 @@ static void play_peers(void *ctx, const ts_peer_request *req, ts_peer_answer *an
 {
     peer_log *log = ctx;
 
-    if (strncmp(req->url, "/slack/", 7) == 0) {
+    if (strncmp(req->url, "/respond/", 9) == 0) {
+        log->responses++;
+        snprintf(log->respond_auth, sizeof(log->respond_auth), "%s", req->authorization);
+        core_buf_printf(&log->ephemeral, "%s\n", req->body);
+        snprintf(ans->body, sizeof(ans->body), "ok");
+    } else if (strncmp(req->url, "/slack/", 7) == 0) {
         bool post = strcmp(req->url, "/slack/chat.postMessage") == 0;
 
         if (log->slack_down || (post && log->slack_fail > 0)) {
@@ -164,7 +178,10 @@ static void env_start(env *e, int mode)
         free(key_path);
         snprintf(region_extra, sizeof(region_extra),
                  ", \"slack_channel\": \"CALWAYS\", \"oncall\": [\"" ONCALL "\"]");
+        snprintf(e->respond_url, sizeof(e->respond_url), "%s/respond/T1/1/abc",
+                 ts_peer_base(e->peer));
     } else {
+        snprintf(e->respond_url, sizeof(e->respond_url), "http://127.0.0.1:1/respond/T1/1/abc");
         snprintf(peers, sizeof(peers),
                  " \"github\": {\"webhook_secret_env\": \"ZT_GH_SECRET\",\n"
                  "   \"allow_local_repos\": true},\n%s",
@@ -202,6 +219,7 @@ static void env_stop(env *e)
     if (e->log) {
         core_buf_free(&e->log->cards);
         core_buf_free(&e->log->statuses);
+        core_buf_free(&e->log->ephemeral);
         free(e->log);
     }
     ts_redis_free(e->redis);
@@ -253,7 +271,8 @@ static void risky_job(env *e, int number, char id[32])
                   "job %s never awaited approval", id);
 }
 
-/* How many history entries are human decisions ("approved by" / "rejected by"). */
+/* How many history entries are human decisions ("approved by ..." / "rejected by ...",
+ * or "... in Slack" for a Slack user who has no GitHub login in `people`). */
 static int decisions(env *e, const char *id)
 {
     json_t *j = get_job(e, id), *h;
@@ -264,7 +283,8 @@ static int decisions(env *e, const char *id)
     {
         const char *reason = json_string_value(json_object_get(h, "reason"));
 
-        if (reason && (strstr(reason, "approved by") || strstr(reason, "rejected by")))
+        if (reason && (strstr(reason, "approved by") || strstr(reason, "rejected by") ||
+                       strstr(reason, "approved in Slack") || strstr(reason, "rejected in Slack")))
             n++;
     }
     json_decref(j);
@@ -279,8 +299,9 @@ static char *hget(env *e, const char *id, const char *field)
     return ts_redis_cli(e->redis, args);
 }
 
-/* "payload=" and the URL-encoded block_actions JSON. */
-static char *slack_form(const char *user, const char *action, const char *job)
+/* "payload=" and the URL-encoded block_actions JSON, with response_url. */
+static char *slack_form_url(const char *user, const char *action, const char *job,
+                            const char *response_url)
 {
     char *json = NULL, *form;
     size_t o = 0;
@@ -288,8 +309,8 @@ static char *slack_form(const char *user, const char *action, const char *job)
     ck_assert(asprintf(&json,
                        "{\"type\":\"block_actions\",\"user\":{\"id\":\"%s\",\"username\":\"x\"},"
                        "\"actions\":[{\"action_id\":\"%s\",\"value\":\"%s\",\"type\":\"button\"}]"
-                       ",\"response_url\":\"https://hooks.slack.com/x\"}",
-                       user, action, job) > 0);
+                       ",\"response_url\":\"%s\"}",
+                       user, action, job, response_url) > 0);
     form = malloc(strlen(json) * 3 + 16);
     o = (size_t)sprintf(form, "payload=");
     for (const char *p = json; *p; p++) {
@@ -304,6 +325,11 @@ static char *slack_form(const char *user, const char *action, const char *job)
     form[o] = '\0';
     free(json);
     return form;
+}
+
+static char *slack_form(const env *e, const char *user, const char *action, const char *job)
+{
+    return slack_form_url(user, action, job, e->respond_url);
 }
 
 /* POSTs a Slack click signed with secret at now + skew_s; returns the status, body in out
@@ -342,7 +368,7 @@ static void card_value(env *e, const char *job, char out[128])
 static long slack_click_value(env *e, const char *user, const char *action, const char *value,
                               char **out)
 {
-    char *form = slack_form(user, action, value);
+    char *form = slack_form(e, user, action, value);
     long status = slack_post_raw(e->base, form, SLACK_SECRET, 0, out);
 
     free(form);
@@ -420,8 +446,9 @@ START_TEST(slack_approve_once_then_nothing_changes)
 
         json_array_foreach(json_object_get(j, "history"), i, h)
         {
-            if (strcmp(json_string_value(json_object_get(h, "reason")), "approved by " APPROVER) ==
-                0) {
+            /* APPROVER has no GitHub login in `people`: the reason (a commit status on
+             * GitHub) says where, the actor (operators' history) says who. */
+            if (strcmp(json_string_value(json_object_get(h, "reason")), "approved in Slack") == 0) {
                 ck_assert_str_eq(json_string_value(json_object_get(h, "actor")), APPROVER);
                 found = true;
             }
@@ -458,7 +485,7 @@ START_TEST(slack_approve_once_then_nothing_changes)
     {
         json_t *j = get_job(&e, id2);
 
-        ck_assert_str_eq(json_string_value(json_object_get(j, "reason")), "rejected by " APPROVER);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "reason")), "rejected in Slack");
         json_decref(j);
     }
     ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id2, &body), 200);
@@ -490,7 +517,7 @@ START_TEST(slack_refusals_record_nothing)
     free(body);
 
     /* Bad signature, a stale or future timestamp: 401 before anything is read. */
-    form = slack_form(APPROVER, "zoneci_approve", id);
+    form = slack_form(&e, APPROVER, "zoneci_approve", id);
     ck_assert_int_eq(slack_post_raw(e.base, form, "wrong-secret", 0, NULL), 401);
     ck_assert_int_eq(slack_post_raw(e.base, form, SLACK_SECRET, -600, NULL), 401);
     ck_assert_int_eq(slack_post_raw(e.base, form, SLACK_SECRET, 600, NULL), 401);
@@ -498,10 +525,10 @@ START_TEST(slack_refusals_record_nothing)
     /* Malformed: no payload, payload not JSON, unknown action, no user. */
     ck_assert_int_eq(slack_post_raw(e.base, "nothing=1", SLACK_SECRET, 0, NULL), 400);
     ck_assert_int_eq(slack_post_raw(e.base, "payload=%7Bnope", SLACK_SECRET, 0, NULL), 400);
-    form = slack_form(APPROVER, "zoneci_maybe", id);
+    form = slack_form(&e, APPROVER, "zoneci_maybe", id);
     ck_assert_int_eq(slack_post_raw(e.base, form, SLACK_SECRET, 0, NULL), 400);
     free(form);
-    form = slack_form("", "zoneci_approve", id);
+    form = slack_form(&e, "", "zoneci_approve", id);
     ck_assert_int_eq(slack_post_raw(e.base, form, SLACK_SECRET, 0, NULL), 400);
     free(form);
     /* An unknown job is a refusal, not an error. */
@@ -938,7 +965,7 @@ START_TEST(card_click_release_and_statuses)
 {
     static const char *const story_want[] = {
         "pending: Awaiting approval in always (on call: @dba)",
-        "pending: Approved by " ONCALL,
+        "pending: Approved by @dba",
         "pending: Queued in always",
         "pending: Running on r1 in always",
         "success: Succeeded on r1",
@@ -974,7 +1001,7 @@ START_TEST(card_click_release_and_statuses)
     ts_peer_unlock(e.peer);
 
     /* A forged click and a non-approver's change nothing, and update no card. */
-    form = slack_form(ONCALL, "zoneci_approve", id);
+    form = slack_form(&e, ONCALL, "zoneci_approve", id);
     ck_assert_int_eq(slack_post_raw(e.base, form, "forged-secret", 0, NULL), 401);
     free(form);
     ck_assert_int_eq(slack_click(&e, OTHER, "zoneci_approve", id, &body), 200);
@@ -1045,6 +1072,190 @@ START_TEST(pending_card_survives_a_restart_and_goes_once)
 }
 END_TEST
 
+/* ---- what a clicker reads, through the click's response_url ------------------------- */
+
+typedef struct resp_wait {
+    env *e;
+    int n;
+} resp_wait;
+
+static bool responses_reached(void *ctx)
+{
+    resp_wait *w = ctx;
+    bool ok;
+
+    ts_peer_lock(w->e->peer);
+    ok = w->e->log->responses >= w->n;
+    ts_peer_unlock(w->e->peer);
+    return ok;
+}
+
+static void wait_responses(env *e, int n)
+{
+    resp_wait w = {e, n};
+
+    ck_assert_msg(ts_wait_until(responses_reached, &w, 20000),
+                  "the peer never got %d ephemeral answers; it got %d:\n%s", n, e->log->responses,
+                  e->log->ephemeral.data ? e->log->ephemeral.data : "");
+}
+
+/* Ephemeral answer number i (1-based) as Slack would take it; returns its text (static). */
+static const char *ephemeral_text(env *e, int i)
+{
+    static char text[512];
+    char *copy, *save = NULL, *line;
+    json_t *j;
+
+    ts_peer_lock(e->peer);
+    copy = strdup(e->log->ephemeral.data ? e->log->ephemeral.data : "");
+    ck_assert_str_eq(e->log->respond_auth, ""); /* the URL is the credential */
+    ts_peer_unlock(e->peer);
+    line = strtok_r(copy, "\n", &save);
+    for (int k = 1; line && k < i; k++)
+        line = strtok_r(NULL, "\n", &save);
+    ck_assert_msg(line, "no ephemeral answer %d", i);
+    j = json_loads(line, 0, NULL);
+    ck_assert_msg(j, "not JSON: %s", line);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "response_type")), "ephemeral");
+    ck_assert(json_is_false(json_object_get(j, "replace_original")));
+    snprintf(text, sizeof(text), "%s", json_string_value(json_object_get(j, "text")));
+    json_decref(j);
+    free(copy);
+    return text;
+}
+
+typedef struct log_has {
+    const char *path, *needle;
+} log_has;
+
+static bool log_contains(void *ctx)
+{
+    log_has *h = ctx;
+    char *text = ts_read_file(h->path, NULL);
+    bool ok = text && strstr(text, h->needle);
+
+    free(text);
+    return ok;
+}
+
+/* Slack shows nothing of a click's HTTP answer: the refused clicker, the author and the
+ * late clicker read why in an ephemeral message posted to the click's response_url; the
+ * decider gets none (the card's update says it). A response_url on another host is never
+ * contacted. */
+START_TEST(refusals_reach_the_clicker_through_response_url)
+{
+    env e;
+    char id[32], value[128], other_url[160], *body = NULL, *form;
+    peer_log *olog = calloc(1, sizeof(*olog));
+    ts_peer *other;
+    const char *text;
+
+    ck_assert_ptr_nonnull(olog);
+    env_start(&e, WITH_PEERS);
+    risky_job(&e, 31, id);
+    wait_log(&e, 1, 0, 0, "Awaiting approval");
+
+    ck_assert_int_eq(slack_click(&e, OTHER, "zoneci_approve", id, NULL), 200);
+    wait_responses(&e, 1);
+    text = ephemeral_text(&e, 1);
+    ck_assert_msg(strstr(text, "not an approver") && strstr(text, id), "%s", text);
+    ck_assert_int_eq(slack_click(&e, AUTHOR, "zoneci_approve", id, NULL), 200);
+    wait_responses(&e, 2);
+    text = ephemeral_text(&e, 2);
+    ck_assert_msg(strstr(text, "you opened this pull request"), "%s", text);
+
+    /* The decision: no ephemeral. The late click after it: who decided, as a mention. */
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id, NULL), 200);
+    ck_assert_int_eq(slack_click(&e, ONCALL, "zoneci_reject", id, NULL), 200);
+    wait_responses(&e, 3);
+    text = ephemeral_text(&e, 3);
+    ck_assert_msg(strstr(text, "already decided") && strstr(text, "approved by <@" APPROVER ">"),
+                  "%s", text);
+    /* A job that is not there (any more). */
+    ck_assert_int_eq(slack_click_value(&e, APPROVER, "zoneci_approve", "99999", NULL), 200);
+    wait_responses(&e, 4);
+    text = ephemeral_text(&e, 4);
+    ck_assert_msg(strstr(text, "does not exist"), "%s", text);
+
+    /* A response_url on another host (another port of this one) is refused at the click,
+     * logged, and never contacted; the HTTP answer still says why. */
+    other = ts_peer_start(play_peers, olog);
+    snprintf(other_url, sizeof(other_url), "%s/respond/T1/1/abc", ts_peer_base(other));
+    card_value(&e, id, value);
+    form = slack_form_url(OTHER, "zoneci_approve", value, other_url);
+    ck_assert_int_eq(slack_post_raw(e.base, form, SLACK_SECRET, 0, &body), 200);
+    assert_ephemeral(body, "not an approver");
+    free(body);
+    free(form);
+    {
+        log_has h = {e.srv->log, "event=slack_response_refused"};
+
+        ck_assert_msg(ts_wait_until(log_contains, &h, 20000), "no slack_response_refused logged");
+    }
+    /* A later click's answer arrives at the right peer; the other one saw nothing. */
+    ck_assert_int_eq(slack_click(&e, OTHER, "zoneci_reject", id, NULL), 200);
+    wait_responses(&e, 5);
+    ts_peer_lock(other);
+    ck_assert_int_eq(olog->responses, 0);
+    ck_assert_int_eq(olog->posts + olog->updates + olog->failed_posts, 0);
+    ts_peer_unlock(other);
+    ts_peer_stop(other);
+    core_buf_free(&olog->ephemeral);
+    core_buf_free(&olog->cards);
+    free(olog);
+    env_stop(&e);
+}
+END_TEST
+
+/* GitHub and the public job page name people as people: "Approved by @dba" for a decider
+ * `people` maps to a login, "Approved in Slack" / "Rejected in Slack" for one it does not;
+ * never a raw Slack id. The operators' history keeps who decided (the Slack id, as actor). */
+START_TEST(github_and_the_job_page_never_show_a_slack_id)
+{
+    static const char *const ids[] = {APPROVER, ONCALL, AUTHOR, OTHER};
+    env e;
+    char id[32], id2[32], id3[32], url[160], *story, *v;
+    ts_response r;
+
+    env_start(&e, WITH_PEERS);
+    risky_job(&e, 41, id);
+    risky_job(&e, 42, id2);
+    risky_job(&e, 43, id3);
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_approve", id, NULL), 200);
+    ck_assert_int_eq(slack_click(&e, APPROVER, "zoneci_reject", id2, NULL), 200);
+    ck_assert_int_eq(slack_click(&e, ONCALL, "zoneci_reject", id3, NULL), 200);
+    wait_log(&e, 3, 0, 0, "Approved in Slack");
+    wait_log(&e, 3, 0, 0, "failure|Rejected in Slack");
+    wait_log(&e, 3, 0, 0, "failure|Rejected by @dba");
+    story = status_story(&e);
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        ck_assert_msg(!strstr(story, ids[i]), "%s on GitHub:\n%s", ids[i], story);
+    free(story);
+    /* The operators still know who: the actor of the decision, and decided_by. */
+    v = hget(&e, id, "decided_by");
+    ck_assert_str_eq(v, APPROVER);
+    free(v);
+    {
+        json_t *j, *h = history_entry(&e, id2, "rejected in Slack", &j);
+
+        ck_assert_ptr_nonnull(h);
+        ck_assert_str_eq(json_string_value(json_object_get(h, "actor")), APPROVER);
+        json_decref(j);
+    }
+    /* The job page, which anyone with the link reads. */
+    for (int k = 0; k < 3; k++) {
+        snprintf(url, sizeof(url), "%s/jobs/%s", e.base, k == 0 ? id : k == 1 ? id2 : id3);
+        ck_assert_int_eq(ts_http("GET", url, NULL, NULL, 0, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+            ck_assert_msg(!strstr(r.body, ids[i]), "%s on the job page:\n%s", ids[i], r.body);
+        ck_assert_ptr_nonnull(strstr(r.body, k == 0 ? "approved" : "rejected"));
+        ts_response_free(&r);
+    }
+    env_stop(&e);
+}
+END_TEST
+
 Suite *suite_e2e_approvals(void)
 {
     Suite *s = suite_create("e2e_approvals");
@@ -1060,6 +1271,8 @@ Suite *suite_e2e_approvals(void)
     tcase_add_test(tc, concurrent_decisions_record_one);
     tcase_add_test(tc, card_click_release_and_statuses);
     tcase_add_test(tc, pending_card_survives_a_restart_and_goes_once);
+    tcase_add_test(tc, refusals_reach_the_clicker_through_response_url);
+    tcase_add_test(tc, github_and_the_job_page_never_show_a_slack_id);
     suite_add_tcase(s, tc);
     return s;
 }
