@@ -1,13 +1,16 @@
 /* libFuzzer target for Slack interactions: the click parser (webhooks/slack.c) on any
  * payload, and the signature check on any body and headers. Aborts when a parse that
- * succeeds yields a user id, job id or card key of the wrong shape, or when a signature check
+ * succeeds yields a user id, job id, card key or response_url of the wrong shape (or a
+ * response_url the validator lets through to another host), or when a signature check
  * accepts what was not signed with the secret. Run with -artifact_prefix=build/. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/core.h"
+#include "notifier/notifier.h"
 #include "webhooks/signature.h"
 #include "webhooks/slack.h"
 
@@ -38,6 +41,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (wh_slack_click_parse(body, size, &c, NULL) == 0) {
         check_id(c.user, WH_SLACK_USER_MAX, 0);
         check_id(c.job, WH_SLACK_JOB_MAX, 1);
+        /* A response_url is "" or printable ASCII within its bound, and whatever the
+         * payload says, the validator gives a plain answer (ASan checks its reads). */
+        {
+            size_t n = strlen(c.response_url);
+
+            if (n > WH_SLACK_URL_MAX)
+                abort();
+            for (size_t i = 0; i < n; i++)
+                if ((unsigned char)c.response_url[i] <= 0x20 ||
+                    (unsigned char)c.response_url[i] >= 0x7f)
+                    abort();
+            if (n &&
+                notify_slack_response_url_ok(c.response_url, "http://127.0.0.1:8080/api", NULL) &&
+                strncasecmp(c.response_url, "https://hooks.slack.com:443/", 28) != 0 &&
+                strncasecmp(c.response_url, "https://hooks.slack.com/", 24) != 0 &&
+                strncasecmp(c.response_url, "https://hooks.slack-gov.com", 27) != 0 &&
+                strncmp(c.response_url, "http://127.0.0.1:8080/", 22) != 0)
+                abort(); /* accepted a URL on another origin */
+        }
         /* A card key is "" or lower-case hex of the allowed length. */
         if (c.key[0]) {
             size_t n = strlen(c.key);

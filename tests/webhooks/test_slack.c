@@ -32,6 +32,42 @@ START_TEST(click_reads_user_action_and_job)
     ck_assert(!c.approve);
     ck_assert_str_eq(c.job, "12345678901234567890");
     ck_assert_str_eq(c.key, "");
+    ck_assert_str_eq(c.response_url, "");
+}
+END_TEST
+
+/* response_url is read as it is (whose host it is, is checked where it is used), within
+ * its bound and printable. */
+START_TEST(click_reads_the_response_url)
+{
+    char json[WH_SLACK_URL_MAX + 256], url[WH_SLACK_URL_MAX + 2];
+    wh_slack_click c;
+    core_error err = {0};
+
+    ck_assert_int_eq(parse("{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":"
+                           "\"zoneci_approve\",\"value\":\"4\"}],\"response_url\":"
+                           "\"https:\\/\\/hooks.slack.com\\/actions\\/T1\\/2\\/x\"}",
+                           &c, &err),
+                     0);
+    ck_assert_str_eq(c.response_url, "https://hooks.slack.com/actions/T1/2/x");
+    /* Exactly at the bound, then one over. */
+    memset(url, 'a', WH_SLACK_URL_MAX);
+    url[WH_SLACK_URL_MAX] = '\0';
+    snprintf(json, sizeof(json),
+             "{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\","
+             "\"value\":\"4\"}],\"response_url\":\"%s\"}",
+             url);
+    ck_assert_int_eq(parse(json, &c, &err), 0);
+    ck_assert_uint_eq(strlen(c.response_url), WH_SLACK_URL_MAX);
+    url[WH_SLACK_URL_MAX] = 'a';
+    url[WH_SLACK_URL_MAX + 1] = '\0';
+    snprintf(json, sizeof(json),
+             "{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\","
+             "\"value\":\"4\"}],\"response_url\":\"%s\"}",
+             url);
+    ck_assert_int_eq(parse(json, &c, &err), CORE_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "response_url"));
+    ck_assert_str_eq(c.response_url, "");
 }
 END_TEST
 
@@ -125,6 +161,24 @@ START_TEST(click_refuses_what_it_cannot_trust)
         {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":\"-1:"
          "0123456789abcdef\"}]}",
          "value"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
+         "\"1\"}],\"response_url\":7}",
+         "response_url"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
+         "\"1\"}],\"response_url\":\"\"}",
+         "response_url"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
+         "\"1\"}],\"response_url\":\"https://hooks.slack.com/a b\"}",
+         "response_url"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
+         "\"1\"}],\"response_url\":\"https://hooks.slack.com/a\\r\\nX: 1\"}",
+         "response_url"},
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
+         "\"1\"}],\"response_url\":\"https://hooks.slack.com/a\\u0000b\"}",
+         "payload"}, /* jansson refuses NUL in a string outright */
+        {"{\"user\":{\"id\":\"U1\"},\"actions\":[{\"action_id\":\"zoneci_approve\",\"value\":"
+         "\"1\"}],\"response_url\":\"https://hooks.sl\\u00e4ck.com/a\"}",
+         "response_url"},
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -145,6 +199,7 @@ Suite *suite_webhooks_slack(void)
 
     tcase_add_test(tc, click_reads_user_action_and_job);
     tcase_add_test(tc, click_reads_the_card_key);
+    tcase_add_test(tc, click_reads_the_response_url);
     tcase_add_test(tc, click_refuses_what_it_cannot_trust);
     suite_add_tcase(s, tc);
     return s;
