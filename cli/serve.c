@@ -195,8 +195,10 @@ static int outbox_credentials(const policy_config *cfg, notify_outbox_config *oc
         oc->github_key_len = key_len;
     }
     if (cfg->slack.present) {
+        /* Without a bot token too: a click's answer (slack_response) needs no token, and
+         * its URL may be on api_url's host, as the interactions endpoint allows. */
+        oc->slack_api_url = cfg->slack.api_url;
         if (policy_secret_read(&cfg->slack.bot_token, bot, &e2) == 0) {
-            oc->slack_api_url = cfg->slack.api_url;
             oc->slack_bot_token = *bot;
         } else {
             CORE_LOG(CORE_LOG_WARN, "slack", "msg=\"no cards can be posted: %s\"", e2.msg);
