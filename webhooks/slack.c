@@ -75,9 +75,22 @@ static void respond_later(const answer *a, const char *text)
         notify_outbox_kick(a->req->app->outbox);
 }
 
-/* A message only the clicker sees: through response_url (see respond_later), and in the
- * HTTP answer too, as a 200 ephemeral message (Slack ignores it for block_actions, but it
- * costs nothing and says what happened to anyone reading the exchange). */
+/* The HTTP answer: a 200 whose body is an ephemeral message. Slack does not show it for a
+ * button click, but it costs nothing and says what happened to anyone reading the
+ * exchange. Alone, it is how a decision is confirmed: the card's update shows everyone in
+ * the channel, the decider included, who decided and when. */
+static void http_answer(wh_response *resp, const char *text)
+{
+    resp->status = 200;
+    core_buf_reset(&resp->body);
+    core_buf_puts(&resp->body, "{\"response_type\":\"ephemeral\",\"replace_original\":false,"
+                               "\"text\":\"");
+    core_buf_json_escape(&resp->body, text, strlen(text));
+    core_buf_puts(&resp->body, "\"}");
+}
+
+/* A message only the clicker sees, which they do see: through response_url (see
+ * respond_later), and in the HTTP answer too. */
 static void ephemeral(const answer *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void ephemeral(const answer *a, const char *fmt, ...)
 {
@@ -87,26 +100,8 @@ static void ephemeral(const answer *a, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    a->resp->status = 200;
-    core_buf_reset(&a->resp->body);
-    core_buf_puts(&a->resp->body, "{\"response_type\":\"ephemeral\",\"replace_original\":false,"
-                                  "\"text\":\"");
-    core_buf_json_escape(&a->resp->body, text, strlen(text));
-    core_buf_puts(&a->resp->body, "\"}");
+    http_answer(a->resp, text);
     respond_later(a, text);
-}
-
-/* The answer itself, without the ephemeral's response_url: the confirmation of a decision
- * goes no further than the HTTP answer, since the card's update shows everyone in the
- * channel, the decider included, who decided and when. */
-static void confirm(wh_response *resp, const char *text)
-{
-    resp->status = 200;
-    core_buf_reset(&resp->body);
-    core_buf_puts(&resp->body, "{\"response_type\":\"ephemeral\",\"replace_original\":false,"
-                               "\"text\":\"");
-    core_buf_json_escape(&resp->body, text, strlen(text));
-    core_buf_puts(&resp->body, "\"}");
 }
 
 static bool token_ok(const char *s, size_t max, bool digits_only)
@@ -395,7 +390,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
         snprintf(text, sizeof(text), "Job %s %s by <@%s>%s.", c.job,
                  c.approve ? "approved" : "rejected", c.user,
                  c.approve ? "; it goes to routing now" : "");
-        confirm(resp, text);
+        http_answer(resp, text);
     }
 out:
     free(payload);
