@@ -27,6 +27,61 @@
 #define AUTHOR_MAX 257
 #define REGION_MAX 128
 
+/* ---- what interactions and commands share ------------------------------------------- */
+
+bool wh_slack_request_verified(const wh_request *req, wh_response *resp)
+{
+    const wh_runtime *rt = req->rt;
+
+    if (rt->n_slack_secrets == 0) {
+        wh_response_error(resp, 404, "slack_disabled",
+                          "slack is off: no slack signing secret is configured");
+        return false;
+    }
+    if (!wh_slack_signature_valid(wh_request_header(req, "X-Slack-Request-Timestamp"),
+                                  wh_request_header(req, "X-Slack-Signature"), req->body,
+                                  req->body_len, rt->slack_secrets, rt->n_slack_secrets,
+                                  core_time_now_ms())) {
+        wh_response_error(resp, 401, "bad_signature",
+                          "X-Slack-Signature does not match, or X-Slack-Request-Timestamp is "
+                          "more than 5 minutes off");
+        CORE_LOG(CORE_LOG_WARN, "slack_refused", "path=%s reason=\"bad signature or timestamp\"",
+                 req->path);
+        return false;
+    }
+    return true;
+}
+
+void wh_slack_ephemeral(wh_response *resp, const char *text)
+{
+    resp->status = 200;
+    core_buf_reset(&resp->body);
+    core_buf_puts(&resp->body, "{\"response_type\":\"ephemeral\",\"replace_original\":false,"
+                               "\"text\":\"");
+    core_buf_json_escape(&resp->body, text, strlen(text));
+    core_buf_puts(&resp->body, "\"}");
+}
+
+int wh_slack_escape(core_buf *b, const char *s, size_t len)
+{
+    size_t start = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        const char *entity = s[i] == '&'   ? "&amp;"
+                             : s[i] == '<' ? "&lt;"
+                             : s[i] == '>' ? "&gt;"
+                                           : NULL;
+
+        if (!entity)
+            continue;
+        core_buf_append(b, s + start, i - start);
+        core_buf_puts(b, entity);
+        start = i + 1;
+    }
+    core_buf_append(b, s + start, len - start);
+    return core_buf_status(b);
+}
+
 /* ---- the handler ----------------------------------------------------------------------- */
 
 /* A 200 with a message only the clicker sees. */
@@ -40,14 +95,10 @@ static void ephemeral(wh_response *resp, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    resp->status = 200;
-    core_buf_reset(&resp->body);
-    core_buf_puts(&resp->body, "{\"response_type\":\"ephemeral\",\"replace_original\":false,"
-                               "\"text\":\"");
-    core_buf_json_escape(&resp->body, text, strlen(text));
-    core_buf_puts(&resp->body, "\"}");
+    wh_slack_ephemeral(resp, text);
 }
 
+/* Letters and digits (or digits only), 1 to max of them. */
 static bool token_ok(const char *s, size_t max, bool digits_only)
 {
     size_t n = s ? strlen(s) : 0;
@@ -62,6 +113,11 @@ static bool token_ok(const char *s, size_t max, bool digits_only)
             return false;
     }
     return true;
+}
+
+bool wh_slack_id_valid(const char *s)
+{
+    return token_ok(s, WH_SLACK_USER_MAX, false);
 }
 
 /* "JOB" or "JOB:KEY" (see wh_slack_click_parse) into job and key. */
@@ -137,10 +193,8 @@ static void store_failed(wh_response *resp, int rc, const core_error *err)
     }
 }
 
-/* Why user may not decide job (a sentence for them), or NULL when they may. The caller
- * holds the config read lock. */
-static const char *refusal(const policy_config *cfg, const char *repo, const char *author,
-                           const char *user)
+const char *wh_slack_refusal(const policy_config *cfg, const char *repo, const char *author,
+                             const char *user)
 {
     const policy_policy *pol = policy_match(cfg, repo);
     const char *author_slack, *login;
@@ -176,21 +230,8 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
     wh_slack_click c;
     int rc;
 
-    if (rt->n_slack_secrets == 0) {
-        wh_response_error(resp, 404, "slack_disabled",
-                          "slack interactions are off: no slack signing secret is configured");
+    if (!wh_slack_request_verified(req, resp))
         return;
-    }
-    if (!wh_slack_signature_valid(wh_request_header(req, "X-Slack-Request-Timestamp"),
-                                  wh_request_header(req, "X-Slack-Signature"), req->body,
-                                  req->body_len, rt->slack_secrets, rt->n_slack_secrets,
-                                  core_time_now_ms())) {
-        wh_response_error(resp, 401, "bad_signature",
-                          "X-Slack-Signature does not match, or X-Slack-Request-Timestamp is "
-                          "more than 5 minutes off");
-        CORE_LOG(CORE_LOG_WARN, "slack_refused", "reason=\"bad signature or timestamp\"");
-        return;
-    }
     payload = malloc(PAYLOAD_MAX);
     if (!payload) {
         wh_response_error(resp, 500, "internal", "out of memory");
@@ -233,7 +274,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
                   c.job);
         goto out;
     }
-    why = refusal(rt->cfg, repo, author, c.user);
+    why = wh_slack_refusal(rt->cfg, repo, author, c.user);
     if (why) {
         CORE_LOG(CORE_LOG_INFO, "slack_refused", "job=%s user=%s reason=\"%s\"", c.job, c.user,
                  why);
