@@ -267,6 +267,9 @@ static bool status_arg(const char *s, size_t n, const char *web_url, wh_slack_co
     return pr_ref(s, n, '#', "", out);
 }
 
+/* The sub-commands by name; wh_slack_sub indexes sub_names (logs). */
+static const char *const sub_names[] = {"help", "windows", "status", "oncall", "unknown"};
+
 static const struct {
     const char *word;
     wh_slack_sub sub;
@@ -394,9 +397,9 @@ static void mentions(core_buf *b, char *const *users, size_t n)
 static void oncall(core_buf *b, const wh_runtime *rt, int64_t now)
 {
     const policy_config *cfg = rt->cfg;
-    size_t n_open = 0;
+    core_buf awake = {0};
     int next = -1;
-    int64_t next_at = 0;
+    sched_region_now next_st = {0};
 
     core_buf_puts(b, "*On call, by region*\n");
     for (size_t i = 0; i < cfg->n_regions; i++) {
@@ -412,37 +415,31 @@ static void oncall(core_buf *b, const wh_runtime *rt, int64_t now)
         mentions(b, r->oncall, r->n_oncall);
         core_buf_puts(b, "\n");
         if (st.open) {
-            n_open++;
-        } else if (st.next_change != SCHED_NO_INSTANT && (next < 0 || st.next_change < next_at)) {
+            core_buf_puts(&awake, awake.len ? ", *" : "*");
+            esc(&awake, r->name);
+            core_buf_puts(&awake, "*");
+        } else if (st.next_change != SCHED_NO_INSTANT &&
+                   (next < 0 || st.next_change < next_st.next_change)) {
             next = (int)i;
-            next_at = st.next_change;
+            next_st = st;
         }
     }
-    if (n_open > 0) {
+    if (awake.len > 0) {
         core_buf_puts(b, "Awake now: ");
-        for (size_t i = 0, k = 0; i < cfg->n_regions; i++) {
-            sched_region_now st;
-
-            sched_plan_region_now(rt->plan, i, now, &st);
-            if (!st.open)
-                continue;
-            core_buf_puts(b, k++ ? ", *" : "*");
-            esc(b, cfg->regions[i].name);
-            core_buf_puts(b, "*");
-        }
+        core_buf_append(b, awake.data, awake.len);
         core_buf_puts(b, ".");
     } else if (next >= 0) {
-        sched_region_now st;
-
-        sched_plan_region_now(rt->plan, (size_t)next, now, &st);
         core_buf_puts(b, "No region is awake now; the next to open is *");
         esc(b, cfg->regions[next].name);
         core_buf_puts(b, "*: ");
-        esc(b, st.change);
+        esc(b, next_st.change);
         core_buf_puts(b, ".");
     } else {
         core_buf_puts(b, "No region is awake now, and none opens within a year.");
     }
+    if (core_buf_status(&awake) < 0)
+        core_buf_puts(b, "\n(out of memory: the answer is cut short)");
+    core_buf_free(&awake);
 }
 
 static const char *jstr(const json_t *o, const char *key)
@@ -541,10 +538,10 @@ static void approvers(core_buf *b, const wh_runtime *rt, const json_t *job)
         esc(b, pol->approvers[i]);
         core_buf_puts(b, ">");
     }
-    if (k == 0)
-        core_buf_puts(b, "nobody: no approver of this repository other than its author is known "
-                         "to zoneci (`approvers` and `people`)");
-    core_buf_puts(b, " (never the pull request's author)\n");
+    core_buf_puts(b, k ? " (never the pull request's author)\n"
+                       : "nobody in Slack: no approver of this repository other than its author "
+                         "is known to zoneci (`approvers`, `people`); an operator can decide "
+                         "through the API\n");
 }
 
 static void status_job(core_buf *b, const wh_runtime *rt, const json_t *job)
@@ -655,7 +652,7 @@ void wh_slack_commands(const wh_request *req, wh_response *resp)
         wh_response_error(resp, rc == CORE_ETOOBIG ? 413 : 400, "invalid_form", "%s", err.msg);
         goto out;
     }
-    CORE_LOG(CORE_LOG_INFO, "slack_command", "user=%s sub=%d", cmd->user, (int)cmd->sub);
+    CORE_LOG(CORE_LOG_INFO, "slack_command", "user=%s sub=%s", cmd->user, sub_names[cmd->sub]);
     switch (cmd->sub) {
     case WH_SLACK_SUB_WINDOWS:
         windows(&text, rt, now);
