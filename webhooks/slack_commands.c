@@ -573,6 +573,11 @@ static void status_job(core_buf *b, const wh_runtime *rt, const json_t *job)
     } else {
         core_buf_puts(b, "not chosen yet");
     }
+    if (jstr(job, "approval_region")[0]) {
+        core_buf_puts(b, ", approval asked in *");
+        esc(b, jstr(job, "approval_region"));
+        core_buf_puts(b, "*");
+    }
     core_buf_puts(b, "\nReason: ");
     esc(b, jstr(job, "reason"));
     core_buf_puts(b, "\n");

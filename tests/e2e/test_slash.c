@@ -428,9 +428,11 @@ START_TEST(status_tells_what_a_pr_waits_for)
     ASSERT_LACKS(text, "<!channel>");
     ASSERT_LACKS(text, "<https://evil");
     ASSERT_HAS(text, "(by octocat)");
-    snprintf(want, sizeof(want), "Job %s: *awaiting_approval*", id);
+    snprintf(want, sizeof(want),
+             "Job %s: *awaiting_approval*, region not chosen yet, approval asked in *always*\n",
+             id);
     ASSERT_HAS(text, want);
-    ASSERT_HAS(text, "Reason: ");
+    ASSERT_HAS(text, "Reason: awaiting approval: high-risk migration");
     ASSERT_HAS(text, "Findings: 1 danger, 0 warning, 1 info (risk high)");
     /* Most severe first, each with its rule and place. */
     ASSERT_HAS(text, "• danger `ban-drop-column` db/002_drop_email.sql:1\n");
