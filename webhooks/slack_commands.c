@@ -20,8 +20,8 @@
 #include "webhooks/http.h"
 
 #define DEFAULT_WEB_URL "https://github.com"
-#define OWNER_MAX 39  /* GitHub's limit for a user or organisation name */
-#define NAME_MAX_ 100 /* and for a repository's */
+#define OWNER_MAX 39      /* GitHub's limit for a user or organisation name */
+#define REPO_NAME_MAX 100 /* and for a repository's */
 #define PR_DIGITS_MAX 18
 #define TOP_FINDINGS 5 /* findings listed by `status`; the others are counted */
 
@@ -210,7 +210,8 @@ static bool pr_ref(const char *s, size_t n, char sep, const char *after, wh_slac
     if (!mark)
         return false;
     r_len = (size_t)(mark - slash - 1);
-    if (!span_chars(s, o_len, OWNER_MAX, false) || !span_chars(slash + 1, r_len, NAME_MAX_, true))
+    if (!span_chars(s, o_len, OWNER_MAX, false) ||
+        !span_chars(slash + 1, r_len, REPO_NAME_MAX, true))
         return false;
     num_end = mark + 1;
     while (num_end < s + n && *num_end >= '0' && *num_end <= '9')
