@@ -15,10 +15,6 @@
 #define SLOT_MS (30 * 60000LL)
 #define DAY_MS 86400000LL
 
-typedef struct paint {
-    const char *open, *closed, *now, *dim, *reset;
-} paint;
-
 static void set_json_instant(json_t *obj, const char *key, int64_t ms)
 {
     char iso[CORE_ISO_MAX];
@@ -68,41 +64,20 @@ static void print_json(const sched_plan *plan, int64_t at)
     json_decref(root);
 }
 
-static void print_table(const sched_plan *plan, int64_t at, const paint *c)
+/* The table is the scheduler's (sched_plan_table), which Slack's `/zoneci windows` shows too. */
+static int print_table(const sched_plan *plan, int64_t at, const sched_paint *c)
 {
-    const policy_config *cfg = sched_plan_config(plan);
-    char iso[CORE_ISO_MAX];
+    core_buf b = {0};
+    int rc = sched_plan_table(plan, at, c, &b);
 
-    core_time_format_iso(at, iso);
-    printf("at %s (time-zone data %s)\n\n", iso, sched_tz_data_version());
-    printf("%-16s %-22s %-22s %-8s %s\n", "REGION", "ZONE", "LOCAL TIME", "STATE", "NEXT CHANGE");
-    for (size_t i = 0; i < cfg->n_regions; i++) {
-        const sched_windows *w = sched_plan_windows(plan, i);
-        sched_window_state st;
-        char local[CORE_ISO_MAX], abbr[16], change[96] = "none within a year";
-        int64_t next;
-
-        sched_windows_eval(w, at, &st);
-        core_time_format_local(at, st.offset_ms, local);
-        sched_zone_abbrev(sched_windows_zone(w), at, abbr);
-        next = st.open ? st.next_close : st.next_open;
-        if (next != SCHED_NO_INSTANT) {
-            char when[80];
-
-            sched_plan_describe_instant(plan, i, next, at, when, sizeof(when));
-            snprintf(change, sizeof(change), "%s %s", st.open ? "closes" : "opens", when);
-        }
-        /* "2026-03-09 10:30 PDT" reads better than the ISO form in a table. */
-        local[10] = ' ';
-        local[16] = '\0';
-        printf("%-16.16s %-22.22s %-16s %-5s %s%-8s%s %s\n", cfg->regions[i].name,
-               cfg->regions[i].timezone, local, abbr, st.open ? c->open : c->dim,
-               st.open ? "open" : "closed", c->reset, change);
-    }
+    if (rc == 0)
+        fwrite(b.data, 1, b.len, stdout);
+    core_buf_free(&b);
+    return rc;
 }
 
 /* One row per region, one column per half hour of the UTC day holding `at`. */
-static void print_timeline(const sched_plan *plan, int64_t at, const paint *c)
+static void print_timeline(const sched_plan *plan, int64_t at, const sched_paint *c)
 {
     const policy_config *cfg = sched_plan_config(plan);
     int64_t day = at - ((at % DAY_MS) + DAY_MS) % DAY_MS;
@@ -151,8 +126,8 @@ int cli_windows(int argc, char **argv)
     core_error err = {0};
     int64_t at = core_time_now_ms();
     bool tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-    paint colours = {"\033[32m", "", "\033[1;33m", "\033[2m", "\033[0m"};
-    paint plain = {"", "", "", "", ""};
+    sched_paint colours = {"\033[32m", "", "\033[1;33m", "\033[2m", "\033[0m"};
+    sched_paint plain = {"", "", "", "", ""};
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
@@ -180,7 +155,10 @@ int cli_windows(int argc, char **argv)
     if (json) {
         print_json(plan, at);
     } else {
-        print_table(plan, at, tty ? &colours : &plain);
+        if (print_table(plan, at, tty ? &colours : &plain) < 0) {
+            fprintf(stderr, "zoneci: out of memory\n");
+            goto out;
+        }
         print_timeline(plan, at, tty ? &colours : &plain);
     }
     rc = 0;

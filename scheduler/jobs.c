@@ -657,13 +657,28 @@ int sched_job_render(const sched_reply *hash, const sched_reply *history, core_b
     return jw_finish(&w, start, err);
 }
 
+/* A job_get-shaped reply (nil, or {hash, history}) as the job's JSON appended to out;
+ * CORE_ENOTFOUND for nil, with `missing` as the message. */
+static int render_job_reply(const sched_reply *r, const char *script, const char *missing,
+                            core_buf *out, core_error *err)
+{
+    const sched_reply *hash = elem(r, 0, SCHED_REPLY_ARRAY);
+    const sched_reply *history = elem(r, 1, SCHED_REPLY_ARRAY);
+    size_t start = out->len;
+    jw w = {.b = out};
+
+    if (r->type == SCHED_REPLY_NIL)
+        return core_error_set(err, CORE_ENOTFOUND, "%s", missing);
+    if (!hash || !history)
+        return bad_reply(script, err);
+    jw_job(&w, hash, history);
+    return jw_finish(&w, start, err);
+}
+
 int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error *err)
 {
-    char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX];
-    const sched_reply *hash, *history;
+    char k_job[SCHED_KEY_MAX], k_hist[SCHED_KEY_MAX], missing[64];
     sched_reply *r = NULL;
-    jw w = {.b = out};
-    size_t start = out->len;
     int rc;
 
     CORE_ASSERT(store && out);
@@ -682,16 +697,35 @@ int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error
     }
     if (rc < 0)
         return rc;
-    hash = elem(r, 0, SCHED_REPLY_ARRAY);
-    history = elem(r, 1, SCHED_REPLY_ARRAY);
-    if (r->type == SCHED_REPLY_NIL) {
-        rc = core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
-    } else if (!hash || !history) {
-        rc = bad_reply("job_get", err);
-    } else {
-        jw_job(&w, hash, history);
-        rc = jw_finish(&w, start, err);
+    snprintf(missing, sizeof(missing), "job %s not found", id);
+    rc = render_job_reply(r, "job_get", missing, out, err);
+    sched_reply_free(r);
+    return rc;
+}
+
+int sched_pr_job_json(sched_store *store, const char *repo, int64_t pr, core_buf *out,
+                      core_error *err)
+{
+    char k_last[SCHED_KEY_MAX], k_pr[SCHED_KEY_MAX], num[24];
+    sched_reply *r = NULL;
+    int rc;
+
+    CORE_ASSERT(store && repo && out);
+    snprintf(num, sizeof(num), "%lld", (long long)pr);
+    rc = sched_store_key(store, k_last, err, "pr_last:%s#%s", repo, num);
+    if (rc == 0)
+        rc = sched_store_key(store, k_pr, err, "pr:%s#%s", repo, num);
+    if (rc < 0)
+        return rc;
+    {
+        const char *keys[] = {k_last, k_pr};
+        const char *args[] = {sched_store_prefix(store), repo, num};
+
+        rc = sched_store_eval(store, SCHED_SCRIPT_PR_JOB, keys, 2, args, 3, &r, err);
     }
+    if (rc < 0)
+        return rc;
+    rc = render_job_reply(r, "pr_job", "no job for this pull request", out, err);
     sched_reply_free(r);
     return rc;
 }

@@ -134,6 +134,13 @@ int sched_job_decide_card(sched_store *store, const char *id, const char *card_k
  * attempts, history, ...) to out. CORE_ENOTFOUND for an unknown id. */
 int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error *err);
 
+/* Appends the JSON of pull request repo#pr's newest job (final or not: the last one
+ * intake created for it) to out, as sched_job_json. CORE_ENOTFOUND when the PR has none
+ * (or only jobs retention has deleted); CORE_ETOOBIG for a repo too long for a key. One
+ * read-only round trip. Thread-safe. */
+int sched_pr_job_json(sched_store *store, const char *repo, int64_t pr, core_buf *out,
+                      core_error *err);
+
 /* Appends {"jobs":[...],"next":CURSOR|null} to out: newest first, only `state` when not
  * NULL, starting after `cursor` (NULL for the first page), at most limit (1..1000) jobs.
  * CORE_EINVAL for an unknown state or a malformed cursor. */

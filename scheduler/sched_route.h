@@ -33,6 +33,34 @@ int sched_plan_region_index(const sched_plan *plan, const char *name);
 void sched_plan_describe_instant(const sched_plan *plan, size_t region, int64_t when, int64_t at,
                                  char *out, size_t len);
 
+/* ---- the regions now (scheduler/table.c) ---------------------------------------------- */
+
+/* One region at an instant: open or not, and the next change in words. */
+typedef struct sched_region_now {
+    bool open;
+    int64_t next_change;      /* the next close when open, else the next open; SCHED_NO_INSTANT
+                               * when none comes within a year */
+    char local[CORE_ISO_MAX]; /* the region's local time, ISO 8601 with its offset */
+    char abbr[16];            /* the zone's short name then: "JST", "UTC+5:45" */
+    char change[112];         /* "closes 18:00 JST, in 3h 10m", or "none within a year" */
+} sched_region_now;
+
+/* Region `region` of the plan (an index into cfg->regions, in range) at `at`. Pure; any
+ * thread. */
+void sched_plan_region_now(const sched_plan *plan, size_t region, int64_t at,
+                           sched_region_now *out);
+
+/* Terminal colours for the table (and the CLI's timeline): escape sequences, "" for none. */
+typedef struct sched_paint {
+    const char *open, *closed, *now, *dim, *reset;
+} sched_paint;
+
+/* Appends the regions' table at `at` to out: a line naming the instant and the time-zone
+ * data, then one row per region (name, zone, local time, open or closed, next change).
+ * `zoneci windows` prints it and Slack's `/zoneci windows` shows it; paint NULL for no
+ * colour. Returns core_buf_status(out). Pure; any thread. */
+int sched_plan_table(const sched_plan *plan, int64_t at, const sched_paint *paint, core_buf *out);
+
 /* What the fleet looks like in one region, from Redis (idle runners seen recently). */
 typedef struct sched_region_load {
     int idle_runners;

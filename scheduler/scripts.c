@@ -43,6 +43,7 @@ static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_RETENTION_DEAD] = lua_retention_dead,
     [SCHED_SCRIPT_RETENTION_SWEEP] = lua_retention_sweep,
     [SCHED_SCRIPT_METRICS] = lua_metrics,
+    [SCHED_SCRIPT_PR_JOB] = lua_pr_job,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
@@ -76,6 +77,7 @@ static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_RETENTION_DEAD] = "retention_dead",
     [SCHED_SCRIPT_RETENTION_SWEEP] = "retention_sweep",
     [SCHED_SCRIPT_METRICS] = "metrics",
+    [SCHED_SCRIPT_PR_JOB] = "pr_job",
 };
 
 /* One Redis function library holding every script, so the library part is compiled once

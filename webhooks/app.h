@@ -52,10 +52,11 @@ typedef enum wh_route {
     WH_ROUTE_REJECT,
     WH_ROUTE_OUTBOX_DEAD,
     WH_ROUTE_RELEASE,
-    WH_ROUTE_PAGE,     /* GET / */
-    WH_ROUTE_LOGIN,    /* POST /login */
-    WH_ROUTE_LOGOUT,   /* POST /logout */
-    WH_ROUTE_JOB_PAGE, /* GET /jobs/{id} */
+    WH_ROUTE_PAGE,           /* GET / */
+    WH_ROUTE_LOGIN,          /* POST /login */
+    WH_ROUTE_LOGOUT,         /* POST /logout */
+    WH_ROUTE_JOB_PAGE,       /* GET /jobs/{id} */
+    WH_ROUTE_SLACK_COMMANDS, /* POST /webhooks/slack/commands */
     WH_ROUTE_COUNT
 } wh_route;
 

@@ -87,6 +87,7 @@ void wh_runner_heartbeat(const wh_request *req, wh_response *resp, const char *i
 void wh_runner_complete(const wh_request *req, wh_response *resp, const char *id);
 void wh_runner_release(const wh_request *req, wh_response *resp, const char *id);
 void wh_slack_interactions(const wh_request *req, wh_response *resp);
+void wh_slack_commands(const wh_request *req, wh_response *resp);
 /* POST /api/v1/jobs/{id}/approve and .../reject (approve false). */
 void wh_api_job_decide(const wh_request *req, wh_response *resp, const char *id, bool approve);
 

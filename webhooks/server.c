@@ -30,6 +30,7 @@
 #include "scheduler/sched_inspector.h"
 #include "webhooks/app.h"
 #include "webhooks/http.h"
+#include "webhooks/slack.h"
 
 struct wh_server {
     struct MHD_Daemon *daemon;
@@ -236,6 +237,7 @@ static const struct route_entry {
     }
     EXACT("POST", "/webhooks/github", WH_ROUTE_GITHUB),
     EXACT("POST", "/webhooks/slack/interactions", WH_ROUTE_SLACK),
+    EXACT("POST", "/webhooks/slack/commands", WH_ROUTE_SLACK_COMMANDS),
     EXACT("GET", "/api/v1/jobs", WH_ROUTE_JOBS_LIST),
     WITH_ID("GET", "/api/v1/jobs/", "", WH_ROUTE_JOB_GET),
     WITH_ID("POST", "/api/v1/jobs/", "/heartbeat", WH_ROUTE_HEARTBEAT),
@@ -365,6 +367,9 @@ static void dispatch(const wh_request *req, wh_response *resp, wh_route route, c
         break;
     case WH_ROUTE_SLACK:
         wh_slack_interactions(req, resp);
+        break;
+    case WH_ROUTE_SLACK_COMMANDS:
+        wh_slack_commands(req, resp);
         break;
     case WH_ROUTE_APPROVE:
         wh_api_job_decide(req, resp, id, true);
@@ -557,11 +562,12 @@ static bool refused_unread(const wh_runtime *rt, struct MHD_Connection *conn, co
         wh_response_error(resp, 401, "missing_signature", "X-Hub-Signature-256 header is missing");
         return true;
     case WH_ROUTE_SLACK:
+    case WH_ROUTE_SLACK_COMMANDS:
         if (rt->n_slack_secrets == 0) {
-            /* Off: the handler's 404, which reads nothing. */
+            /* Off: the handlers' 404, which reads nothing. */
             wh_request req = {.method = method, .path = path, .body = "", .rt = rt, .conn = conn};
 
-            wh_slack_interactions(&req, resp);
+            wh_slack_request_verified(&req, resp);
             return true;
         }
         if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Slack-Signature") &&

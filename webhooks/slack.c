@@ -30,6 +30,61 @@
 #define AUTHOR_MAX 257
 #define REGION_MAX 128
 
+/* ---- what interactions and commands share ------------------------------------------- */
+
+bool wh_slack_request_verified(const wh_request *req, wh_response *resp)
+{
+    const wh_runtime *rt = req->rt;
+
+    if (rt->n_slack_secrets == 0) {
+        wh_response_error(resp, 404, "slack_disabled",
+                          "slack is off: no slack signing secret is configured");
+        return false;
+    }
+    if (!wh_slack_signature_valid(wh_request_header(req, "X-Slack-Request-Timestamp"),
+                                  wh_request_header(req, "X-Slack-Signature"), req->body,
+                                  req->body_len, rt->slack_secrets, rt->n_slack_secrets,
+                                  core_time_now_ms())) {
+        wh_response_error(resp, 401, "bad_signature",
+                          "X-Slack-Signature does not match, or X-Slack-Request-Timestamp is "
+                          "more than 5 minutes off");
+        CORE_LOG(CORE_LOG_WARN, "slack_refused", "path=%s reason=\"bad signature or timestamp\"",
+                 req->path);
+        return false;
+    }
+    return true;
+}
+
+void wh_slack_ephemeral(wh_response *resp, const char *text)
+{
+    resp->status = 200;
+    core_buf_reset(&resp->body);
+    core_buf_puts(&resp->body, "{\"response_type\":\"ephemeral\",\"replace_original\":false,"
+                               "\"text\":\"");
+    core_buf_json_escape(&resp->body, text, strlen(text));
+    core_buf_puts(&resp->body, "\"}");
+}
+
+int wh_slack_escape(core_buf *b, const char *s, size_t len)
+{
+    size_t start = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        const char *entity = s[i] == '&'   ? "&amp;"
+                             : s[i] == '<' ? "&lt;"
+                             : s[i] == '>' ? "&gt;"
+                                           : NULL;
+
+        if (!entity)
+            continue;
+        core_buf_append(b, s + start, i - start);
+        core_buf_puts(b, entity);
+        start = i + 1;
+    }
+    core_buf_append(b, s + start, len - start);
+    return core_buf_status(b);
+}
+
 /* ---- the handler ----------------------------------------------------------------------- */
 
 /* Who is being answered: the request (for the store, the outbox and the configured Slack
@@ -75,20 +130,6 @@ static void respond_later(const answer *a, const char *text)
         notify_outbox_kick(a->req->app->outbox);
 }
 
-/* The HTTP answer: a 200 whose body is an ephemeral message. Slack does not show it for a
- * button click, but it costs nothing and says what happened to anyone reading the
- * exchange. Alone, it is how a decision is confirmed: the card's update shows everyone in
- * the channel, the decider included, who decided and when. */
-static void http_answer(wh_response *resp, const char *text)
-{
-    resp->status = 200;
-    core_buf_reset(&resp->body);
-    core_buf_puts(&resp->body, "{\"response_type\":\"ephemeral\",\"replace_original\":false,"
-                               "\"text\":\"");
-    core_buf_json_escape(&resp->body, text, strlen(text));
-    core_buf_puts(&resp->body, "\"}");
-}
-
 /* A message only the clicker sees, which they do see: through response_url (see
  * respond_later), and in the HTTP answer too. */
 static void ephemeral(const answer *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -100,10 +141,11 @@ static void ephemeral(const answer *a, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    http_answer(a->resp, text);
+    wh_slack_ephemeral(a->resp, text);
     respond_later(a, text);
 }
 
+/* Letters and digits (or digits only), 1 to max of them. */
 static bool token_ok(const char *s, size_t max, bool digits_only)
 {
     size_t n = s ? strlen(s) : 0;
@@ -118,6 +160,11 @@ static bool token_ok(const char *s, size_t max, bool digits_only)
             return false;
     }
     return true;
+}
+
+bool wh_slack_id_valid(const char *s)
+{
+    return token_ok(s, WH_SLACK_USER_MAX, false);
 }
 
 /* "JOB" or "JOB:KEY" (see wh_slack_click_parse) into job and key. */
@@ -215,10 +262,8 @@ static void store_failed(wh_response *resp, int rc, const core_error *err)
     }
 }
 
-/* Why user may not decide job (a sentence for them), or NULL when they may. The caller
- * holds the config read lock. */
-static const char *refusal(const policy_config *cfg, const char *repo, const char *author,
-                           const char *user)
+const char *wh_slack_refusal(const policy_config *cfg, const char *repo, const char *author,
+                             const char *user)
 {
     const policy_policy *pol = policy_match(cfg, repo);
     const char *author_slack, *login;
@@ -302,21 +347,8 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
     answer a = {req, &c, resp};
     int rc;
 
-    if (rt->n_slack_secrets == 0) {
-        wh_response_error(resp, 404, "slack_disabled",
-                          "slack interactions are off: no slack signing secret is configured");
+    if (!wh_slack_request_verified(req, resp))
         return;
-    }
-    if (!wh_slack_signature_valid(wh_request_header(req, "X-Slack-Request-Timestamp"),
-                                  wh_request_header(req, "X-Slack-Signature"), req->body,
-                                  req->body_len, rt->slack_secrets, rt->n_slack_secrets,
-                                  core_time_now_ms())) {
-        wh_response_error(resp, 401, "bad_signature",
-                          "X-Slack-Signature does not match, or X-Slack-Request-Timestamp is "
-                          "more than 5 minutes off");
-        CORE_LOG(CORE_LOG_WARN, "slack_refused", "reason=\"bad signature or timestamp\"");
-        return;
-    }
     payload = malloc(PAYLOAD_MAX);
     if (!payload) {
         wh_response_error(resp, 500, "internal", "out of memory");
@@ -359,7 +391,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
                   c.job);
         goto out;
     }
-    why = refusal(rt->cfg, repo, author, c.user);
+    why = wh_slack_refusal(rt->cfg, repo, author, c.user);
     if (why) {
         CORE_LOG(CORE_LOG_INFO, "slack_refused", "job=%s user=%s reason=\"%s\"", c.job, c.user,
                  why);
@@ -390,7 +422,7 @@ void wh_slack_interactions(const wh_request *req, wh_response *resp)
         snprintf(text, sizeof(text), "Job %s %s by <@%s>%s.", c.job,
                  c.approve ? "approved" : "rejected", c.user,
                  c.approve ? "; it goes to routing now" : "");
-        http_answer(resp, text);
+        wh_slack_ephemeral(resp, text); /* the card's update shows everyone */
     }
 out:
     free(payload);

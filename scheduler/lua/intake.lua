@@ -31,6 +31,7 @@ redis.call('HSET', job_key(id), 'id', id, 'state', route and 'inspecting' or '',
 redis.call('ZADD', KEYS[3], id, id)
 redis.call('SET', KEYS[4], id)
 redis.call('SADD', KEYS[5], id)
+redis.call('SET', pr_last_key(f.repo, f.pr), id)
 if route then
     pass_through(id, '', {{'received', 'github', reason},
                           {'inspecting', 'scheduler',

@@ -32,6 +32,9 @@ local function live_key(repo, pr, sha)
     return P .. 'live:' .. repo .. '#' .. pr .. '#' .. sha
 end
 local function pr_key(repo, pr) return P .. 'pr:' .. repo .. '#' .. pr end
+-- The PR's newest job, final or not (intake sets it; retention deletes it with that job):
+-- what `/zoneci status OWNER/REPO#PR` shows.
+local function pr_last_key(repo, pr) return P .. 'pr_last:' .. repo .. '#' .. pr end
 local function audit_key() return P .. 'audit' end
 local function queue_key(region) return P .. 'queue:' .. region end
 local function deferred_key() return P .. 'deferred' end

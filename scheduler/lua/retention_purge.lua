@@ -1,6 +1,6 @@
 -- KEYS: finished, jobs. ARGV: P, horizon_ms, limit. Deletes jobs that finished
 -- before the horizon, oldest first, each with every key and index entry that names it:
--- hash, history, the listing and state sets, the live key and PR set (already gone for a
+-- hash, history, the listing and state sets, the live key, PR set and PR's last job (already gone for a
 -- final job, but an older version may have left them), every queue and schedule. A job in
 -- `finished` that is not final (never written so; only by hand) leaves the index and stays.
 -- Deleting an already deleted job changes nothing, so racing passes are harmless.
@@ -18,6 +18,8 @@ for _, id in ipairs(ids) do
         redis.call('ZREM', KEYS[2], id)
         if f[2] and f[3] then
             redis.call('SREM', pr_key(f[2], f[3]), id)
+            local last = pr_last_key(f[2], f[3])
+            if redis.call('GET', last) == id then redis.call('DEL', last) end
             if f[4] then
                 local lk = live_key(f[2], f[3], f[4])
                 if redis.call('GET', lk) == id then redis.call('DEL', lk) end

@@ -96,8 +96,9 @@ START_TEST(url_is_required)
 }
 END_TEST
 
-/* The Slack app's manifest in examples/ points at the route the server registers for
- * clicks and asks for the one scope the cards need. */
+/* The Slack app's manifest in examples/ points at the routes the server registers for
+ * clicks and for the slash command, and asks for the scopes the cards and the command
+ * need. */
 START_TEST(slack_manifest_names_the_interactions_route)
 {
     char *y = ts_read_file("examples/slack-app-manifest.yaml", NULL);
@@ -106,6 +107,12 @@ START_TEST(slack_manifest_names_the_interactions_route)
     ck_assert(strstr(y, "request_url: https://zoneci.example.com/webhooks/slack/interactions\n"));
     ck_assert(strstr(y, "is_enabled: true"));
     ck_assert(strstr(y, "- chat:write\n"));
+    /* The slash command, at the route the server registers for it, with its scope. */
+    ck_assert(strstr(y, "- command: /zoneci\n"));
+    ck_assert(strstr(y, "url: https://zoneci.example.com/webhooks/slack/commands\n"));
+    ck_assert(strstr(y, "should_escape: false\n"));
+    ck_assert(strstr(y, "usage_hint: "));
+    ck_assert(strstr(y, "- commands\n"));
     free(y);
 }
 END_TEST

@@ -149,6 +149,8 @@ START_TEST(old_jobs_go_young_and_live_ones_stay)
     free(cli("ZADD '{rt}:deferred' 1 %s", old_done));
     free(cli("SADD '{rt}:routing' %s", old_done));
 
+    CLI_EQ(newer, "GET '{rt}:pr_last:acme/api#1'");
+    CLI_EQ(old_done, "GET '{rt}:pr_last:acme/api#4'");
     /* 29 days on nothing is old enough: every job and audit entry stays. */
     xlen = cli("XLEN '{rt}:audit'");
     ck_assert_int_gt(atoi(xlen), 0);
@@ -172,6 +174,10 @@ START_TEST(old_jobs_go_young_and_live_ones_stay)
     assert_job_kept(live, "received");
     CLI_EQ(newer, "GET '{rt}:live:acme/api#1#%s'", sha_b);
     CLI_EQ("1", "SISMEMBER '{rt}:pr:acme/api#1' %s", newer);
+    /* A PR's last job goes with that job, and only then. */
+    CLI_EQ(newer, "GET '{rt}:pr_last:acme/api#1'");
+    CLI_EQ("0", "EXISTS '{rt}:pr_last:acme/api#4'");
+    CLI_EQ(young, "GET '{rt}:pr_last:acme/api#2'");
     /* The audit entries were all written at the real T0: 31 days on they are gone. */
     CLI_EQ("0", "XLEN '{rt}:audit'");
     ck_assert_uint_gt(st.audit, 0);
@@ -188,6 +194,7 @@ START_TEST(old_jobs_go_young_and_live_ones_stay)
     st = pass_at(T0 + 33 * DAY);
     ck_assert_uint_eq(st.jobs, 1);
     assert_job_gone(young, "cancelled", 2, sha_c);
+    CLI_EQ("0", "EXISTS '{rt}:pr_last:acme/api#2'");
     st = pass_at(T0 + 33 * DAY);
     ck_assert_uint_eq(st.jobs, 0);
     assert_job_kept(live, "received");

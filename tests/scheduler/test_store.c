@@ -497,6 +497,47 @@ START_TEST(job_json_escapes_any_bytes)
 }
 END_TEST
 
+/* A pull request's newest job, final or not; the PR set stands in for jobs created before
+ * `pr_last` existed. */
+START_TEST(pr_job_is_the_newest)
+{
+    core_buf b = {0};
+    core_error err = {0};
+    json_t *j;
+
+    intake("d-1", REPO, 12, SHA_A);
+    intake("d-2", REPO, 12, SHA_B);
+    CLI_EQ("2", "GET '{zt}:pr_last:acme/api#12'");
+    ck_assert_int_eq(sched_pr_job_json(store, REPO, 12, &b, &err), 0);
+    j = json_loads(b.data, 0, NULL);
+    ck_assert_str_eq(jstr(j, "id"), "2");
+    ck_assert_str_eq(jstr(j, "state"), "received");
+    json_decref(j);
+    core_buf_reset(&b);
+    /* Final, it is still the PR's newest. */
+    ck_assert_int_eq(
+        sched_job_transition(store, "2", NULL, "cancelled", "github", "closed", NOW, &err), 0);
+    ck_assert_int_eq(sched_pr_job_json(store, REPO, 12, &b, &err), 0);
+    j = json_loads(b.data, 0, NULL);
+    ck_assert_str_eq(jstr(j, "id"), "2");
+    ck_assert_str_eq(jstr(j, "state"), "cancelled");
+    json_decref(j);
+    core_buf_reset(&b);
+    /* Another PR, another repository with the same number: nothing. */
+    ck_assert_int_eq(sched_pr_job_json(store, REPO, 13, &b, &err), CORE_ENOTFOUND);
+    ck_assert_int_eq(sched_pr_job_json(store, "acme/web", 12, &b, &err), CORE_ENOTFOUND);
+    ck_assert_uint_eq(b.len, 0);
+    /* A job from before pr_last: its live entry in the PR set. */
+    intake("d-3", REPO, 14, SHA_C);
+    free(cli("DEL '{zt}:pr_last:acme/api#14'"));
+    ck_assert_int_eq(sched_pr_job_json(store, REPO, 14, &b, &err), 0);
+    j = json_loads(b.data, 0, NULL);
+    ck_assert_str_eq(jstr(j, "id"), "3");
+    json_decref(j);
+    core_buf_free(&b);
+}
+END_TEST
+
 START_TEST(unknown_job_is_not_found)
 {
     core_buf b = {0};
@@ -1108,6 +1149,7 @@ Suite *suite_scheduler_store(void)
     tcase_add_test(tc, lua_library_agrees_with_c);
     tcase_add_test(tc, job_json_escapes_any_bytes);
     tcase_add_test(tc, unknown_job_is_not_found);
+    tcase_add_test(tc, pr_job_is_the_newest);
     tcase_add_test(tc, list_pages_newest_first);
     tcase_add_test(tc, list_rejects_bad_arguments);
     tcase_add_test(tc, options_are_validated);
