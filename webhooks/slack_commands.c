@@ -27,17 +27,6 @@
 
 /* ---- the form ---------------------------------------------------------------------------- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes one application/x-www-form-urlencoded component (n bytes) into out (cap bytes
  * with the NUL). CORE_ETOOBIG when it does not fit, CORE_EINVAL for a bad %-escape or a
  * NUL byte; field names the component in messages. */
@@ -56,8 +45,8 @@ static int form_decode(const char *src, size_t n, char *out, size_t cap, const c
 
             if (i + 2 >= n)
                 return core_error_set(err, CORE_EINVAL, "%s: a %% escape is cut short", field);
-            hi = hex_value(src[i + 1]);
-            lo = hex_value(src[i + 2]);
+            hi = core_hex_digit(src[i + 1]);
+            lo = core_hex_digit(src[i + 2]);
             if (hi < 0 || lo < 0)
                 return core_error_set(err, CORE_EINVAL, "%s: bad %% escape", field);
             c = hi * 16 + lo;
