@@ -185,6 +185,7 @@ static int outbox_credentials(const policy_config *cfg, notify_outbox_config *oc
     int rc;
 
     *key = *bot = NULL;
+    oc->public_url = cfg->server.public_url;
     if (cfg->github.app_id && cfg->github.private_key_file) {
         rc = core_file_read(cfg->github.private_key_file, KEY_FILE_MAX, key, &key_len, err);
         if (rc < 0)

@@ -12,11 +12,7 @@
 
 /* What a card borrows while it is built: the parsed report and the split mentions. */
 typedef struct card_parts {
-    json_t *report;
-    const char **files;
-    size_t n_files;
-    notify_finding *findings;
-    size_t n_findings;
+    notify_report_view report;
     char *mentions_buf;
     const char *mentions[MAX_MENTIONS];
     size_t n_mentions;
@@ -25,9 +21,7 @@ typedef struct card_parts {
 
 static void parts_free(card_parts *p)
 {
-    json_decref(p->report);
-    free(p->files);
-    free(p->findings);
+    notify_report_view_free(&p->report);
     free(p->mentions_buf);
 }
 
@@ -36,31 +30,40 @@ static const char *jstr(json_t *o, const char *name)
     return json_string_value(json_object_get(o, name));
 }
 
-/* Files and findings from the report JSON (policies/ wrote it; a missing or unreadable
- * report shows a card without them rather than no card). */
-static int parts_report(card_parts *p, const char *report)
+void notify_report_view_free(notify_report_view *v)
+{
+    json_decref(v->root);
+    free(v->files);
+    free(v->findings);
+    memset(v, 0, sizeof(*v));
+}
+
+int notify_report_read(const char *report, notify_report_view *v)
 {
     json_t *migrations;
     size_t n_findings = 0, i, k;
     json_t *m, *f;
 
-    p->report = report[0] ? json_loads(report, 0, NULL) : NULL;
-    migrations = json_object_get(p->report, "migrations");
+    memset(v, 0, sizeof(*v));
+    v->root = report && report[0] ? json_loads(report, 0, NULL) : NULL;
+    migrations = json_object_get(v->root, "migrations");
     if (!json_is_array(migrations))
         return 0;
     json_array_foreach(migrations, i, m) n_findings +=
         json_array_size(json_object_get(m, "findings"));
-    p->files = calloc(json_array_size(migrations) + 1, sizeof(*p->files));
-    p->findings = calloc(n_findings + 1, sizeof(*p->findings));
-    if (!p->files || !p->findings)
+    v->files = calloc(json_array_size(migrations) + 1, sizeof(*v->files));
+    v->findings = calloc(n_findings + 1, sizeof(*v->findings));
+    if (!v->files || !v->findings) {
+        notify_report_view_free(v);
         return CORE_ENOMEM;
+    }
     json_array_foreach(migrations, i, m)
     {
         if (jstr(m, "path"))
-            p->files[p->n_files++] = jstr(m, "path");
+            v->files[v->n_files++] = jstr(m, "path");
         json_array_foreach(json_object_get(m, "findings"), k, f)
         {
-            notify_finding *nf = &p->findings[p->n_findings++];
+            notify_finding *nf = &v->findings[v->n_findings++];
 
             nf->rule = jstr(f, "rule");
             nf->severity = jstr(f, "severity");
@@ -68,6 +71,7 @@ static int parts_report(card_parts *p, const char *report)
             nf->line = (int)json_integer_value(json_object_get(f, "line"));
             nf->statement = jstr(f, "statement");
             nf->safer = jstr(f, "safer");
+            nf->message = jstr(f, "message");
             if (json_is_true(json_object_get(f, "suppressed")))
                 nf->suppression = jstr(f, "suppression") ? jstr(f, "suppression") : "";
         }
@@ -111,7 +115,7 @@ int notify_card_render(const sched_card_view *v, const char *job_id, size_t inde
 
     if (index >= v->n_cards)
         return CORE_EINVAL;
-    rc = parts_report(&p, v->report);
+    rc = notify_report_read(v->report, &p.report);
     if (rc == 0)
         rc = parts_mentions(&p, v->cards[index].mentions);
     if (rc < 0) {
@@ -129,10 +133,10 @@ int notify_card_render(const sched_card_view *v, const char *job_id, size_t inde
     c.plan = v->plan;
     c.mentions = p.mentions;
     c.n_mentions = p.n_mentions;
-    c.files = p.files;
-    c.n_files = p.n_files;
-    c.findings = p.findings;
-    c.n_findings = p.n_findings;
+    c.files = p.report.files;
+    c.n_files = p.report.n_files;
+    c.findings = p.report.findings;
+    c.n_findings = p.report.n_findings;
     c.job_id = job_id;
     c.card_key = v->card_key;
     if (index + 1 < v->n_cards)

@@ -17,6 +17,21 @@ typedef struct notify_slack_target {
     const char *token;
 } notify_slack_target;
 
+/* The report JSON a job holds (policies/ wrote it), read for cards and check runs: the
+ * migration files and every finding, suppressed ones included, in the report's order.
+ * The strings point into root. A missing or unreadable report reads as an empty one
+ * (a card or a check run without findings is better than none). 0 or CORE_ENOMEM. */
+typedef struct notify_report_view {
+    struct json_t *root;
+    const char **files;
+    size_t n_files;
+    notify_finding *findings;
+    size_t n_findings;
+} notify_report_view;
+
+int notify_report_read(const char *report_json, notify_report_view *out);
+void notify_report_view_free(notify_report_view *v);
+
 /* Renders card `index` of job_id from view: the Block Kit array into blocks and the
  * notification text into text (both appended to). CORE_EINVAL (a card the builder
  * refuses), CORE_ENOMEM. */

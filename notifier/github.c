@@ -401,12 +401,52 @@ static bool sha_valid(const char *sha)
     return true;
 }
 
+/* One request with the installation's token: method on {api_url}{path} with a JSON body.
+ * A 401 forgets the cached token, so that a retry fetches a new one; any answer but one of
+ * the two ok statuses becomes status_error's code, named by what. The response is the
+ * caller's (free it) when rc is 0. */
+static int install_request(notify_github *gh, notify_http *http, int64_t installation_id,
+                           const char *method, const char *path, const char *body, int64_t now_ms,
+                           const char *what, long ok1, long ok2, notify_http_response *r,
+                           int *retry_after_s, core_error *err)
+{
+    char url[URL_MAX], auth[TOKEN_MAX + 32], *token = NULL;
+    const char *headers[6];
+    int rc;
+
+    rc = notify_github_installation_token(gh, http, installation_id, now_ms, &token, err);
+    if (rc < 0)
+        return rc;
+    snprintf(url, sizeof(url), "%s%s", gh->api_url, path);
+    snprintf(auth, sizeof(auth), "Authorization: token %s", token);
+    headers[0] = auth;
+    headers[1] = "Accept: application/vnd.github+json";
+    headers[2] = "User-Agent: zoneci";
+    headers[3] = "Content-Type: application/json";
+    headers[4] = "X-GitHub-Api-Version: 2022-11-28";
+    headers[5] = NULL;
+    rc = notify_http_request(http, method, url, headers, body, strlen(body),
+                             NOTIFY_GITHUB_TIMEOUT_MS, r, err);
+    if (rc < 0) {
+        core_error_wrap(err, "%s", what);
+    } else {
+        if (r->status == 401)
+            notify_github_token_forget(gh, installation_id);
+        if (r->status != ok1 && r->status != ok2) {
+            rc = status_error(r, what, retry_after_s, err);
+            notify_http_response_free(r);
+        }
+    }
+    core_wipe(auth, sizeof(auth));
+    free_secret(token);
+    return rc;
+}
+
 int notify_github_post_status(notify_github *gh, notify_http *http, int64_t installation_id,
                               const char *repo, const char *sha, const char *body, int64_t now_ms,
                               int *retry_after_s, core_error *err)
 {
-    char url[URL_MAX], auth[TOKEN_MAX + 32], *token = NULL;
-    const char *headers[6];
+    char path[URL_MAX];
     notify_http_response r = {0};
     int rc;
 
@@ -417,31 +457,47 @@ int notify_github_post_status(notify_github *gh, notify_http *http, int64_t inst
         return core_error_set(err, CORE_EINVAL, "github status: repo must be owner/name");
     if (!sha_valid(sha))
         return core_error_set(err, CORE_EINVAL, "github status: sha must be 40 hex digits");
-    rc = notify_github_installation_token(gh, http, installation_id, now_ms, &token, err);
-    if (rc < 0)
-        return rc;
-    snprintf(url, sizeof(url), "%s/repos/%s/statuses/%s", gh->api_url, repo, sha);
-    snprintf(auth, sizeof(auth), "Authorization: token %s", token);
-    headers[0] = auth;
-    headers[1] = "Accept: application/vnd.github+json";
-    headers[2] = "User-Agent: zoneci";
-    headers[3] = "Content-Type: application/json";
-    headers[4] = "X-GitHub-Api-Version: 2022-11-28";
-    headers[5] = NULL;
-    rc = notify_http_request(http, "POST", url, headers, body, strlen(body),
-                             NOTIFY_GITHUB_TIMEOUT_MS, &r, err);
-    if (rc < 0) {
-        core_error_wrap(err, "github status");
-        goto out;
-    }
-    if (r.status == 401)
-        notify_github_token_forget(gh, installation_id);
-    if (r.status != 201 && r.status != 200)
-        rc = status_error(&r, "github status", retry_after_s, err);
-out:
+    snprintf(path, sizeof(path), "/repos/%s/statuses/%s", repo, sha);
+    rc = install_request(gh, http, installation_id, "POST", path, body, now_ms, "github status",
+                         201, 200, &r, retry_after_s, err);
     notify_http_response_free(&r);
-    core_wipe(auth, sizeof(auth));
-    free_secret(token);
+    return rc;
+}
+
+int notify_github_check_run(notify_github *gh, notify_http *http, int64_t installation_id,
+                            const char *repo, int64_t run_id, const char *body, int64_t now_ms,
+                            int64_t *run_id_out, int *retry_after_s, core_error *err)
+{
+    char path[URL_MAX];
+    notify_http_response r = {0};
+    json_t *root = NULL;
+    json_int_t id;
+    int rc;
+
+    CORE_ASSERT(gh && http && repo && body);
+    if (retry_after_s)
+        *retry_after_s = 0;
+    if (run_id_out)
+        *run_id_out = run_id;
+    if (!repo_valid(repo))
+        return core_error_set(err, CORE_EINVAL, "github check run: repo must be owner/name");
+    if (run_id > 0)
+        snprintf(path, sizeof(path), "/repos/%s/check-runs/%" PRId64, repo, run_id);
+    else
+        snprintf(path, sizeof(path), "/repos/%s/check-runs", repo);
+    rc = install_request(gh, http, installation_id, run_id > 0 ? "PATCH" : "POST", path, body,
+                         now_ms, "github check run", 201, 200, &r, retry_after_s, err);
+    if (rc < 0 || run_id > 0)
+        goto out;
+    root = json_loadb(r.body.data, r.body.len, 0, NULL);
+    id = json_integer_value(json_object_get(root, "id"));
+    if (id <= 0)
+        rc = core_error_set(err, CORE_EINVAL, "github check run: the answer has no id");
+    else if (run_id_out)
+        *run_id_out = (int64_t)id;
+out:
+    json_decref(root);
+    notify_http_response_free(&r);
     return rc;
 }
 

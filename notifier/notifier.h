@@ -145,6 +145,14 @@ int notify_github_post_status(notify_github *gh, notify_http *http, int64_t inst
                               const char *repo, const char *sha, const char *body, int64_t now_ms,
                               int *retry_after_s, core_error *err);
 
+/* Creates (run_id 0: POST {api_url}/repos/{repo}/check-runs, *run_id_out receives the new
+ * run's id) or updates (PATCH .../check-runs/{run_id}) a check run with body, a JSON object
+ * as notify_check_body builds. Errors as notify_github_post_status's, plus CORE_EINVAL for
+ * a created run whose answer has no id. Any thread, each with its own http. */
+int notify_github_check_run(notify_github *gh, notify_http *http, int64_t installation_id,
+                            const char *repo, int64_t run_id, const char *body, int64_t now_ms,
+                            int64_t *run_id_out, int *retry_after_s, core_error *err);
+
 /* ---- GitHub App: its webhook deliveries (notifier/github.c) -----------------------------
  * GitHub keeps an App's deliveries for 3 days and never retries a failed one by itself.
  * Both calls authenticate with the App's JWT (no installation token, no permission). */
@@ -200,6 +208,7 @@ typedef struct notify_finding {
     const char *statement;   /* the statement (an excerpt is shown) */
     const char *safer;       /* the safer alternative; NULL when none */
     const char *suppression; /* the reason of a "zoneci:ignore" that covers it; NULL if none */
+    const char *message;     /* why it is risky; NULL when not known (cards do not show it) */
 } notify_finding;
 
 typedef enum notify_card_decision {
@@ -315,6 +324,52 @@ bool notify_slack_response_url_ok(const char *url, const char *api_url, const ch
 int notify_slack_respond(notify_http *http, const char *url, const char *api_url, const char *text,
                          int *retry_after_s, core_error *err);
 
+/* ---- GitHub App: the migrations check run (notifier/checks.c) ---------------------------
+ * A job's inspection shows on its pull request as the check run NOTIFY_CHECK_NAME on the
+ * head SHA: in progress while zoneci reads the diff, then completed with the report, a
+ * Markdown summary and one annotation per finding on its file and line. */
+#define NOTIFY_CHECK_NAME "zoneci / migrations"
+#define NOTIFY_CHECK_ANNOTATIONS_PER_REQUEST 50 /* GitHub's cap per create or update */
+#define NOTIFY_CHECK_SUMMARY_MAX 65535          /* characters of output.summary (GitHub's cap) */
+#define NOTIFY_CHECK_TITLE_MAX 255              /* characters of a title (ours) */
+#define NOTIFY_CHECK_MESSAGE_MAX 4000           /* characters of an annotation's message */
+
+/* A job as its check run shows it; everything borrowed, "" or NULL when absent. */
+typedef struct notify_check_job {
+    const char *job_id;   /* the run's external_id */
+    const char *head_sha; /* 40 or 64 hex digits */
+    const char *state;    /* the job's state */
+    const char *decision; /* "approved", "rejected" or "" */
+    const char *reason;   /* the job's reason: GitHub words ("approved by @octocat") */
+    const char *approval_region, *approval_oncall; /* who is asked; on-call as GitHub words */
+    const char *plan;                              /* the routing plan once approved */
+    const char *details_url;                       /* the job's page, or NULL */
+    const char *const *files;                      /* the migration files */
+    size_t n_files;
+    const notify_finding *findings; /* every finding, suppressed ones too, report order */
+    size_t n_findings;
+    const char *completed_at; /* ISO 8601 UTC, for a completed run */
+} notify_check_job;
+
+/* The conclusion job's run takes: NULL while it is inspected (received, inspecting: the
+ * run is in progress), "action_required" while it awaits a decision, "failure" when
+ * rejected, "cancelled" when superseded or cancelled before a decision, else "success"
+ * (nothing risky, or approved). Pure. */
+const char *notify_check_conclusion(const notify_check_job *job);
+
+/* The annotations a completed run carries: the findings that are not suppressed. Pure. */
+size_t notify_check_annotation_count(const notify_check_job *job);
+
+/* Appends the JSON body of one check-run request to out. create adds name, head_sha,
+ * external_id and details_url (a PATCH repeats only what changes). The run is in progress
+ * or completed (then with its conclusion, completed_at and output: title, the Markdown
+ * summary of NOTIFY_CHECK_SUMMARY_MAX characters at most, and annotations first ..
+ * first+NOTIFY_CHECK_ANNOTATIONS_PER_REQUEST-1 of notify_check_annotation_count's, whose
+ * number goes to *n_annotations). Every text from outside is escaped for Markdown and cut
+ * at a character. 0, CORE_EINVAL (no job id or a bad head sha), CORE_ENOMEM. Pure. */
+int notify_check_body(const notify_check_job *job, bool create, size_t first, core_buf *out,
+                      size_t *n_annotations);
+
 /* ---- the outbox's delivery workers (notifier/outbox.c) ----------------------------------
  * A pool of threads, in every zoneci process, that delivers the messages the scheduler
  * records in its outbox (scheduler.h, sched_outbox_*): each worker owns a notify_http
@@ -328,6 +383,11 @@ int notify_slack_respond(notify_http *http, const char *url, const char *api_url
  *   slack_card     {"job_id", "card"}: card N of a job awaiting approval, rendered from
  *                  the job when delivered (scheduler.h, approvals); its ts is kept
  *   slack_card_update {"job_id", "cards"}: the job's first N cards, rendered again
+ *   github_check   {"job_id"}: the job's check run brought up to date with the job as it
+ *                  is when delivered: created in progress while inspected, then completed
+ *                  (created so if need be) with the report; the annotations go out in
+ *                  batches of NOTIFY_CHECK_ANNOTATIONS_PER_REQUEST, each counted in the job
+ *                  once GitHub took it, so a retry sends only the rest
  *   slack_response {"url", "text"}: an ephemeral answer to a click (notify_slack_respond);
  *                  the URL is checked again before sending (Redis is not trusted with
  *                  where zoneci sends things), at most NOTIFY_SLACK_RESPONSE_ATTEMPTS tries,
@@ -349,6 +409,7 @@ typedef struct notify_outbox_config {
     int max_attempts;            /* deliveries tried before a message is dead; 0 means 10 */
     int lease_ms;                /* how long a taken message is a worker's; 0 means 60000 */
     int poll_ms;                 /* how often an idle worker looks for due messages; 0: 1000 */
+    const char *public_url;      /* base of job pages for check runs' details; NULL: none */
 } notify_outbox_config;
 
 /* Counters since start, for /metrics. */
@@ -363,7 +424,7 @@ typedef struct notify_outbox_stats {
  * CORE_EIO (a thread could not start). On failure *out stays NULL. */
 int notify_outbox_start(notify_outbox **out, struct sched_store *store,
                         const notify_outbox_config *cfg, core_error *err);
-/* Replaces the credentials (cfg's github_* and slack_*, copied; the other fields are
+/* Replaces the credentials (cfg's github_*, slack_* and public_url, copied; the other fields are
  * ignored): deliveries in flight finish with the old ones, the next ones use these. Never
  * waits for a delivery. CORE_EINVAL (a key notify_github_new refuses) or CORE_ENOMEM
  * leave the old ones in force. Any thread. */

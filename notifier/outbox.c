@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "notifier/cards.h"
+#include "notifier/checks.h"
 #include "notifier/notifier.h"
 #include "scheduler/sched_store.h"
 #include "scheduler/sched_outbox.h"
@@ -39,6 +40,7 @@ typedef struct creds {
     notify_github *gh; /* NULL when GitHub is not configured */
     char *slack_api_url;
     char *slack_token;
+    char *public_url; /* check runs' details_url base; NULL when none */
 } creds;
 
 struct notify_outbox {
@@ -76,6 +78,7 @@ static void creds_put(creds *c)
     notify_github_free(c->gh);
     core_wipe_free(c->slack_token);
     free(c->slack_api_url);
+    free(c->public_url);
     free(c);
 }
 
@@ -104,6 +107,7 @@ static int creds_new(const notify_outbox_config *cfg, creds **out, core_error *e
     atomic_init(&c->refs, 1);
     c->slack_api_url = dup_opt(cfg->slack_api_url, &nomem);
     c->slack_token = dup_opt(cfg->slack_bot_token, &nomem);
+    c->public_url = dup_opt(cfg->public_url, &nomem);
     if (nomem)
         rc = core_error_set(err, CORE_ENOMEM, "out of memory");
     if (rc == 0 && cfg->github_api_url && cfg->github_private_key)
@@ -214,6 +218,19 @@ static int send_response(worker *w, creds *ob, const sched_outbox_msg *m, json_t
     return notify_slack_respond(w->http, url, ob->slack_api_url, text, retry_after_s, err);
 }
 
+/* github_check {"job_id"}: the job's check run, brought up to date (notifier/checks.c). */
+static int send_check(worker *w, creds *ob, json_t *root, int *retry_after_s, core_error *err)
+{
+    const char *job = str_field(root, "job_id");
+
+    if (!job)
+        return core_error_set(err, CORE_EINVAL, "github_check: payload needs job_id");
+    if (!ob->gh)
+        return core_error_set(err, CORE_EUNAVAILABLE, "github app not configured");
+    return notify_check_deliver(w->http, ob->gh, w->ob->store, ob->public_url, job,
+                                core_time_now_ms(), retry_after_s, err);
+}
+
 /* One delivery attempt: 0, or the client's error (with retry_after_s when the peer gave
  * one). ts_out receives a new Slack message's ts. */
 static int send_msg(worker *w, const sched_outbox_msg *m, char ts_out[NOTIFY_SLACK_TS_MAX],
@@ -230,6 +247,8 @@ static int send_msg(worker *w, const sched_outbox_msg *m, char ts_out[NOTIFY_SLA
     c = creds_get(w->ob);
     if (strcmp(m->kind, "github_status") == 0)
         rc = send_github(w, c, root, retry_after_s, err);
+    else if (strcmp(m->kind, "github_check") == 0)
+        rc = send_check(w, c, root, retry_after_s, err);
     else if (strcmp(m->kind, "slack_post") == 0)
         rc = send_slack(w, c, root, false, ts_out, retry_after_s, err);
     else if (strcmp(m->kind, "slack_update") == 0)

@@ -794,3 +794,29 @@ int sched_job_list_json(sched_store *store, const char *state, const char *curso
     sched_reply_free(r);
     return rc;
 }
+
+int sched_job_check_run(sched_store *store, const char *id, int64_t run_id, size_t annotated,
+                        core_error *err)
+{
+    char key[SCHED_KEY_MAX], run[24], sent[24];
+    sched_reply *r = NULL;
+    int rc;
+
+    if (!sched_job_id_valid(id))
+        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
+    rc = sched_store_key(store, key, err, "job:%s", id);
+    if (rc < 0)
+        return rc;
+    snprintf(run, sizeof(run), "%" PRId64, run_id);
+    snprintf(sent, sizeof(sent), "%zu", annotated);
+    {
+        const char *keys[] = {key};
+        const char *args[] = {sched_store_prefix(store), id, run, sent};
+
+        rc = sched_store_eval(store, SCHED_SCRIPT_CHECK_RUN, keys, 1, args, 4, &r, err);
+    }
+    if (rc == 0 && r->type == SCHED_REPLY_NIL)
+        rc = core_error_set(err, CORE_ENOTFOUND, "job %s not found", id);
+    sched_reply_free(r);
+    return rc;
+}

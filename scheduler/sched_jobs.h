@@ -141,6 +141,12 @@ int sched_job_json(sched_store *store, const char *id, core_buf *out, core_error
 int sched_pr_job_json(sched_store *store, const char *repo, int64_t pr, core_buf *out,
                       core_error *err);
 
+/* Records job id's GitHub check run (run_id > 0) and how many of its annotations GitHub has
+ * taken (never less than recorded before), for the outbox's github_check deliveries.
+ * CORE_ENOTFOUND for a missing job. Thread-safe. */
+int sched_job_check_run(sched_store *store, const char *id, int64_t run_id, size_t annotated,
+                        core_error *err);
+
 /* Appends {"jobs":[...],"next":CURSOR|null} to out: newest first, only `state` when not
  * NULL, starting after `cursor` (NULL for the first page), at most limit (1..1000) jobs.
  * CORE_EINVAL for an unknown state or a malformed cursor. */

@@ -44,6 +44,7 @@ static const char *const sources[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_RETENTION_SWEEP] = lua_retention_sweep,
     [SCHED_SCRIPT_METRICS] = lua_metrics,
     [SCHED_SCRIPT_PR_JOB] = lua_pr_job,
+    [SCHED_SCRIPT_CHECK_RUN] = lua_check_run,
 };
 
 static const char *const names[SCHED_SCRIPT_COUNT] = {
@@ -78,6 +79,7 @@ static const char *const names[SCHED_SCRIPT_COUNT] = {
     [SCHED_SCRIPT_RETENTION_SWEEP] = "retention_sweep",
     [SCHED_SCRIPT_METRICS] = "metrics",
     [SCHED_SCRIPT_PR_JOB] = "pr_job",
+    [SCHED_SCRIPT_CHECK_RUN] = "check_run",
 };
 
 /* One Redis function library holding every script, so the library part is compiled once

@@ -44,6 +44,7 @@ typedef enum sched_script {
     SCHED_SCRIPT_RETENTION_SWEEP,    /* one SCAN step: drop set entries whose job is gone */
     SCHED_SCRIPT_METRICS,            /* read-only: the gauges and counters /metrics shows */
     SCHED_SCRIPT_PR_JOB,             /* read-only: a pull request's newest job */
+    SCHED_SCRIPT_CHECK_RUN,          /* a job's check run id and annotations sent */
     SCHED_SCRIPT_COUNT
 } sched_script;
 

@@ -35,6 +35,7 @@ if decision == 'approved' then
     note(id, ARGV[4], ARGV[5], ARGV[7])
     redis.call('SADD', routing_key(), id)
     status_put(id, 'approved', ARGV[5], ARGV[6], ARGV[7])
+    check_put(id, ARGV[6])
     return {'ok', 'awaiting_approval'}
 end
 transition(id, 'rejected', ARGV[4], ARGV[5], ARGV[6], ARGV[7])

@@ -26,5 +26,6 @@ if #ids == 0 then return false end
 local id = ids[1]
 transition(id, 'inspecting', 'scheduler', 'reading the pull request diff',
            ARGV[2], ARGV[3])
+check_put(id, ARGV[2])
 redis.call('ZADD', KEYS[2], due_at, id)
 return view(id)

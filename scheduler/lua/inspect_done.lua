@@ -36,4 +36,5 @@ else
     note(id, 'scheduler', ARGV[4], ARGV[6])
     redis.call('HSET', KEYS[1], 'reason', ARGV[4])
 end
+check_put(id, ARGV[5])
 return {'ok', cur}

@@ -163,6 +163,16 @@ local function status_put(id, to, reason, now_ms, now_iso)
                'event', 'status', 'state', msg.state, 'reason', msg.description,
                'at', now_iso)
 end
+-- The job's check run on GitHub ("zoneci / migrations", notifier/checks.c): put when its
+-- inspection starts, when it ends and when the job is decided or ends undecided. The
+-- message carries only the id: the run is brought up to date with the job as it is when
+-- delivered, so one order key (`check:ID`) keeps the creation before its updates.
+local function check_put(id, now_ms)
+    if redis.call('GET', P .. 'config:statuses') ~= '1' then return end
+    local inst = redis.call('HGET', job_key(id), 'installation_id')
+    if not inst or inst == '' or inst == '0' then return end
+    outbox_add('github_check', cjson.encode({job_id = id}), now_ms, 'check:' .. id)
+end
 -- Approval cards (scheduler/approval.c). Card N of a job lives in the job's hash as
 -- card:N:region|channel|mentions|at|ts; `cards` counts them: the regions asked, which
 -- escalation reads. A card is posted by the outbox (slack_card, rendered from the job
@@ -240,6 +250,9 @@ local function transition(id, to, actor, reason, now_ms, now_iso)
         end
     end
     status_put(id, to, reason, now_ms, now_iso)
+    if FINAL[to] and (from == 'inspecting' or from == 'awaiting_approval') then
+        check_put(id, now_ms)
+    end
     return from
 end
 -- States a job passes through inside one script before the transition that ends it

@@ -107,10 +107,11 @@ START_TEST(card_shows_everything_with_buttons)
 {
     notify_card c = base_card();
     notify_finding f[] = {
-        {"lock-table", "warning", "db/migrate/001_users.sql", 3, "LOCK TABLE users;", NULL, NULL},
+        {"lock-table", "warning", "db/migrate/001_users.sql", 3, "LOCK TABLE users;", NULL, NULL,
+         NULL},
         {"drop-column", "danger", "db/migrate/002_<orders>.sql", 12,
          "ALTER TABLE orders DROP COLUMN legacy;", "Stop reading the column first, then drop it",
-         NULL},
+         NULL, NULL},
     };
     core_buf all = {0};
     json_t *root, *el, *approve, *reject, *confirm;
@@ -206,7 +207,8 @@ START_TEST(card_escapes_markup)
 {
     notify_card c = base_card();
     notify_finding f = {
-        "r", "danger", "a.sql", 1, "SELECT '<!channel>' & 1 > 0; -- ```x```", "use <b> & co", NULL};
+        "r",  "danger", "a.sql", 1, "SELECT '<!channel>' & 1 > 0; -- ```x```", "use <b> & co",
+        NULL, NULL};
     core_buf all = {0};
     json_t *root;
 
@@ -281,7 +283,7 @@ START_TEST(card_within_limits_for_200_findings)
     }
     for (int i = 0; i < 200; i++)
         f[i] = (notify_finding){
-            "big-rewrite", i % 2 ? "danger" : "warning", paths[i], i + 1, stmt, stmt, NULL};
+            "big-rewrite", i % 2 ? "danger" : "warning", paths[i], i + 1, stmt, stmt, NULL, NULL};
     c.title = title;
     c.plan = stmt;
     c.findings = f;
