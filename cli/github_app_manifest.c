@@ -4,6 +4,8 @@
  *   pull_requests: read   to receive pull_request events (GitHub ties the event to it);
  *   contents: read        to fetch the head commit of a private repository for inspection;
  *   statuses: write       the commit statuses zoneci puts on the head commit;
+ *   checks: write         the "zoneci / migrations" check run with its annotations, and
+ *                         the check_run events of its "Re-run" button;
  *   metadata: read        which every App has.
  * The webhook secret is not in a manifest: GitHub generates one and returns it with the
  * App's credentials at the end of the flow. */
@@ -50,13 +52,14 @@ static json_t *manifest(const char *base, const char *name)
     char hook[URL_MAX + 32];
 
     snprintf(hook, sizeof(hook), "%s/webhooks/github", base);
-    return json_pack("{s:s, s:s, s:s, s:{s:s, s:b}, s:b, s:{s:s, s:s, s:s, s:s}, s:[s]}", "name",
-                     name, "url", base, "description",
+    return json_pack("{s:s, s:s, s:s, s:{s:s, s:b}, s:b, s:{s:s, s:s, s:s, s:s, s:s}, s:[s, s]}",
+                     "name", name, "url", base, "description",
                      "Time-zone-aware CI: risky migrations approved by the region awake now, "
                      "builds routed to the regions at work.",
                      "hook_attributes", "url", hook, "active", 1, "public", 0,
                      "default_permissions", "contents", "read", "metadata", "read", "pull_requests",
-                     "read", "statuses", "write", "default_events", "pull_request");
+                     "read", "statuses", "write", "checks", "write", "default_events",
+                     "pull_request", "check_run");
 }
 
 int cli_github_app_manifest(int argc, char **argv)

@@ -254,7 +254,9 @@ int sched_intake_pull_request(sched_store *store, const char *delivery_id, const
                               "delivery",
                               delivery_id,
                               "card_key",
-                              card_key};
+                              card_key,
+                              "rerun_of",
+                              or_empty(pr->rerun_of)};
 
         /* The 202 that follows promises the job: a replica must hold it too (store.h). */
         rc = sched_store_eval_acked(store, SCHED_SCRIPT_INTAKE, keys, sizeof(keys) / sizeof(*keys),
@@ -269,6 +271,8 @@ int sched_intake_pull_request(sched_store *store, const char *delivery_id, const
         out->outcome = SCHED_INTAKE_DUPLICATE;
     else if (reply_is(outcome, "live"))
         out->outcome = SCHED_INTAKE_LIVE;
+    else if (reply_is(outcome, "stale"))
+        out->outcome = SCHED_INTAKE_STALE;
     else
         rc = bad_reply("intake", err);
     if (rc == 0 && (!copy_id(elem(r, 1, SCHED_REPLY_STR), out->job_id) ||

@@ -64,6 +64,10 @@ typedef struct sched_pr_ref {
      * inspection and this routing decision (sched_route_spec) is applied in the same
      * step: received, inspecting and queued (or deferred) at once. */
     const char *route;
+    /* NULL or "": a delivery of the pull request. Otherwise the id of the job whose check
+     * run was asked to run again: a new job inspects the same commit, even while that job
+     * is live (it is superseded), but only if it is still the PR's newest job. */
+    const char *rerun_of;
 } sched_pr_ref;
 
 /* Hex characters of a job's card key. */
@@ -74,6 +78,7 @@ typedef enum sched_intake_outcome {
     SCHED_INTAKE_DUPLICATE,   /* this delivery id was seen in the last 3 days */
     SCHED_INTAKE_LIVE,        /* (repo, pr, head_sha) already has a live job */
     SCHED_INTAKE_CLOSED,      /* a close event: pending jobs of the PR cancelled */
+    SCHED_INTAKE_STALE,       /* a re-run of a job that is no longer the PR's newest */
 } sched_intake_outcome;
 
 typedef struct sched_intake {

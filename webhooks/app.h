@@ -65,6 +65,7 @@ typedef enum wh_event_kind {
     WH_EVENT_PULL_REQUEST,
     WH_EVENT_INSTALLATION,
     WH_EVENT_INSTALLATION_REPOSITORIES,
+    WH_EVENT_CHECK_RUN,
     WH_EVENT_OTHER,
     WH_EVENT_COUNT
 } wh_event_kind;

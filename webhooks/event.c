@@ -3,6 +3,7 @@
  * types and formats and copies them out, naming the JSON path of anything wrong. */
 #include "webhooks/event.h"
 
+#include <jansson.h>
 #include <string.h>
 
 #include "webhooks/jscan.h"
@@ -323,4 +324,83 @@ int wh_pr_event_parse(const char *body, size_t len, wh_pr_event *out, core_error
 int wh_json_validate_object(const char *body, size_t len, core_error *err)
 {
     return wh_jscan_scan(body, len, NULL, 0, err);
+}
+
+/* ---- check_run ------------------------------------------------------------------------
+ * Rare (a person pressed "Re-run"), so jansson's tree is fine here. */
+
+static bool copy_string(json_t *v, char *out, size_t cap)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? json_string_length(v) : 0;
+
+    if (!s || n == 0 || n >= cap || memchr(s, '\0', n))
+        return false;
+    memcpy(out, s, n + 1);
+    return true;
+}
+
+static bool all_digits(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static bool lower_hex40(const char *s)
+{
+    if (strlen(s) != 40)
+        return false;
+    for (size_t i = 0; i < 40; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+int wh_check_run_event_parse(const char *body, size_t len, wh_check_run_event *out, core_error *err)
+{
+    json_error_t jerr;
+    json_t *root, *run, *inst, *app;
+    char ext[64] = "";
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return core_error_set(err, CORE_EINVAL, "body: not a JSON object");
+    }
+    run = json_object_get(root, "check_run");
+    inst = json_object_get(json_object_get(root, "installation"), "id");
+    if (!copy_string(json_object_get(root, "action"), out->action, sizeof(out->action)))
+        rc = core_error_set(err, CORE_EINVAL, "action: missing or not a short string");
+    else if (!json_is_object(run))
+        rc = core_error_set(err, CORE_EINVAL, "check_run: missing or not an object");
+    else if (!copy_string(json_object_get(run, "name"), out->name, sizeof(out->name)))
+        rc = core_error_set(err, CORE_EINVAL, "check_run.name: missing or not a short string");
+    else if (!copy_string(json_object_get(run, "head_sha"), out->head_sha, sizeof(out->head_sha)) ||
+             !lower_hex40(out->head_sha))
+        rc = core_error_set(err, CORE_EINVAL, "check_run.head_sha: missing or not 40 hex digits");
+    else if (!copy_string(json_object_get(json_object_get(root, "repository"), "full_name"),
+                          out->repo, sizeof(out->repo)))
+        rc = core_error_set(err, CORE_EINVAL, "repository.full_name: missing or too long");
+    else if (inst && (!json_is_integer(inst) || json_integer_value(inst) <= 0))
+        rc = core_error_set(err, CORE_EINVAL, "installation.id: not a positive integer");
+    if (rc == 0) {
+        if (copy_string(json_object_get(run, "external_id"), ext, sizeof(ext)) &&
+            all_digits(ext, sizeof(out->external_id) - 1))
+            memcpy(out->external_id, ext, strlen(ext) + 1);
+        out->installation_id = inst ? (int64_t)json_integer_value(inst) : 0;
+        app = json_object_get(json_object_get(run, "app"), "id");
+        out->app_id = json_is_integer(app) ? (int64_t)json_integer_value(app) : 0;
+    } else {
+        memset(out, 0, sizeof(*out));
+    }
+    json_decref(root);
+    return rc;
 }

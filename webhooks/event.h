@@ -53,6 +53,24 @@ typedef struct wh_pr_event {
  * empty). On failure *out is zeroed. Thread-safe, allocation-free. */
 int wh_pr_event_parse(const char *body, size_t len, wh_pr_event *out, core_error *err);
 
+/* The fields of a check_run event that zoneci uses (its "Re-run" button). */
+typedef struct wh_check_run_event {
+    char action[32];         /* "rerequested", "created", ... */
+    char name[128];          /* check_run.name */
+    char head_sha[41];       /* check_run.head_sha */
+    char external_id[32];    /* check_run.external_id: the job it reported on, "" if none */
+    char repo[256];          /* repository.full_name */
+    int64_t installation_id; /* installation.id, 0 when absent */
+    int64_t app_id;          /* check_run.app.id, 0 when absent: whose run it is */
+} wh_check_run_event;
+
+/* Parses a check_run event body: valid JSON whose top level is an object (CORE_EINVAL
+ * otherwise, naming the field), with action, check_run.name, check_run.head_sha (40
+ * lower-case hex) and repository.full_name. external_id is "" when absent or not a job id
+ * (decimal digits). On failure *out is zeroed. Thread-safe. */
+int wh_check_run_event_parse(const char *body, size_t len, wh_check_run_event *out,
+                             core_error *err);
+
 /* Validates that body is one JSON object (any content), for events zoneci acknowledges
  * without using (ping, installation, ...): a malformed body is still a 400. */
 int wh_json_validate_object(const char *body, size_t len, core_error *err);

@@ -3,10 +3,13 @@
  * pull_request event becomes one Lua script in Redis (dedup + job creation) and the
  * answer; inspection and routing happen later, in workers. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "notifier/notifier.h"
 #include "policies/policies.h"
 #include "scheduler/sched_jobs.h"
+#include "scheduler/sched_lease.h"
 #include "scheduler/sched_inspector.h"
 #include "scheduler/sched_route.h"
 #include "webhooks/app.h"
@@ -118,7 +121,43 @@ static void answer_intake(const delivery *d, const sched_intake *in)
         wh_response_json(d->resp, 200, "{\"cancelled\":%d}", in->cancelled);
         finish(d, WH_OUTCOME_CANCELLED, NULL, "pull request closed");
         break;
+    case SCHED_INTAKE_STALE:
+        ignore(d, "a newer job exists for this pull request: re-run its check instead");
+        break;
     }
+}
+
+/* Creates the job of ref (a pull_request delivery, or a check run's re-run) and answers.
+ * A repository whose policy checks no migrations has nothing to inspect: its job is
+ * routed in the intake step when the choice needs no region loads. */
+static void intake(const delivery *d, sched_pr_ref *ref)
+{
+    const wh_request *req = d->req;
+    char route[SCHED_ROUTE_SPEC_MAX];
+    int64_t now = core_time_now_ms();
+    sched_intake in = {0};
+    core_error err = {0};
+    int rc;
+
+    if (!sched_plan_inspects(req->rt->plan, ref->repo)) {
+        sched_route_spec(req->rt->plan, ref->repo, now, route, sizeof(route));
+        ref->route = route;
+    }
+    rc = sched_intake_pull_request(req->app->store, d->id, ref, now, &in, &err);
+    if (rc < 0)
+        store_failed(d, rc, &err);
+    else
+        answer_intake(d, &in);
+}
+
+static bool delivery_checked(const delivery *d)
+{
+    if (delivery_id_valid(d->id))
+        return true;
+    wh_response_error(d->resp, 400, "invalid_delivery",
+                      "X-GitHub-Delivery header is missing or malformed");
+    finish(d, WH_OUTCOME_INVALID, NULL, "bad delivery id");
+    return false;
 }
 
 static void handle_pull_request(const delivery *d)
@@ -128,15 +167,11 @@ static void handle_pull_request(const delivery *d)
     core_error err = {0};
     sched_intake in = {0};
     sched_pr_ref ref;
-    char reason[128], route[SCHED_ROUTE_SPEC_MAX];
+    char reason[128];
     int rc;
 
-    if (!delivery_id_valid(d->id)) {
-        wh_response_error(d->resp, 400, "invalid_delivery",
-                          "X-GitHub-Delivery header is missing or malformed");
-        finish(d, WH_OUTCOME_INVALID, NULL, "bad delivery id");
+    if (!delivery_checked(d))
         return;
-    }
     if (wh_pr_event_parse(req->body, req->body_len, &ev, &err) < 0) {
         wh_response_error(d->resp, 400, "invalid_payload", "%s", err.msg);
         finish(d, WH_OUTCOME_INVALID, NULL, err.msg);
@@ -152,44 +187,123 @@ static void handle_pull_request(const delivery *d)
     if (ev.action == WH_PR_CLOSED) {
         rc = sched_intake_pr_closed(req->app->store, d->id, ev.repo, ev.number, core_time_now_ms(),
                                     &in, &err);
-    } else if (!wh_pr_action_builds(ev.action)) {
+        if (rc < 0)
+            store_failed(d, rc, &err);
+        else
+            answer_intake(d, &in);
+        return;
+    }
+    if (!wh_pr_action_builds(ev.action)) {
         char why[80];
 
         snprintf(why, sizeof(why), "action %s does not start a build", ev.action_name);
         ignore(d, why);
         return;
-    } else if (ev.draft) {
+    }
+    if (ev.draft) {
         ignore(d, "draft pull requests are not built");
         return;
-    } else {
-        snprintf(reason, sizeof(reason), "pull request #%lld %s at %.7s", (long long)ev.number,
-                 ev.action_name, ev.head_sha);
-        ref = (sched_pr_ref){.reason = reason,
-                             .repo = ev.repo,
-                             .pr = ev.number,
-                             .head_sha = ev.head_sha,
-                             .base_sha = ev.base_sha,
-                             .head_ref = ev.head_ref,
-                             .base_ref = ev.base_ref,
-                             .title = ev.title,
-                             .author = ev.author,
-                             .clone_url = ev.clone_url,
-                             .installation_id = ev.installation_id};
-        int64_t now = core_time_now_ms();
+    }
+    snprintf(reason, sizeof(reason), "pull request #%lld %s at %.7s", (long long)ev.number,
+             ev.action_name, ev.head_sha);
+    ref = (sched_pr_ref){.reason = reason,
+                         .repo = ev.repo,
+                         .pr = ev.number,
+                         .head_sha = ev.head_sha,
+                         .base_sha = ev.base_sha,
+                         .head_ref = ev.head_ref,
+                         .base_ref = ev.base_ref,
+                         .title = ev.title,
+                         .author = ev.author,
+                         .clone_url = ev.clone_url,
+                         .installation_id = ev.installation_id};
+    intake(d, &ref);
+}
 
-        /* A repository whose policy checks no migrations has nothing to inspect: its job
-         * is routed in the intake step when the choice needs no region loads. */
-        if (!sched_plan_inspects(req->rt->plan, ev.repo)) {
-            sched_route_spec(req->rt->plan, ev.repo, now, route, sizeof(route));
-            ref.route = route;
-        }
-        rc = sched_intake_pull_request(req->app->store, d->id, &ref, now, &in, &err);
+/* The pull request fields of the job a check run reported on, for its re-run. */
+typedef struct rerun_job {
+    char repo[256], pr[24], head_sha[48], base_sha[48], head_ref[256], base_ref[256];
+    char title[1024], author[128], clone_url[512], installation[24];
+} rerun_job;
+
+static int rerun_job_read(const delivery *d, const char *id, rerun_job *j, core_error *err)
+{
+    sched_field f[] = {{"repo", j->repo, sizeof(j->repo)},
+                       {"pr", j->pr, sizeof(j->pr)},
+                       {"head_sha", j->head_sha, sizeof(j->head_sha)},
+                       {"base_sha", j->base_sha, sizeof(j->base_sha)},
+                       {"head_ref", j->head_ref, sizeof(j->head_ref)},
+                       {"base_ref", j->base_ref, sizeof(j->base_ref)},
+                       {"title", j->title, sizeof(j->title)},
+                       {"author", j->author, sizeof(j->author)},
+                       {"clone_url", j->clone_url, sizeof(j->clone_url)},
+                       {"installation_id", j->installation, sizeof(j->installation)}};
+
+    return sched_job_fields(d->req->app->store, id, f, sizeof(f) / sizeof(f[0]), err);
+}
+
+/* check_run "rerequested": someone pressed "Re-run" on zoneci's check run. The run's
+ * external_id names the job it reported on; a new job inspects that commit again. */
+static void handle_check_run(const delivery *d)
+{
+    const wh_request *req = d->req;
+    wh_check_run_event ev;
+    core_error err = {0};
+    rerun_job j;
+    sched_pr_ref ref;
+    char reason[128];
+    int rc;
+
+    if (!delivery_checked(d))
+        return;
+    if (wh_check_run_event_parse(req->body, req->body_len, &ev, &err) < 0) {
+        wh_response_error(d->resp, 400, "invalid_payload", "%s", err.msg);
+        finish(d, WH_OUTCOME_INVALID, NULL, err.msg);
+        return;
+    }
+    if (strcmp(ev.action, "rerequested") != 0) {
+        ignore(d, "only a check run's re-run (rerequested) is used");
+        return;
+    }
+    /* An App that may write checks gets every App's check_run events: only ours count. */
+    if (strcmp(ev.name, NOTIFY_CHECK_NAME) != 0 || !ev.external_id[0] ||
+        (req->rt->cfg->github.app_id && ev.app_id != req->rt->cfg->github.app_id)) {
+        ignore(d, "not zoneci's check run");
+        return;
+    }
+    if (!policy_match(req->rt->cfg, ev.repo)) {
+        ignore(d, "no policy matches this repository");
+        return;
+    }
+    rc = rerun_job_read(d, ev.external_id, &j, &err);
+    if (rc == CORE_ENOTFOUND) {
+        ignore(d, "the job this check run reported on no longer exists");
+        return;
     }
     if (rc < 0) {
         store_failed(d, rc, &err);
         return;
     }
-    answer_intake(d, &in);
+    if (strcmp(j.repo, ev.repo) != 0 || strcmp(j.head_sha, ev.head_sha) != 0) {
+        ignore(d, "the check run's repository or commit is not its job's");
+        return;
+    }
+    snprintf(reason, sizeof(reason), "check run re-run at %.7s (job %s)", ev.head_sha,
+             ev.external_id);
+    ref = (sched_pr_ref){.reason = reason,
+                         .repo = j.repo,
+                         .pr = strtoll(j.pr, NULL, 10),
+                         .head_sha = j.head_sha,
+                         .base_sha = j.base_sha,
+                         .head_ref = j.head_ref,
+                         .base_ref = j.base_ref,
+                         .title = j.title,
+                         .author = j.author,
+                         .clone_url = j.clone_url,
+                         .installation_id = ev.installation_id ? ev.installation_id
+                                                               : strtoll(j.installation, NULL, 10),
+                         .rerun_of = ev.external_id};
+    intake(d, &ref);
 }
 
 static bool is_json_content_type(const char *ct)
@@ -233,6 +347,9 @@ void wh_github_handle(const wh_request *req, wh_response *resp)
     switch (d.kind) {
     case WH_EVENT_PULL_REQUEST:
         handle_pull_request(&d);
+        return;
+    case WH_EVENT_CHECK_RUN:
+        handle_check_run(&d);
         return;
     case WH_EVENT_PING:
     case WH_EVENT_INSTALLATION:

@@ -39,8 +39,8 @@ static const char *const route_names[WH_ROUTE_COUNT] = {"github_webhook",
                                                         "page_logout",
                                                         "job_page",
                                                         "slack_commands"};
-static const char *const event_names[WH_EVENT_COUNT] = {"ping", "pull_request", "installation",
-                                                        "installation_repositories", "other"};
+static const char *const event_names[WH_EVENT_COUNT] = {
+    "ping", "pull_request", "installation", "installation_repositories", "check_run", "other"};
 static const char *const outcome_names[WH_OUTCOME_COUNT] = {
     "accepted", "duplicate",    "cancelled", "ignored",
     "invalid",  "unauthorized", "too_large", "unavailable"};

@@ -12,6 +12,16 @@ check_key(KEYS[6], audit_key())
 local seen = redis.call('GET', KEYS[1])
 if seen then return {'duplicate', seen, '', 0} end
 local live = redis.call('GET', KEYS[4])
+-- A check run's "Re-run" (rerun_of = the job it reported on) inspects the commit again,
+-- live job or not, but never behind the back of a newer push: only the PR's newest job
+-- may be run again.
+if f.rerun_of and f.rerun_of ~= '' then
+    if redis.call('GET', pr_last_key(f.repo, f.pr)) ~= f.rerun_of then
+        redis.call('SET', KEYS[1], '-', 'EX', ttl)
+        return {'stale', '-', '', 0}
+    end
+    live = nil
+end
 -- A live key always names a non-final job; the check only guards against
 -- keys left by hand or by an older version.
 if live then

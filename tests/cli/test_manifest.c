@@ -38,19 +38,21 @@ START_TEST(webhook_events_and_least_permissions)
     ck_assert(json_is_true(json_object_get(json_object_get(m, "hook_attributes"), "active")));
     ck_assert(json_is_false(json_object_get(m, "public")));
     ck_assert_str_eq(json_string_value(json_object_get(m, "name")), "zoneci");
-    /* Exactly what zoneci uses, nothing to write but statuses. */
-    ck_assert_uint_eq(json_object_size(perms), 4);
+    /* Exactly what zoneci uses, nothing to write but statuses and checks. */
+    ck_assert_uint_eq(json_object_size(perms), 5);
     ck_assert_str_eq(json_string_value(json_object_get(perms, "statuses")), "write");
+    ck_assert_str_eq(json_string_value(json_object_get(perms, "checks")), "write");
     ck_assert_str_eq(json_string_value(json_object_get(perms, "contents")), "read");
     ck_assert_str_eq(json_string_value(json_object_get(perms, "pull_requests")), "read");
     ck_assert_str_eq(json_string_value(json_object_get(perms, "metadata")), "read");
     json_object_foreach(perms, key, v)
     {
-        if (strcmp(key, "statuses") != 0)
+        if (strcmp(key, "statuses") != 0 && strcmp(key, "checks") != 0)
             ck_assert_msg(strcmp(json_string_value(v), "read") == 0, "%s is not read-only", key);
     }
-    ck_assert_uint_eq(json_array_size(events), 1);
+    ck_assert_uint_eq(json_array_size(events), 2);
     ck_assert_str_eq(json_string_value(json_array_get(events, 0)), "pull_request");
+    ck_assert_str_eq(json_string_value(json_array_get(events, 1)), "check_run");
     json_decref(m);
 }
 END_TEST
