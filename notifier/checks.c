@@ -374,13 +374,15 @@ int notify_check_body(const notify_check_job *j, bool create, size_t first, core
 
 /* The job's fields the card view does not hold. */
 typedef struct check_fields {
-    char installation[24], reason[512], region[128], oncall[512], run_id[24], annotated[24];
+    char installation[24], reason[512], decided[512], region[128], oncall[512], run_id[24];
+    char annotated[24];
 } check_fields;
 
 static int read_fields(sched_store *store, const char *job_id, check_fields *f, core_error *err)
 {
     sched_field want[] = {{"installation_id", f->installation, sizeof(f->installation)},
                           {"reason", f->reason, sizeof(f->reason)},
+                          {"decided_reason", f->decided, sizeof(f->decided)},
                           {"approval_region", f->region, sizeof(f->region)},
                           {"approval_oncall", f->oncall, sizeof(f->oncall)},
                           {"check_run_id", f->run_id, sizeof(f->run_id)},

@@ -27,7 +27,7 @@ observe('decision', tonumber(ARGV[6]) - (tonumber(cur[4]) or tonumber(ARGV[6])))
 local decision = 'rejected'
 if ARGV[3] == 'approve' then decision = 'approved' end
 redis.call('HSET', KEYS[1], 'decision', decision, 'decided_by', ARGV[4],
-           'decided_at', ARGV[6], 'decided_local', ARGV[8])
+           'decided_at', ARGV[6], 'decided_local', ARGV[8], 'decided_reason', ARGV[5])
 redis.call('ZREM', P .. 'escalate', id)
 cards_update(id, tonumber(redis.call('HGET', KEYS[1], 'cards') or '0'), ARGV[6])
 if decision == 'approved' then
