@@ -1,6 +1,6 @@
-/* libFuzzer target for the webhook JSON path: runs wh_pr_event_parse and
- * wh_json_validate_object on the input and aborts when they disagree with jansson
- * (json_loadb, flags 0, top level an object, nesting within WH_JSON_MAX_DEPTH) about
+/* libFuzzer target for the webhook JSON path: runs wh_pr_event_parse,
+ * wh_check_run_event_parse and wh_json_validate_object on the input and aborts when they disagree
+ * with jansson (json_loadb, flags 0, top level an object, nesting within WH_JSON_MAX_DEPTH) about
  * validity (a key repeated on a path the event reads is refused on purpose), or with
  * jansson's reading of the fields they extract. Run with
  * -artifact_prefix=build/ so that crash files stay out of the tree. */
@@ -129,6 +129,30 @@ static void check_fields(const wh_pr_event *ev, json_t *root)
         die("installation id differs", NULL);
 }
 
+/* A check_run event parsed from a document the scanner calls invalid, a head sha that is
+ * not 40 hex digits or an external id that is not a job id would reach the store. */
+static void check_run(const char *body, size_t size, bool valid)
+{
+    wh_check_run_event cr;
+    core_error err = {0};
+    size_t n;
+
+    if (wh_check_run_event_parse(body, size, &cr, &err) < 0) {
+        if (err.code != CORE_EINVAL)
+            die("check_run: unexpected error code", err.msg);
+        return;
+    }
+    if (!valid)
+        die("check_run parsed from an invalid document", NULL);
+    if (strlen(cr.head_sha) != 40 || strspn(cr.head_sha, "0123456789abcdef") != 40)
+        die("check_run: bad head sha accepted", cr.head_sha);
+    n = strlen(cr.external_id);
+    if (strspn(cr.external_id, "0123456789") != n)
+        die("check_run: external id not a job id", cr.external_id);
+    if (!cr.action[0] || !cr.name[0] || !cr.repo[0] || cr.installation_id < 0)
+        die("check_run: a required field is empty", NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *body = (const char *)data;
@@ -176,6 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         die("invalid document without a byte offset", verr.msg);
     if (rc == 0)
         check_fields(&ev, root);
+    check_run(body, size, valid);
     json_decref(root);
     return 0;
 }
