@@ -421,11 +421,13 @@ int notify_check_deliver(notify_http *http, notify_github *gh, sched_store *stor
     if (public_url && public_url[0])
         snprintf(details, sizeof(details), "%s/jobs/%s", public_url, job_id);
     core_time_format_iso(now_ms, when);
+    /* A decision's own words ("approved by @octocat"): the job's reason moves on once the
+     * router places it. */
     j = (notify_check_job){job_id,
                            v.head_sha,
                            v.state,
                            v.decision,
-                           f.reason,
+                           f.decided[0] ? f.decided : f.reason,
                            f.region,
                            f.oncall,
                            v.plan,

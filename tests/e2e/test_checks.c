@@ -325,7 +325,8 @@ START_TEST(the_run_annotates_every_finding_once_and_follows_the_decision)
     {
         json_t *out = json_object_get(e.log->calls[e.log->n - 1].body, "output");
 
-        ck_assert_ptr_nonnull(strstr(jstr(out, "title"), "approved by dba-lead (API)"));
+        ck_assert_msg(strstr(jstr(out, "title"), "approved by dba-lead (API)"), "title: %s",
+                      jstr(out, "title"));
         ck_assert_ptr_null(strstr(jstr(out, "summary"), "UDBA"));
     }
     ts_peer_unlock(e.peer);
