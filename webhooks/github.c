@@ -40,6 +40,13 @@ static void finish(const delivery *d, wh_outcome outcome, const char *job_id, co
              job_id && *job_id ? job_id : "-", why ? why : "");
 }
 
+/* A body GitHub would never send: 400 naming what is wrong. */
+static void invalid_payload(const delivery *d, const char *why)
+{
+    wh_response_error(d->resp, 400, "invalid_payload", "%s", why);
+    finish(d, WH_OUTCOME_INVALID, NULL, why);
+}
+
 static bool delivery_id_valid(const char *id)
 {
     size_t n = id ? strlen(id) : 0;
@@ -77,8 +84,7 @@ static void store_failed(const delivery *d, int rc, const core_error *err)
     }
     if (rc == CORE_EINVAL) {
         /* The store refuses what GitHub never sends (odd repository names, non-hex SHAs). */
-        wh_response_error(d->resp, 400, "invalid_payload", "%s", err->msg);
-        finish(d, WH_OUTCOME_INVALID, NULL, err->msg);
+        invalid_payload(d, err->msg);
         return;
     }
     wh_response_error(d->resp, 500, "internal", "%s", err->msg);
@@ -173,8 +179,7 @@ static void handle_pull_request(const delivery *d)
     if (!delivery_checked(d))
         return;
     if (wh_pr_event_parse(req->body, req->body_len, &ev, &err) < 0) {
-        wh_response_error(d->resp, 400, "invalid_payload", "%s", err.msg);
-        finish(d, WH_OUTCOME_INVALID, NULL, err.msg);
+        invalid_payload(d, err.msg);
         return;
     }
     if (!policy_match(req->rt->cfg, ev.repo)) {
@@ -257,8 +262,7 @@ static void handle_check_run(const delivery *d)
     if (!delivery_checked(d))
         return;
     if (wh_check_run_event_parse(req->body, req->body_len, &ev, &err) < 0) {
-        wh_response_error(d->resp, 400, "invalid_payload", "%s", err.msg);
-        finish(d, WH_OUTCOME_INVALID, NULL, err.msg);
+        invalid_payload(d, err.msg);
         return;
     }
     if (strcmp(ev.action, "rerequested") != 0) {
@@ -355,8 +359,7 @@ void wh_github_handle(const wh_request *req, wh_response *resp)
     case WH_EVENT_INSTALLATION:
     case WH_EVENT_INSTALLATION_REPOSITORIES:
         if (wh_json_validate_object(req->body, req->body_len, &err) < 0) {
-            wh_response_error(resp, 400, "invalid_payload", "%s", err.msg);
-            finish(&d, WH_OUTCOME_INVALID, NULL, err.msg);
+            invalid_payload(&d, err.msg);
             return;
         }
         wh_response_json(resp, 200, "{\"ok\":true,\"event\":\"%s\"}", d.event);

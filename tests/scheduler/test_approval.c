@@ -381,7 +381,7 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
         "Awaiting approval in apac-tokyo (on call: @dba-one, 1 more in Slack)"};
     char id[32], first_id[32] = "", first_token[40] = "", *v;
     sched_outbox_msg m;
-    size_t n_status = 0, n_card = 0;
+    size_t n_status = 0, n_card = 0, n_check = 0;
     core_error err;
 
     v = ts_redis_cli(fx.redis, "SET '{ap}:config:statuses' 1");
@@ -390,8 +390,9 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
     free(v);
     awaiting_job("2026-03-02T01:00:00Z", id);
     /* Everything is due, but of the three statuses only the oldest can go; the card has
-     * an order of its own. */
-    for (int i = 0; i < 3; i++) {
+     * an order of its own, and so have the check run's two messages (only the first can
+     * go). */
+    for (int i = 0; i < 4; i++) {
         take("2026-03-02T01:00:05Z", &m);
         if (!m.found)
             break;
@@ -409,6 +410,12 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
             memcpy(first_id, m.id, sizeof(first_id));
             memcpy(first_token, m.token, sizeof(m.token));
             n_status++;
+        } else if (strcmp(m.kind, "github_check") == 0) {
+            char want_job[48];
+
+            snprintf(want_job, sizeof(want_job), "{\"job_id\":\"%s\"}", id);
+            ck_assert_str_eq(m.payload, want_job);
+            n_check++;
         } else {
             ck_assert_str_eq(m.kind, "slack_card");
             n_card++;
@@ -417,6 +424,7 @@ START_TEST(statuses_of_one_commit_go_out_in_order)
     }
     ck_assert_int_eq(n_status, 1);
     ck_assert_int_eq(n_card, 1);
+    ck_assert_int_eq(n_check, 1);
     /* Done with the first: the second, and only then the third. */
     ck_assert_msg(sched_outbox_done(fx.store, first_id, first_token, ts_iso("2026-03-02T01:00:06Z"),
                                     &err) == 0,
