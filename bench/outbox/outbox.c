@@ -86,7 +86,9 @@ static void bench_card(long n)
                                        files[i],
                                        3 + i,
                                        "ALTER TABLE orders DROP COLUMN legacy_total",
-                                       "stop reading the column first; drop it later", NULL};
+                                       "stop reading the column first; drop it later",
+                                       NULL,
+                                       NULL};
     t0 = core_time_mono_us();
     for (long i = 0; i < n; i++) {
         core_buf b = {0};
