@@ -13,7 +13,6 @@
 #include "notifier/cards.h"
 #include "notifier/text.h"
 #include "scheduler/sched_jobs.h"
-#include "scheduler/sched_lease.h"
 
 #define EXCERPT_MAX 120      /* characters of a statement in the summary's table */
 #define RAW_DETAILS_MAX 4000 /* characters of a statement in an annotation */
@@ -372,45 +371,21 @@ int notify_check_body(const notify_check_job *j, bool create, size_t first, core
 
 /* ---- delivery ------------------------------------------------------------------------- */
 
-/* The job's fields the card view does not hold. */
-typedef struct check_fields {
-    char installation[24], reason[512], decided[512], region[128], oncall[512], run_id[24];
-    char annotated[24];
-} check_fields;
-
-static int read_fields(sched_store *store, const char *job_id, check_fields *f, core_error *err)
-{
-    sched_field want[] = {{"installation_id", f->installation, sizeof(f->installation)},
-                          {"reason", f->reason, sizeof(f->reason)},
-                          {"decided_reason", f->decided, sizeof(f->decided)},
-                          {"approval_region", f->region, sizeof(f->region)},
-                          {"approval_oncall", f->oncall, sizeof(f->oncall)},
-                          {"check_run_id", f->run_id, sizeof(f->run_id)},
-                          {"check_annotated", f->annotated, sizeof(f->annotated)}};
-
-    return sched_job_fields(store, job_id, want, sizeof(want) / sizeof(want[0]), err);
-}
-
 int notify_check_deliver(notify_http *http, notify_github *gh, sched_store *store,
                          const char *public_url, const char *job_id, int64_t now_ms,
                          int *retry_after_s, core_error *err)
 {
     sched_card_view v;
-    check_fields f;
     notify_report_view report = {0};
     notify_check_job j = {0};
     char details[1024] = "", when[40];
-    int64_t run_id, inst;
+    int64_t run_id;
     size_t sent, total;
     int rc = sched_card_view_get(store, job_id, &v, err);
 
     if (rc < 0)
         return rc;
-    rc = read_fields(store, job_id, &f, err);
-    if (rc < 0)
-        goto out;
-    inst = strtoll(f.installation, NULL, 10);
-    if (inst <= 0) {
+    if (v.installation_id <= 0) {
         rc = core_error_set(err, CORE_EINVAL, "github_check: job %s has no installation", job_id);
         goto out;
     }
@@ -427,9 +402,9 @@ int notify_check_deliver(notify_http *http, notify_github *gh, sched_store *stor
                            v.head_sha,
                            v.state,
                            v.decision,
-                           f.decided[0] ? f.decided : f.reason,
-                           f.region,
-                           f.oncall,
+                           v.decided_reason[0] ? v.decided_reason : v.reason,
+                           v.approval_region,
+                           v.approval_oncall,
                            v.plan,
                            details,
                            report.files,
@@ -437,8 +412,8 @@ int notify_check_deliver(notify_http *http, notify_github *gh, sched_store *stor
                            report.findings,
                            report.n_findings,
                            when};
-    run_id = strtoll(f.run_id, NULL, 10);
-    sent = (size_t)strtoull(f.annotated, NULL, 10);
+    run_id = v.check_run_id;
+    sent = v.check_annotated;
     total = notify_check_annotation_count(&j);
     if (run_id > 0 && !notify_check_conclusion(&j))
         goto out; /* created already; still being inspected: nothing new to say */
@@ -455,8 +430,8 @@ int notify_check_deliver(notify_http *http, notify_github *gh, sched_store *stor
                                 rc == CORE_ENOMEM ? "out of memory" : "no head sha");
             break;
         }
-        rc = notify_github_check_run(gh, http, inst, v.repo, run_id, body.data, now_ms, &run_id,
-                                     retry_after_s, err);
+        rc = notify_github_check_run(gh, http, v.installation_id, v.repo, run_id, body.data, now_ms,
+                                     &run_id, retry_after_s, err);
         core_buf_free(&body);
         if (rc == 0) {
             sent += n;

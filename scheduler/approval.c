@@ -342,9 +342,7 @@ int sched_card_view_get(sched_store *store, const char *id, sched_card_view *out
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (!sched_job_id_valid(id))
-        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
-    rc = sched_store_key(store, key, err, "job:%s", id);
+    rc = sched_store_job_key(store, id, key, err);
     if (rc < 0)
         return rc;
     {
@@ -372,6 +370,13 @@ int sched_card_view_get(sched_store *store, const char *id, sched_card_view *out
     out->decided_by = or_empty(hash_str(r, "decided_by"));
     out->decided_local = or_empty(hash_str(r, "decided_local"));
     out->card_key = or_empty(hash_str(r, "card_key"));
+    out->reason = or_empty(hash_str(r, "reason"));
+    out->decided_reason = or_empty(hash_str(r, "decided_reason"));
+    out->approval_region = or_empty(hash_str(r, "approval_region"));
+    out->approval_oncall = or_empty(hash_str(r, "approval_oncall"));
+    out->installation_id = strtoll(or_empty(hash_str(r, "installation_id")), NULL, 10);
+    out->check_run_id = strtoll(or_empty(hash_str(r, "check_run_id")), NULL, 10);
+    out->check_annotated = (size_t)strtoull(or_empty(hash_str(r, "check_annotated")), NULL, 10);
     out->n_cards = (size_t)atoi(or_empty(hash_str(r, "cards")));
     if (out->n_cards > SCHED_CARDS_MAX)
         out->n_cards = SCHED_CARDS_MAX;
@@ -402,9 +407,7 @@ int sched_card_posted(sched_store *store, const char *id, size_t card, const cha
     int rc;
 
     *first = false;
-    if (!sched_job_id_valid(id))
-        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
-    rc = sched_store_key(store, key, err, "job:%s", id);
+    rc = sched_store_job_key(store, id, key, err);
     if (rc < 0)
         return rc;
     snprintf(n, sizeof(n), "%zu", card);

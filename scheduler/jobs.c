@@ -806,9 +806,7 @@ int sched_job_check_run(sched_store *store, const char *id, int64_t run_id, size
     sched_reply *r = NULL;
     int rc;
 
-    if (!sched_job_id_valid(id))
-        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
-    rc = sched_store_key(store, key, err, "job:%s", id);
+    rc = sched_store_job_key(store, id, key, err);
     if (rc < 0)
         return rc;
     snprintf(run, sizeof(run), "%" PRId64, run_id);

@@ -342,9 +342,7 @@ int sched_job_fields(sched_store *store, const char *id, sched_field *fields, si
     CORE_ASSERT(n > 0 && n + 2 <= sizeof(argv) / sizeof(argv[0]));
     for (size_t i = 0; i < n; i++)
         fields[i].out[0] = '\0';
-    if (!sched_job_id_valid(id))
-        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
-    rc = sched_store_key(store, key, err, "job:%s", id);
+    rc = sched_store_job_key(store, id, key, err);
     if (rc < 0)
         return rc;
     argv[0] = "HMGET";

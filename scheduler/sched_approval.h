@@ -58,12 +58,19 @@ void sched_approval_local_time(const sched_plan *plan, const char *decider,
 int sched_escalate_due(sched_store *store, const sched_plan *plan, int64_t now_ms,
                        size_t *escalated, core_error *err);
 
-/* A job as its cards show it. Strings are "" when absent and live as long as the view. */
+/* A job as its cards and its check run show it (one HGETALL). Strings are "" when absent
+ * and live as long as the view. */
 typedef struct sched_card_view {
     const char *state, *repo, *title, *author, *head_sha, *clone_url;
     const char *report; /* the migration report JSON, or "" */
     const char *plan;   /* the routing plan once approved */
     const char *decision, *decided_by, *decided_local;
+    const char *reason;                            /* the job's latest reason */
+    const char *decided_reason;                    /* the decision's GitHub words, or "" */
+    const char *approval_region, *approval_oncall; /* who is asked; on-call as GitHub words */
+    int64_t installation_id;                       /* 0 when the job came without one */
+    int64_t check_run_id;                          /* the GitHub check run, 0 before it exists */
+    size_t check_annotated;                        /* its annotations GitHub took */
     const char *card_key; /* the buttons' key (sched_intake_pull_request), or "" */
     int64_t pr;
     size_t n_cards;

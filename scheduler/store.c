@@ -1114,6 +1114,14 @@ int sched_store_ping(sched_store *store, core_error *err)
     return rc;
 }
 
+int sched_store_job_key(const sched_store *store, const char *id, char key[SCHED_KEY_MAX],
+                        core_error *err)
+{
+    if (!sched_job_id_valid(id))
+        return core_error_set(err, CORE_ENOTFOUND, "job not found: ids are decimal digits");
+    return sched_store_key(store, key, err, "job:%s", id);
+}
+
 int sched_store_job_keys(const sched_store *store, const char *id, char job[SCHED_KEY_MAX],
                          char history[SCHED_KEY_MAX], char audit[SCHED_KEY_MAX], core_error *err)
 {

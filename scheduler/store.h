@@ -100,6 +100,11 @@ bool sched_job_id_valid(const char *id);
 int sched_job_render(const sched_reply *hash, const sched_reply *history, core_buf *out,
                      core_error *err);
 
+/* The hash key of job id, once id is known to be a job id: CORE_ENOTFOUND for one that is
+ * not decimal digits (no such job can exist), or sched_store_key's error. */
+int sched_store_job_key(const sched_store *store, const char *id, char key[SCHED_KEY_MAX],
+                        core_error *err);
+
 /* The keys a script that moves job id declares: the job hash, its history and the audit
  * stream. */
 int sched_store_job_keys(const sched_store *store, const char *id, char job[SCHED_KEY_MAX],

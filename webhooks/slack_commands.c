@@ -340,6 +340,14 @@ static void esc(core_buf *b, const char *s)
     wh_slack_escape(b, s, strlen(s));
 }
 
+/* before, s escaped, after: a piece of text from outside inside our own mrkdwn. */
+static void esc_in(core_buf *b, const char *before, const char *s, const char *after)
+{
+    core_buf_puts(b, before);
+    esc(b, s);
+    core_buf_puts(b, after);
+}
+
 static void help(core_buf *b, const char *command)
 {
     const char *c = command[0] ? command : "/zoneci";
@@ -419,11 +427,8 @@ static void oncall(core_buf *b, const wh_runtime *rt, int64_t now)
         core_buf_append(b, awake.data, awake.len);
         core_buf_puts(b, ".");
     } else if (next >= 0) {
-        core_buf_puts(b, "No region is awake now; the next to open is *");
-        esc(b, cfg->regions[next].name);
-        core_buf_puts(b, "*: ");
-        esc(b, next_st.change);
-        core_buf_puts(b, ".");
+        esc_in(b, "No region is awake now; the next to open is *", cfg->regions[next].name, "*: ");
+        esc_in(b, "", next_st.change, ".");
     } else {
         core_buf_puts(b, "No region is awake now, and none opens within a year.");
     }
@@ -468,9 +473,7 @@ static void findings(core_buf *b, const json_t *job)
                     (long long)json_integer_value(json_object_get(summary, "warning")),
                     (long long)json_integer_value(json_object_get(summary, "info")));
     if (json_string_value(json_object_get(report, "risk"))) {
-        core_buf_puts(b, " (risk ");
-        esc(b, jstr(report, "risk"));
-        core_buf_puts(b, ")");
+        esc_in(b, " (risk ", jstr(report, "risk"), ")");
     }
     core_buf_puts(b, "\n");
     for (int rank = 0; rank < 3 && shown < TOP_FINDINGS; rank++) {
@@ -481,11 +484,8 @@ static void findings(core_buf *b, const json_t *job)
                 if (shown >= TOP_FINDINGS || json_is_true(json_object_get(f, "suppressed")) ||
                     severity_rank(jstr(f, "severity")) != rank)
                     continue;
-                core_buf_puts(b, "    • ");
-                esc(b, jstr(f, "severity"));
-                core_buf_puts(b, " `");
-                esc(b, jstr(f, "rule"));
-                core_buf_puts(b, "` ");
+                esc_in(b, "    • ", jstr(f, "severity"), " `");
+                esc_in(b, "", jstr(f, "rule"), "` ");
                 esc(b, json_string_value(json_object_get(f, "path")) ? jstr(f, "path")
                                                                      : jstr(m, "path"));
                 core_buf_printf(b, ":%lld\n",
@@ -542,35 +542,19 @@ static void status_job(core_buf *b, const wh_runtime *rt, const json_t *job)
     core_buf_puts(b, "*");
     esc(b, jstr(job, "repo"));
     core_buf_printf(b, "#%lld*", (long long)json_integer_value(json_object_get(job, "pr")));
-    if (jstr(job, "title")[0]) {
-        core_buf_puts(b, " ");
-        esc(b, jstr(job, "title"));
-    }
-    if (jstr(job, "author")[0]) {
-        core_buf_puts(b, " (by ");
-        esc(b, jstr(job, "author"));
-        core_buf_puts(b, ")");
-    }
-    core_buf_puts(b, "\nJob ");
-    esc(b, jstr(job, "id"));
-    core_buf_puts(b, ": *");
-    esc(b, jstr(job, "state"));
-    core_buf_puts(b, "*, region ");
-    if (region[0]) {
-        core_buf_puts(b, "*");
-        esc(b, region);
-        core_buf_puts(b, "*");
-    } else {
+    if (jstr(job, "title")[0])
+        esc_in(b, " ", jstr(job, "title"), "");
+    if (jstr(job, "author")[0])
+        esc_in(b, " (by ", jstr(job, "author"), ")");
+    esc_in(b, "\nJob ", jstr(job, "id"), ": *");
+    esc_in(b, "", jstr(job, "state"), "*, region ");
+    if (region[0])
+        esc_in(b, "*", region, "*");
+    else
         core_buf_puts(b, "not chosen yet");
-    }
-    if (jstr(job, "approval_region")[0]) {
-        core_buf_puts(b, ", approval asked in *");
-        esc(b, jstr(job, "approval_region"));
-        core_buf_puts(b, "*");
-    }
-    core_buf_puts(b, "\nReason: ");
-    esc(b, jstr(job, "reason"));
-    core_buf_puts(b, "\n");
+    if (jstr(job, "approval_region")[0])
+        esc_in(b, ", approval asked in *", jstr(job, "approval_region"), "*");
+    esc_in(b, "\nReason: ", jstr(job, "reason"), "\n");
     findings(b, job);
     approvers(b, rt, job);
     while (url_len > 0 && url[url_len - 1] == '/')
@@ -578,9 +562,7 @@ static void status_job(core_buf *b, const wh_runtime *rt, const json_t *job)
     if (url_len > 0) {
         core_buf_puts(b, "<");
         wh_slack_escape(b, url, url_len);
-        core_buf_puts(b, "/jobs/");
-        esc(b, jstr(job, "id"));
-        core_buf_puts(b, "|Job page>");
+        esc_in(b, "/jobs/", jstr(job, "id"), "|Job page>");
     }
 }
 
